@@ -1,0 +1,57 @@
+//! Configuration from environment variables and the equivalent CLI flags
+//! (flags win), with the defaults DESIGN.md fixes.
+
+use std::net::IpAddr;
+
+use clap::Parser;
+
+/// inventory-service settings.
+#[derive(Clone, Debug, Parser)]
+#[command(
+    name = "inventory-service",
+    version,
+    about = "Products and stock: gRPC on 9091, REST on 8081"
+)]
+pub struct Config {
+    /// `sqlite://path` (created if missing) or `postgres://user:pass@host/db`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/inventory.db"
+    )]
+    pub database_url: String,
+    /// Address to listen on.
+    #[arg(long, env = "BIND_ADDR", default_value = "0.0.0.0")]
+    pub bind_addr: IpAddr,
+    /// REST port (0 picks a free one).
+    #[arg(long, env = "HTTP_PORT", default_value_t = 8081)]
+    pub http_port: u16,
+    /// gRPC port (0 picks a free one).
+    #[arg(long, env = "GRPC_PORT", default_value_t = 9091)]
+    pub grpc_port: u16,
+    /// `pretty` or `json`.
+    #[arg(long, env = "LOG_FORMAT", default_value = "pretty")]
+    pub log_format: LogFormat,
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Config {
+    /// Defaults for an in-process test: loopback, free ports, the given database.
+    pub fn for_tests(database_url: impl Into<String>) -> Self {
+        Self {
+            database_url: database_url.into(),
+            bind_addr: IpAddr::from([127, 0, 0, 1]),
+            http_port: 0,
+            grpc_port: 0,
+            log_format: LogFormat::Pretty,
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! Validated inputs. Requests are parsed into these at the edge (gRPC, REST);
+//! below the edge nothing re-checks.
+
+use crate::error::Error;
+
+/// Longest product name accepted, in bytes: generous for real names, small
+/// enough that a client cannot make us store or log megabytes.
+pub const MAX_PRODUCT_NAME: usize = 100;
+/// Longest reservation key, in bytes (order-service sends a UUID).
+pub const MAX_RESERVATION_KEY: usize = 128;
+/// Largest quantity one call may add by restocking.
+pub const MAX_RESTOCK: i32 = 1_000_000;
+
+/// A non-empty product name of bounded length.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProductName(String);
+
+impl ProductName {
+    /// Accepts a non-empty name of at most [`MAX_PRODUCT_NAME`] bytes.
+    pub fn parse(s: String) -> Result<Self, Error> {
+        if s.trim().is_empty() {
+            return Err(Error::InvalidArgument("product must not be empty".into()));
+        }
+        if s.len() > MAX_PRODUCT_NAME {
+            return Err(Error::InvalidArgument(format!(
+                "product must be at most {MAX_PRODUCT_NAME} bytes"
+            )));
+        }
+        Ok(Self(s))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A quantity of at least 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quantity(i32);
+
+impl Quantity {
+    /// Accepts 1 and more.
+    pub fn parse(q: i32) -> Result<Self, Error> {
+        if q < 1 {
+            return Err(Error::InvalidArgument("quantity must be at least 1".into()));
+        }
+        Ok(Self(q))
+    }
+
+    /// Accepts 1 to [`MAX_RESTOCK`].
+    pub fn parse_restock(q: i32) -> Result<Self, Error> {
+        let q = Self::parse(q)?;
+        if q.0 > MAX_RESTOCK {
+            return Err(Error::InvalidArgument(format!(
+                "quantity must be at most {MAX_RESTOCK}"
+            )));
+        }
+        Ok(q)
+    }
+
+    /// The quantity, widened for SQL.
+    pub fn get(self) -> i64 {
+        i64::from(self.0)
+    }
+}
+
+/// The caller's unique key of a reservation (order-service uses the order's key).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReservationKey(String);
+
+impl ReservationKey {
+    /// Accepts a non-empty key of at most [`MAX_RESERVATION_KEY`] bytes.
+    pub fn parse(s: String) -> Result<Self, Error> {
+        if s.is_empty() {
+            return Err(Error::InvalidArgument(
+                "reservation_key must not be empty".into(),
+            ));
+        }
+        if s.len() > MAX_RESERVATION_KEY {
+            return Err(Error::InvalidArgument(format!(
+                "reservation_key must be at most {MAX_RESERVATION_KEY} bytes"
+            )));
+        }
+        Ok(Self(s))
+    }
+
+    /// The key.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A product as stored.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Product {
+    /// Database id.
+    pub id: i64,
+    /// Unique name.
+    pub name: String,
+    /// Units in stock.
+    pub stock_quantity: i64,
+}
+
+/// A committed stock change, published to watchers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StockChange {
+    /// Product name.
+    pub product: String,
+    /// Stock after the change.
+    pub stock: i64,
+    /// The product's version after the change.
+    pub version: i64,
+}
+
+/// What a reservation key ended up as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReservationState {
+    /// The stock is held.
+    Reserved,
+    /// There was not enough stock when the key was first seen.
+    InsufficientStock,
+    /// Released (or released before it was reserved).
+    Released,
+}
+
+impl ReservationState {
+    /// The value stored in `reservations.state`.
+    pub fn as_db(self) -> &'static str {
+        match self {
+            Self::Reserved => "RESERVED",
+            Self::InsufficientStock => "INSUFFICIENT_STOCK",
+            Self::Released => "RELEASED",
+        }
+    }
+
+    /// Parses a stored state; anything else is a corrupt row.
+    pub fn from_db(s: &str) -> Result<Self, Error> {
+        match s {
+            "RESERVED" => Ok(Self::Reserved),
+            "INSUFFICIENT_STOCK" => Ok(Self::InsufficientStock),
+            "RELEASED" => Ok(Self::Released),
+            other => Err(Error::Internal(format!(
+                "unknown reservation state {other:?}"
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn product_names_are_bounded_and_non_empty() {
+        assert!(ProductName::parse(String::new()).is_err());
+        assert!(ProductName::parse("  ".into()).is_err());
+        assert!(ProductName::parse("x".repeat(MAX_PRODUCT_NAME + 1)).is_err());
+        assert_eq!(
+            ProductName::parse("Laptop".into()).unwrap().as_str(),
+            "Laptop"
+        );
+    }
+
+    #[test]
+    fn quantities_start_at_one() {
+        assert!(Quantity::parse(0).is_err());
+        assert!(Quantity::parse(-5).is_err());
+        assert_eq!(Quantity::parse(3).unwrap().get(), 3);
+        assert!(Quantity::parse_restock(MAX_RESTOCK + 1).is_err());
+    }
+
+    #[test]
+    fn states_round_trip() {
+        for s in [
+            ReservationState::Reserved,
+            ReservationState::InsufficientStock,
+            ReservationState::Released,
+        ] {
+            assert_eq!(ReservationState::from_db(s.as_db()).unwrap(), s);
+        }
+        assert!(ReservationState::from_db("nope").is_err());
+    }
+}

@@ -1,0 +1,253 @@
+//! The gRPC `InventoryService`: parses each request into domain types, calls
+//! the store, publishes stock changes, and answers in the original contract's
+//! words where it has them.
+
+use std::pin::Pin;
+
+use futures::Stream;
+use proto::{
+    ListProductsRequest, ListProductsResponse, Product as PbProduct, ReleaseStockRequest,
+    ReleaseStockResponse, ReservationOutcome, ReserveStockRequest, ReserveStockResponse,
+    RestockRequest, StockChange as PbStockChange, StockRequest, StockResponse, UpdateStockRequest,
+    WatchStockRequest, inventory_service_server::InventoryService,
+};
+use tokio::sync::{broadcast, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status};
+
+use crate::{
+    domain::{ProductName, Quantity, ReservationKey, ReservationState, StockChange},
+    store::Store,
+    watch::StockWatch,
+};
+
+/// Events queued per watcher between its task and its HTTP/2 stream.
+const WATCH_QUEUE: usize = 64;
+
+/// The service implementation: a store, the change feed, and the shutdown
+/// token that ends watch streams (they would otherwise never finish, and a
+/// graceful shutdown waits for every open call).
+#[derive(Clone, Debug)]
+pub struct Inventory {
+    store: Store,
+    watch: StockWatch,
+    shutdown: CancellationToken,
+}
+
+impl Inventory {
+    /// Builds the service.
+    pub fn new(store: Store, watch: StockWatch, shutdown: CancellationToken) -> Self {
+        Self {
+            store,
+            watch,
+            shutdown,
+        }
+    }
+}
+
+/// Stock is stored as BIGINT but bounded to the int32 range by a CHECK.
+fn wire(stock: i64) -> i32 {
+    i32::try_from(stock).unwrap_or(i32::MAX)
+}
+
+fn to_pb(c: StockChange) -> PbStockChange {
+    PbStockChange {
+        product: c.product,
+        stock_quantity: wire(c.stock),
+        version: c.version,
+    }
+}
+
+#[tonic::async_trait]
+impl InventoryService for Inventory {
+    async fn check_stock(
+        &self,
+        req: Request<StockRequest>,
+    ) -> Result<Response<StockResponse>, Status> {
+        let req = req.into_inner();
+        let product = ProductName::parse(req.product)?;
+        let quantity = Quantity::parse(req.quantity)?;
+        let reply = match self.store.stock_of(&product).await? {
+            Some(stock) if stock >= quantity.get() => StockResponse {
+                available: true,
+                stock_quantity: wire(stock),
+                message: "Stock available".into(),
+            },
+            Some(stock) => StockResponse {
+                available: false,
+                stock_quantity: wire(stock),
+                message: "Insufficient stock".into(),
+            },
+            // The original contract answers unknown products, rather than failing.
+            None => StockResponse {
+                available: false,
+                stock_quantity: 0,
+                message: "Unknown product".into(),
+            },
+        };
+        Ok(Response::new(reply))
+    }
+
+    async fn update_stock(
+        &self,
+        req: Request<UpdateStockRequest>,
+    ) -> Result<Response<StockResponse>, Status> {
+        let req = req.into_inner();
+        let product = ProductName::parse(req.product)?;
+        let quantity = Quantity::parse(req.quantity)?;
+        let outcome = self.store.decrement(&product, quantity).await?;
+        let available = outcome.change.is_some();
+        self.watch.publish(outcome.change);
+        Ok(Response::new(StockResponse {
+            available,
+            stock_quantity: wire(outcome.stock),
+            message: if available {
+                "Stock updated"
+            } else {
+                "Insufficient stock"
+            }
+            .into(),
+        }))
+    }
+
+    async fn list_products(
+        &self,
+        _req: Request<ListProductsRequest>,
+    ) -> Result<Response<ListProductsResponse>, Status> {
+        let products = self
+            .store
+            .list_products()
+            .await?
+            .into_iter()
+            .map(|p| PbProduct {
+                id: p.id,
+                name: p.name,
+                stock_quantity: wire(p.stock_quantity),
+            })
+            .collect();
+        Ok(Response::new(ListProductsResponse { products }))
+    }
+
+    async fn reserve_stock(
+        &self,
+        req: Request<ReserveStockRequest>,
+    ) -> Result<Response<ReserveStockResponse>, Status> {
+        let req = req.into_inner();
+        let key = ReservationKey::parse(req.reservation_key)?;
+        let product = ProductName::parse(req.product)?;
+        let quantity = Quantity::parse(req.quantity)?;
+        let r = self.store.reserve(&key, &product, quantity).await?;
+        self.watch.publish(r.change);
+        let (outcome, message) = match r.state {
+            ReservationState::Reserved => (ReservationOutcome::Reserved, "Stock reserved"),
+            ReservationState::InsufficientStock => {
+                (ReservationOutcome::InsufficientStock, "Insufficient stock")
+            }
+            ReservationState::Released => {
+                (ReservationOutcome::Released, "Reservation was released")
+            }
+        };
+        Ok(Response::new(ReserveStockResponse {
+            outcome: outcome.into(),
+            stock_quantity: wire(r.stock),
+            message: message.into(),
+        }))
+    }
+
+    async fn release_stock(
+        &self,
+        req: Request<ReleaseStockRequest>,
+    ) -> Result<Response<ReleaseStockResponse>, Status> {
+        let key = ReservationKey::parse(req.into_inner().reservation_key)?;
+        let released = self.store.release(&key).await?;
+        let reply = match &released.change {
+            Some(c) => ReleaseStockResponse {
+                returned_stock: true,
+                product: c.product.clone(),
+                stock_quantity: wire(c.stock),
+            },
+            None => ReleaseStockResponse::default(),
+        };
+        self.watch.publish(released.change);
+        Ok(Response::new(reply))
+    }
+
+    async fn restock(
+        &self,
+        req: Request<RestockRequest>,
+    ) -> Result<Response<StockResponse>, Status> {
+        let req = req.into_inner();
+        let product = ProductName::parse(req.product)?;
+        let quantity = Quantity::parse_restock(req.quantity)?;
+        let change = self.store.restock(&product, quantity).await?;
+        let stock = wire(change.stock);
+        self.watch.publish(Some(change));
+        Ok(Response::new(StockResponse {
+            available: true,
+            stock_quantity: stock,
+            message: "Restocked".into(),
+        }))
+    }
+
+    type WatchStockStream = Pin<Box<dyn Stream<Item = Result<PbStockChange, Status>> + Send>>;
+
+    async fn watch_stock(
+        &self,
+        _req: Request<WatchStockRequest>,
+    ) -> Result<Response<Self::WatchStockStream>, Status> {
+        // Subscribe before reading the snapshot, so no change falls between them.
+        let changes = self.watch.subscribe();
+        let snapshot = self.store.snapshot().await?;
+        let (tx, rx) = mpsc::channel(WATCH_QUEUE);
+        tokio::spawn(feed_watcher(
+            self.store.clone(),
+            snapshot,
+            changes,
+            tx,
+            self.shutdown.clone(),
+        ));
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}
+
+/// Sends the snapshot, then every change, until the watcher goes away or the
+/// service shuts down. A watcher that lagged gets a new snapshot.
+async fn feed_watcher(
+    store: Store,
+    mut snapshot: Vec<StockChange>,
+    mut changes: broadcast::Receiver<StockChange>,
+    tx: mpsc::Sender<Result<PbStockChange, Status>>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        for change in snapshot.drain(..) {
+            if tx.send(Ok(to_pb(change))).await.is_err() {
+                return;
+            }
+        }
+        let next = tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tx.closed() => return,
+            next = changes.recv() => next,
+        };
+        match next {
+            Ok(change) => {
+                if tx.send(Ok(to_pb(change))).await.is_err() {
+                    return;
+                }
+            }
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::debug!(missed, "stock watcher lagged, resending a snapshot");
+                match store.snapshot().await {
+                    Ok(s) => snapshot = s,
+                    Err(e) => {
+                        let _ = tx.send(Err(e.into())).await;
+                        return;
+                    }
+                }
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! REST on 8081: the original `GET /inventory/products`, plus `/health`.
+
+use axum::{Json, Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
+
+use crate::{domain::Product, error::Result, store::Store};
+
+/// The REST routes.
+pub fn router(store: Store) -> Router {
+    Router::new()
+        .route("/inventory/products", get(products))
+        .route("/health", get(health))
+        .fallback(not_found)
+        .with_state(store)
+}
+
+/// `[{"id":1,"name":"Laptop","stockQuantity":10}, …]`, the original shape.
+async fn products(State(store): State<Store>) -> Result<Json<Vec<Product>>> {
+    Ok(Json(store.list_products().await?))
+}
+
+/// 200 when the database answers, 503 otherwise.
+async fn health(State(store): State<Store>) -> impl IntoResponse {
+    match store.db().ping().await {
+        Ok(()) => (
+            StatusCode::OK,
+            Json(serde_json::json!({"status": "UP", "database": "UP"})),
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check: database unreachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({"status": "DOWN", "database": "DOWN"})),
+            )
+        }
+    }
+}
+
+async fn not_found() -> impl IntoResponse {
+    (
+        StatusCode::NOT_FOUND,
+        Json(serde_json::json!({"message": "not found"})),
+    )
+}

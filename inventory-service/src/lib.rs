@@ -1,0 +1,163 @@
+//! # inventory-service
+//!
+//! Owns products and their stock. Other services (order-service, `grpcurl`)
+//! talk to it over gRPC on port 9091; the original REST listing stays on 8081.
+//!
+//! ```text
+//!  gRPC :9091 ─► grpc::Inventory ─┐                 ┌─► watch::StockWatch ─► WatchStock streams
+//!  (reflection, health)           ├─► store::Store ─┤
+//!  REST :8081 ─► http::router ────┘   (SQLite/PG)   └─ every change is one atomic statement
+//!                                                      or one transaction
+//! ```
+//!
+//! - [`domain`] holds validated request types; the transports parse into them.
+//! - [`store`] has all SQL. Its comments explain why stock can never go below
+//!   zero and why a reservation key is applied at most once.
+//! - [`Server::start`] binds both listeners and returns their addresses, so
+//!   tests run the real service on free ports; `main.rs` only reads the
+//!   configuration and waits for a signal.
+
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod grpc;
+pub mod http;
+pub mod store;
+pub mod watch;
+
+use std::{net::SocketAddr, time::Duration};
+
+use anyhow::Context;
+use proto::inventory_service_server::InventoryServiceServer;
+use support::db::{Db, Migrations};
+use tokio::{net::TcpListener, task::JoinSet};
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+
+pub use config::Config;
+
+/// How long in-flight requests get to finish after a shutdown signal.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The embedded migrations for both backends.
+pub fn migrations() -> Migrations {
+    Migrations {
+        sqlite: sqlx::migrate!("./migrations/sqlite"),
+        postgres: sqlx::migrate!("./migrations/postgres"),
+    }
+}
+
+/// Reflection over what this server serves: the inventory, health and
+/// reflection itself, so `grpcurl list` shows exactly those.
+fn reflection() -> anyhow::Result<tonic_reflection::server::Builder<'static>> {
+    Ok(tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(proto::INVENTORY_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET))
+}
+
+/// A running inventory-service.
+pub struct Server {
+    /// Where REST listens.
+    pub http_addr: SocketAddr,
+    /// Where gRPC listens.
+    pub grpc_addr: SocketAddr,
+    shutdown: CancellationToken,
+    tasks: JoinSet<anyhow::Result<()>>,
+    db: Db,
+}
+
+impl Server {
+    /// Opens the database, binds both ports and starts serving.
+    pub async fn start(config: &Config) -> anyhow::Result<Self> {
+        let db = Db::connect(&config.database_url, &migrations())
+            .await
+            .context("opening the inventory database")?;
+        let http_listener = TcpListener::bind((config.bind_addr, config.http_port))
+            .await
+            .with_context(|| format!("binding the HTTP port {}", config.http_port))?;
+        let grpc_listener = TcpListener::bind((config.bind_addr, config.grpc_port))
+            .await
+            .with_context(|| format!("binding the gRPC port {}", config.grpc_port))?;
+        let http_addr = http_listener.local_addr()?;
+        let grpc_addr = grpc_listener.local_addr()?;
+
+        let shutdown = CancellationToken::new();
+        let store = store::Store::new(db.clone());
+        let inventory = grpc::Inventory::new(
+            store.clone(),
+            watch::StockWatch::default(),
+            shutdown.clone(),
+        );
+
+        let (health_reporter, health_service) = tonic_health::server::health_reporter();
+        health_reporter
+            .set_serving::<InventoryServiceServer<grpc::Inventory>>()
+            .await;
+        let reflection_v1 = reflection()?.build_v1()?;
+        let reflection_v1alpha = reflection()?.build_v1alpha()?;
+
+        let mut tasks = JoinSet::new();
+        let stop = shutdown.clone();
+        tasks.spawn(async move {
+            tonic::transport::Server::builder()
+                .add_service(health_service)
+                .add_service(reflection_v1)
+                .add_service(reflection_v1alpha)
+                .add_service(InventoryServiceServer::new(inventory))
+                .serve_with_incoming_shutdown(
+                    TcpListenerStream::new(grpc_listener),
+                    stop.cancelled_owned(),
+                )
+                .await
+                .context("gRPC server")
+        });
+        let stop = shutdown.clone();
+        let app = http::router(store);
+        tasks.spawn(async move {
+            axum::serve(http_listener, app)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await
+                .context("HTTP server")
+        });
+
+        tracing::info!(%http_addr, %grpc_addr, database = db.kind(), "ready");
+        Ok(Self {
+            http_addr,
+            grpc_addr,
+            shutdown,
+            tasks,
+            db,
+        })
+    }
+
+    /// Stops accepting, lets in-flight requests finish (up to a timeout),
+    /// then closes the database.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
+            while let Some(joined) = self.tasks.join_next().await {
+                joined??;
+            }
+            anyhow::Ok(())
+        })
+        .await;
+        self.db.close().await;
+        match drained {
+            Ok(result) => result,
+            Err(_) => anyhow::bail!("in-flight requests did not finish within {DRAIN_TIMEOUT:?}"),
+        }
+    }
+
+    /// Serves until `signal` resolves or a server fails, then stops gracefully.
+    pub async fn run_until(mut self, signal: impl Future<Output = ()>) -> anyhow::Result<()> {
+        tokio::select! {
+            () = signal => {}
+            Some(joined) = self.tasks.join_next() => {
+                joined??;
+                anyhow::bail!("a server stopped unexpectedly");
+            }
+        }
+        self.stop().await
+    }
+}

@@ -1,0 +1,333 @@
+//! All SQL of the inventory, on SQLite and PostgreSQL alike.
+//!
+//! Every stock change is either one conditional `UPDATE … WHERE stock >= $q`
+//! (atomic on its own) or one transaction whose first statement takes the
+//! write lock, so stock never goes below zero and no reservation is applied
+//! twice, whatever the concurrency:
+//! - On PostgreSQL, `INSERT … ON CONFLICT (reservation_key) DO NOTHING` makes
+//!   a second transaction with the same key wait for the first and then see
+//!   its row; the conditional `UPDATE` re-checks `stock >= $q` on the newest
+//!   row version after waiting for the row lock. Both kinds of transaction
+//!   lock the reservation row before the product row, so they cannot deadlock.
+//! - On SQLite all writes go through one connection (see `support::db`), so
+//!   transactions are serial.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sqlx::Row;
+use support::{db::Db, with_db};
+
+use crate::{
+    domain::{Product, ProductName, Quantity, ReservationKey, ReservationState, StockChange},
+    error::{Error, Result},
+};
+
+/// The inventory's storage.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: Db,
+}
+
+/// The answer to a reservation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reservation {
+    /// What the key ended up as (the first answer, on a retry).
+    pub state: ReservationState,
+    /// The product's stock now.
+    pub stock: i64,
+    /// The change to publish, when this call changed stock.
+    pub change: Option<StockChange>,
+}
+
+/// The answer to a release.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Release {
+    /// Set when this call returned stock (exactly one call per key does).
+    pub change: Option<StockChange>,
+}
+
+/// The answer to the original, non-idempotent `UpdateStock`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decrement {
+    /// Stock now.
+    pub stock: i64,
+    /// Set when stock was decremented.
+    pub change: Option<StockChange>,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+fn unknown(product: &ProductName) -> Error {
+    Error::NotFound(format!("unknown product {:?}", product.as_str()))
+}
+
+impl Store {
+    /// Wraps an open, migrated database.
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    /// The database, for readiness checks and shutdown.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Every product, by id.
+    pub async fn list_products(&self) -> Result<Vec<Product>> {
+        let rows = with_db!(&self.db, read, |pool| {
+            sqlx::query("SELECT id, name, stock FROM products ORDER BY id")
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(|r| {
+                    Ok(Product {
+                        id: r.try_get(0)?,
+                        name: r.try_get(1)?,
+                        stock_quantity: r.try_get(2)?,
+                    })
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()?
+        });
+        Ok(rows)
+    }
+
+    /// Every product's current stock and version, for a watcher's snapshot.
+    pub async fn snapshot(&self) -> Result<Vec<StockChange>> {
+        let rows = with_db!(&self.db, read, |pool| {
+            sqlx::query("SELECT name, stock, version FROM products ORDER BY id")
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(|r| {
+                    Ok(StockChange {
+                        product: r.try_get(0)?,
+                        stock: r.try_get(1)?,
+                        version: r.try_get(2)?,
+                    })
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()?
+        });
+        Ok(rows)
+    }
+
+    /// The stock of one product, `None` when unknown.
+    pub async fn stock_of(&self, product: &ProductName) -> Result<Option<i64>> {
+        let stock = with_db!(&self.db, read, |pool| {
+            sqlx::query_scalar("SELECT stock FROM products WHERE name = $1")
+                .bind(product.as_str())
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(stock)
+    }
+
+    /// The original `UpdateStock`: takes `quantity` if that much is left.
+    pub async fn decrement(&self, product: &ProductName, quantity: Quantity) -> Result<Decrement> {
+        let updated: Option<(i64, i64)> = with_db!(&self.db, write, |pool| {
+            sqlx::query_as(
+                "UPDATE products SET stock = stock - $1, version = version + 1 \
+                 WHERE name = $2 AND stock >= $1 RETURNING stock, version",
+            )
+            .bind(quantity.get())
+            .bind(product.as_str())
+            .fetch_optional(pool)
+            .await?
+        });
+        match updated {
+            Some((stock, version)) => Ok(Decrement {
+                stock,
+                change: Some(StockChange {
+                    product: product.as_str().into(),
+                    stock,
+                    version,
+                }),
+            }),
+            None => {
+                let stock = self
+                    .stock_of(product)
+                    .await?
+                    .ok_or_else(|| unknown(product))?;
+                Ok(Decrement {
+                    stock,
+                    change: None,
+                })
+            }
+        }
+    }
+
+    /// Adds `quantity` to a product's stock, within the int32 range.
+    pub async fn restock(&self, product: &ProductName, quantity: Quantity) -> Result<StockChange> {
+        let updated: Option<(i64, i64)> = with_db!(&self.db, write, |pool| {
+            sqlx::query_as(
+                "UPDATE products SET stock = stock + $1, version = version + 1 \
+                 WHERE name = $2 AND stock + $1 <= 2147483647 RETURNING stock, version",
+            )
+            .bind(quantity.get())
+            .bind(product.as_str())
+            .fetch_optional(pool)
+            .await?
+        });
+        match updated {
+            Some((stock, version)) => Ok(StockChange {
+                product: product.as_str().into(),
+                stock,
+                version,
+            }),
+            None => match self.stock_of(product).await? {
+                None => Err(unknown(product)),
+                Some(_) => Err(Error::FailedPrecondition(
+                    "stock would exceed 2147483647".into(),
+                )),
+            },
+        }
+    }
+
+    /// Reserves `quantity` of `product` under `key`, at most once per key.
+    ///
+    /// The first call decides the key's outcome (reserved, or not enough
+    /// stock) and records it; every later call with the same key returns that
+    /// outcome and changes nothing. A key released before it was reserved
+    /// answers `Released`. Reusing a key for another product or quantity is
+    /// refused, since the caller has confused two requests.
+    pub async fn reserve(
+        &self,
+        key: &ReservationKey,
+        product: &ProductName,
+        quantity: Quantity,
+    ) -> Result<Reservation> {
+        with_db!(&self.db, write, |pool| {
+            async {
+                let mut tx = pool.begin().await?;
+                // Claim the key first: this takes the write lock (SQLite) or
+                // the key's index entry (PostgreSQL) before anything is read.
+                let claimed = sqlx::query(
+                    "INSERT INTO reservations (reservation_key, product_id, quantity, state, created_at_ms) \
+                     SELECT $1, id, $2, 'RESERVED', $3 FROM products WHERE name = $4 \
+                     ON CONFLICT (reservation_key) DO NOTHING",
+                )
+                .bind(key.as_str())
+                .bind(quantity.get())
+                .bind(now_ms())
+                .bind(product.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+
+                if !claimed {
+                    // Either the key is known, or the product is not.
+                    let existing: Option<(String, i64, Option<String>, Option<i64>)> = sqlx::query_as(
+                        "SELECT r.state, r.quantity, p.name, p.stock FROM reservations r \
+                         LEFT JOIN products p ON p.id = r.product_id WHERE r.reservation_key = $1",
+                    )
+                    .bind(key.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    tx.rollback().await?;
+                    let Some((state, recorded_qty, name, stock)) = existing else {
+                        return Err(unknown(product));
+                    };
+                    let state = ReservationState::from_db(&state)?;
+                    let Some(name) = name else {
+                        // A tombstone: released before it was reserved.
+                        let stock = self.stock_of(product).await?.ok_or_else(|| unknown(product))?;
+                        return Ok(Reservation { state, stock, change: None });
+                    };
+                    if name != product.as_str() || recorded_qty != quantity.get() {
+                        return Err(Error::FailedPrecondition(format!(
+                            "reservation key {:?} was already used for {recorded_qty} x {name:?}",
+                            key.as_str()
+                        )));
+                    }
+                    return Ok(Reservation { state, stock: stock.unwrap_or(0), change: None });
+                }
+
+                let taken: Option<(i64, i64)> = sqlx::query_as(
+                    "UPDATE products SET stock = stock - $1, version = version + 1 \
+                     WHERE name = $2 AND stock >= $1 RETURNING stock, version",
+                )
+                .bind(quantity.get())
+                .bind(product.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+                let reservation = match taken {
+                    Some((stock, version)) => Reservation {
+                        state: ReservationState::Reserved,
+                        stock,
+                        change: Some(StockChange { product: product.as_str().into(), stock, version }),
+                    },
+                    None => {
+                        let stock: i64 = sqlx::query_scalar(
+                            "UPDATE reservations SET state = 'INSUFFICIENT_STOCK' \
+                             WHERE reservation_key = $1 \
+                             RETURNING (SELECT stock FROM products WHERE name = $2)",
+                        )
+                        .bind(key.as_str())
+                        .bind(product.as_str())
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        Reservation { state: ReservationState::InsufficientStock, stock, change: None }
+                    }
+                };
+                tx.commit().await?;
+                Ok(reservation)
+            }
+            .await
+        })
+    }
+
+    /// Releases the reservation under `key`, returning its stock exactly once.
+    ///
+    /// Releasing an unknown key records a tombstone so that a reservation
+    /// arriving later (a request that outlived its deadline) fails instead of
+    /// holding stock nobody will release.
+    pub async fn release(&self, key: &ReservationKey) -> Result<Release> {
+        with_db!(&self.db, write, |pool| {
+            async {
+                let mut tx = pool.begin().await?;
+                let tombstone = sqlx::query(
+                    "INSERT INTO reservations (reservation_key, product_id, quantity, state, created_at_ms) \
+                     VALUES ($1, NULL, 0, 'RELEASED', $2) ON CONFLICT (reservation_key) DO NOTHING",
+                )
+                .bind(key.as_str())
+                .bind(now_ms())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                if tombstone {
+                    tx.commit().await?;
+                    return Ok(Release { change: None });
+                }
+                let held: Option<(i64, i64)> = sqlx::query_as(
+                    "UPDATE reservations SET state = 'RELEASED' \
+                     WHERE reservation_key = $1 AND state = 'RESERVED' RETURNING product_id, quantity",
+                )
+                .bind(key.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some((product_id, quantity)) = held else {
+                    // Already released, or it never held stock.
+                    tx.rollback().await?;
+                    return Ok(Release { change: None });
+                };
+                let (product, stock, version): (String, i64, i64) = sqlx::query_as(
+                    "UPDATE products SET stock = stock + $1, version = version + 1 \
+                     WHERE id = $2 RETURNING name, stock, version",
+                )
+                .bind(quantity)
+                .bind(product_id)
+                .fetch_one(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(Release { change: Some(StockChange { product, stock, version }) })
+            }
+            .await
+        })
+    }
+}
