@@ -5,3 +5,5 @@
 pub mod db;
 pub mod shutdown;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -1,0 +1,46 @@
+//! Starts a real inventory-service on free ports with a fresh database and
+//! connects a real gRPC client and an HTTP client to it.
+
+#![allow(dead_code)]
+
+use inventory_service::{Config, Server};
+use proto::inventory_service_client::InventoryServiceClient;
+use support::testing::{Backend, TestDatabase};
+use tonic::transport::Channel;
+
+pub struct TestInventory {
+    pub server: Server,
+    pub grpc: InventoryServiceClient<Channel>,
+    pub http: reqwest::Client,
+    pub base_url: String,
+    pub db: TestDatabase,
+}
+
+impl TestInventory {
+    /// `None` when the backend is not available here (PostgreSQL outside CI).
+    pub async fn spawn(backend: Backend) -> Option<Self> {
+        let db = TestDatabase::create(backend, "inventory").await?;
+        let server = Server::start(&Config::for_tests(&db.url)).await.expect("inventory starts");
+        let grpc = InventoryServiceClient::connect(format!("http://{}", server.grpc_addr))
+            .await
+            .expect("gRPC connects");
+        let base_url = format!("http://{}", server.http_addr);
+        Some(Self { server, grpc, http: reqwest::Client::new(), base_url, db })
+    }
+
+    pub async fn stop(self) {
+        self.server.stop().await.expect("clean shutdown");
+        self.db.cleanup().await;
+    }
+
+    pub async fn stock(&self, product: &str) -> i32 {
+        let reply = self
+            .grpc
+            .clone()
+            .check_stock(proto::StockRequest { product: product.into(), quantity: 1 })
+            .await
+            .expect("CheckStock")
+            .into_inner();
+        reply.stock_quantity
+    }
+}
