@@ -9,17 +9,22 @@ use proto::{ReleaseStockRequest, ReservationOutcome, ReserveStockRequest, Update
 use support::testing::Backend;
 
 async fn concurrent_reserves_never_oversell(backend: Backend) {
-    let Some(app) = TestInventory::spawn(backend).await else { return };
+    let Some(app) = TestInventory::spawn(backend).await else {
+        return;
+    };
     // Laptop has 10; 60 clients each want 1 (reserve) or 1 (original UpdateStock).
     let calls = (0..60).map(|i| {
         let mut c = app.grpc.clone();
         async move {
             if i % 3 == 0 {
-                c.update_stock(UpdateStockRequest { product: "Laptop".into(), quantity: 1 })
-                    .await
-                    .unwrap()
-                    .into_inner()
-                    .available
+                c.update_stock(UpdateStockRequest {
+                    product: "Laptop".into(),
+                    quantity: 1,
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .available
             } else {
                 let r = c
                     .reserve_stock(ReserveStockRequest {
@@ -41,7 +46,9 @@ async fn concurrent_reserves_never_oversell(backend: Backend) {
 }
 
 async fn the_same_key_reserved_concurrently_applies_once(backend: Backend) {
-    let Some(app) = TestInventory::spawn(backend).await else { return };
+    let Some(app) = TestInventory::spawn(backend).await else {
+        return;
+    };
     let calls = (0..40).map(|_| {
         let mut c = app.grpc.clone();
         async move {
@@ -64,20 +71,27 @@ async fn the_same_key_reserved_concurrently_applies_once(backend: Backend) {
     let releases = (0..40).map(|_| {
         let mut c = app.grpc.clone();
         async move {
-            c.release_stock(ReleaseStockRequest { reservation_key: "same".into() })
-                .await
-                .unwrap()
-                .into_inner()
-                .returned_stock
+            c.release_stock(ReleaseStockRequest {
+                reservation_key: "same".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .returned_stock
         }
     });
-    assert_eq!(join_all(releases).await.into_iter().filter(|r| *r).count(), 1);
+    assert_eq!(
+        join_all(releases).await.into_iter().filter(|r| *r).count(),
+        1
+    );
     assert_eq!(app.stock("Phone").await, 20);
     app.stop().await;
 }
 
 async fn racing_release_and_reserve_never_leak(backend: Backend) {
-    let Some(app) = TestInventory::spawn(backend).await else { return };
+    let Some(app) = TestInventory::spawn(backend).await else {
+        return;
+    };
     // For each key a reserve and a release race; whatever the order, the
     // stock held afterwards is exactly what the surviving reservations hold.
     let calls = (0..30).map(|i| {
@@ -90,17 +104,26 @@ async fn racing_release_and_reserve_never_leak(backend: Backend) {
                 product: "Headphones".into(),
                 quantity: 1,
             });
-            let release = b.release_stock(ReleaseStockRequest { reservation_key: key });
+            let release = b.release_stock(ReleaseStockRequest {
+                reservation_key: key,
+            });
             let (r, _) = tokio::join!(reserve, release);
             r.unwrap().into_inner().outcome()
         }
     });
     let outcomes = join_all(calls).await;
-    assert!(outcomes.iter().all(|o| matches!(o, ReservationOutcome::Reserved | ReservationOutcome::Released)));
+    assert!(outcomes.iter().all(|o| matches!(
+        o,
+        ReservationOutcome::Reserved | ReservationOutcome::Released
+    )));
     // Every key was released at least once, after or before its reserve: nothing is held.
     let mut c = app.grpc.clone();
     for i in 0..30 {
-        c.release_stock(ReleaseStockRequest { reservation_key: format!("race{i}") }).await.unwrap();
+        c.release_stock(ReleaseStockRequest {
+            reservation_key: format!("race{i}"),
+        })
+        .await
+        .unwrap();
     }
     assert_eq!(app.stock("Headphones").await, 40);
     app.stop().await;

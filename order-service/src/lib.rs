@@ -1,1 +1,218 @@
+//! # order-service
+//!
+//! Takes orders over REST (and the original gRPC `CreateOrder`), reserves
+//! their stock at inventory-service over gRPC, stores them, and pushes every
+//! change to browsers as STOMP frames over WebSocket or SockJS at `/ws-orders`.
+//!
+//! ```text
+//!  REST :8080 ── api ──┐                  ┌─► store (SQLite / PostgreSQL)
+//!  gRPC :9090 ── grpc ─┼─► flow ──────────┼─► inventory (gRPC client) ─► inventory-service
+//!                      │   place, cancel, └─► events ─► STOMP broker ─► /ws-orders sessions
+//!                      │   reconcile                    ▲
+//!  /ws-orders ── transport (WebSocket, SockJS) ── stomp ┘  inventory's WatchStock ─► /topic/products
+//! ```
+//!
+//! Data flows one way: transports call [`flow`], which calls [`store`] and
+//! [`inventory`] and announces changes through [`events`]. [`flow`]'s module
+//! comment explains why no stock is ever lost or invented.
+//! [`Server::start`] binds every port and returns the addresses, so tests run
+//! the real service on free ports; `main.rs` only reads the configuration.
 
+pub mod api;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod events;
+pub mod flow;
+pub mod grpc;
+pub mod inventory;
+pub mod metrics;
+pub mod origins;
+pub mod store;
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use proto::order_service_server::OrderServiceServer;
+use support::db::{Db, Migrations};
+use tokio::{net::TcpListener, task::JoinSet};
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+
+pub use config::Config;
+
+/// How long in-flight requests get to finish after a shutdown signal.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The embedded migrations for both backends.
+pub fn migrations() -> Migrations {
+    Migrations {
+        sqlite: sqlx::migrate!("./migrations/sqlite"),
+        postgres: sqlx::migrate!("./migrations/postgres"),
+    }
+}
+
+/// Reflection over OrderService, health and reflection itself.
+fn reflection() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(proto::ORDER_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+}
+
+/// A running order-service.
+pub struct Server {
+    /// Where REST, the page and `/ws-orders` listen.
+    pub http_addr: SocketAddr,
+    /// Where gRPC listens.
+    pub grpc_addr: SocketAddr,
+    flow: flow::Flow,
+    shutdown: CancellationToken,
+    tasks: JoinSet<anyhow::Result<()>>,
+    db: Db,
+}
+
+impl Server {
+    /// Opens the database, binds both ports, starts serving, the
+    /// reconciler and the stock relay.
+    pub async fn start(config: &Config) -> anyhow::Result<Self> {
+        let db = Db::connect(&config.database_url, &migrations())
+            .await
+            .context("opening the orders database")?;
+        let http_listener = TcpListener::bind((config.bind_addr, config.http_port))
+            .await
+            .with_context(|| format!("binding the HTTP port {}", config.http_port))?;
+        let grpc_listener = TcpListener::bind((config.bind_addr, config.grpc_port))
+            .await
+            .with_context(|| format!("binding the gRPC port {}", config.grpc_port))?;
+        let http_addr = http_listener.local_addr()?;
+        let grpc_addr = grpc_listener.local_addr()?;
+
+        let shutdown = CancellationToken::new();
+        let metrics = metrics::Metrics::default();
+        let origins = origins::AllowedOrigins::new(&config.allowed_origins);
+        let inventory = inventory::Inventory::new(
+            &config.inventory_url,
+            config.reserve_timeout(),
+            metrics.clone(),
+        )
+        .context("INVENTORY_URL")?;
+        let events = events::Events::new(Arc::new(NoSubscribers));
+        let store = store::Store::new(db.clone());
+        let flow = flow::Flow::new(
+            store,
+            inventory.clone(),
+            events.clone(),
+            metrics.clone(),
+            config.reserve_timeout(),
+        );
+
+        let mut tasks = JoinSet::new();
+        let (health_reporter, health_service) = tonic_health::server::health_reporter();
+        health_reporter
+            .set_serving::<OrderServiceServer<grpc::Orders>>()
+            .await;
+        let reflection_v1 = reflection().build_v1()?;
+        let reflection_v1alpha = reflection().build_v1alpha()?;
+        let orders = grpc::Orders::new(flow.clone());
+        let stop = shutdown.clone();
+        tasks.spawn(async move {
+            tonic::transport::Server::builder()
+                .add_service(health_service)
+                .add_service(reflection_v1)
+                .add_service(reflection_v1alpha)
+                .add_service(OrderServiceServer::new(orders))
+                .serve_with_incoming_shutdown(
+                    TcpListenerStream::new(grpc_listener),
+                    stop.cancelled_owned(),
+                )
+                .await
+                .context("gRPC server")
+        });
+
+        let app = api::router(
+            api::AppState {
+                flow: flow.clone(),
+                metrics,
+            },
+            origins,
+            &config.frontend_dir,
+        );
+        let stop = shutdown.clone();
+        tasks.spawn(async move {
+            axum::serve(
+                http_listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await
+            .context("HTTP server")
+        });
+
+        // Background work: never fails the server; each logs its own trouble.
+        let reconciler = flow
+            .clone()
+            .reconcile_forever(config.reconcile_interval(), shutdown.clone());
+        tasks.spawn(async move {
+            reconciler.await;
+            Ok(())
+        });
+        let relay = events::relay_stock_changes(inventory, events, shutdown.clone());
+        tasks.spawn(async move {
+            relay.await;
+            Ok(())
+        });
+
+        tracing::info!(%http_addr, %grpc_addr, database = db.kind(), inventory = %config.inventory_url, "ready");
+        Ok(Self {
+            http_addr,
+            grpc_addr,
+            flow,
+            shutdown,
+            tasks,
+            db,
+        })
+    }
+
+    /// The order flow, for tests that drive reconciliation directly.
+    pub fn flow(&self) -> &flow::Flow {
+        &self.flow
+    }
+
+    /// Stops accepting, lets in-flight requests finish (up to a timeout),
+    /// then closes the database.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
+            while let Some(joined) = self.tasks.join_next().await {
+                joined??;
+            }
+            anyhow::Ok(())
+        })
+        .await;
+        self.db.close().await;
+        match drained {
+            Ok(result) => result,
+            Err(_) => anyhow::bail!("in-flight requests did not finish within {DRAIN_TIMEOUT:?}"),
+        }
+    }
+
+    /// Serves until `signal` resolves or a server fails, then stops gracefully.
+    pub async fn run_until(mut self, signal: impl Future<Output = ()>) -> anyhow::Result<()> {
+        tokio::select! {
+            () = signal => {}
+            Some(joined) = self.tasks.join_next() => {
+                joined??;
+                anyhow::bail!("a server stopped unexpectedly");
+            }
+        }
+        self.stop().await
+    }
+}
+
+/// Placeholder sink until the STOMP broker is wired in.
+struct NoSubscribers;
+
+impl events::Publish for NoSubscribers {
+    fn publish(&self, _destination: &str, _body: bytes::Bytes) {}
+}

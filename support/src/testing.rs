@@ -34,8 +34,15 @@ impl TestDatabase {
         match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temporary directory");
-                let url = format!("sqlite://{}", dir.path().join(format!("{name}.db")).display());
-                Some(Self { url, dir: Some(dir), pg: None })
+                let url = format!(
+                    "sqlite://{}",
+                    dir.path().join(format!("{name}.db")).display()
+                );
+                Some(Self {
+                    url,
+                    dir: Some(dir),
+                    pg: None,
+                })
             }
             Backend::Postgres => {
                 let Ok(server) = std::env::var("TEST_DATABASE_URL") else {
@@ -47,13 +54,19 @@ impl TestDatabase {
                     return None;
                 };
                 let db = format!("test_{name}_{}", uuid::Uuid::new_v4().simple());
-                let mut conn = PgConnection::connect(&server).await.expect("connect to TEST_DATABASE_URL");
+                let mut conn = PgConnection::connect(&server)
+                    .await
+                    .expect("connect to TEST_DATABASE_URL");
                 let create = format!("CREATE DATABASE \"{db}\"");
                 conn.execute(sqlx::AssertSqlSafe(create))
                     .await
                     .expect("create test database");
                 let url = with_database(&server, &db);
-                Some(Self { url, dir: None, pg: Some((server, db)) })
+                Some(Self {
+                    url,
+                    dir: None,
+                    pg: Some((server, db)),
+                })
             }
         }
     }
@@ -63,7 +76,10 @@ impl TestDatabase {
     pub async fn sibling(&self, name: &str) -> Self {
         match (&self.dir, &self.pg) {
             (Some(dir), _) => Self {
-                url: format!("sqlite://{}", dir.path().join(format!("{name}.db")).display()),
+                url: format!(
+                    "sqlite://{}",
+                    dir.path().join(format!("{name}.db")).display()
+                ),
                 dir: None,
                 pg: None,
             },
@@ -97,7 +113,9 @@ fn with_database(server: &str, db: &str) -> String {
         None => (server, None),
     };
     let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host_end = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
+    let host_end = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
     let mut url = format!("{}/{db}", &base[..host_end]);
     if let Some(q) = query {
         url.push('?');
@@ -129,8 +147,14 @@ mod tests {
 
     #[test]
     fn replaces_the_database_name() {
-        assert_eq!(with_database("postgres://u:p@h:5433/postgres", "t1"), "postgres://u:p@h:5433/t1");
-        assert_eq!(with_database("postgres://u@h:5433", "t1"), "postgres://u@h:5433/t1");
+        assert_eq!(
+            with_database("postgres://u:p@h:5433/postgres", "t1"),
+            "postgres://u:p@h:5433/t1"
+        );
+        assert_eq!(
+            with_database("postgres://u@h:5433", "t1"),
+            "postgres://u@h:5433/t1"
+        );
         assert_eq!(
             with_database("postgres://u@h/x?sslmode=disable", "t1"),
             "postgres://u@h/t1?sslmode=disable"

@@ -20,12 +20,20 @@ impl TestInventory {
     /// `None` when the backend is not available here (PostgreSQL outside CI).
     pub async fn spawn(backend: Backend) -> Option<Self> {
         let db = TestDatabase::create(backend, "inventory").await?;
-        let server = Server::start(&Config::for_tests(&db.url)).await.expect("inventory starts");
+        let server = Server::start(&Config::for_tests(&db.url))
+            .await
+            .expect("inventory starts");
         let grpc = InventoryServiceClient::connect(format!("http://{}", server.grpc_addr))
             .await
             .expect("gRPC connects");
         let base_url = format!("http://{}", server.http_addr);
-        Some(Self { server, grpc, http: reqwest::Client::new(), base_url, db })
+        Some(Self {
+            server,
+            grpc,
+            http: reqwest::Client::new(),
+            base_url,
+            db,
+        })
     }
 
     pub async fn stop(self) {
@@ -37,7 +45,10 @@ impl TestInventory {
         let reply = self
             .grpc
             .clone()
-            .check_stock(proto::StockRequest { product: product.into(), quantity: 1 })
+            .check_stock(proto::StockRequest {
+                product: product.into(),
+                quantity: 1,
+            })
             .await
             .expect("CheckStock")
             .into_inner();

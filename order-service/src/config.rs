@@ -1,0 +1,87 @@
+//! Configuration from environment variables and the equivalent CLI flags
+//! (flags win), with the defaults DESIGN.md fixes.
+
+use std::{net::IpAddr, path::PathBuf, time::Duration};
+
+use clap::Parser;
+
+/// order-service settings.
+#[derive(Clone, Debug, Parser)]
+#[command(
+    name = "order-service",
+    version,
+    about = "Orders: REST + STOMP on 8080, gRPC on 9090"
+)]
+pub struct Config {
+    /// `sqlite://path` (created if missing) or `postgres://user:pass@host/db`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/orders.db")]
+    pub database_url: String,
+    /// Address to listen on.
+    #[arg(long, env = "BIND_ADDR", default_value = "0.0.0.0")]
+    pub bind_addr: IpAddr,
+    /// REST, WebSocket and page port (0 picks a free one).
+    #[arg(long, env = "HTTP_PORT", default_value_t = 8080)]
+    pub http_port: u16,
+    /// gRPC port (0 picks a free one).
+    #[arg(long, env = "GRPC_PORT", default_value_t = 9090)]
+    pub grpc_port: u16,
+    /// inventory-service's gRPC address.
+    #[arg(long, env = "INVENTORY_URL", default_value = "http://127.0.0.1:9091")]
+    pub inventory_url: String,
+    /// Browser origins allowed besides the page's own, comma-separated.
+    #[arg(
+        long,
+        env = "ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        default_value = "http://localhost:4200,http://localhost"
+    )]
+    pub allowed_origins: Vec<String>,
+    /// Directory of the single-page frontend served at `/`.
+    #[arg(long, env = "FRONTEND_DIR", default_value = "./frontend")]
+    pub frontend_dir: PathBuf,
+    /// How long an order waits for inventory's answer before it is rejected
+    /// as "Inventory unavailable" (503), in milliseconds.
+    #[arg(long, env = "RESERVE_TIMEOUT_MS", default_value_t = 1500)]
+    pub reserve_timeout_ms: u64,
+    /// How often unsettled orders (abandoned pending orders, stock still to
+    /// release) are retried, in milliseconds.
+    #[arg(long, env = "RECONCILE_INTERVAL_MS", default_value_t = 1000)]
+    pub reconcile_interval_ms: u64,
+    /// `pretty` or `json`.
+    #[arg(long, env = "LOG_FORMAT", default_value = "pretty")]
+    pub log_format: LogFormat,
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Config {
+    /// Defaults for an in-process test: loopback, free ports, the given
+    /// database and inventory.
+    pub fn for_tests(database_url: impl Into<String>, inventory_url: impl Into<String>) -> Self {
+        let mut config = Self::parse_from(["order-service"]);
+        config.database_url = database_url.into();
+        config.inventory_url = inventory_url.into();
+        config.bind_addr = IpAddr::from([127, 0, 0, 1]);
+        config.http_port = 0;
+        config.grpc_port = 0;
+        config.frontend_dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../frontend"));
+        config
+    }
+
+    /// The reservation deadline.
+    pub fn reserve_timeout(&self) -> Duration {
+        Duration::from_millis(self.reserve_timeout_ms)
+    }
+
+    /// The reconciler's period.
+    pub fn reconcile_interval(&self) -> Duration {
+        Duration::from_millis(self.reconcile_interval_ms)
+    }
+}

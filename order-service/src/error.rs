@@ -1,0 +1,111 @@
+//! The crate's one error type, mapped to an HTTP response and to a gRPC
+//! status in one place each. Clients see `{"message": "…"}`; internal
+//! failures are logged with their source and shown as a generic message.
+
+use axum::{
+    Json,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Malformed or invalid input (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// No such order or route (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The order's state does not allow it (409), or the same
+    /// Idempotency-Key is still being processed.
+    #[error("{0}")]
+    Conflict(String),
+    /// The Idempotency-Key was used for a different request (422).
+    #[error("{0}")]
+    Unprocessable(String),
+    /// Body over the limit (413).
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// Body not JSON (415).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// Inventory unreachable or too slow (503).
+    #[error("Inventory unavailable")]
+    InventoryUnavailable,
+    /// Database failure.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A broken invariant.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Result with this crate's error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    fn status(&self) -> StatusCode {
+        match self {
+            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::InventoryUnavailable | Error::Database(sqlx::Error::PoolTimedOut) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Error::Database(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// What the client reads; internal details stay in the log.
+    fn public_message(&self) -> String {
+        match self {
+            Error::Database(sqlx::Error::PoolTimedOut) => "Database busy, retry later".into(),
+            Error::Database(_) | Error::Internal(_) => {
+                tracing::error!(error = %self, "request failed");
+                "Internal error".into()
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let mut response = (
+            status,
+            Json(serde_json::json!({ "message": self.public_message() })),
+        )
+            .into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from_static("1"),
+            );
+        }
+        response
+    }
+}
+
+impl From<Error> for tonic::Status {
+    fn from(e: Error) -> Self {
+        let message = e.public_message();
+        match e {
+            Error::BadRequest(_) | Error::PayloadTooLarge(_) | Error::UnsupportedMediaType(_) => {
+                tonic::Status::invalid_argument(message)
+            }
+            Error::NotFound(_) => tonic::Status::not_found(message),
+            Error::Conflict(_) | Error::Unprocessable(_) => {
+                tonic::Status::failed_precondition(message)
+            }
+            Error::InventoryUnavailable | Error::Database(sqlx::Error::PoolTimedOut) => {
+                tonic::Status::unavailable(message)
+            }
+            Error::Database(_) | Error::Internal(_) => tonic::Status::internal(message),
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! The gRPC client of inventory-service.
+//!
+//! One lazily connected `Channel` is shared by every request (HTTP/2
+//! multiplexes them; no per-request connection set-up) and reconnects by
+//! itself after inventory restarts. Each call has a deadline. Only the
+//! idempotent calls (reserve and release are keyed; listing reads) are
+//! retried, a bounded number of times and only for failures that say the
+//! call did not reach inventory, within the same overall deadline.
+
+use std::time::{Duration, Instant};
+
+use proto::{
+    ListProductsRequest, ReleaseStockRequest, ReservationOutcome, ReserveStockRequest,
+    WatchStockRequest, inventory_service_client::InventoryServiceClient,
+};
+use tonic::{Code, Status, transport::Channel};
+
+use crate::metrics::Metrics;
+
+/// Attempts per idempotent call (the first try plus retries).
+const ATTEMPTS: u32 = 3;
+/// Pause before the first retry; doubled for each next one.
+const RETRY_BACKOFF: Duration = Duration::from_millis(50);
+/// How long establishing a TCP connection to inventory may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// What a reservation came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reserved {
+    /// Stock is held under the order's key.
+    Yes,
+    /// Not enough stock.
+    InsufficientStock,
+    /// Inventory does not know the product.
+    UnknownProduct,
+    /// The key was released first (the order was abandoned meanwhile).
+    Released,
+}
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// Unreachable, too slow, or answered with a server-side failure: the
+    /// outcome is unknown and the caller must treat stock as possibly held.
+    #[error("inventory unavailable: {0}")]
+    Unavailable(Status),
+    /// Inventory refused the request itself (a bug on our side).
+    #[error("inventory refused the request: {0}")]
+    Refused(Status),
+}
+
+/// A product as inventory lists it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Product {
+    /// Inventory's id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Units in stock.
+    pub stock_quantity: i32,
+}
+
+/// Cheap to clone: clones share the channel.
+#[derive(Clone, Debug)]
+pub struct Inventory {
+    client: InventoryServiceClient<Channel>,
+    channel: Channel,
+    timeout: Duration,
+    metrics: Metrics,
+}
+
+impl Inventory {
+    /// A client of `url` (e.g. `http://127.0.0.1:9091`); connects on first use.
+    pub fn new(url: &str, timeout: Duration, metrics: Metrics) -> anyhow::Result<Self> {
+        let channel = Channel::from_shared(url.to_owned())?
+            .connect_timeout(CONNECT_TIMEOUT)
+            .tcp_nodelay(true)
+            // Notice a dead peer (a killed container) without waiting for TCP.
+            .http2_keep_alive_interval(Duration::from_secs(10))
+            .keep_alive_timeout(Duration::from_secs(5))
+            .connect_lazy();
+        Ok(Self {
+            client: InventoryServiceClient::new(channel.clone()),
+            channel,
+            timeout,
+            metrics,
+        })
+    }
+
+    /// Reserves stock for an order, keyed by the order's unique key.
+    pub async fn reserve(
+        &self,
+        key: &str,
+        product: &str,
+        quantity: i64,
+    ) -> Result<Reserved, CallError> {
+        let request = ReserveStockRequest {
+            reservation_key: key.to_owned(),
+            product: product.to_owned(),
+            quantity: i32::try_from(quantity).unwrap_or(i32::MAX),
+        };
+        let answer = self
+            .idempotent("reserve", |mut c, deadline| {
+                let request = request.clone();
+                async move { c.reserve_stock(with_deadline(request, deadline)).await }
+            })
+            .await;
+        match answer {
+            Ok(r) => Ok(match r.outcome() {
+                ReservationOutcome::Reserved => Reserved::Yes,
+                ReservationOutcome::InsufficientStock => Reserved::InsufficientStock,
+                ReservationOutcome::Released => Reserved::Released,
+                ReservationOutcome::Unspecified => {
+                    return Err(CallError::Unavailable(Status::unknown(
+                        "no reservation outcome",
+                    )));
+                }
+            }),
+            Err(CallError::Refused(s)) if s.code() == Code::NotFound => {
+                Ok(Reserved::UnknownProduct)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Releases an order's reservation (idempotent; safe to repeat).
+    pub async fn release(&self, key: &str) -> Result<(), CallError> {
+        let request = ReleaseStockRequest {
+            reservation_key: key.to_owned(),
+        };
+        self.idempotent("release", |mut c, deadline| {
+            let request = request.clone();
+            async move { c.release_stock(with_deadline(request, deadline)).await }
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Every product with its stock.
+    pub async fn products(&self) -> Result<Vec<Product>, CallError> {
+        let listed = self
+            .idempotent("list_products", |mut c, deadline| async move {
+                c.list_products(with_deadline(ListProductsRequest {}, deadline))
+                    .await
+            })
+            .await?;
+        Ok(listed
+            .products
+            .into_iter()
+            .map(|p| Product {
+                id: p.id,
+                name: p.name,
+                stock_quantity: p.stock_quantity,
+            })
+            .collect())
+    }
+
+    /// True when inventory's gRPC health service says it is serving.
+    pub async fn ping(&self) -> bool {
+        let mut health = tonic_health::pb::health_client::HealthClient::new(self.channel.clone());
+        let request = with_deadline(
+            tonic_health::pb::HealthCheckRequest {
+                service: String::new(),
+            },
+            self.timeout,
+        );
+        matches!(
+            tokio::time::timeout(self.timeout, health.check(request)).await,
+            Ok(Ok(r)) if r.get_ref().status() == tonic_health::pb::health_check_response::ServingStatus::Serving
+        )
+    }
+
+    /// Opens the stock-change stream (no deadline: it lives as long as inventory).
+    pub async fn watch(&self) -> Result<tonic::Streaming<proto::StockChange>, Status> {
+        self.client
+            .clone()
+            .watch_stock(WatchStockRequest {})
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
+    /// Runs `call` with retries for failures that mean "did not get there",
+    /// all within one deadline, recording latency and errors.
+    async fn idempotent<T, F, Fut>(&self, method: &'static str, call: F) -> Result<T, CallError>
+    where
+        F: Fn(InventoryServiceClient<Channel>, Duration) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<T>, Status>>,
+    {
+        let started = Instant::now();
+        let deadline = started + self.timeout;
+        let mut backoff = RETRY_BACKOFF;
+        let mut attempt = 1;
+        let result = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let outcome = tokio::time::timeout(left, call(self.client.clone(), left)).await;
+            let status = match outcome {
+                Ok(Ok(reply)) => break Ok(reply.into_inner()),
+                Ok(Err(status)) => status,
+                Err(_) => Status::deadline_exceeded("inventory did not answer in time"),
+            };
+            let retryable = status.code() == Code::Unavailable;
+            if !retryable || attempt >= ATTEMPTS || Instant::now() + backoff >= deadline {
+                break Err(status);
+            }
+            tracing::debug!(method, attempt, error = %status, "retrying inventory call");
+            tokio::time::sleep(backoff).await;
+            backoff *= 2;
+            attempt += 1;
+        };
+        self.metrics.inventory_call(
+            method,
+            started.elapsed(),
+            result.as_ref().err().map(Status::code),
+        );
+        result.map_err(|status| match status.code() {
+            Code::InvalidArgument
+            | Code::NotFound
+            | Code::FailedPrecondition
+            | Code::AlreadyExists => CallError::Refused(status),
+            _ => CallError::Unavailable(status),
+        })
+    }
+}
+
+/// Sends the remaining time as the gRPC deadline too, so inventory can stop
+/// working on a call nobody waits for.
+fn with_deadline<T>(message: T, left: Duration) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.set_timeout(left);
+    request
+}

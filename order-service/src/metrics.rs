@@ -1,0 +1,194 @@
+//! Prometheus metrics, rendered as text at `GET /metrics`.
+//!
+//! A registry per service instance (prometheus-client has no global state),
+//! so tests can run several servers in one process. Labels come from closed
+//! sets (route templates, status names, gRPC codes): a client cannot create
+//! new time series by sending odd URLs.
+
+use std::{sync::Arc, time::Duration};
+
+use prometheus_client::{
+    encoding::{EncodeLabelSet, text::encode},
+    metrics::{
+        counter::Counter,
+        family::Family,
+        gauge::Gauge,
+        histogram::{Histogram, exponential_buckets},
+    },
+    registry::Registry,
+};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HttpLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    method: String,
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabels {
+    status: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallLabels {
+    method: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallErrorLabels {
+    method: &'static str,
+    code: String,
+}
+
+/// Latency buckets from 100 µs to ~1.6 s.
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.0001, 2.0, 15))
+}
+
+/// Every metric of the service. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    registry: Registry,
+    http_requests: Family<HttpLabels, Counter>,
+    http_latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    orders: Family<StatusLabels, Counter>,
+    inventory_latency: Family<CallLabels, Histogram, fn() -> Histogram>,
+    inventory_errors: Family<CallErrorLabels, Counter>,
+    live_connections: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("order_service");
+        let http_requests = Family::<HttpLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            http_requests.clone(),
+        );
+        let http_latency =
+            Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+                latency_histogram,
+            );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency",
+            http_latency.clone(),
+        );
+        let orders = Family::<StatusLabels, Counter>::default();
+        registry.register(
+            "orders",
+            "Orders settled since start, by final status",
+            orders.clone(),
+        );
+        let inventory_latency =
+            Family::<CallLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+                latency_histogram,
+            );
+        registry.register(
+            "inventory_call_duration_seconds",
+            "Latency of gRPC calls to inventory, retries included",
+            inventory_latency.clone(),
+        );
+        let inventory_errors = Family::<CallErrorLabels, Counter>::default();
+        registry.register(
+            "inventory_call_errors",
+            "Failed gRPC calls to inventory by code",
+            inventory_errors.clone(),
+        );
+        let live_connections = Gauge::default();
+        registry.register(
+            "live_connections",
+            "Open STOMP connections (WebSocket and SockJS)",
+            live_connections.clone(),
+        );
+        Self {
+            inner: Arc::new(Inner {
+                registry,
+                http_requests,
+                http_latency,
+                orders,
+                inventory_latency,
+                inventory_errors,
+                live_connections,
+            }),
+        }
+    }
+}
+
+impl Metrics {
+    /// Records one HTTP request (`route` is the matched route template).
+    pub fn http_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        let (method, route) = (method.to_owned(), route.to_owned());
+        self.inner
+            .http_latency
+            .get_or_create(&RouteLabels {
+                method: method.clone(),
+                route: route.clone(),
+            })
+            .observe(elapsed.as_secs_f64());
+        self.inner
+            .http_requests
+            .get_or_create(&HttpLabels {
+                method,
+                route,
+                status,
+            })
+            .inc();
+    }
+
+    /// Records an order reaching a final status.
+    pub fn order_settled(&self, status: &'static str) {
+        self.inner
+            .orders
+            .get_or_create(&StatusLabels { status })
+            .inc();
+    }
+
+    /// Records one inventory call; `error` is its gRPC code when it failed.
+    pub fn inventory_call(
+        &self,
+        method: &'static str,
+        elapsed: Duration,
+        error: Option<tonic::Code>,
+    ) {
+        self.inner
+            .inventory_latency
+            .get_or_create(&CallLabels { method })
+            .observe(elapsed.as_secs_f64());
+        if let Some(code) = error {
+            self.inner
+                .inventory_errors
+                .get_or_create(&CallErrorLabels {
+                    method,
+                    code: format!("{code:?}"),
+                })
+                .inc();
+        }
+    }
+
+    /// The number of open STOMP connections.
+    pub fn connections(&self) -> &Gauge {
+        &self.inner.live_connections
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.inner.registry);
+        out
+    }
+}

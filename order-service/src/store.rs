@@ -1,0 +1,250 @@
+//! All SQL of order-service, on SQLite and PostgreSQL alike.
+//!
+//! Every status change is a conditional `UPDATE … WHERE status = <expected>`,
+//! so two actors (a request and the reconciler, or two cancels) can never
+//! both move the same order: exactly one update matches, the other learns the
+//! order's new state and answers with it.
+
+use std::time::SystemTime;
+
+use sqlx::Row;
+use support::{db::Db, with_db};
+
+use crate::{
+    domain::{IdempotencyKey, NewOrder, Order, Status, from_ms, to_ms},
+    error::{Error, Result},
+};
+
+/// Columns every query returns, in [`order_from_row`]'s order.
+const COLUMNS: &str =
+    "id, product, quantity, status, reason, created_at_ms, order_key, release_pending";
+
+/// The orders table.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: Db,
+}
+
+/// What recording a new order found.
+#[derive(Debug)]
+pub enum Recorded {
+    /// A new pending order.
+    New(Order),
+    /// An earlier order with the same Idempotency-Key, and whether its
+    /// request was the same.
+    Existing {
+        /// The earlier order.
+        order: Order,
+        /// Same product and quantity as this request.
+        same_request: bool,
+    },
+}
+
+/// How a pending order is settled.
+#[derive(Clone, Copy, Debug)]
+pub struct Settlement<'a> {
+    /// The final status.
+    pub status: Status,
+    /// Why, for rejections.
+    pub reason: Option<&'a str>,
+    /// Inventory may hold stock for it that must be released.
+    pub release_pending: bool,
+    /// Forget the Idempotency-Key, so a retry is a new attempt (for
+    /// outcomes that say "try again", such as inventory being down).
+    pub forget_idempotency_key: bool,
+}
+
+fn order_from_row<R>(row: &R) -> Result<Order>
+where
+    R: Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(Order {
+        id: row.try_get(0)?,
+        product: row.try_get(1)?,
+        quantity: row.try_get(2)?,
+        status: Status::parse(&row.try_get::<String, _>(3)?)?,
+        reason: row.try_get(4)?,
+        created_at: from_ms(row.try_get(5)?),
+        key: row.try_get(6)?,
+        release_pending: row.try_get(7)?,
+    })
+}
+
+impl Store {
+    /// Wraps an open, migrated database.
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    /// The database, for readiness checks and shutdown.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Records a pending order under `key`. With an Idempotency-Key already
+    /// recorded, returns that order instead and writes nothing.
+    pub async fn record(
+        &self,
+        new: &NewOrder,
+        key: &str,
+        idempotency: Option<&IdempotencyKey>,
+    ) -> Result<Recorded> {
+        let now = to_ms(SystemTime::now());
+        let fingerprint = new.fingerprint();
+        let inserted = with_db!(&self.db, write, |pool| {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO orders (order_key, product, quantity, status, idempotency_key, request_hash, \
+                 created_at_ms, updated_at_ms) VALUES ($1, $2, $3, 'PENDING', $4, $5, $6, $6) \
+                 ON CONFLICT (idempotency_key) DO NOTHING RETURNING {COLUMNS}"
+            )))
+            .bind(key)
+            .bind(new.product())
+            .bind(new.quantity())
+            .bind(idempotency.map(IdempotencyKey::as_str))
+            .bind(idempotency.map(|_| fingerprint.as_str()))
+            .bind(now)
+            .fetch_optional(pool)
+            .await?
+            .map(|row| order_from_row(&row))
+            .transpose()?
+        });
+        if let Some(order) = inserted {
+            return Ok(Recorded::New(order));
+        }
+        let Some(idempotency) = idempotency else {
+            return Err(Error::Internal(
+                "insert without idempotency key conflicted".into(),
+            ));
+        };
+        let existing = with_db!(&self.db, write, |pool| {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS}, request_hash FROM orders WHERE idempotency_key = $1"
+            )))
+            .bind(idempotency.as_str())
+            .fetch_optional(pool)
+            .await?
+            .map(|row| {
+                Ok::<_, Error>((order_from_row(&row)?, row.try_get::<Option<String>, _>(8)?))
+            })
+            .transpose()?
+        });
+        match existing {
+            Some((order, hash)) => Ok(Recorded::Existing {
+                order,
+                same_request: hash.as_deref() == Some(fingerprint.as_str()),
+            }),
+            // The key was forgotten between our insert and our read: the
+            // earlier attempt failed retryably. Record this one afresh.
+            None => Box::pin(self.record(new, key, Some(idempotency))).await,
+        }
+    }
+
+    /// Moves a pending order to its final state. `None` when it was no
+    /// longer pending (someone else settled it first).
+    pub async fn settle(&self, id: i64, s: Settlement<'_>) -> Result<Option<Order>> {
+        let forget = if s.forget_idempotency_key {
+            ", idempotency_key = NULL"
+        } else {
+            ""
+        };
+        with_db!(&self.db, write, |pool| {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE orders SET status = $1, reason = $2, release_pending = $3, updated_at_ms = $4{forget} \
+                 WHERE id = $5 AND status = 'PENDING' RETURNING {COLUMNS}"
+            )))
+            .bind(s.status.as_str())
+            .bind(s.reason)
+            .bind(s.release_pending)
+            .bind(to_ms(SystemTime::now()))
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+            .map(|row| order_from_row(&row))
+            .transpose()
+        })
+    }
+
+    /// Cancels a created order and marks its stock for release. `None` when
+    /// the order is not CREATED (see [`Store::get`] for why).
+    pub async fn cancel(&self, id: i64) -> Result<Option<Order>> {
+        with_db!(&self.db, write, |pool| {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE orders SET status = 'CANCELLED', release_pending = TRUE, updated_at_ms = $1 \
+                 WHERE id = $2 AND status = 'CREATED' RETURNING {COLUMNS}"
+            )))
+            .bind(to_ms(SystemTime::now()))
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+            .map(|row| order_from_row(&row))
+            .transpose()
+        })
+    }
+
+    /// Inventory confirmed the release of this order's stock.
+    pub async fn release_done(&self, id: i64) -> Result<()> {
+        with_db!(&self.db, write, |pool| {
+            sqlx::query("UPDATE orders SET release_pending = FALSE WHERE id = $1")
+                .bind(id)
+                .execute(pool)
+                .await
+                .map(drop)?
+        });
+        Ok(())
+    }
+
+    /// One order.
+    pub async fn get(&self, id: i64) -> Result<Option<Order>> {
+        with_db!(&self.db, read, |pool| {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM orders WHERE id = $1"
+            )))
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+            .map(|row| order_from_row(&row))
+            .transpose()
+        })
+    }
+
+    /// Newest first, at most `limit`, only ids below `before` when given.
+    /// Walks the primary key backwards: constant cost per page, however
+    /// many orders there are.
+    pub async fn list(&self, before: Option<i64>, limit: i64) -> Result<Vec<Order>> {
+        with_db!(&self.db, read, |pool| {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM orders WHERE id < $1 ORDER BY id DESC LIMIT $2"
+            )))
+            .bind(before.unwrap_or(i64::MAX))
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(order_from_row)
+            .collect()
+        })
+    }
+
+    /// Orders that need the reconciler: pending since before `stale_before`
+    /// (their request died), or with stock still to release. Served by the
+    /// partial index `orders_unsettled`.
+    pub async fn unsettled(&self, stale_before: SystemTime, limit: i64) -> Result<Vec<Order>> {
+        with_db!(&self.db, read, |pool| {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM orders WHERE (status = 'PENDING' OR release_pending = TRUE) \
+                 AND (release_pending = TRUE OR created_at_ms < $1) ORDER BY id LIMIT $2"
+            )))
+            .bind(to_ms(stale_before))
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(order_from_row)
+            .collect()
+        })
+    }
+}
