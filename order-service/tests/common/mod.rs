@@ -103,6 +103,18 @@ impl TestSystem {
         self.inventory = Some(inventory);
     }
 
+    /// Stops order-service gracefully (if running) and starts it again on the
+    /// same database, with `configure` applied to its settings.
+    pub async fn restart_orders(&mut self, configure: impl FnOnce(&mut order_service::Config)) {
+        if let Some(o) = self.orders.take() {
+            o.stop().await.expect("order-service stops cleanly");
+        }
+        configure(&mut self.order_config);
+        let orders = order_service::Server::start(&self.order_config).await.expect("order-service restarts");
+        self.base_url = format!("http://{}", orders.http_addr);
+        self.orders = Some(orders);
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
     }

@@ -1,0 +1,151 @@
+//! Faults between the services: inventory down and back, answers lost on
+//! the network, order-service killed mid-order. Whatever happens, orders
+//! fail fast with a clear answer, and once the system settles no stock is
+//! lost or invented.
+
+mod common;
+
+use std::{process::Stdio, time::Duration};
+
+use common::TestSystem;
+use futures::future::join_all;
+use serde_json::Value;
+use support::testing::Backend;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio_stream::StreamExt;
+
+async fn inventory_down_fails_fast_then_recovers(backend: Backend) {
+    let Some(mut sys) = TestSystem::spawn(backend).await else { return };
+    assert_eq!(sys.order("Laptop", 1).await["status"], "CREATED");
+    sys.stop_inventory().await;
+
+    let down = sys.post_order("Laptop", 1).await;
+    assert_eq!(down.status(), 503);
+    assert_eq!(down.headers()["retry-after"], "1");
+    assert_eq!(down.json::<Value>().await.unwrap()["message"], "Inventory unavailable");
+    let (status, body) = sys.get_json("/products").await;
+    assert_eq!((status, body["message"].as_str()), (503, Some("Inventory unavailable")));
+    let (status, health) = sys.get_json("/health").await;
+    assert_eq!((status, health["inventory"].as_str()), (200, Some("DOWN")));
+    let (status, _) = sys.get_json("/health/ready").await;
+    assert_eq!(status, 503);
+    // The failed order is on record, rejected with the reason.
+    let orders = sys.all_orders().await;
+    assert_eq!(orders[0]["status"], "REJECTED");
+    assert_eq!(orders[0]["reason"], "Inventory unavailable");
+
+    // Inventory comes back on the same address; order-service reconnects by itself.
+    sys.start_inventory().await;
+    let again = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let r = sys.post_order("Laptop", 2).await;
+            if r.status() == 200 {
+                return r.json::<Value>().await.unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("orders succeed again after inventory restarts");
+    assert_eq!(again["status"], "CREATED");
+    sys.settle().await;
+    sys.assert_invariant().await;
+    sys.stop().await;
+}
+
+async fn lost_answers_leak_no_stock(backend: Backend) {
+    let Some(sys) = TestSystem::spawn_with(backend, |c| c.reserve_timeout_ms = 150).await else { return };
+    let mut changes = sys.inventory_grpc.clone().watch_stock(proto::WatchStockRequest {}).await.unwrap().into_inner();
+    for _ in 0..5 {
+        changes.next().await.unwrap().unwrap(); // the snapshot
+    }
+    // Requests reach inventory and are applied; the answers arrive too late.
+    sys.proxy.delay_answers(Duration::from_millis(600));
+    let answers = join_all((0..6).map(|_| sys.post_order("Laptop", 1))).await;
+    for a in answers {
+        assert_eq!(a.status(), 503);
+    }
+    // Proof that inventory did reserve stock whose answer was lost.
+    let first = tokio::time::timeout(Duration::from_secs(5), changes.next()).await.unwrap().unwrap().unwrap();
+    assert_eq!(first.product, "Laptop");
+    assert!(first.stock_quantity < 10);
+
+    sys.proxy.delay_answers(Duration::ZERO);
+    sys.settle().await;
+    let orders = sys.all_orders().await;
+    assert!(orders.iter().all(|o| o["status"] == "REJECTED" && o["reason"] == "Inventory unavailable"));
+    assert_eq!(sys.stock().await["Laptop"], 10);
+    sys.assert_invariant().await;
+    sys.stop().await;
+}
+
+support::both_backends!(inventory_down_fails_fast_then_recovers, lost_answers_leak_no_stock);
+
+/// Starts order-service as a real process (so it can be killed with SIGKILL)
+/// and returns it with its HTTP address, read from its JSON "ready" log line.
+async fn spawn_process(config: &order_service::Config) -> (tokio::process::Child, String) {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_order-service"))
+        .env("DATABASE_URL", &config.database_url)
+        .env("INVENTORY_URL", &config.inventory_url)
+        .env("BIND_ADDR", "127.0.0.1")
+        .env("HTTP_PORT", "0")
+        .env("GRPC_PORT", "0")
+        .env("RESERVE_TIMEOUT_MS", "30000")
+        .env("LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("order-service binary starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            let Ok(log) = serde_json::from_str::<Value>(&line) else { continue };
+            if log["message"] == "ready" {
+                return log["http_addr"].as_str().unwrap().to_owned();
+            }
+        }
+        panic!("order-service exited before it was ready");
+    })
+    .await
+    .expect("ready within 20 s");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, addr)
+}
+
+async fn order_service_killed_mid_order_is_resolved_on_restart(backend: Backend) {
+    let Some(mut sys) = TestSystem::spawn(backend).await else { return };
+    sys.orders.take().unwrap().stop().await.unwrap();
+    let (mut child, addr) = spawn_process(&sys.order_config).await;
+
+    // The reservation reaches inventory, its answer never comes back in time.
+    sys.proxy.delay_answers(Duration::from_secs(60));
+    let http = sys.http.clone();
+    let in_flight = tokio::spawn(async move {
+        http.post(format!("http://{addr}/orders"))
+            .json(&serde_json::json!({"product": "Laptop", "quantity": 4}))
+            .send()
+            .await
+    });
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while sys.stock().await["Laptop"] != 6 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("inventory applies the reservation");
+    child.kill().await.unwrap(); // SIGKILL: no chance to clean up
+    assert!(in_flight.await.unwrap().is_err(), "the client saw the connection die");
+    sys.proxy.delay_answers(Duration::ZERO);
+
+    sys.restart_orders(|c| c.reserve_timeout_ms = 200).await;
+    sys.settle().await;
+    let orders = sys.all_orders().await;
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0]["status"], "REJECTED");
+    assert_eq!(orders[0]["reason"], "Interrupted before confirmation");
+    assert_eq!(sys.stock().await["Laptop"], 10);
+    sys.assert_invariant().await;
+    sys.stop().await;
+}
+
+support::both_backends!(order_service_killed_mid_order_is_resolved_on_restart);
