@@ -32,6 +32,18 @@ pub struct Config {
     /// `pretty` or `json`.
     #[arg(long, env = "LOG_FORMAT", default_value = "pretty")]
     pub log_format: LogFormat,
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands besides serving.
+#[derive(Clone, Debug, clap::Subcommand)]
+pub enum Command {
+    /// Exits 0 when the service on GRPC_PORT reports SERVING through the
+    /// standard gRPC health service (a container health check that needs no
+    /// tools in the image).
+    Healthcheck,
 }
 
 /// Log output format.
@@ -52,6 +64,7 @@ impl Config {
             http_port: 0,
             grpc_port: 0,
             log_format: LogFormat::Pretty,
+            command: None,
         }
     }
 }

@@ -56,6 +56,46 @@ fn reflection() -> anyhow::Result<tonic_reflection::server::Builder<'static>> {
         .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET))
 }
 
+/// Asks the gRPC health service on `127.0.0.1:port` whether it is serving;
+/// prints the answer and returns the process exit code.
+pub async fn healthcheck(port: u16) -> std::process::ExitCode {
+    use tonic_health::pb::{
+        HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+    };
+    let check = async {
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))?
+            .connect()
+            .await?;
+        let mut client = HealthClient::new(channel);
+        let status = client
+            .check(HealthCheckRequest {
+                service: String::new(),
+            })
+            .await?
+            .into_inner()
+            .status();
+        anyhow::Ok(status)
+    };
+    match tokio::time::timeout(Duration::from_secs(3), check).await {
+        Ok(Ok(ServingStatus::Serving)) => {
+            println!("SERVING");
+            std::process::ExitCode::SUCCESS
+        }
+        Ok(Ok(other)) => {
+            println!("{}", other.as_str_name());
+            std::process::ExitCode::FAILURE
+        }
+        Ok(Err(e)) => {
+            println!("unhealthy: {e}");
+            std::process::ExitCode::FAILURE
+        }
+        Err(_) => {
+            println!("unhealthy: no answer within 3 s");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// A running inventory-service.
 pub struct Server {
     /// Where REST listens.

@@ -13,16 +13,28 @@ use clap::Parser;
 
 /// Settings of the combined launcher.
 #[derive(Debug, Parser)]
-#[command(name = "order-system", version, about = "inventory-service and order-service in one process")]
+#[command(
+    name = "order-system",
+    version,
+    about = "inventory-service and order-service in one process"
+)]
 struct Args {
     /// Address both services listen on.
     #[arg(long, env = "BIND_ADDR", default_value = "0.0.0.0")]
     bind_addr: IpAddr,
     /// inventory-service's database.
-    #[arg(long, env = "INVENTORY_DATABASE_URL", default_value = "sqlite://data/inventory.db")]
+    #[arg(
+        long,
+        env = "INVENTORY_DATABASE_URL",
+        default_value = "sqlite://data/inventory.db"
+    )]
     inventory_database_url: String,
     /// order-service's database.
-    #[arg(long, env = "ORDER_DATABASE_URL", default_value = "sqlite://data/orders.db")]
+    #[arg(
+        long,
+        env = "ORDER_DATABASE_URL",
+        default_value = "sqlite://data/orders.db"
+    )]
     order_database_url: String,
     /// `pretty` or `json`.
     #[arg(long, env = "LOG_FORMAT", default_value = "pretty")]

@@ -50,6 +50,17 @@ pub struct Config {
     /// `pretty` or `json`.
     #[arg(long, env = "LOG_FORMAT", default_value = "pretty")]
     pub log_format: LogFormat,
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands besides serving.
+#[derive(Clone, Debug, clap::Subcommand)]
+pub enum Command {
+    /// Exits 0 when `GET /health/live` on HTTP_PORT answers 200 (a container
+    /// health check that needs no tools in the image).
+    Healthcheck,
 }
 
 /// Log output format.

@@ -60,6 +60,46 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
         .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
 }
 
+/// Asks `GET /health/live` on `127.0.0.1:port` (plain HTTP/1.0 over TCP,
+/// so the image needs no HTTP client); prints the status line and returns
+/// the process exit code.
+pub async fn healthcheck(port: u16) -> std::process::ExitCode {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let check = async {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+        stream
+            .write_all(b"GET /health/live HTTP/1.0\r\nHost: localhost\r\n\r\n")
+            .await?;
+        let mut head = [0u8; 64];
+        let n = stream.read(&mut head).await?;
+        anyhow::Ok(
+            String::from_utf8_lossy(&head[..n])
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+        )
+    };
+    match tokio::time::timeout(Duration::from_secs(3), check).await {
+        Ok(Ok(status)) if status.split_whitespace().nth(1) == Some("200") => {
+            println!("{status}");
+            std::process::ExitCode::SUCCESS
+        }
+        Ok(Ok(status)) => {
+            println!("unhealthy: {status}");
+            std::process::ExitCode::FAILURE
+        }
+        Ok(Err(e)) => {
+            println!("unhealthy: {e}");
+            std::process::ExitCode::FAILURE
+        }
+        Err(_) => {
+            println!("unhealthy: no answer within 3 s");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// A running order-service.
 pub struct Server {
     /// Where REST, the page and `/ws-orders` listen.

@@ -1,14 +1,23 @@
-//! Reads the configuration, sets up logs, serves until SIGINT/SIGTERM.
+//! Reads the configuration, sets up logs, serves until SIGINT/SIGTERM; or,
+//! with `healthcheck`, checks a running instance.
+
+use std::process::ExitCode;
 
 use clap::Parser;
-use order_service::{Config, Server, config::LogFormat};
+use order_service::{
+    Config, Server,
+    config::{Command, LogFormat},
+};
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> anyhow::Result<ExitCode> {
     let config = Config::parse();
+    if let Some(Command::Healthcheck) = config.command {
+        return Ok(order_service::healthcheck(config.http_port).await);
+    }
     support::telemetry::init(config.log_format == LogFormat::Json);
     let server = Server::start(&config).await?;
     server.run_until(support::shutdown::signal()).await?;
     tracing::info!("stopped");
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }

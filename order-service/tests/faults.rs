@@ -15,16 +15,24 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_stream::StreamExt;
 
 async fn inventory_down_fails_fast_then_recovers(backend: Backend) {
-    let Some(mut sys) = TestSystem::spawn(backend).await else { return };
+    let Some(mut sys) = TestSystem::spawn(backend).await else {
+        return;
+    };
     assert_eq!(sys.order("Laptop", 1).await["status"], "CREATED");
     sys.stop_inventory().await;
 
     let down = sys.post_order("Laptop", 1).await;
     assert_eq!(down.status(), 503);
     assert_eq!(down.headers()["retry-after"], "1");
-    assert_eq!(down.json::<Value>().await.unwrap()["message"], "Inventory unavailable");
+    assert_eq!(
+        down.json::<Value>().await.unwrap()["message"],
+        "Inventory unavailable"
+    );
     let (status, body) = sys.get_json("/products").await;
-    assert_eq!((status, body["message"].as_str()), (503, Some("Inventory unavailable")));
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (503, Some("Inventory unavailable"))
+    );
     let (status, health) = sys.get_json("/health").await;
     assert_eq!((status, health["inventory"].as_str()), (200, Some("DOWN")));
     let (status, _) = sys.get_json("/health/ready").await;
@@ -54,8 +62,16 @@ async fn inventory_down_fails_fast_then_recovers(backend: Backend) {
 }
 
 async fn lost_answers_leak_no_stock(backend: Backend) {
-    let Some(sys) = TestSystem::spawn_with(backend, |c| c.reserve_timeout_ms = 150).await else { return };
-    let mut changes = sys.inventory_grpc.clone().watch_stock(proto::WatchStockRequest {}).await.unwrap().into_inner();
+    let Some(sys) = TestSystem::spawn_with(backend, |c| c.reserve_timeout_ms = 150).await else {
+        return;
+    };
+    let mut changes = sys
+        .inventory_grpc
+        .clone()
+        .watch_stock(proto::WatchStockRequest {})
+        .await
+        .unwrap()
+        .into_inner();
     for _ in 0..5 {
         changes.next().await.unwrap().unwrap(); // the snapshot
     }
@@ -66,20 +82,31 @@ async fn lost_answers_leak_no_stock(backend: Backend) {
         assert_eq!(a.status(), 503);
     }
     // Proof that inventory did reserve stock whose answer was lost.
-    let first = tokio::time::timeout(Duration::from_secs(5), changes.next()).await.unwrap().unwrap().unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(5), changes.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert_eq!(first.product, "Laptop");
     assert!(first.stock_quantity < 10);
 
     sys.proxy.delay_answers(Duration::ZERO);
     sys.settle().await;
     let orders = sys.all_orders().await;
-    assert!(orders.iter().all(|o| o["status"] == "REJECTED" && o["reason"] == "Inventory unavailable"));
+    assert!(
+        orders
+            .iter()
+            .all(|o| o["status"] == "REJECTED" && o["reason"] == "Inventory unavailable")
+    );
     assert_eq!(sys.stock().await["Laptop"], 10);
     sys.assert_invariant().await;
     sys.stop().await;
 }
 
-support::both_backends!(inventory_down_fails_fast_then_recovers, lost_answers_leak_no_stock);
+support::both_backends!(
+    inventory_down_fails_fast_then_recovers,
+    lost_answers_leak_no_stock
+);
 
 /// Starts order-service as a real process (so it can be killed with SIGKILL)
 /// and returns it with its HTTP address, read from its JSON "ready" log line.
@@ -99,7 +126,9 @@ async fn spawn_process(config: &order_service::Config) -> (tokio::process::Child
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let addr = tokio::time::timeout(Duration::from_secs(20), async {
         while let Some(line) = lines.next_line().await.unwrap() {
-            let Ok(log) = serde_json::from_str::<Value>(&line) else { continue };
+            let Ok(log) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
             if log["message"] == "ready" {
                 return log["http_addr"].as_str().unwrap().to_owned();
             }
@@ -113,7 +142,9 @@ async fn spawn_process(config: &order_service::Config) -> (tokio::process::Child
 }
 
 async fn order_service_killed_mid_order_is_resolved_on_restart(backend: Backend) {
-    let Some(mut sys) = TestSystem::spawn(backend).await else { return };
+    let Some(mut sys) = TestSystem::spawn(backend).await else {
+        return;
+    };
     sys.orders.take().unwrap().stop().await.unwrap();
     let (mut child, addr) = spawn_process(&sys.order_config).await;
 
@@ -134,7 +165,10 @@ async fn order_service_killed_mid_order_is_resolved_on_restart(backend: Backend)
     .await
     .expect("inventory applies the reservation");
     child.kill().await.unwrap(); // SIGKILL: no chance to clean up
-    assert!(in_flight.await.unwrap().is_err(), "the client saw the connection die");
+    assert!(
+        in_flight.await.unwrap().is_err(),
+        "the client saw the connection die"
+    );
     sys.proxy.delay_answers(Duration::ZERO);
 
     sys.restart_orders(|c| c.reserve_timeout_ms = 200).await;

@@ -110,7 +110,9 @@ impl TestSystem {
             o.stop().await.expect("order-service stops cleanly");
         }
         configure(&mut self.order_config);
-        let orders = order_service::Server::start(&self.order_config).await.expect("order-service restarts");
+        let orders = order_service::Server::start(&self.order_config)
+            .await
+            .expect("order-service restarts");
         self.base_url = format!("http://{}", orders.http_addr);
         self.orders = Some(orders);
     }
