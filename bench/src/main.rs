@@ -1,0 +1,239 @@
+//! # bench
+//!
+//! Measures the system on this machine and prints every figure beside the
+//! floor measured in the same run with the same client, so results compare
+//! across noisy machines:
+//! 1. order creation: C keep-alive HTTP/1.1 connections posting orders for
+//!    T seconds (closed loop: the maximum rate), then an open loop at half
+//!    that rate for the latency a user sees under load;
+//! 2. the floor: a no-op HTTP request to order-service, a gRPC `CheckStock`
+//!    loop against inventory, single-row commits on the same database;
+//! 3. fan-out: N STOMP subscribers over WebSocket, time for one order event
+//!    to reach them all, and delivery latency while orders flow steadily,
+//!    with a subscriber that never reads connected throughout;
+//! 4. memory (RSS) of each service idle, under load, per idle WebSocket;
+//! 5. the order benchmark on SQLite and, when `TEST_DATABASE_URL` names a
+//!    PostgreSQL server, on PostgreSQL.
+//!
+//! `--quick` runs every phase briefly (CI runs it so the tool cannot rot);
+//! its numbers mean nothing.
+
+mod fanout;
+mod load;
+mod ops;
+mod report;
+mod system;
+
+use std::{
+    sync::{Arc, atomic::AtomicU64},
+    time::Duration,
+};
+
+use clap::Parser;
+use proto::{RestockRequest, inventory_service_client::InventoryServiceClient};
+use support::{
+    db::{Db, Migrations},
+    testing::{Backend, TestDatabase},
+};
+use system::{Role, Service};
+
+/// Benchmark settings.
+#[derive(Debug, Parser)]
+#[command(
+    name = "bench",
+    about = "Order throughput, latency, fan-out and memory, against the same-run floor"
+)]
+struct Args {
+    /// Seconds per load phase.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Concurrent HTTP connections (and gRPC callers, and committers).
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    /// Subscriber counts for the fan-out phase.
+    #[arg(long, value_delimiter = ',', default_values_t = [1000, 10000])]
+    subscribers: Vec<usize>,
+    /// Orders per second during the steady-rate fan-out phase.
+    #[arg(long, default_value_t = 100.0)]
+    steady_rate: f64,
+    /// A few seconds in all, small counts: proves the tool runs, not the speed.
+    #[arg(long)]
+    quick: bool,
+    /// Where to write the JSON report.
+    #[arg(long, default_value = "target/bench/report.json")]
+    json: std::path::PathBuf,
+    #[command(subcommand)]
+    serve: Option<Serve>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Serve {
+    /// (internal) run a service in this process: `inventory` or `order`.
+    Serve { role: String },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut args = Args::parse();
+    if let Some(Serve::Serve { role }) = &args.serve {
+        return system::serve(role).await;
+    }
+    if args.quick {
+        args.seconds = 1;
+        args.connections = 4;
+        args.subscribers = vec![20, 100];
+        args.steady_rate = 20.0;
+    }
+    let mut report = report::Report::new(&args.json, args.quick);
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        if backend == Backend::Postgres && std::env::var_os("TEST_DATABASE_URL").is_none() {
+            println!("(PostgreSQL skipped: set TEST_DATABASE_URL=postgres://… to include it)");
+            continue;
+        }
+        let run = run_backend(backend, &args).await?;
+        report.backends.push(run);
+    }
+    report.print_and_save()?;
+    Ok(())
+}
+
+/// Every phase on one database backend.
+async fn run_backend(backend: Backend, args: &Args) -> anyhow::Result<report::BackendRun> {
+    let name = format!("{backend:?}").to_lowercase();
+    println!("== {name}: starting the system");
+    let inventory_db = TestDatabase::create(backend, "bench_inventory")
+        .await
+        .expect("database");
+    let orders_db = inventory_db.sibling("bench_orders").await;
+    let floor_db = inventory_db.sibling("bench_floor").await;
+    let inventory = Service::spawn(
+        Role::Inventory,
+        &[("DATABASE_URL", inventory_db.url.clone())],
+    )
+    .await?;
+    let order = Service::spawn(
+        Role::Order,
+        &[
+            ("DATABASE_URL", orders_db.url.clone()),
+            ("INVENTORY_URL", format!("http://{}", inventory.grpc_addr)),
+        ],
+    )
+    .await?;
+    let mut run = report::BackendRun::new(&name);
+    run.startup_ms = [
+        inventory.startup.as_secs_f64() * 1e3,
+        order.startup.as_secs_f64() * 1e3,
+    ];
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    run.rss_idle_kib = [inventory.rss_kib(), order.rss_kib()];
+
+    // Enough stock that nothing is rejected.
+    let channel =
+        tonic::transport::Endpoint::from_shared(format!("http://{}", inventory.grpc_addr))?
+            .connect()
+            .await?;
+    let mut grpc = InventoryServiceClient::new(channel.clone());
+    let products: Vec<String> = ["Laptop", "Phone", "Tablet", "Headphones", "Monitor"]
+        .map(String::from)
+        .into();
+    for p in &products {
+        for _ in 0..4 {
+            grpc.restock(RestockRequest {
+                product: p.clone(),
+                quantity: 1_000_000,
+            })
+            .await?;
+        }
+    }
+
+    let t = Duration::from_secs(args.seconds);
+    let c = args.connections;
+    let order_url = format!("http://{}/orders", order.http_addr);
+    let products = Arc::new(products);
+    println!(
+        "== {name}: order creation, {c} connections, {}s",
+        args.seconds
+    );
+    let place = |i: usize| ops::PlaceOrder {
+        client: ops::http_client(),
+        url: order_url.clone(),
+        products: products.clone(),
+        next: i,
+    };
+    let max = load::closed_loop((0..c).map(place).collect(), t).await;
+    run.rss_load_kib = [inventory.rss_kib(), order.rss_kib()];
+    run.orders_max = max.summary();
+    let half = max.summary().per_second / 2.0;
+    println!("== {name}: orders at half that rate ({half:.0}/s)");
+    run.orders_half_rate = load::open_loop((0..c).map(place).collect(), half, t)
+        .await
+        .summary();
+
+    println!("== {name}: floor");
+    let noop_url = format!("http://{}/health/live", order.http_addr);
+    let noop = (0..c)
+        .map(|_| ops::NoopHttp {
+            client: ops::http_client(),
+            url: noop_url.clone(),
+        })
+        .collect();
+    run.floor_http = load::closed_loop(noop, t).await.summary();
+    let calls = (0..c)
+        .map(|_| ops::CheckStock {
+            client: InventoryServiceClient::new(channel.clone()),
+        })
+        .collect();
+    run.floor_grpc = load::closed_loop(calls, t).await.summary();
+    let migrations = Migrations {
+        sqlite: sqlx::migrate!("./migrations/sqlite"),
+        postgres: sqlx::migrate!("./migrations/postgres"),
+    };
+    let db = Db::connect(&floor_db.url, &migrations).await?;
+    let seq = Arc::new(AtomicU64::new(0));
+    let commits = (0..c)
+        .map(|_| ops::Commit {
+            db: db.clone(),
+            seq: seq.clone(),
+        })
+        .collect();
+    run.floor_commit = load::closed_loop(commits, t).await.summary();
+    db.close().await;
+
+    let ws_url = format!("ws://{}/ws-orders", order.http_addr);
+    let http = ops::http_client();
+    for &n in args.subscribers.iter().filter(|n| **n > 0) {
+        println!("== {name}: fan-out to {n} subscribers");
+        let before = order.rss_kib();
+        let mut subs = fanout::Subscribers::connect(&ws_url, n, 1).await?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let per_connection =
+            (order.rss_kib().saturating_sub(before)) as f64 * 1024.0 / (n + 1) as f64;
+        let events = if args.quick { 3 } else { 20 };
+        let one = fanout::one_event_at_a_time(&mut subs, &http, &order_url, events).await?;
+        let steady_for = if args.quick {
+            Duration::from_secs(1)
+        } else {
+            Duration::from_secs(5)
+        };
+        let steady =
+            fanout::steady_rate(&mut subs, &http, &order_url, args.steady_rate, steady_for).await?;
+        let stalled_dropped = subs.stalled_were_dropped().await;
+        run.fanout.push(report::Fanout {
+            subscribers: n,
+            bytes_per_idle_connection: per_connection,
+            one_event: one,
+            steady,
+            steady_rate: args.steady_rate,
+            stalled_subscriber_dropped: stalled_dropped,
+        });
+        drop(subs);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
+    order.stop().await;
+    inventory.stop().await;
+    for db in [inventory_db, orders_db, floor_db] {
+        db.cleanup().await;
+    }
+    Ok(run)
+}

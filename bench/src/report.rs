@@ -1,0 +1,186 @@
+//! The report: a table for people, JSON for tools, with order throughput
+//! as a ratio to each floor measured in the same run.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::{fanout::Delivery, load::Summary};
+
+/// Figures of one fan-out size.
+#[derive(Debug, Serialize)]
+pub struct Fanout {
+    pub subscribers: usize,
+    pub bytes_per_idle_connection: f64,
+    pub one_event: Delivery,
+    pub steady_rate: f64,
+    pub steady: Delivery,
+    pub stalled_subscriber_dropped: bool,
+}
+
+/// Every figure of one database backend.
+#[derive(Debug, Serialize)]
+pub struct BackendRun {
+    pub backend: String,
+    pub startup_ms: [f64; 2],
+    pub rss_idle_kib: [u64; 2],
+    pub rss_load_kib: [u64; 2],
+    pub orders_max: Summary,
+    pub orders_half_rate: Summary,
+    pub floor_http: Summary,
+    pub floor_grpc: Summary,
+    pub floor_commit: Summary,
+    /// 1 / (1/http + 1/grpc + 1/commit): one request, one call, one commit.
+    pub floor_combined_per_second: f64,
+    pub ratio_to_http: f64,
+    pub ratio_to_grpc: f64,
+    pub ratio_to_commit: f64,
+    pub ratio_to_combined: f64,
+    pub fanout: Vec<Fanout>,
+}
+
+fn empty() -> Summary {
+    Summary {
+        per_second: 0.0,
+        errors: 0,
+        p50_ms: 0.0,
+        p90_ms: 0.0,
+        p99_ms: 0.0,
+        p999_ms: 0.0,
+    }
+}
+
+impl BackendRun {
+    pub fn new(backend: &str) -> Self {
+        Self {
+            backend: backend.into(),
+            startup_ms: [0.0; 2],
+            rss_idle_kib: [0; 2],
+            rss_load_kib: [0; 2],
+            orders_max: empty(),
+            orders_half_rate: empty(),
+            floor_http: empty(),
+            floor_grpc: empty(),
+            floor_commit: empty(),
+            floor_combined_per_second: 0.0,
+            ratio_to_http: 0.0,
+            ratio_to_grpc: 0.0,
+            ratio_to_commit: 0.0,
+            ratio_to_combined: 0.0,
+            fanout: Vec::new(),
+        }
+    }
+
+    fn derive_ratios(&mut self) {
+        let inv = |s: &Summary| {
+            if s.per_second > 0.0 {
+                1.0 / s.per_second
+            } else {
+                f64::INFINITY
+            }
+        };
+        self.floor_combined_per_second =
+            1.0 / (inv(&self.floor_http) + inv(&self.floor_grpc) + inv(&self.floor_commit));
+        let orders = self.orders_max.per_second;
+        let ratio = |floor: f64| if floor > 0.0 { orders / floor } else { 0.0 };
+        self.ratio_to_http = ratio(self.floor_http.per_second);
+        self.ratio_to_grpc = ratio(self.floor_grpc.per_second);
+        self.ratio_to_commit = ratio(self.floor_commit.per_second);
+        self.ratio_to_combined = ratio(self.floor_combined_per_second);
+    }
+}
+
+/// The whole run.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    #[serde(skip)]
+    path: PathBuf,
+    pub quick: bool,
+    pub cores: usize,
+    pub backends: Vec<BackendRun>,
+}
+
+impl Report {
+    pub fn new(path: &Path, quick: bool) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Self {
+            path: path.to_owned(),
+            quick,
+            cores,
+            backends: Vec::new(),
+        }
+    }
+
+    pub fn print_and_save(&mut self) -> anyhow::Result<()> {
+        for b in &mut self.backends {
+            b.derive_ratios();
+        }
+        let row = |name: &str, s: &Summary| {
+            println!(
+                "  {name:<34} {:>9.0}/s  p50 {:>6.2}  p90 {:>6.2}  p99 {:>6.2}  p99.9 {:>6.2} ms  errors {}",
+                s.per_second, s.p50_ms, s.p90_ms, s.p99_ms, s.p999_ms, s.errors
+            )
+        };
+        println!(
+            "\n# Results ({} cores{})",
+            self.cores,
+            if self.quick {
+                ", QUICK MODE: numbers mean nothing"
+            } else {
+                ""
+            }
+        );
+        for b in &self.backends {
+            println!("\n## {}", b.backend);
+            row("orders (max, closed loop)", &b.orders_max);
+            row("orders (half rate, open loop)", &b.orders_half_rate);
+            row("floor: no-op HTTP", &b.floor_http);
+            row("floor: gRPC CheckStock", &b.floor_grpc);
+            row("floor: single-row commit", &b.floor_commit);
+            println!(
+                "  floor: HTTP + gRPC + commit       {:>9.0}/s",
+                b.floor_combined_per_second
+            );
+            println!(
+                "  orders / floor: HTTP {:.3}  gRPC {:.3}  commit {:.3}  combined {:.3}",
+                b.ratio_to_http, b.ratio_to_grpc, b.ratio_to_commit, b.ratio_to_combined
+            );
+            println!(
+                "  start-up to ready: inventory {:.1} ms, order {:.1} ms",
+                b.startup_ms[0], b.startup_ms[1]
+            );
+            println!(
+                "  RSS idle: inventory {:.1} MiB, order {:.1} MiB; under load: {:.1} / {:.1} MiB",
+                b.rss_idle_kib[0] as f64 / 1024.0,
+                b.rss_idle_kib[1] as f64 / 1024.0,
+                b.rss_load_kib[0] as f64 / 1024.0,
+                b.rss_load_kib[1] as f64 / 1024.0
+            );
+            for f in &b.fanout {
+                println!(
+                    "  fan-out {:>6} subscribers: one event p50 {:.2} p99 {:.2} max {:.2} ms ({} events, {} missing); \
+                     at {}/s p50 {:.2} p99 {:.2} max {:.2} ms ({} missing); {:.1} KiB per idle connection; stalled subscriber dropped: {}",
+                    f.subscribers,
+                    f.one_event.p50_ms,
+                    f.one_event.p99_ms,
+                    f.one_event.max_ms,
+                    f.one_event.events,
+                    f.one_event.missing,
+                    f.steady_rate,
+                    f.steady.p50_ms,
+                    f.steady.p99_ms,
+                    f.steady.max_ms,
+                    f.steady.missing,
+                    f.bytes_per_idle_connection / 1024.0,
+                    f.stalled_subscriber_dropped
+                );
+            }
+        }
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&self.path, serde_json::to_string_pretty(self)?)?;
+        println!("\nJSON report: {}", self.path.display());
+        Ok(())
+    }
+}
