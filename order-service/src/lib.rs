@@ -28,7 +28,9 @@ pub mod grpc;
 pub mod inventory;
 pub mod metrics;
 pub mod origins;
+pub mod stomp;
 pub mod store;
+pub mod transport;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -137,7 +139,8 @@ impl Server {
             metrics.clone(),
         )
         .context("INVENTORY_URL")?;
-        let events = events::Events::new(Arc::new(NoSubscribers));
+        let broker = stomp::Broker::default();
+        let events = events::Events::new(Arc::new(broker.clone()));
         let store = store::Store::new(db.clone());
         let flow = flow::Flow::new(
             store,
@@ -170,14 +173,12 @@ impl Server {
                 .context("gRPC server")
         });
 
-        let app = api::router(
-            api::AppState {
-                flow: flow.clone(),
-                metrics,
-            },
-            origins,
-            &config.frontend_dir,
-        );
+        let live = ws_orders(broker, origins.clone(), metrics.clone());
+        let state = api::AppState {
+            flow: flow.clone(),
+            metrics,
+        };
+        let app = api::router(state, origins, &config.frontend_dir).merge(live);
         let stop = shutdown.clone();
         tasks.spawn(async move {
             axum::serve(
@@ -250,9 +251,24 @@ impl Server {
     }
 }
 
-/// Placeholder sink until the STOMP broker is wired in.
-struct NoSubscribers;
-
-impl events::Publish for NoSubscribers {
-    fn publish(&self, _destination: &str, _body: bytes::Bytes) {}
+/// `/ws-orders`: every transport's connections run a STOMP session on `broker`.
+fn ws_orders(
+    broker: stomp::Broker,
+    origins: origins::AllowedOrigins,
+    metrics: metrics::Metrics,
+) -> axum::Router {
+    let config = transport::TransportConfig {
+        allowed_origins: origins,
+        ..Default::default()
+    };
+    let handler: transport::Handler = Arc::new(move |connection| {
+        let broker = broker.clone();
+        let metrics = metrics.clone();
+        Box::pin(async move {
+            metrics.connections().inc();
+            stomp::serve(connection, broker, stomp::StompConfig::default()).await;
+            metrics.connections().dec();
+        })
+    });
+    transport::router(config, handler)
 }

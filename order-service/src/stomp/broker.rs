@@ -1,0 +1,84 @@
+//! The publish hub behind `/topic/…`: one bounded broadcast channel.
+//!
+//! Publishing is O(1) for the caller whatever the number of subscribers:
+//! the event goes into the channel once, and every session task takes it
+//! from there, filters by its own subscriptions and encodes its own MESSAGE.
+//! A session that falls more than [`CAPACITY`] events behind is a slow
+//! consumer and is dropped (see `session`), so nobody else ever waits.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+};
+
+use bytes::Bytes;
+use tokio::sync::broadcast;
+
+use crate::events::Publish;
+
+/// Events a session may fall behind before it is dropped as a slow consumer:
+/// minutes of normal traffic, a few MiB of `Arc`s at most.
+pub const CAPACITY: usize = 4096;
+
+/// One published event.
+#[derive(Debug)]
+pub struct Event {
+    /// `/topic/orders`, `/topic/products`.
+    pub destination: String,
+    /// JSON.
+    pub body: Bytes,
+}
+
+/// Fan-out hub. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Broker {
+    tx: broadcast::Sender<Arc<Event>>,
+    sessions: Arc<AtomicUsize>,
+}
+
+impl Default for Broker {
+    fn default() -> Self {
+        Self {
+            tx: broadcast::channel(CAPACITY).0,
+            sessions: Arc::default(),
+        }
+    }
+}
+
+impl Broker {
+    /// A receiver of every event published from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.tx.subscribe()
+    }
+
+    /// Open STOMP sessions.
+    pub fn session_count(&self) -> usize {
+        self.sessions.load(Ordering::Relaxed)
+    }
+
+    /// Counts a session for as long as the guard lives.
+    pub fn session_guard(&self) -> SessionGuard {
+        self.sessions.fetch_add(1, Ordering::Relaxed);
+        SessionGuard(self.sessions.clone())
+    }
+}
+
+impl Publish for Broker {
+    fn publish(&self, destination: &str, body: Bytes) {
+        // An error only means that nobody is connected.
+        let _ = self.tx.send(Arc::new(Event {
+            destination: destination.to_owned(),
+            body,
+        }));
+    }
+}
+
+/// Decrements the session count on drop.
+#[derive(Debug)]
+pub struct SessionGuard(Arc<AtomicUsize>);
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}

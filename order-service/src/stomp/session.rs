@@ -1,0 +1,396 @@
+//! One STOMP session over a [`Connection`], from CONNECT to the end.
+//!
+//! A single task per connection runs a `select!` over the client's frames,
+//! the broker's events (only while subscribed), and the heart-beat timers.
+//! Every write to the client goes through the connection's bounded queue
+//! with a timeout: a client that does not read is dropped after
+//! `send_timeout`, and one that falls behind the broker is dropped at once;
+//! in neither case does anyone else wait.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use bytes::BytesMut;
+use tokio::{sync::broadcast, time::Instant};
+
+use super::{
+    broker::{Broker, Event},
+    frame::{self, Frame, FrameError, Item, Limits, VERSIONS, Version},
+};
+use crate::transport::Connection;
+
+/// Session limits and timings.
+#[derive(Clone, Debug)]
+pub struct StompConfig {
+    /// Largest inbound frame (Spring's default message size limit, 64 KiB).
+    pub max_frame_bytes: usize,
+    /// Most headers per frame (real clients send fewer than 10).
+    pub max_headers: usize,
+    /// Longest header line.
+    pub max_header_bytes: usize,
+    /// Subscriptions per connection (a page needs two).
+    pub max_subscriptions: usize,
+    /// How often we offer to send heart-beats.
+    pub server_heartbeat: Duration,
+    /// The shortest client heart-beat interval we accept to check.
+    pub min_client_heartbeat: Duration,
+    /// How long a write to the client may wait for queue space.
+    pub send_timeout: Duration,
+    /// How long a new connection has to send CONNECT.
+    pub connect_timeout: Duration,
+}
+
+impl Default for StompConfig {
+    fn default() -> Self {
+        Self {
+            max_frame_bytes: 64 * 1024,
+            max_headers: 32,
+            max_header_bytes: 4096,
+            max_subscriptions: 32,
+            server_heartbeat: Duration::from_secs(10),
+            min_client_heartbeat: Duration::from_secs(10),
+            send_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why a session ends.
+enum End {
+    /// Normally (DISCONNECT, client gone).
+    Quietly,
+    /// With an ERROR frame: (message header, body).
+    Error(String, String),
+}
+
+struct Session {
+    conn: Connection,
+    broker: Broker,
+    config: StompConfig,
+    id: String,
+    version: Option<Version>,
+    /// Subscription id → destination.
+    subscriptions: HashMap<String, String>,
+    events: Option<broadcast::Receiver<Arc<Event>>>,
+    sent: u64,
+    send_every: Option<Duration>,
+    expect_every: Option<Duration>,
+    last_received: Instant,
+}
+
+/// Runs one STOMP session until either side ends it.
+pub async fn serve(conn: Connection, broker: Broker, config: StompConfig) {
+    let _guard = broker.session_guard();
+    let peer = conn.peer;
+    let mut session = Session {
+        conn,
+        broker,
+        config,
+        id: uuid::Uuid::new_v4().simple().to_string(),
+        version: None,
+        subscriptions: HashMap::new(),
+        events: None,
+        sent: 0,
+        send_every: None,
+        expect_every: None,
+        last_received: Instant::now(),
+    };
+    let end = session.run().await;
+    if let End::Error(message, detail) = end {
+        tracing::debug!(?peer, %message, "closing STOMP session with an error");
+        let version = session.version.unwrap_or(Version::V1_2);
+        let error = Frame::new("ERROR")
+            .header("message", message)
+            .header("content-type", "text/plain")
+            .body(detail);
+        // Best effort: the client may be the reason we are closing.
+        let _ = session
+            .conn
+            .outgoing
+            .try_send(frame::encode(&error, version));
+    }
+}
+
+impl Session {
+    async fn run(&mut self) -> End {
+        let limits = Limits {
+            max_frame_bytes: self.config.max_frame_bytes,
+            max_headers: self.config.max_headers,
+            max_header_bytes: self.config.max_header_bytes,
+        };
+        let mut buf = BytesMut::new();
+        let connect_deadline = Instant::now() + self.config.connect_timeout;
+        let mut beat = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            let watchdog = match (self.version, self.expect_every) {
+                (None, _) => connect_deadline,
+                // The spec's tolerance: twice the agreed interval.
+                (Some(_), Some(every)) => self.last_received + every * 2,
+                (Some(_), None) => Instant::now() + Duration::from_secs(3600),
+            };
+            tokio::select! {
+                message = self.conn.incoming.recv() => {
+                    let Some(text) = message else { return End::Quietly };
+                    self.last_received = Instant::now();
+                    buf.extend_from_slice(text.as_bytes());
+                    loop {
+                        let version = self.version.unwrap_or(Version::V1_2);
+                        match frame::parse(&mut buf, version, &limits) {
+                            Ok(Some(Item::Heartbeat)) => {}
+                            Ok(Some(Item::Frame(f))) => {
+                                if let Some(end) = self.handle(f, &mut beat).await {
+                                    return end;
+                                }
+                            }
+                            Ok(None) => break,
+                            Err(e) => return malformed(&e),
+                        }
+                    }
+                }
+                event = next_event(&mut self.events) => match event {
+                    Ok(event) => {
+                        if let Some(end) = self.deliver(&event).await {
+                            return end;
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::info!(peer = ?self.conn.peer, missed, "dropping a slow STOMP consumer");
+                        return End::Error("slow consumer".into(), format!("fell {missed} messages behind"));
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return End::Quietly,
+                },
+                _ = beat.tick(), if self.send_every.is_some() => {
+                    if !self.send("\n".to_owned()).await {
+                        return End::Quietly;
+                    }
+                }
+                () = tokio::time::sleep_until(watchdog) => {
+                    return if self.version.is_none() {
+                        End::Error("no CONNECT frame".into(), "CONNECT was not received in time".into())
+                    } else {
+                        End::Error("heart-beat timeout".into(), "nothing received within twice the agreed interval".into())
+                    };
+                }
+            }
+        }
+    }
+
+    /// Writes to the client, waiting at most `send_timeout` for room.
+    async fn send(&mut self, text: String) -> bool {
+        self.conn
+            .outgoing
+            .send_timeout(text, self.config.send_timeout)
+            .await
+            .is_ok()
+    }
+
+    async fn send_frame(&mut self, frame: Frame) -> bool {
+        let text = frame::encode(&frame, self.version.unwrap_or(Version::V1_2));
+        self.send(text).await
+    }
+
+    /// Handles one client frame; `Some` ends the session.
+    async fn handle(&mut self, f: Frame, beat: &mut tokio::time::Interval) -> Option<End> {
+        let Some(version) = self.version else {
+            return match f.command.as_str() {
+                "CONNECT" | "STOMP" => self.connect(&f, beat).await,
+                other => Some(End::Error(
+                    "not connected".into(),
+                    format!("expected CONNECT, got {other}"),
+                )),
+            };
+        };
+        let end = match f.command.as_str() {
+            "SUBSCRIBE" => self.subscribe(&f, version),
+            "UNSUBSCRIBE" => {
+                let id = f.get("id").or(if version == Version::V1_0 {
+                    f.get("destination")
+                } else {
+                    None
+                });
+                match id {
+                    Some(id) => {
+                        self.subscriptions.remove(id);
+                        if self.subscriptions.is_empty() {
+                            self.events = None;
+                        }
+                        None
+                    }
+                    None => Some(End::Error(
+                        "missing id".into(),
+                        "UNSUBSCRIBE needs an id header".into(),
+                    )),
+                }
+            }
+            "SEND" => {
+                let dest = f.get("destination").unwrap_or("");
+                Some(End::Error(
+                    "clients cannot publish".into(),
+                    format!(
+                        "SEND to {dest:?} refused: destinations are published by the server only"
+                    ),
+                ))
+            }
+            // Auto acknowledgement only and no server-side effects, so these
+            // are accepted and do nothing (their receipts still come back).
+            "ACK" | "NACK" | "BEGIN" | "COMMIT" | "ABORT" | "DISCONNECT" => None,
+            "CONNECT" | "STOMP" => Some(End::Error(
+                "already connected".into(),
+                "CONNECT sent twice".into(),
+            )),
+            other => Some(End::Error(
+                "unknown command".into(),
+                format!("unknown command {other}"),
+            )),
+        };
+        if end.is_some() {
+            return end;
+        }
+        if let Some(receipt) = f.get("receipt") {
+            let receipt = Frame::new("RECEIPT").header("receipt-id", receipt);
+            if !self.send_frame(receipt).await {
+                return Some(End::Quietly);
+            }
+        }
+        (f.command == "DISCONNECT").then_some(End::Quietly)
+    }
+
+    async fn connect(&mut self, f: &Frame, beat: &mut tokio::time::Interval) -> Option<End> {
+        let offered = f.get("accept-version").unwrap_or("1.0");
+        let offered: Vec<&str> = offered.split(',').map(str::trim).collect();
+        let Some(version) = VERSIONS.into_iter().find(|v| offered.contains(&v.as_str())) else {
+            let _ = self
+                .send_frame(
+                    Frame::new("ERROR")
+                        .header("version", "1.0,1.1,1.2")
+                        .header("message", "unsupported version"),
+                )
+                .await;
+            return Some(End::Quietly);
+        };
+        self.version = Some(version);
+        let (cx, cy) = parse_heartbeat(f.get("heart-beat"));
+        let sx = self.config.server_heartbeat;
+        let sy = self.config.min_client_heartbeat;
+        // Per the spec: we send every max(sx, cy) if both are set, and
+        // expect something every max(cx, sy) if both are set.
+        self.send_every = (!cy.is_zero() && !sx.is_zero()).then(|| cy.max(sx));
+        self.expect_every = (!cx.is_zero() && !sy.is_zero()).then(|| cx.max(sy));
+        if let Some(every) = self.send_every {
+            *beat = tokio::time::interval_at(Instant::now() + every, every);
+        }
+        let connected = Frame::new("CONNECTED")
+            .header("version", version.as_str())
+            .header(
+                "heart-beat",
+                format!("{},{}", sx.as_millis(), sy.as_millis()),
+            )
+            .header("session", self.id.clone())
+            .header(
+                "server",
+                concat!("order-service/", env!("CARGO_PKG_VERSION")),
+            );
+        if !self.send_frame(connected).await {
+            return Some(End::Quietly);
+        }
+        if let Some(receipt) = f.get("receipt") {
+            let _ = self
+                .send_frame(Frame::new("RECEIPT").header("receipt-id", receipt))
+                .await;
+        }
+        None
+    }
+
+    fn subscribe(&mut self, f: &Frame, version: Version) -> Option<End> {
+        let Some(destination) = f.get("destination") else {
+            return Some(End::Error(
+                "missing destination".into(),
+                "SUBSCRIBE needs a destination".into(),
+            ));
+        };
+        let id = match (f.get("id"), version) {
+            (Some(id), _) => id,
+            // 1.0 makes the id optional; the destination names it then.
+            (None, Version::V1_0) => destination,
+            (None, _) => {
+                return Some(End::Error(
+                    "missing id".into(),
+                    "SUBSCRIBE needs an id header".into(),
+                ));
+            }
+        };
+        if !destination.starts_with("/topic/") {
+            return Some(End::Error(
+                "unknown destination".into(),
+                format!("{destination:?}: only /topic/… exists"),
+            ));
+        }
+        if self.subscriptions.contains_key(id) {
+            return Some(End::Error(
+                "duplicate subscription".into(),
+                format!("subscription id {id:?} is in use"),
+            ));
+        }
+        if self.subscriptions.len() >= self.config.max_subscriptions {
+            return Some(End::Error(
+                "too many subscriptions".into(),
+                format!("at most {} per connection", self.config.max_subscriptions),
+            ));
+        }
+        if self.events.is_none() {
+            self.events = Some(self.broker.subscribe());
+        }
+        self.subscriptions
+            .insert(id.to_owned(), destination.to_owned());
+        None
+    }
+
+    async fn deliver(&mut self, event: &Event) -> Option<End> {
+        let matching: Vec<String> = self
+            .subscriptions
+            .iter()
+            .filter(|(_, dest)| **dest == event.destination)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in matching {
+            self.sent += 1;
+            let message = Frame::new("MESSAGE")
+                .header("destination", event.destination.clone())
+                .header("content-type", "application/json")
+                .header("subscription", id)
+                .header("message-id", format!("{}-{}", self.id, self.sent))
+                .body(event.body.to_vec());
+            if !self.send_frame(message).await {
+                tracing::info!(peer = ?self.conn.peer, "dropping a STOMP client that stopped reading");
+                return Some(End::Quietly);
+            }
+        }
+        None
+    }
+}
+
+/// The next broker event, or never when not subscribed.
+async fn next_event(
+    events: &mut Option<broadcast::Receiver<Arc<Event>>>,
+) -> Result<Arc<Event>, broadcast::error::RecvError> {
+    match events {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn parse_heartbeat(value: Option<&str>) -> (Duration, Duration) {
+    let mut parts = value
+        .unwrap_or("0,0")
+        .split(',')
+        .map(|p| p.trim().parse::<u64>().unwrap_or(0));
+    let cx = parts.next().unwrap_or(0);
+    let cy = parts.next().unwrap_or(0);
+    (Duration::from_millis(cx), Duration::from_millis(cy))
+}
+
+fn malformed(e: &FrameError) -> End {
+    End::Error("malformed frame".into(), e.to_string())
+}
+
+#[cfg(test)]
+mod tests;
