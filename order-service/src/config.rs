@@ -47,6 +47,11 @@ pub struct Config {
     /// release) are retried, in milliseconds.
     #[arg(long, env = "RECONCILE_INTERVAL_MS", default_value_t = 1000)]
     pub reconcile_interval_ms: u64,
+    /// How long a write to a live-event client (WebSocket, SockJS) may wait
+    /// for it to read before the client is dropped, in milliseconds (Spring's
+    /// default send time limit).
+    #[arg(long, env = "SEND_TIMEOUT_MS", default_value_t = 10_000)]
+    pub send_timeout_ms: u64,
     /// `pretty` or `json`.
     #[arg(long, env = "LOG_FORMAT", default_value = "pretty")]
     pub log_format: LogFormat,
@@ -89,6 +94,11 @@ impl Config {
     /// The reservation deadline.
     pub fn reserve_timeout(&self) -> Duration {
         Duration::from_millis(self.reserve_timeout_ms)
+    }
+
+    /// The live-event send timeout.
+    pub fn send_timeout(&self) -> Duration {
+        Duration::from_millis(self.send_timeout_ms)
     }
 
     /// The reconciler's period.

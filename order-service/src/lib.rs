@@ -43,6 +43,12 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
 
+/// Kernel send buffer per HTTP/WebSocket connection. Left alone, Linux
+/// grows it up to 4 MiB, so a browser that stops reading could sit on
+/// ~15,000 queued events (and that much kernel memory) before the send
+/// timeout notices; 64 KiB is ample for REST answers and event bursts.
+const SOCKET_SEND_BUFFER: usize = 64 * 1024;
+
 /// How long in-flight requests get to finish after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -173,7 +179,13 @@ impl Server {
                 .context("gRPC server")
         });
 
-        let live = ws_orders(broker, origins.clone(), metrics.clone());
+        let live = ws_orders(
+            broker,
+            origins.clone(),
+            metrics.clone(),
+            config.send_timeout(),
+            shutdown.clone(),
+        );
         let state = api::AppState {
             flow: flow.clone(),
             metrics,
@@ -181,8 +193,18 @@ impl Server {
         let app = api::router(state, origins, &config.frontend_dir).merge(live);
         let stop = shutdown.clone();
         tasks.spawn(async move {
+            use axum::serve::ListenerExt;
+            let listener = http_listener.tap_io(|tcp| {
+                let socket = socket2::SockRef::from(&*tcp);
+                if let Err(e) = socket
+                    .set_tcp_nodelay(true)
+                    .and_then(|()| socket.set_send_buffer_size(SOCKET_SEND_BUFFER))
+                {
+                    tracing::debug!(error = %e, "cannot set socket options");
+                }
+            });
             axum::serve(
-                http_listener,
+                listener,
                 app.into_make_service_with_connect_info::<SocketAddr>(),
             )
             .with_graceful_shutdown(stop.cancelled_owned())
@@ -256,19 +278,27 @@ fn ws_orders(
     broker: stomp::Broker,
     origins: origins::AllowedOrigins,
     metrics: metrics::Metrics,
+    send_timeout: Duration,
+    shutdown: CancellationToken,
 ) -> axum::Router {
     let config = transport::TransportConfig {
         allowed_origins: origins,
+        send_timeout,
+        ..Default::default()
+    };
+    let stomp_config = stomp::StompConfig {
+        send_timeout,
         ..Default::default()
     };
     let handler: transport::Handler = Arc::new(move |connection| {
         let broker = broker.clone();
         let metrics = metrics.clone();
+        let stomp_config = stomp_config.clone();
         Box::pin(async move {
             metrics.connections().inc();
-            stomp::serve(connection, broker, stomp::StompConfig::default()).await;
+            stomp::serve(connection, broker, stomp_config).await;
             metrics.connections().dec();
         })
     });
-    transport::router(config, handler)
+    transport::router(config, handler, shutdown)
 }

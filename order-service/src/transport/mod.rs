@@ -11,6 +11,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use axum::{Router, routing::get};
 use futures::future::BoxFuture;
 use tokio::sync::{Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
 
 use crate::origins::AllowedOrigins;
 
@@ -78,14 +79,20 @@ struct Shared {
     handler: Handler,
     slots: Arc<Semaphore>,
     sessions: sockjs::Sessions,
+    /// Ends every connection and stream at shutdown: an open WebSocket or
+    /// streaming response would otherwise keep a graceful shutdown waiting.
+    shutdown: CancellationToken,
 }
 
-/// Routes for `/ws-orders` and everything below it.
+/// Routes for `/ws-orders` and everything below it; `shutdown` closes
+/// every connection.
 pub fn router<S: Clone + Send + Sync + 'static>(
     config: TransportConfig,
     handler: Handler,
+    shutdown: CancellationToken,
 ) -> Router<S> {
     let shared = Shared {
+        shutdown,
         slots: Arc::new(Semaphore::new(config.max_connections)),
         config: Arc::new(config),
         handler,

@@ -166,6 +166,7 @@ async fn run(
     tokio::select! {
         () = writer => {}
         () = reader => {}
+        () = shared.shutdown.cancelled() => {}
     }
 }
 

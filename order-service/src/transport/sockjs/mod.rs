@@ -272,6 +272,7 @@ async fn receive(
         }
     };
     let heartbeat = shared.config.sockjs_heartbeat;
+    let shutdown = shared.shutdown.clone();
     let limit = shared.config.streaming_bytes_limit;
     let polling = matches!(kind, Kind::Polling);
     let prelude = kind.prelude();
@@ -279,29 +280,38 @@ async fn receive(
     // poll has its one frame, a stream reaches its byte limit, or the
     // session closes.
     let state = (Some(prelude), fresh, Some(Receiver { session }), 0usize);
-    let body = stream::unfold(state, move |(prelude, fresh, receiver, sent)| async move {
-        if let Some(p) = prelude
-            && !p.is_empty()
-        {
-            return Some((
-                Ok::<_, std::io::Error>(Bytes::from(p)),
-                (None, fresh, receiver, sent),
-            ));
+    let body = stream::unfold(state, move |(prelude, fresh, receiver, sent)| {
+        let shutdown = shutdown.clone();
+        async move {
+            if let Some(p) = prelude
+                && !p.is_empty()
+            {
+                return Some((
+                    Ok::<_, std::io::Error>(Bytes::from(p)),
+                    (None, fresh, receiver, sent),
+                ));
+            }
+            let receiver = receiver?;
+            if fresh {
+                let open = wrapper.wrap("o");
+                let next = if polling { None } else { Some(receiver) };
+                return Some((Ok(Bytes::from(open)), (None, false, next, sent + 1)));
+            }
+            let (frame, closed) = tokio::select! {
+                next = receiver.session.next_frame(heartbeat) => next,
+                () = shutdown.cancelled() => {
+                    receiver.session.close();
+                    (frames::GO_AWAY.to_owned(), true)
+                }
+            };
+            let chunk = wrapper.wrap(&frame);
+            let sent = sent + chunk.len();
+            let done = closed || polling || sent >= limit;
+            Some((
+                Ok(Bytes::from(chunk)),
+                (None, false, (!done).then_some(receiver), sent),
+            ))
         }
-        let receiver = receiver?;
-        if fresh {
-            let open = wrapper.wrap("o");
-            let next = if polling { None } else { Some(receiver) };
-            return Some((Ok(Bytes::from(open)), (None, false, next, sent + 1)));
-        }
-        let (frame, closed) = receiver.session.next_frame(heartbeat).await;
-        let chunk = wrapper.wrap(&frame);
-        let sent = sent + chunk.len();
-        let done = closed || polling || sent >= limit;
-        Some((
-            Ok(Bytes::from(chunk)),
-            (None, false, (!done).then_some(receiver), sent),
-        ))
     });
     with((head, Body::from_stream(body)).into_response(), cors)
 }
