@@ -1,0 +1,125 @@
+// The page in a real browser: headless Chromium from Debian (no browser
+// download), driven by playwright-core. Two pages watch the same system.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { ROOT, freePort, placeOrder, startSystem } from './harness.mjs';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = join(ROOT, 'e2e', 'artifacts');
+
+let system;
+let browser;
+
+before(async () => {
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium (scripts/install-test-deps)`);
+  // A fixed port, so the restarted order-service is where the pages expect it.
+  system = await startSystem({ orderPort: await freePort() });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic',
+      '--no-first-run', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await system?.stop();
+});
+
+async function openPage() {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page.on('pageerror', (e) => console.error('page error:', e));
+  await page.goto(system.base);
+  await page.locator('[data-testid=connection-status][data-state=live]').waitFor();
+  return page;
+}
+
+const stock = (page, product) => page.locator(`#products li[data-product="${product}"] [data-testid=stock]`);
+const row = (page, id) => page.locator(`#orders tr[data-order-id="${id}"]`);
+
+async function order(page, product, quantity) {
+  await page.selectOption('[data-testid=product-select]', product);
+  await page.fill('[data-testid=quantity]', String(quantity));
+  await page.click('[data-testid=submit]');
+  await page.locator('[data-testid=form-message]').filter({ hasText: /Order #\d+/ }).waitFor();
+  const text = await page.locator('[data-testid=form-message]').textContent();
+  return Number(/#(\d+)/.exec(text)[1]);
+}
+
+test('an order placed in one page appears live in both, and the stock drops in both', async () => {
+  const [a, b] = [await openPage(), await openPage()];
+  await stock(a, 'Laptop').filter({ hasText: '10 in stock' }).waitFor();
+  await assert.doesNotReject(b.locator('option[data-product=Laptop]').filter({ hasText: 'Laptop (10 in stock)' }).waitFor({ state: 'attached' }));
+
+  const id = await order(a, 'Laptop', 3);
+  for (const page of [a, b]) {
+    await row(page, id).locator('[data-testid=status]').filter({ hasText: 'CREATED' }).waitFor();
+    await stock(page, 'Laptop').filter({ hasText: '7 in stock' }).waitFor();
+    assert.equal(await row(page, id).count(), 1, 'exactly once');
+    assert.equal(await row(page, id).locator('td').nth(1).textContent(), 'Laptop');
+    assert.equal(await row(page, id).locator('td').nth(2).textContent(), '3');
+  }
+  // An order made elsewhere (curl) shows up too, once.
+  const { body } = await placeOrder(system.base, 'Phone', 2);
+  for (const page of [a, b]) {
+    await row(page, body.id).waitFor();
+    await stock(page, 'Phone').filter({ hasText: '18 in stock' }).waitFor();
+    assert.equal(await row(page, body.id).count(), 1);
+  }
+  await a.close();
+  await b.close();
+});
+
+test('a rejected order shows its reason; bad quantities are refused before sending', async () => {
+  const page = await openPage();
+  const id = await order(page, 'Monitor', 9);
+  await row(page, id).locator('[data-testid=status]').filter({ hasText: 'REJECTED' }).waitFor();
+  assert.match(await row(page, id).textContent(), /Insufficient stock/);
+  assert.match(await page.locator('[data-testid=form-message]').textContent(), /rejected: Insufficient stock/);
+  const before = await page.locator('#orders tr').count();
+  await page.fill('[data-testid=quantity]', '0');
+  await page.click('[data-testid=submit]');
+  await page.locator('[data-testid=form-message]').filter({ hasText: 'whole number' }).waitFor();
+  assert.equal(await page.locator('[data-testid=quantity]').getAttribute('aria-invalid'), 'true');
+  assert.equal(await page.locator('#orders tr').count(), before, 'nothing was sent');
+  await page.close();
+});
+
+test('cancel restores the stock shown', async () => {
+  const page = await openPage();
+  const id = await order(page, 'Tablet', 4);
+  await stock(page, 'Tablet').filter({ hasText: '11 in stock' }).waitFor();
+  await row(page, id).locator('[data-testid=cancel]').click();
+  await row(page, id).locator('[data-testid=status]').filter({ hasText: 'CANCELLED' }).waitFor();
+  await stock(page, 'Tablet').filter({ hasText: '15 in stock' }).waitFor();
+  assert.equal(await row(page, id).locator('[data-testid=cancel]').count(), 0);
+  await page.close();
+});
+
+test('the indicator follows order-service going away and coming back; nothing is missed', async () => {
+  const page = await openPage();
+  await system.stopOrder();
+  await page.locator('[data-testid=connection-status][data-state=reconnecting]').waitFor();
+  await system.startOrder();
+  // Orders made while the page was disconnected (it cannot have heard of them).
+  const missed = [];
+  for (const qty of [1, 2]) missed.push((await placeOrder(system.base, 'Headphones', qty)).body.id);
+  await page.locator('[data-testid=connection-status][data-state=live]').waitFor({ timeout: 20000 });
+  for (const id of missed) await row(page, id).waitFor();
+  // The list is complete: every order the server has, each once.
+  const server = await (await fetch(`${system.base}/orders`)).json();
+  const shown = await page.locator('#orders tr').evaluateAll((rows) => rows.map((r) => Number(r.dataset.orderId)));
+  assert.deepEqual(shown, server.map((o) => o.id));
+
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const desktop = join(ARTIFACTS, 'page.png');
+  await page.screenshot({ path: desktop, fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  const phone = join(ARTIFACTS, 'page-phone.png');
+  await page.screenshot({ path: phone, fullPage: true });
+  console.log(`screenshots: ${desktop} ${phone}`);
+  await page.close();
+});
