@@ -1,6 +1,9 @@
 //! Many concurrent clients over real gRPC: stock never oversold, a key
 //! applied once, on SQLite and PostgreSQL.
 
+// Test helpers unwrap: a panic is a failed test with its backtrace.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::TestInventory;

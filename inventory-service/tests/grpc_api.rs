@@ -1,5 +1,8 @@
 //! The gRPC contract over a real socket, on SQLite and PostgreSQL.
 
+// Test helpers unwrap: a panic is a failed test with its backtrace.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::TestInventory;

@@ -2,6 +2,9 @@
 //! running service: reflection, describe, a call, the health check. This is
 //! what a user types; it needs no proto file.
 
+// Test helpers unwrap: a panic is a failed test with its backtrace.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::TestInventory;

@@ -1,6 +1,9 @@
 //! Many clients at once: exactly as many orders succeed as stock allows,
 //! cancels return stock once, and the invariant holds, on both databases.
 
+// Test helpers unwrap: a panic is a failed test with its backtrace.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::TestSystem;

@@ -3,6 +3,9 @@
 //! fail fast with a clear answer, and once the system settles no stock is
 //! lost or invented.
 
+// Test helpers unwrap: a panic is a failed test with its backtrace.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::{process::Stdio, time::Duration};

@@ -3,6 +3,9 @@
 //! origins and bad input are refused; a client that stops reading is dropped
 //! without slowing the others.
 
+// Test helpers unwrap: a panic is a failed test with its backtrace.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::Duration;

@@ -1,6 +1,9 @@
 //! The REST API as a client of the original sees it, over real HTTP, with
 //! a real inventory-service behind it, on SQLite and PostgreSQL.
 
+// Test helpers unwrap: a panic is a failed test with its backtrace.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::TestSystem;

@@ -236,7 +236,7 @@ fn find_blank_line(buf: &[u8], limits: &Limits) -> Result<Option<(usize, usize)>
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() && !first {
             // The header block ends before this empty line's own EOL.
-            let head_end = if line_start >= 1 { line_start - 1 } else { 0 };
+            let head_end = line_start.saturating_sub(1);
             let head_end = if head_end >= 1 && buf[head_end - 1] == b'\r' {
                 head_end - 1
             } else {
@@ -312,7 +312,7 @@ pub fn encode(frame: &Frame, version: Version) -> String {
         out.push('\n');
     }
     if !body.is_empty() {
-        let _ = write!(out, "content-length:{}\n", body.len());
+        let _ = writeln!(out, "content-length:{}", body.len());
     }
     out.push('\n');
     out.push_str(&body);

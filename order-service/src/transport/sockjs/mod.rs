@@ -39,9 +39,9 @@ pub async fn greeting() -> impl IntoResponse {
 fn cors(
     shared: &Shared,
     headers: &HeaderMap,
-) -> Result<Vec<(header::HeaderName, HeaderValue)>, Response> {
+) -> Result<Vec<(header::HeaderName, HeaderValue)>, StatusCode> {
     if !shared.config.allowed_origins.allows(headers) {
-        return Err(StatusCode::FORBIDDEN.into_response());
+        return Err(StatusCode::FORBIDDEN);
     }
     let mut out = Vec::new();
     if let Some(origin) = headers.get(header::ORIGIN) {
@@ -64,7 +64,7 @@ fn with(mut response: Response, headers: Vec<(header::HeaderName, HeaderValue)>)
 pub async fn info(State(shared): State<Shared>, headers: HeaderMap) -> Response {
     let cors = match cors(&shared, &headers) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(status) => return status.into_response(),
     };
     let entropy = {
         use std::hash::{BuildHasher, Hasher};
@@ -92,7 +92,7 @@ pub async fn info_options(State(shared): State<Shared>, headers: HeaderMap) -> R
 fn preflight(shared: &Shared, headers: &HeaderMap, methods: &'static str) -> Response {
     let mut cors = match cors(shared, headers) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(status) => return status.into_response(),
     };
     cors.push((
         header::ACCESS_CONTROL_ALLOW_METHODS,
@@ -254,7 +254,7 @@ async fn receive(
 ) -> Response {
     let cors = match cors(shared, headers) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(status) => return status.into_response(),
     };
     let wrapper = kind.wrapper();
     let head = [
@@ -319,7 +319,7 @@ async fn receive(
 async fn xhr_send(shared: &Shared, id: &str, request: Request) -> Response {
     let cors = match cors(shared, request.headers()) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(status) => return status.into_response(),
     };
     let Some(to_app) = shared.sessions.get(id).and_then(|s| s.to_app()) else {
         return StatusCode::NOT_FOUND.into_response();
