@@ -181,7 +181,9 @@ impl Subscribers {
     pub async fn stalled_were_dropped(&mut self) -> bool {
         let mut all = true;
         for ws in &mut self.stalled {
-            let closed = tokio::time::timeout(Duration::from_secs(30), async {
+            // The server gives up on it after its send timeout once its
+            // buffers are full; a few seconds more is enough to tell.
+            let closed = tokio::time::timeout(Duration::from_secs(3), async {
                 loop {
                     match ws.next().await {
                         None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return true,

@@ -114,7 +114,7 @@ impl Service {
 /// Runs a service in this process (the child side of [`Service::spawn`]).
 pub async fn serve(role: &str) -> anyhow::Result<()> {
     use clap::Parser;
-    support::telemetry::init(true);
+    support::telemetry::init(support::telemetry::LogFormat::Json);
     match role {
         "inventory" => {
             let config = inventory_service::Config::parse_from(["inventory-service"]);

@@ -4,6 +4,7 @@
 use std::net::IpAddr;
 
 use clap::Parser;
+pub use support::telemetry::LogFormat;
 
 /// inventory-service settings.
 #[derive(Clone, Debug, Parser)]
@@ -44,15 +45,6 @@ pub enum Command {
     /// standard gRPC health service (a container health check that needs no
     /// tools in the image).
     Healthcheck,
-}
-
-/// Log output format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Pretty,
-    /// One JSON object per line.
-    Json,
 }
 
 impl Config {

@@ -25,19 +25,16 @@ pub mod http;
 pub mod store;
 pub mod watch;
 
-use std::{net::SocketAddr, time::Duration};
+use std::net::SocketAddr;
 
 use anyhow::Context;
 use proto::inventory_service_server::InventoryServiceServer;
 use support::db::{Db, Migrations};
-use tokio::{net::TcpListener, task::JoinSet};
+use support::service::Running;
+use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
-use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
-
-/// How long in-flight requests get to finish after a shutdown signal.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The embedded migrations for both backends.
 pub fn migrations() -> Migrations {
@@ -62,38 +59,24 @@ pub async fn healthcheck(port: u16) -> std::process::ExitCode {
     use tonic_health::pb::{
         HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
     };
-    let check = async {
+    support::service::healthcheck(async {
         let channel = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))?
             .connect()
             .await?;
-        let mut client = HealthClient::new(channel);
-        let status = client
-            .check(HealthCheckRequest {
-                service: String::new(),
-            })
+        let request = HealthCheckRequest {
+            service: String::new(),
+        };
+        let status = HealthClient::new(channel)
+            .check(request)
             .await?
             .into_inner()
             .status();
-        anyhow::Ok(status)
-    };
-    match tokio::time::timeout(Duration::from_secs(3), check).await {
-        Ok(Ok(ServingStatus::Serving)) => {
-            println!("SERVING");
-            std::process::ExitCode::SUCCESS
-        }
-        Ok(Ok(other)) => {
-            println!("{}", other.as_str_name());
-            std::process::ExitCode::FAILURE
-        }
-        Ok(Err(e)) => {
-            println!("unhealthy: {e}");
-            std::process::ExitCode::FAILURE
-        }
-        Err(_) => {
-            println!("unhealthy: no answer within 3 s");
-            std::process::ExitCode::FAILURE
-        }
-    }
+        Ok((
+            status == ServingStatus::Serving,
+            status.as_str_name().to_owned(),
+        ))
+    })
+    .await
 }
 
 /// A running inventory-service.
@@ -102,9 +85,7 @@ pub struct Server {
     pub http_addr: SocketAddr,
     /// Where gRPC listens.
     pub grpc_addr: SocketAddr,
-    shutdown: CancellationToken,
-    tasks: JoinSet<anyhow::Result<()>>,
-    db: Db,
+    running: Running,
 }
 
 impl Server {
@@ -122,7 +103,8 @@ impl Server {
         let http_addr = http_listener.local_addr()?;
         let grpc_addr = grpc_listener.local_addr()?;
 
-        let shutdown = CancellationToken::new();
+        let mut running = Running::new(db.clone());
+        let shutdown = running.shutdown();
         let store = store::Store::new(db.clone());
         let inventory = grpc::Inventory::new(
             store.clone(),
@@ -137,9 +119,8 @@ impl Server {
         let reflection_v1 = reflection()?.build_v1()?;
         let reflection_v1alpha = reflection()?.build_v1alpha()?;
 
-        let mut tasks = JoinSet::new();
         let stop = shutdown.clone();
-        tasks.spawn(async move {
+        running.spawn(async move {
             tonic::transport::Server::builder()
                 .add_service(health_service)
                 .add_service(reflection_v1)
@@ -154,7 +135,7 @@ impl Server {
         });
         let stop = shutdown.clone();
         let app = http::router(store);
-        tasks.spawn(async move {
+        running.spawn(async move {
             axum::serve(http_listener, app)
                 .with_graceful_shutdown(stop.cancelled_owned())
                 .await
@@ -165,39 +146,18 @@ impl Server {
         Ok(Self {
             http_addr,
             grpc_addr,
-            shutdown,
-            tasks,
-            db,
+            running,
         })
     }
 
     /// Stops accepting, lets in-flight requests finish (up to a timeout),
     /// then closes the database.
-    pub async fn stop(mut self) -> anyhow::Result<()> {
-        self.shutdown.cancel();
-        let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
-            while let Some(joined) = self.tasks.join_next().await {
-                joined??;
-            }
-            anyhow::Ok(())
-        })
-        .await;
-        self.db.close().await;
-        match drained {
-            Ok(result) => result,
-            Err(_) => anyhow::bail!("in-flight requests did not finish within {DRAIN_TIMEOUT:?}"),
-        }
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.running.stop().await
     }
 
     /// Serves until `signal` resolves or a server fails, then stops gracefully.
-    pub async fn run_until(mut self, signal: impl Future<Output = ()>) -> anyhow::Result<()> {
-        tokio::select! {
-            () = signal => {}
-            Some(joined) = self.tasks.join_next() => {
-                joined??;
-                anyhow::bail!("a server stopped unexpectedly");
-            }
-        }
-        self.stop().await
+    pub async fn run_until(self, signal: impl Future<Output = ()>) -> anyhow::Result<()> {
+        self.running.run_until(signal).await
     }
 }

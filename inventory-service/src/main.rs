@@ -4,10 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use inventory_service::{
-    Config, Server,
-    config::{Command, LogFormat},
-};
+use inventory_service::{Config, Server, config::Command};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
@@ -15,7 +12,7 @@ async fn main() -> anyhow::Result<ExitCode> {
     if let Some(Command::Healthcheck) = config.command {
         return Ok(inventory_service::healthcheck(config.grpc_port).await);
     }
-    support::telemetry::init(config.log_format == LogFormat::Json);
+    support::telemetry::init(config.log_format);
     let server = Server::start(&config).await?;
     server.run_until(support::shutdown::signal()).await?;
     tracing::info!("stopped");

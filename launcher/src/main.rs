@@ -38,13 +38,13 @@ struct Args {
     order_database_url: String,
     /// `pretty` or `json`.
     #[arg(long, env = "LOG_FORMAT", default_value = "pretty")]
-    log_format: String,
+    log_format: support::telemetry::LogFormat,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    support::telemetry::init(args.log_format == "json");
+    support::telemetry::init(args.log_format);
 
     let mut inventory_config = inventory_service::Config::parse_from(["inventory-service"]);
     inventory_config.bind_addr = args.bind_addr;

@@ -4,6 +4,7 @@
 use std::{net::IpAddr, path::PathBuf, time::Duration};
 
 use clap::Parser;
+pub use support::telemetry::LogFormat;
 
 /// order-service settings.
 #[derive(Clone, Debug, Parser)]
@@ -66,15 +67,6 @@ pub enum Command {
     /// Exits 0 when `GET /health/live` on HTTP_PORT answers 200 (a container
     /// health check that needs no tools in the image).
     Healthcheck,
-}
-
-/// Log output format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Pretty,
-    /// One JSON object per line.
-    Json,
 }
 
 impl Config {

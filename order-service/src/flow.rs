@@ -22,7 +22,7 @@ use crate::{
     domain::{IdempotencyKey, NewOrder, Order, Status, reason},
     error::{Error, Result},
     events::Events,
-    inventory::{CallError, Inventory, Reserved},
+    inventory::{Inventory, Reserved},
     metrics::Metrics,
     store::{Recorded, Settlement, Store},
 };
@@ -117,7 +117,7 @@ impl Flow {
             Ok(Reserved::Released) => (settled(Status::Rejected, Some(reason::INTERRUPTED)), false),
             Err(e) => {
                 tracing::warn!(order = order.id, error = %e, "reservation failed; rejecting the order");
-                (unavailable_settlement(&e), true)
+                (UNAVAILABLE, true)
             }
         };
         let order = self.settle(order, settlement).await?;
@@ -240,11 +240,9 @@ fn settled(status: Status, reason: Option<&'static str>) -> Settlement<'static> 
 
 /// The reservation's outcome is unknown: reject, release whatever inventory
 /// may hold, and let a retry with the same Idempotency-Key try afresh.
-fn unavailable_settlement(_e: &CallError) -> Settlement<'static> {
-    Settlement {
-        status: Status::Rejected,
-        reason: Some(reason::INVENTORY_UNAVAILABLE),
-        release_pending: true,
-        forget_idempotency_key: true,
-    }
-}
+const UNAVAILABLE: Settlement<'static> = Settlement {
+    status: Status::Rejected,
+    reason: Some(reason::INVENTORY_UNAVAILABLE),
+    release_pending: true,
+    forget_idempotency_key: true,
+};

@@ -37,7 +37,8 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use anyhow::Context;
 use proto::order_service_server::OrderServiceServer;
 use support::db::{Db, Migrations};
-use tokio::{net::TcpListener, task::JoinSet};
+use support::service::Running;
+use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 
@@ -48,9 +49,6 @@ pub use config::Config;
 /// ~15,000 queued events (and that much kernel memory) before the send
 /// timeout notices; 64 KiB is ample for REST answers and event bursts.
 const SOCKET_SEND_BUFFER: usize = 64 * 1024;
-
-/// How long in-flight requests get to finish after a shutdown signal.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The embedded migrations for both backends.
 pub fn migrations() -> Migrations {
@@ -73,39 +71,21 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
 /// the process exit code.
 pub async fn healthcheck(port: u16) -> std::process::ExitCode {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let check = async {
+    support::service::healthcheck(async {
         let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
         stream
             .write_all(b"GET /health/live HTTP/1.0\r\nHost: localhost\r\n\r\n")
             .await?;
         let mut head = [0u8; 64];
         let n = stream.read(&mut head).await?;
-        anyhow::Ok(
-            String::from_utf8_lossy(&head[..n])
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
-        )
-    };
-    match tokio::time::timeout(Duration::from_secs(3), check).await {
-        Ok(Ok(status)) if status.split_whitespace().nth(1) == Some("200") => {
-            println!("{status}");
-            std::process::ExitCode::SUCCESS
-        }
-        Ok(Ok(status)) => {
-            println!("unhealthy: {status}");
-            std::process::ExitCode::FAILURE
-        }
-        Ok(Err(e)) => {
-            println!("unhealthy: {e}");
-            std::process::ExitCode::FAILURE
-        }
-        Err(_) => {
-            println!("unhealthy: no answer within 3 s");
-            std::process::ExitCode::FAILURE
-        }
-    }
+        let status = String::from_utf8_lossy(&head[..n])
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        Ok((status.split_whitespace().nth(1) == Some("200"), status))
+    })
+    .await
 }
 
 /// A running order-service.
@@ -115,9 +95,7 @@ pub struct Server {
     /// Where gRPC listens.
     pub grpc_addr: SocketAddr,
     flow: flow::Flow,
-    shutdown: CancellationToken,
-    tasks: JoinSet<anyhow::Result<()>>,
-    db: Db,
+    running: Running,
 }
 
 impl Server {
@@ -136,7 +114,8 @@ impl Server {
         let http_addr = http_listener.local_addr()?;
         let grpc_addr = grpc_listener.local_addr()?;
 
-        let shutdown = CancellationToken::new();
+        let mut running = Running::new(db.clone());
+        let shutdown = running.shutdown();
         let metrics = metrics::Metrics::default();
         let origins = origins::AllowedOrigins::new(&config.allowed_origins);
         let inventory = inventory::Inventory::new(
@@ -156,7 +135,6 @@ impl Server {
             config.reserve_timeout(),
         );
 
-        let mut tasks = JoinSet::new();
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         health_reporter
             .set_serving::<OrderServiceServer<grpc::Orders>>()
@@ -165,7 +143,7 @@ impl Server {
         let reflection_v1alpha = reflection().build_v1alpha()?;
         let orders = grpc::Orders::new(flow.clone());
         let stop = shutdown.clone();
-        tasks.spawn(async move {
+        running.spawn(async move {
             tonic::transport::Server::builder()
                 .add_service(health_service)
                 .add_service(reflection_v1)
@@ -192,7 +170,7 @@ impl Server {
         };
         let app = api::router(state, origins, &config.frontend_dir).merge(live);
         let stop = shutdown.clone();
-        tasks.spawn(async move {
+        running.spawn(async move {
             use axum::serve::ListenerExt;
             let listener = http_listener.tap_io(|tcp| {
                 let socket = socket2::SockRef::from(&*tcp);
@@ -216,12 +194,12 @@ impl Server {
         let reconciler = flow
             .clone()
             .reconcile_forever(config.reconcile_interval(), shutdown.clone());
-        tasks.spawn(async move {
+        running.spawn(async move {
             reconciler.await;
             Ok(())
         });
         let relay = events::relay_stock_changes(inventory, events, shutdown.clone());
-        tasks.spawn(async move {
+        running.spawn(async move {
             relay.await;
             Ok(())
         });
@@ -231,9 +209,7 @@ impl Server {
             http_addr,
             grpc_addr,
             flow,
-            shutdown,
-            tasks,
-            db,
+            running,
         })
     }
 
@@ -244,32 +220,13 @@ impl Server {
 
     /// Stops accepting, lets in-flight requests finish (up to a timeout),
     /// then closes the database.
-    pub async fn stop(mut self) -> anyhow::Result<()> {
-        self.shutdown.cancel();
-        let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
-            while let Some(joined) = self.tasks.join_next().await {
-                joined??;
-            }
-            anyhow::Ok(())
-        })
-        .await;
-        self.db.close().await;
-        match drained {
-            Ok(result) => result,
-            Err(_) => anyhow::bail!("in-flight requests did not finish within {DRAIN_TIMEOUT:?}"),
-        }
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.running.stop().await
     }
 
     /// Serves until `signal` resolves or a server fails, then stops gracefully.
-    pub async fn run_until(mut self, signal: impl Future<Output = ()>) -> anyhow::Result<()> {
-        tokio::select! {
-            () = signal => {}
-            Some(joined) = self.tasks.join_next() => {
-                joined??;
-                anyhow::bail!("a server stopped unexpectedly");
-            }
-        }
-        self.stop().await
+    pub async fn run_until(self, signal: impl Future<Output = ()>) -> anyhow::Result<()> {
+        self.running.run_until(signal).await
     }
 }
 

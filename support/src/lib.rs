@@ -1,8 +1,10 @@
 //! What both services share and would otherwise write twice: opening the
 //! database (SQLite or PostgreSQL, chosen by URL) with its migrations,
-//! setting up logs, and waiting for a shutdown signal.
+//! setting up logs, running and stopping their tasks, and waiting for a
+//! shutdown signal.
 
 pub mod db;
+pub mod service;
 pub mod shutdown;
 pub mod telemetry;
 #[cfg(feature = "testing")]

@@ -4,9 +4,19 @@
 
 use tracing_subscriber::{EnvFilter, fmt};
 
+/// Log output format (`LOG_FORMAT`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
 /// Installs the global subscriber. Safe to call more than once (tests):
 /// later calls are ignored.
-pub fn init(json: bool) {
+pub fn init(format: LogFormat) {
+    let json = format == LogFormat::Json;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = fmt().with_env_filter(filter).with_writer(std::io::stdout);
     let result = if json {

@@ -1,0 +1,93 @@
+//! Running a service: its servers and background tasks as one set, stopped
+//! together and gracefully; and the `healthcheck` subcommand's reporting.
+
+use std::{process::ExitCode, time::Duration};
+
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::db::Db;
+
+/// How long in-flight requests get to finish after a shutdown signal.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The tasks of a running service and what stops them.
+pub struct Running {
+    shutdown: CancellationToken,
+    tasks: JoinSet<anyhow::Result<()>>,
+    db: Db,
+}
+
+impl Running {
+    /// An empty set of tasks for a service using `db`.
+    pub fn new(db: Db) -> Self {
+        Self {
+            shutdown: CancellationToken::new(),
+            tasks: JoinSet::new(),
+            db,
+        }
+    }
+
+    /// Cancelled when the service stops; servers and loops watch it.
+    pub fn shutdown(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Adds a server or background task.
+    pub fn spawn(&mut self, task: impl Future<Output = anyhow::Result<()>> + Send + 'static) {
+        self.tasks.spawn(task);
+    }
+
+    /// Stops accepting, lets in-flight requests finish (up to
+    /// [`DRAIN_TIMEOUT`]), then closes the database.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
+            while let Some(joined) = self.tasks.join_next().await {
+                joined??;
+            }
+            anyhow::Ok(())
+        })
+        .await;
+        self.db.close().await;
+        match drained {
+            Ok(result) => result,
+            Err(_) => anyhow::bail!("in-flight requests did not finish within {DRAIN_TIMEOUT:?}"),
+        }
+    }
+
+    /// Serves until `signal` resolves or a task fails, then stops gracefully.
+    pub async fn run_until(mut self, signal: impl Future<Output = ()>) -> anyhow::Result<()> {
+        tokio::select! {
+            () = signal => {}
+            Some(joined) = self.tasks.join_next() => {
+                joined??;
+                anyhow::bail!("a server stopped unexpectedly");
+            }
+        }
+        self.stop().await
+    }
+}
+
+/// Runs a health probe with a 3 s limit, prints its verdict and turns it
+/// into the process exit code. The probe answers (healthy, what it saw).
+pub async fn healthcheck(probe: impl Future<Output = anyhow::Result<(bool, String)>>) -> ExitCode {
+    match tokio::time::timeout(Duration::from_secs(3), probe).await {
+        Ok(Ok((true, seen))) => {
+            println!("{seen}");
+            ExitCode::SUCCESS
+        }
+        Ok(Ok((false, seen))) => {
+            println!("unhealthy: {seen}");
+            ExitCode::FAILURE
+        }
+        Ok(Err(e)) => {
+            println!("unhealthy: {e}");
+            ExitCode::FAILURE
+        }
+        Err(_) => {
+            println!("unhealthy: no answer within 3 s");
+            ExitCode::FAILURE
+        }
+    }
+}
