@@ -125,7 +125,13 @@ impl Server {
         )
         .context("INVENTORY_URL")?;
         let broker = stomp::Broker::default();
-        let events = events::Events::new(Arc::new(broker.clone()));
+        // One instance on SQLite: events stay in-process. On PostgreSQL there
+        // may be replicas: order events go through LISTEN/NOTIFY.
+        let sink: Arc<dyn events::Publish> = match &db {
+            Db::Postgres(pool) => Arc::new(events::PgBus::start(pool.clone(), broker.clone(), shutdown.clone())),
+            Db::Sqlite { .. } => Arc::new(broker.clone()),
+        };
+        let events = events::Events::new(sink);
         let store = store::Store::new(db.clone());
         let flow = flow::Flow::new(
             store,

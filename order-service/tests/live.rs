@@ -394,3 +394,38 @@ support::both_backends!(
 async fn slow_consumer() {
     a_client_that_stops_reading_is_dropped_and_slows_nobody(Backend::Sqlite).await;
 }
+
+/// Two order-service replicas on one PostgreSQL database: a client of either
+/// sees the orders placed through the other (LISTEN/NOTIFY), exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_order_events_on_postgres() {
+    let Some(sys) = TestSystem::spawn(Backend::Postgres).await else { return };
+    let replica = order_service::Server::start(&sys.order_config).await.unwrap();
+    let subscribe = async |addr: std::net::SocketAddr| {
+        let (mut socket, _) = ws(&format!("ws://{addr}/ws-orders"), None, None).await.unwrap();
+        for frame in [CONNECT, SUBSCRIBE] {
+            socket.send(Message::text(frame)).await.unwrap();
+            next_text(&mut socket).await;
+        }
+        socket
+    };
+    let mut on_a = subscribe(sys.orders.as_ref().unwrap().http_addr).await;
+    let mut on_b = subscribe(replica.http_addr).await;
+    let via_b: Value = sys
+        .http
+        .post(format!("http://{}/orders", replica.http_addr))
+        .json(&serde_json::json!({"product": "Laptop", "quantity": 1}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let via_a = sys.order("Phone", 1).await;
+    for socket in [&mut on_a, &mut on_b] {
+        assert_eq!(body_of(&next_text(socket).await), via_b);
+        assert_eq!(body_of(&next_text(socket).await), via_a);
+    }
+    replica.stop().await.unwrap();
+    sys.stop().await;
+}

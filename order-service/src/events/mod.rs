@@ -12,6 +12,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{domain::Order, inventory::Inventory};
 
+mod pg_bus;
+
+pub use pg_bus::PgBus;
+
 /// Topic of order changes (created, rejected, cancelled).
 pub const ORDERS_TOPIC: &str = "/topic/orders";
 /// Topic of stock changes.
