@@ -1,10 +1,44 @@
-//! The transports behind `/ws-orders`: raw WebSocket and SockJS (its
-//! websocket, xhr, xhr_streaming, eventsource and htmlfile transports). Each
-//! turns a client connection into a [`Connection`], a pair of bounded text
-//! queues, so the STOMP session on top does not care how it is carried.
+//! The transports behind `/ws-orders`: raw WebSocket and the SockJS server
+//! protocol as Spring's `addEndpoint("/ws-orders").withSockJS()` serves it.
+//!
+//! Whatever carries a client, it reaches the application as a
+//! [`Connection`]: two bounded queues of text messages and a peer address.
+//! The STOMP layer on top never learns whether it talks to a WebSocket, a
+//! long-polling browser or an `EventSource`.
+//!
+//! ```text
+//!  GET /ws-orders (+ Upgrade) ─┐
+//!  GET /ws-orders/websocket ───┼─ websocket.rs (Framing::Raw) ───────────┐
+//!  /ws-orders/{s}/{id}/websocket ─ websocket.rs (Framing::SockJs) ───────┤
+//!  /ws-orders/{s}/{id}/xhr, xhr_streaming, eventsource, htmlfile         ├─► Connection ─► Handler
+//!        └─ sockjs::receive ─┐                                           │
+//!  /ws-orders/{s}/{id}/xhr_send ─ sockjs::send ─► sockjs::session ───────┘
+//! ```
+//!
+//! Design choices:
+//! - **A WebSocket is one task** running a reader and a writer future joined
+//!   with `select!`: whichever ends (client gone, handler dropped its
+//!   sender, a write stuck past `send_timeout`, shutdown) tears the socket
+//!   down, and the closing frame is sent from one place.
+//! - **A SockJS HTTP session outlives its requests.** The handler's outgoing
+//!   queue belongs to the session; a receiving request borrows it (a
+//!   `Lease`) for as long as it is attached and gives it back when it ends,
+//!   so messages queued between two polls wait, in order, in that one
+//!   bounded queue. Each receiving request has a writer task feeding the
+//!   response body through a one-slot channel, which is where heart-beats,
+//!   the streaming byte limit and the send timeout live.
+//! - **Everything a client can grow is bounded**: connections
+//!   ([`MAX_CONNECTIONS`]), queues (`outgoing_capacity`, `INCOMING_CAPACITY`),
+//!   message and body sizes (`max_message_bytes`), session ids, batches.
+//! - **One origin policy** ([`AllowedOrigins`]) for the upgrade and every
+//!   SockJS request: a refused origin gets 403, an allowed one is echoed
+//!   with credentials (never `*`).
 
 mod sockjs;
 mod websocket;
+
+#[cfg(test)]
+mod tests;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -15,19 +49,36 @@ use tokio_util::sync::CancellationToken;
 
 use crate::origins::AllowedOrigins;
 
-/// One client connection, whatever carries it.
+/// Open connections at most, WebSockets and SockJS sessions together. At
+/// ~7 KB per idle WebSocket (MEASURED.md, with a 4 KiB read buffer) 10,000
+/// costs ~70 MB, and fan-out to all of them stays under 100 ms; beyond it a
+/// new client gets 503 instead of slowing every other client down.
+pub const MAX_CONNECTIONS: usize = 10_000;
+
+/// Messages buffered from a client before the handler takes them. Small on
+/// purpose: when the handler is busy, the client waits (TCP back-pressure
+/// on a WebSocket, a pending `xhr_send` on SockJS) instead of us buffering.
+const INCOMING_CAPACITY: usize = 32;
+
+/// One client connection, whatever carries it (raw WebSocket or any SockJS
+/// transport).
 #[derive(Debug)]
 pub struct Connection {
-    /// Text messages from the client, in order; `None` once it has gone.
+    /// Text messages from the client, in order. Yields `None` once the
+    /// client has gone (socket closed, SockJS session timed out or closed).
     pub incoming: mpsc::Receiver<String>,
-    /// Text messages to the client, in order, bounded. Dropping it ends the
-    /// connection.
+    /// Text messages to the client, in order. Bounded
+    /// ([`TransportConfig::outgoing_capacity`]). Dropping it ends the
+    /// connection: the WebSocket is closed / the SockJS session sends its
+    /// close frame `c[3000,"Go away!"]` and is removed.
     pub outgoing: mpsc::Sender<String>,
-    /// Peer address, for logs.
+    /// Peer address, for logs (present when the server was started with
+    /// `into_make_service_with_connect_info`).
     pub peer: Option<SocketAddr>,
 }
 
-/// Called once per new connection; the connection lives while it runs.
+/// Called once per new connection; the connection lives while the future
+/// runs.
 pub type Handler = Arc<dyn Fn(Connection) -> BoxFuture<'static, ()> + Send + Sync>;
 
 /// Transport limits and timings.
@@ -35,25 +86,30 @@ pub type Handler = Arc<dyn Fn(Connection) -> BoxFuture<'static, ()> + Send + Syn
 pub struct TransportConfig {
     /// Who may connect from a browser.
     pub allowed_origins: AllowedOrigins,
-    /// SockJS `h` frame period (the protocol's default, 25 s).
+    /// Period of SockJS `h` frames on an open receiver (the protocol's 25 s,
+    /// below the 30–60 s idle timeouts of common proxies).
     pub sockjs_heartbeat: Duration,
-    /// A SockJS session with no receiving request for this long is closed.
+    /// A SockJS session is closed this long after its last receiving
+    /// request ended (the protocol's 5 s).
     pub disconnect_delay: Duration,
-    /// Largest inbound message (WebSocket message, xhr_send body).
+    /// Largest inbound WebSocket message or `xhr_send` body; beyond it the
+    /// WebSocket is closed with 1009 and `xhr_send` answers 413 (Spring's
+    /// 64 KiB STOMP message limit).
     pub max_message_bytes: usize,
     /// Messages queued per connection towards the client (~512 KiB of
     /// typical order events, Spring's send buffer limit).
     pub outgoing_capacity: usize,
-    /// A streaming response is closed after this many bytes and the client
-    /// reconnects, so browsers do not keep growing one response.
+    /// A streaming response (xhr_streaming, eventsource, htmlfile) is ended
+    /// after this many bytes of frames and the client reconnects, so the
+    /// browser can free what it has kept of the response (the protocol's
+    /// `response_limit`, 128 KiB).
     pub streaming_bytes_limit: usize,
-    /// tungstenite read buffer per WebSocket; its 128 KiB default dominates
-    /// memory and fan-out time (MEASURED.md).
+    /// tungstenite's read buffer per WebSocket; its 128 KiB default
+    /// dominates memory and fan-out time (MEASURED.md).
     pub websocket_read_buffer: usize,
-    /// A write to a socket that takes longer drops the client.
+    /// A write to the client that takes longer drops the client, so a
+    /// stalled reader never holds memory or slows anyone else.
     pub send_timeout: Duration,
-    /// Open connections (WebSocket and SockJS sessions) at most.
-    pub max_connections: usize,
 }
 
 impl Default for TransportConfig {
@@ -67,16 +123,16 @@ impl Default for TransportConfig {
             streaming_bytes_limit: 128 * 1024,
             websocket_read_buffer: 4096,
             send_timeout: Duration::from_secs(10),
-            max_connections: 20_000,
         }
     }
 }
 
-/// What the routes share.
+/// What every route shares.
 #[derive(Clone)]
 struct Shared {
     config: Arc<TransportConfig>,
     handler: Handler,
+    /// One permit per open connection ([`MAX_CONNECTIONS`]).
     slots: Arc<Semaphore>,
     sessions: sockjs::Sessions,
     /// Ends every connection and stream at shutdown: an open WebSocket or
@@ -84,8 +140,16 @@ struct Shared {
     shutdown: CancellationToken,
 }
 
-/// Routes for `/ws-orders` and everything below it; `shutdown` closes
-/// every connection.
+impl Shared {
+    /// Starts the handler on a new connection.
+    fn spawn_handler(&self, connection: Connection) {
+        tokio::spawn((self.handler)(connection));
+    }
+}
+
+/// Routes for `/ws-orders` and everything below it, to be merged into the
+/// service's router. Cancelling `shutdown` closes every connection (pass a
+/// token that is never cancelled if the caller has no shutdown).
 pub fn router<S: Clone + Send + Sync + 'static>(
     config: TransportConfig,
     handler: Handler,
@@ -93,7 +157,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(
 ) -> Router<S> {
     let shared = Shared {
         shutdown,
-        slots: Arc::new(Semaphore::new(config.max_connections)),
+        slots: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
         config: Arc::new(config),
         handler,
         sessions: sockjs::Sessions::default(),
@@ -106,7 +170,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(
             "/ws-orders/info",
             get(sockjs::info).options(sockjs::info_options),
         )
-        .route("/ws-orders/{iframe}", get(sockjs::iframe))
+        .route("/ws-orders/{page}", get(sockjs::iframe))
         .route(
             "/ws-orders/{server}/{session}/{transport}",
             axum::routing::any(sockjs::transport),

@@ -1,35 +1,62 @@
-//! WebSocket at `/ws-orders` (raw: one STOMP frame per message) and at
+//! WebSocket at `/ws-orders` and `/ws-orders/websocket` (raw: one text
+//! message per application message) and at
 //! `/ws-orders/{server}/{session}/websocket` (SockJS framing: `o`, `a[…]`,
-//! `h`, `c[…]`). A reader task and a writer loop are joined with `select!`,
-//! so whichever side ends tears the connection down.
+//! `h`, `c[…]`).
+//!
+//! One task per socket: a reader future and a writer future joined with
+//! `select!`, so whichever side ends tears the connection down. Each returns
+//! why it ended ([`End`]) and the closing frame is then sent from one place,
+//! with the same send timeout as every other write.
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, pin::pin};
 
 use axum::{
-    body::Body,
     extract::{
         ConnectInfo, FromRequestParts, Request, State,
-        ws::{Message, WebSocket, WebSocketUpgrade},
+        ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code},
     },
     http::{StatusCode, header},
     response::{IntoResponse, Response},
 };
-use futures::{SinkExt, StreamExt};
-use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use futures::{
+    SinkExt, StreamExt,
+    stream::{SplitSink, SplitStream},
+};
+use tokio::{
+    sync::{OwnedSemaphorePermit, mpsc},
+    time::{Instant, sleep_until, timeout},
+};
 
-use super::{Connection, Shared, sockjs};
+use super::{Connection, INCOMING_CAPACITY, Shared, sockjs};
 
-/// Messages buffered from a client before the session takes them; the
-/// client waits (TCP back-pressure) when the session is busy.
-const INCOMING_CAPACITY: usize = 32;
+/// The STOMP subprotocols, best first: axum picks the first of these that
+/// the client offered, so a client offering v10, v11 and v12 gets v12. An
+/// upgrade offering none of them is accepted without a subprotocol.
+const SUBPROTOCOLS: [&str; 3] = ["v12.stomp", "v11.stomp", "v10.stomp"];
 
 /// How a WebSocket carries messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Framing {
-    /// One text message per STOMP frame.
+    /// One text message per application message.
     Raw,
     /// SockJS frames around JSON arrays of messages.
     SockJs,
+}
+
+/// Why a connection ended, which decides how it is closed.
+#[derive(Debug)]
+enum End {
+    /// The client closed or vanished: nothing left to say.
+    ClientGone,
+    /// A write did not finish within `send_timeout`: drop without a
+    /// handshake, the socket is not draining.
+    Stalled,
+    /// The handler dropped its sender.
+    HandlerDone,
+    /// The service is shutting down.
+    Shutdown,
+    /// The client broke the protocol: close with this code.
+    Refused(u16, &'static str),
 }
 
 /// `GET /ws-orders`: a WebSocket upgrade, or the SockJS greeting.
@@ -42,11 +69,11 @@ pub(super) async fn raw_or_greeting(state: State<Shared>, request: Request) -> R
     if is_upgrade {
         raw(state, request).await
     } else {
-        sockjs::greeting().await.into_response()
+        sockjs::greeting(state, request.headers().clone()).await
     }
 }
 
-/// `GET /ws-orders` and `/ws-orders/websocket` with an upgrade: raw STOMP.
+/// `GET /ws-orders` and `/ws-orders/websocket` with an upgrade.
 pub(super) async fn raw(State(shared): State<Shared>, request: Request) -> Response {
     upgrade(shared, request, Framing::Raw).await
 }
@@ -56,9 +83,6 @@ pub(super) async fn upgrade(shared: Shared, request: Request, framing: Framing) 
     if !shared.config.allowed_origins.allows(request.headers()) {
         return StatusCode::FORBIDDEN.into_response();
     }
-    let Ok(permit) = shared.slots.clone().try_acquire_owned() else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response();
-    };
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -68,109 +92,170 @@ pub(super) async fn upgrade(shared: Shared, request: Request, framing: Framing) 
         Ok(ws) => ws,
         Err(rejection) => return rejection.into_response(),
     };
-    let config = shared.config.clone();
-    ws.protocols(["v12.stomp", "v11.stomp", "v10.stomp"])
+    // Taken after the upgrade headers were checked, so a plain GET does
+    // not count against the limit.
+    let Ok(permit) = shared.slots.clone().try_acquire_owned() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response();
+    };
+    let config = &shared.config;
+    ws.protocols(SUBPROTOCOLS)
         .read_buffer_size(config.websocket_read_buffer)
         .max_message_size(config.max_message_bytes)
         .max_frame_size(config.max_message_bytes)
         .on_upgrade(move |socket| run(socket, shared, peer, framing, permit))
 }
 
+/// Serves one socket until either side ends, then closes it.
 async fn run(
     socket: WebSocket,
     shared: Shared,
     peer: Option<SocketAddr>,
     framing: Framing,
-    permit: OwnedSemaphorePermit,
+    _permit: OwnedSemaphorePermit,
 ) {
-    let _permit = permit;
-    let config = shared.config.clone();
     let (to_app, incoming) = mpsc::channel(INCOMING_CAPACITY);
-    let (outgoing, mut from_app) = mpsc::channel(config.outgoing_capacity);
-    tokio::spawn((shared.handler)(Connection {
+    let (outgoing, from_app) = mpsc::channel(shared.config.outgoing_capacity);
+    shared.spawn_handler(Connection {
         incoming,
         outgoing,
         peer,
-    }));
+    });
     let (mut sink, mut stream) = socket.split();
+    let end = tokio::select! {
+        end = write(&mut sink, from_app, &shared, framing) => end,
+        end = read(&mut stream, to_app, framing) => end,
+        () = shared.shutdown.cancelled() => End::Shutdown,
+    };
+    tracing::debug!(?peer, ?end, "websocket ended");
+    close(sink, stream, end, &shared, framing).await;
+}
 
-    let writer = async {
-        let send = |text: String| Message::Text(text.into());
-        if framing == Framing::SockJs && sink.send(send("o".into())).await.is_err() {
-            return;
+/// Sends the handler's messages (and SockJS heart-beats) until the handler
+/// is done or a write fails or stalls.
+async fn write(
+    sink: &mut SplitSink<WebSocket, Message>,
+    mut from_app: mpsc::Receiver<String>,
+    shared: &Shared,
+    framing: Framing,
+) -> End {
+    let config = &shared.config;
+    let send_timeout = config.send_timeout;
+    let mut send =
+        async |text: String| match timeout(send_timeout, sink.send(text_message(text))).await {
+            Ok(Ok(())) => None,
+            Ok(Err(_)) => Some(End::ClientGone),
+            Err(_) => Some(End::Stalled),
+        };
+    if framing == Framing::SockJs
+        && let Some(end) = send(sockjs::frames::OPEN.to_owned()).await
+    {
+        return end;
+    }
+    let heartbeat = config.sockjs_heartbeat;
+    let mut beat = pin!(sleep_until(Instant::now() + heartbeat));
+    loop {
+        let text = tokio::select! {
+            message = from_app.recv() => match (message, framing) {
+                (None, _) => return End::HandlerDone,
+                (Some(m), Framing::Raw) => m,
+                (Some(m), Framing::SockJs) => sockjs::frames::batch(m, &mut from_app),
+            },
+            () = &mut beat, if framing == Framing::SockJs => sockjs::frames::HEARTBEAT.to_owned(),
+        };
+        if let Some(end) = send(text).await {
+            return end;
         }
-        let mut beat = tokio::time::interval_at(
-            tokio::time::Instant::now() + config.sockjs_heartbeat,
-            config.sockjs_heartbeat,
-        );
-        loop {
-            let text = tokio::select! {
-                message = from_app.recv() => match (message, framing) {
-                    (Some(m), Framing::Raw) => m,
-                    (Some(m), Framing::SockJs) => {
-                        // Batch whatever else is already queued into one frame.
-                        let mut batch = vec![m];
-                        while batch.len() < 64 {
-                            match from_app.try_recv() {
-                                Ok(m) => batch.push(m),
-                                Err(_) => break,
-                            }
-                        }
-                        sockjs::frames::messages(&batch)
-                    }
-                    (None, Framing::SockJs) => {
-                        let _ = sink.send(send(sockjs::frames::GO_AWAY.into())).await;
-                        let _ = sink.close().await;
-                        return;
-                    }
-                    (None, Framing::Raw) => {
-                        let _ = sink.close().await;
-                        return;
-                    }
-                },
-                _ = beat.tick(), if framing == Framing::SockJs => "h".to_owned(),
-            };
-            match tokio::time::timeout(config.send_timeout, sink.send(send(text))).await {
-                Ok(Ok(())) => {}
-                _ => return,
-            }
-        }
-    };
-    let reader = async {
-        while let Some(Ok(message)) = stream.next().await {
-            let text = match message {
-                Message::Text(t) => t.to_string(),
-                Message::Binary(b) => match String::from_utf8(b.to_vec()) {
-                    Ok(t) => t,
-                    Err(_) => return,
-                },
-                Message::Close(_) => return,
-                Message::Ping(_) | Message::Pong(_) => continue,
-            };
-            let messages = match framing {
-                Framing::Raw => vec![text],
-                // An empty SockJS message is nothing; invalid JSON ends it.
-                Framing::SockJs if text.is_empty() => continue,
-                Framing::SockJs => match sockjs::frames::parse_client(&text) {
-                    Some(m) => m,
-                    None => return,
-                },
-            };
-            for m in messages {
-                if to_app.send(m).await.is_err() {
-                    return;
-                }
-            }
-        }
-    };
-    tokio::select! {
-        () = writer => {}
-        () = reader => {}
-        () = shared.shutdown.cancelled() => {}
+        // A heart-beat is due after `heartbeat` of silence, not on a clock.
+        beat.as_mut().reset(Instant::now() + heartbeat);
     }
 }
 
-/// Used by SockJS's `websocket` transport.
-pub(super) async fn sockjs(shared: Shared, request: Request<Body>) -> Response {
+/// Hands the client's messages to the handler until the client closes or
+/// breaks the protocol.
+async fn read(
+    stream: &mut SplitStream<WebSocket>,
+    to_app: mpsc::Sender<String>,
+    framing: Framing,
+) -> End {
+    while let Some(message) = stream.next().await {
+        let text = match message {
+            Ok(Message::Text(t)) => t.as_str().to_owned(),
+            Ok(Message::Binary(b)) => match String::from_utf8(b.to_vec()) {
+                Ok(t) => t,
+                Err(_) => return End::Refused(close_code::INVALID, "Text must be UTF-8"),
+            },
+            Ok(Message::Close(_)) => return End::ClientGone,
+            // axum answers pings itself.
+            Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+            // tungstenite reports an oversized message as a capacity error
+            // ("Space limit exceeded: Message too long"); axum does not
+            // expose its type, so the message is the only way to tell it
+            // from a broken connection (a test pins this down).
+            Err(e) if e.to_string().contains("Space limit exceeded") => {
+                return End::Refused(close_code::SIZE, "Message too big");
+            }
+            Err(_) => return End::ClientGone,
+        };
+        let messages = match framing {
+            Framing::Raw => vec![text],
+            // An empty SockJS message carries nothing; broken JSON ends
+            // the connection, as the protocol asks.
+            Framing::SockJs if text.is_empty() => continue,
+            Framing::SockJs => match sockjs::frames::parse_client(&text) {
+                Some(m) => m,
+                None => return End::Refused(close_code::INVALID, "Broken JSON encoding"),
+            },
+        };
+        for m in messages {
+            if to_app.send(m).await.is_err() {
+                // The handler stopped reading; the writer sees it end too.
+                return End::HandlerDone;
+            }
+        }
+    }
+    End::ClientGone
+}
+
+/// Sends the closing frames `end` calls for, then waits (briefly) for the
+/// client's close so the TCP connection ends cleanly rather than by reset.
+async fn close(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut stream: SplitStream<WebSocket>,
+    end: End,
+    shared: &Shared,
+    framing: Framing,
+) {
+    // A SockJS client learns why from a `c[…]` frame; a refused client is
+    // dropped abruptly, as the protocol asks.
+    let (code, reason, sockjs_frame) = match end {
+        End::ClientGone | End::Stalled => return,
+        End::HandlerDone | End::Shutdown if framing == Framing::SockJs => (3000, "Go away!", true),
+        End::HandlerDone => (close_code::NORMAL, "Go away!", false),
+        End::Shutdown => (close_code::AWAY, "Server shutting down", false),
+        End::Refused(code, reason) => (code, reason, false),
+    };
+    let send_timeout = shared.config.send_timeout;
+    let handshake = async {
+        if sockjs_frame {
+            sink.send(text_message(sockjs::frames::GO_AWAY.to_owned()))
+                .await?;
+        }
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        sink.send(Message::Close(Some(frame))).await?;
+        while let Some(Ok(_)) = stream.next().await {}
+        Ok::<_, axum::Error>(())
+    };
+    let _ = timeout(send_timeout, handshake).await;
+}
+
+fn text_message(text: String) -> Message {
+    Message::Text(text.into())
+}
+
+/// `GET /ws-orders/{server}/{session}/websocket`: SockJS framing.
+pub(super) async fn sockjs(shared: Shared, request: Request) -> Response {
     upgrade(shared, request, Framing::SockJs).await
 }

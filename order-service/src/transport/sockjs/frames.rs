@@ -1,28 +1,58 @@
 //! SockJS framing: `o` (open), `h` (heart-beat), `a[…]` (messages),
-//! `c[code,"reason"]` (close), and how each HTTP transport wraps a frame.
+//! `c[code,"reason"]` (close); the JSON string quoting the protocol asks
+//! for; what clients send; and how each HTTP transport wraps a frame.
+//! Pure functions, so every rule is unit-tested here.
 
-/// The close frame of a session that ended normally.
+use std::borrow::Cow;
+
+/// The frame that opens a session.
+pub const OPEN: &str = "o";
+/// The heart-beat frame.
+pub const HEARTBEAT: &str = "h";
+/// The close frame of a session that ended normally (handler done, timed
+/// out, shut down).
 pub const GO_AWAY: &str = "c[3000,\"Go away!\"]";
 /// The answer to a second receiving request on one session.
 pub const ANOTHER_CONNECTION: &str = "c[2010,\"Another connection still open\"]";
+/// The close frame of a session whose receiving request was aborted by
+/// the client: messages may have been lost, so the session is over.
+pub const INTERRUPTED: &str = "c[1002,\"Connection interrupted\"]";
 
-/// JSON-quotes a string, escaping every non-ASCII character as `\uXXXX`.
-/// The protocol requires escaping some Unicode ranges that browsers mangle
-/// (U+2028, U+200C…, U+FFF0…); escaping all of them is simpler and as valid.
+/// Characters the protocol requires a server to send as `\uXXXX`: browsers
+/// mangle or drop them on some transports (sockjs-protocol's
+/// `escapable_by_server`). Control characters are escaped by serde_json
+/// already; surrogates (U+D800–U+DFFF) cannot occur in a Rust string.
+fn escapable(c: char) -> bool {
+    matches!(c,
+        '\u{200c}'..='\u{200f}'
+        | '\u{2028}'..='\u{202f}'
+        | '\u{2060}'..='\u{206f}'
+        | '\u{fff0}'..='\u{ffff}')
+}
+
+/// JSON-quotes a string as SockJS clients need it: serde_json's encoding,
+/// with the protocol's escapable characters as `\uXXXX`.
 pub fn quote(s: &str) -> String {
     let json = serde_json::Value::String(s.to_owned()).to_string();
-    if json.is_ascii() {
+    escape_chars(json, escapable)
+}
+
+/// Replaces each character of `json` for which `escape` holds with its
+/// `\uXXXX` form (only ever called with characters outside ASCII quotes and
+/// backslashes, so the JSON stays valid).
+fn escape_chars(json: String, escape: impl Fn(char) -> bool) -> String {
+    if !json.chars().any(&escape) {
         return json;
     }
     let mut out = String::with_capacity(json.len() + 16);
     for c in json.chars() {
-        if c.is_ascii() {
-            out.push(c);
-        } else {
+        if escape(c) {
             let mut units = [0u16; 2];
             for unit in c.encode_utf16(&mut units) {
                 out.push_str(&format!("\\u{unit:04x}"));
             }
+        } else {
+            out.push(c);
         }
     }
     out
@@ -41,10 +71,28 @@ pub fn messages(messages: &[String]) -> String {
     out
 }
 
-/// What a client sends: a JSON array of strings (or one string). `None`
-/// when it is anything else.
+/// Messages sent in one `a[…]` frame at most, so a burst cannot build an
+/// arbitrarily large frame (and a streaming response ends near its limit).
+const MAX_BATCH: usize = 64;
+
+/// An `a[…]` frame of `first` and whatever else is already queued in
+/// `queue` (up to [`MAX_BATCH`] messages): one write for a burst.
+pub fn batch(first: String, queue: &mut tokio::sync::mpsc::Receiver<String>) -> String {
+    let mut batch = vec![first];
+    while batch.len() < MAX_BATCH {
+        match queue.try_recv() {
+            Ok(m) => batch.push(m),
+            Err(_) => break,
+        }
+    }
+    messages(&batch)
+}
+
+/// What a client sends: a JSON array of strings, or one JSON string.
+/// `None` when it is anything else (the caller answers "Broken JSON").
 pub fn parse_client(text: &str) -> Option<Vec<String>> {
-    match serde_json::from_str::<serde_json::Value>(text).ok()? {
+    let text = replace_lone_surrogates(text);
+    match serde_json::from_str::<serde_json::Value>(&text).ok()? {
         serde_json::Value::String(s) => Some(vec![s]),
         serde_json::Value::Array(items) => items
             .into_iter()
@@ -57,12 +105,60 @@ pub fn parse_client(text: &str) -> Option<Vec<String>> {
     }
 }
 
+/// JavaScript strings may hold unpaired surrogates, which browsers send as
+/// `\udXXX` escapes; serde_json refuses them (a Rust string cannot hold
+/// them), which would turn one odd character into a broken batch. They
+/// become U+FFFD, as any UTF-8 decoder would make of them.
+fn replace_lone_surrogates(json: &str) -> Cow<'_, str> {
+    if !json.contains("\\u") {
+        return Cow::Borrowed(json);
+    }
+    let b = json.as_bytes();
+    let unit_at = |i: usize| -> Option<u16> {
+        let hex = json.get(i + 2..i + 6)?;
+        (b.get(i) == Some(&b'\\') && b.get(i + 1) == Some(&b'u'))
+            .then(|| u16::from_str_radix(hex, 16).ok())
+            .flatten()
+    };
+    let mut out = String::with_capacity(json.len());
+    let mut i = 0;
+    let mut copied = 0;
+    while i < b.len() {
+        if b[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        let Some(unit) = unit_at(i) else {
+            i += 2; // any other escape, `\\` included, is two bytes
+            continue;
+        };
+        let pair = (0xd800..0xdc00).contains(&unit)
+            && unit_at(i + 6).is_some_and(|low| (0xdc00..0xe000).contains(&low));
+        if pair {
+            i += 12;
+        } else if (0xd800..0xe000).contains(&unit) {
+            out.push_str(&json[copied..i]);
+            out.push_str("\\ufffd");
+            i += 6;
+            copied = i;
+        } else {
+            i += 6;
+        }
+    }
+    if copied == 0 {
+        return Cow::Borrowed(json);
+    }
+    out.push_str(json.get(copied..).unwrap_or_default());
+    Cow::Owned(out)
+}
+
 /// How an HTTP transport writes one frame into its response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Wrapper {
     /// xhr and xhr_streaming: the frame and `\n`.
     Newline,
-    /// eventsource: `data: <frame>\r\n\r\n`.
+    /// eventsource: `data: <frame>\r\n\r\n` (a frame never holds a raw
+    /// newline: JSON escapes them).
     EventSource,
     /// htmlfile: a script calling `p("<frame>")`.
     HtmlFile,
@@ -74,13 +170,23 @@ impl Wrapper {
         match self {
             Wrapper::Newline => format!("{frame}\n"),
             Wrapper::EventSource => format!("data: {frame}\r\n\r\n"),
-            Wrapper::HtmlFile => format!("<script>\np({});\n</script>\r\n", quote(frame)),
+            Wrapper::HtmlFile => {
+                format!("<script>\np({});\n</script>\r\n", quote_for_script(frame))
+            }
         }
     }
 }
 
-/// The htmlfile transport's page head, padded to 1 KiB so browsers start
-/// rendering (and running the scripts) at once.
+/// Quotes a frame for an inline `<script>`: as [`quote`], and `<`, `>` and
+/// `&` escaped too, so a message holding `</script>` cannot end the script
+/// block and run as HTML.
+fn quote_for_script(frame: &str) -> String {
+    escape_chars(quote(frame), |c| matches!(c, '<' | '>' | '&'))
+}
+
+/// The htmlfile transport's page head, padded past 1 KiB so browsers start
+/// rendering (and running the scripts) at once. `callback` has been
+/// checked against `[a-zA-Z0-9_.]+`.
 pub fn htmlfile_prelude(callback: &str) -> String {
     let mut page = format!(
         "<!doctype html>\n<html><head>\n  <meta http-equiv=\"X-UA-Compatible\" content=\"IE=edge\" />\n  \
@@ -88,9 +194,8 @@ pub fn htmlfile_prelude(callback: &str) -> String {
          <script>\n    document.domain = document.domain;\n    var c = parent.{callback};\n    c.start();\n    \
          function p(d) {{c.message(d);}};\n    window.onload = function() {{c.stop();}};\n  </script>"
     );
-    while page.len() < 1024 {
-        page.push(' ');
-    }
+    let padding = 1025usize.saturating_sub(page.len());
+    page.extend(std::iter::repeat_n(' ', padding));
     page.push_str("\r\n");
     page
 }
@@ -100,10 +205,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn quotes_unicode_as_escapes() {
-        assert_eq!(quote("a\"b"), "\"a\\\"b\"");
-        assert_eq!(quote("\u{2028}é"), "\"\\u2028\\u00e9\"");
-        assert_eq!(quote("😀"), "\"\\ud83d\\ude00\"");
+    fn quotes_the_protocols_escapable_characters_only() {
+        assert_eq!(quote("a\"b\n"), "\"a\\\"b\\n\"");
+        assert_eq!(quote("é😀"), "\"é😀\"");
+        assert_eq!(
+            quote("\u{2028}\u{2029}\u{200c}\u{200f}\u{2060}\u{fff0}\u{ffff}"),
+            "\"\\u2028\\u2029\\u200c\\u200f\\u2060\\ufff0\\uffff\""
+        );
+        assert_eq!(quote("\u{0}"), "\"\\u0000\"");
     }
 
     #[test]
@@ -112,6 +221,7 @@ mod tests {
             messages(&["x".into(), "CONNECTED\n\n\0".into()]),
             "a[\"x\",\"CONNECTED\\n\\n\\u0000\"]"
         );
+        assert_eq!(messages(&[]), "a[]");
     }
 
     #[test]
@@ -121,9 +231,25 @@ mod tests {
             Some(vec!["a".into(), "b".into()])
         );
         assert_eq!(parse_client("\"a\""), Some(vec!["a".into()]));
+        assert_eq!(parse_client("[]"), Some(vec![]));
         assert_eq!(parse_client("[1]"), None);
         assert_eq!(parse_client("[\"a\""), None);
         assert_eq!(parse_client("{}"), None);
+        assert_eq!(parse_client(""), None);
+    }
+
+    #[test]
+    fn lone_surrogates_become_replacement_characters() {
+        assert_eq!(
+            parse_client(r#"["a\ud800b","\udc00","\ud83d\ude00","\\ud800"]"#),
+            Some(vec![
+                "a\u{fffd}b".into(),
+                "\u{fffd}".into(),
+                "😀".into(),
+                "\\ud800".into()
+            ])
+        );
+        assert_eq!(parse_client(r#"["\ud83d"]"#), Some(vec!["\u{fffd}".into()]));
     }
 
     #[test]
@@ -131,9 +257,17 @@ mod tests {
         assert_eq!(Wrapper::Newline.wrap("o"), "o\n");
         assert_eq!(Wrapper::EventSource.wrap("o"), "data: o\r\n\r\n");
         assert_eq!(
-            Wrapper::HtmlFile.wrap("o"),
-            "<script>\np(\"o\");\n</script>\r\n"
+            Wrapper::HtmlFile.wrap("a[\"x\"]"),
+            "<script>\np(\"a[\\\"x\\\"]\");\n</script>\r\n"
         );
-        assert!(htmlfile_prelude("cb").len() >= 1024);
+        let prelude = htmlfile_prelude("cb");
+        assert!(prelude.len() > 1024 && prelude.contains("parent.cb;"));
+    }
+
+    #[test]
+    fn htmlfile_frames_cannot_close_the_script() {
+        let wrapped = Wrapper::HtmlFile.wrap(&messages(&["</script><b>&".into()]));
+        assert!(!wrapped.contains("</script><b>"), "{wrapped}");
+        assert!(wrapped.contains("\\u003c/script\\u003e\\u003cb\\u003e\\u0026"));
     }
 }

@@ -1,42 +1,52 @@
-//! SockJS sessions of the HTTP transports: a session outlives each request.
-//! Messages for the client wait in a bounded queue until a receiving request
-//! (xhr, xhr_streaming, eventsource, htmlfile) takes them; one receiver at a
-//! time. A session without a receiver for `disconnect_delay` is closed, which
-//! ends its STOMP session. Locks are `std` mutexes held for a few
-//! instructions, never across an await.
+//! Sessions of the SockJS HTTP transports: a session outlives each request.
+//!
+//! The handler's outgoing queue (a bounded mpsc channel) belongs to the
+//! session. A receiving request (xhr, xhr_streaming, eventsource,
+//! htmlfile) borrows it as a [`Lease`] while it is attached and gives it
+//! back when it ends, so messages sent between two requests wait in that
+//! one bounded queue and reach the next request in order. One lease at a
+//! time: a second receiver is refused with `c[2010,…]`.
+//!
+//! A session without a receiver for `disconnect_delay` is closed, which
+//! ends the handler's `incoming`. A closed session keeps answering its
+//! close frame for another `disconnect_delay`, then is forgotten. One
+//! reaper task per session does both with timers; locks are `std` mutexes
+//! held for a few instructions, never across an await.
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::HashMap,
     net::SocketAddr,
-    sync::{Arc, Mutex, MutexGuard},
+    pin::pin,
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
     time::Duration,
 };
 
 use tokio::{
     sync::{Notify, OwnedSemaphorePermit, mpsc},
-    time::Instant,
+    time::{Instant, sleep, sleep_until},
 };
+use tokio_util::sync::CancellationToken;
 
 use super::frames;
-use crate::transport::{Connection, Shared};
+use crate::transport::{Connection, INCOMING_CAPACITY, Shared};
 
-/// Messages buffered from xhr_send before the STOMP session takes them.
-const INCOMING_CAPACITY: usize = 32;
+/// Longest session id accepted. SockJS clients use 8 random characters
+/// (UUIDs in the protocol tests); the bound keeps a client from parking
+/// kilobytes of path in the registry per session.
+pub const MAX_SESSION_ID: usize = 128;
 
-/// All live HTTP-transport sessions, by id.
+/// All live (and recently closed) HTTP-transport sessions, by id. Their
+/// number is bounded by the connection permits each one holds.
 #[derive(Clone, Default)]
 pub struct Sessions(Arc<Mutex<HashMap<String, Arc<Session>>>>);
 
 /// What a receiving request finds.
 pub enum Attach {
-    /// It is now the receiver; `fresh` when it created the session.
-    Receiver {
-        /// The session.
-        session: Arc<Session>,
-        /// Send `o` first.
-        fresh: bool,
-    },
-    /// Answer with this frame and end (closed, or another receiver).
+    /// It is now the receiver; `fresh` when it created the session (send
+    /// the open frame first).
+    Receiver { lease: Lease, fresh: bool },
+    /// Answer with this close frame and end: the session is closed, or
+    /// another receiver is attached.
     Refused(&'static str),
     /// Too many connections.
     Full,
@@ -45,200 +55,238 @@ pub enum Attach {
 /// One session.
 pub struct Session {
     state: Mutex<State>,
-    /// Wakes receivers (new messages, close) and the pump (room in the queue).
-    changed: Notify,
-    capacity: usize,
+    /// Wakes the reaper when a receiver detaches.
+    detached: Notify,
+    /// Cancelled when the session closes: wakes its receiver and reaper.
+    closed: CancellationToken,
 }
 
 struct State {
-    queue: VecDeque<String>,
-    receiving: bool,
-    closed: bool,
-    idle_since: Instant,
+    /// The handler's messages; `None` while a lease holds them, or closed.
+    from_app: Option<mpsc::Receiver<String>>,
+    /// Where xhr_send delivers; `None` once closed, which ends `incoming`.
     to_app: Option<mpsc::Sender<String>>,
+    receiving: bool,
+    /// The close frame later requests get, once closed.
+    close_frame: Option<&'static str>,
+    idle_since: Instant,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic elsewhere cannot leave these small states half-updated in a
+    // way that matters more than refusing every later request would.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Sessions {
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<Session>>> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
     /// The session `id`, if it exists.
     pub fn get(&self, id: &str) -> Option<Arc<Session>> {
-        self.lock().get(id).cloned()
+        lock(&self.0).get(id).cloned()
     }
 
     /// Attaches a receiving request to session `id`, creating the session
-    /// (and its STOMP session) if it is new.
+    /// (and starting the handler on it) when it is new.
     pub fn attach(&self, id: &str, shared: &Shared, peer: Option<SocketAddr>) -> Attach {
-        let mut sessions = self.lock();
+        let mut sessions = lock(&self.0);
         if let Some(session) = sessions.get(id) {
-            let mut state = session.lock();
-            if state.closed {
-                return Attach::Refused(frames::GO_AWAY);
+            let mut state = lock(&session.state);
+            if let Some(frame) = state.close_frame {
+                return Attach::Refused(frame);
             }
             if state.receiving {
                 return Attach::Refused(frames::ANOTHER_CONNECTION);
             }
             state.receiving = true;
+            let from_app = state.from_app.take();
             return Attach::Receiver {
-                session: session.clone(),
+                lease: Lease::new(session.clone(), from_app),
                 fresh: false,
             };
         }
         let Ok(permit) = shared.slots.clone().try_acquire_owned() else {
             return Attach::Full;
         };
-        let config = &shared.config;
         let (to_app, incoming) = mpsc::channel(INCOMING_CAPACITY);
-        let (outgoing, from_app) = mpsc::channel(config.outgoing_capacity);
+        let (outgoing, from_app) = mpsc::channel(shared.config.outgoing_capacity);
         let session = Arc::new(Session {
             state: Mutex::new(State {
-                queue: VecDeque::new(),
-                receiving: true,
-                closed: false,
-                idle_since: Instant::now(),
+                from_app: None,
                 to_app: Some(to_app),
+                receiving: true,
+                close_frame: None,
+                idle_since: Instant::now(),
             }),
-            changed: Notify::new(),
-            capacity: config.outgoing_capacity,
+            detached: Notify::new(),
+            closed: CancellationToken::new(),
         });
         sessions.insert(id.to_owned(), session.clone());
-        tokio::spawn((shared.handler)(Connection {
+        shared.spawn_handler(Connection {
             incoming,
             outgoing,
             peer,
-        }));
-        tokio::spawn(pump(session.clone(), from_app));
+        });
         tokio::spawn(reap(
             self.clone(),
             id.to_owned(),
             session.clone(),
-            config.disconnect_delay,
+            shared.clone(),
             permit,
         ));
         Attach::Receiver {
-            session,
+            lease: Lease::new(session, Some(from_app)),
             fresh: true,
         }
     }
-}
 
-/// Moves the STOMP session's messages into the queue; closes the session
-/// when the STOMP session ends.
-async fn pump(session: Arc<Session>, mut from_app: mpsc::Receiver<String>) {
-    while let Some(message) = from_app.recv().await {
-        loop {
-            let room = session.changed.notified();
-            tokio::pin!(room);
-            room.as_mut().enable();
-            {
-                let mut state = session.lock();
-                if state.closed {
-                    return;
-                }
-                if state.queue.len() < session.capacity {
-                    state.queue.push_back(message);
-                    break;
-                }
-            }
-            // Full: the STOMP session's own send timeout drops a client
-            // that never reads; here we just wait for room.
-            room.await;
+    /// Forgets `id` if it still names `session` (not a newer one).
+    fn remove(&self, id: &str, session: &Arc<Session>) {
+        let mut sessions = lock(&self.0);
+        if sessions.get(id).is_some_and(|s| Arc::ptr_eq(s, session)) {
+            sessions.remove(id);
         }
-        session.changed.notify_waiters();
     }
-    session.close();
 }
 
-/// Closes the session after `delay` without a receiver, and forgets it
-/// `delay` after it closed (late requests meanwhile get the close frame).
+/// Closes `session` after `disconnect_delay` without a receiver (or at
+/// shutdown), and forgets it `disconnect_delay` after it closed; late
+/// requests meanwhile get its close frame.
 async fn reap(
     sessions: Sessions,
     id: String,
     session: Arc<Session>,
-    delay: Duration,
-    permit: OwnedSemaphorePermit,
+    shared: Shared,
+    _permit: OwnedSemaphorePermit,
 ) {
-    loop {
-        let wake = {
-            let state = session.lock();
-            if state.closed {
-                break;
-            }
-            if state.receiving {
-                Instant::now() + delay
-            } else {
-                state.idle_since + delay
-            }
+    let delay = shared.config.disconnect_delay;
+    while !session.closed.is_cancelled() {
+        let mut detached = pin!(session.detached.notified());
+        detached.as_mut().enable();
+        let idle_since = {
+            let state = lock(&session.state);
+            (!state.receiving).then_some(state.idle_since)
         };
-        tokio::time::sleep_until(wake).await;
-        let state = session.lock();
-        if !state.closed && !state.receiving && state.idle_since.elapsed() >= delay {
-            drop(state);
-            session.close();
+        let deadline = idle_since.map_or_else(Instant::now, |t| t + delay);
+        tokio::select! {
+            () = &mut detached => {}
+            () = session.closed.cancelled() => {}
+            () = shared.shutdown.cancelled() => session.close(frames::GO_AWAY),
+            () = sleep_until(deadline), if idle_since.is_some() => session.close_if_idle(delay),
         }
     }
-    drop(permit);
-    tokio::time::sleep(delay).await;
-    sessions.lock().remove(&id);
+    sleep(delay).await;
+    sessions.remove(&id, &session);
 }
 
 impl Session {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Ends the session: the STOMP session's input ends, receivers get `c[3000,…]`.
-    pub fn close(&self) {
-        {
-            let mut state = self.lock();
-            state.closed = true;
-            state.to_app = None;
-        }
-        self.changed.notify_waiters();
-    }
-
-    /// The receiver went away.
-    pub fn detach(&self) {
-        let mut state = self.lock();
-        state.receiving = false;
-        state.idle_since = Instant::now();
-    }
-
     /// Where xhr_send delivers; `None` once closed.
     pub fn to_app(&self) -> Option<mpsc::Sender<String>> {
-        self.lock().to_app.clone()
+        lock(&self.state).to_app.clone()
     }
 
-    /// The next frame for the receiver: queued messages as one `a[…]`, the
-    /// close frame, or `h` after `heartbeat` of silence.
-    pub async fn next_frame(&self, heartbeat: Duration) -> (String, bool) {
-        let deadline = Instant::now() + heartbeat;
-        loop {
-            let changed = self.changed.notified();
-            tokio::pin!(changed);
-            changed.as_mut().enable();
-            {
-                let mut state = self.lock();
-                if !state.queue.is_empty() {
-                    let batch: Vec<String> = state.queue.drain(..).collect();
-                    drop(state);
-                    self.changed.notify_waiters();
-                    return (frames::messages(&batch), false);
-                }
-                if state.closed {
-                    return (frames::GO_AWAY.to_owned(), true);
-                }
-            }
-            tokio::select! {
-                () = &mut changed => {}
-                () = tokio::time::sleep_until(deadline) => return ("h".to_owned(), false),
-            }
+    /// Ends the session: the handler's `incoming` ends, its `outgoing`
+    /// fails, later requests get `frame`. Closing twice keeps the first.
+    pub fn close(&self, frame: &'static str) {
+        {
+            let mut state = lock(&self.state);
+            state.close_frame.get_or_insert(frame);
+            state.to_app = None;
+            state.from_app = None;
         }
+        self.closed.cancel();
+    }
+
+    fn close_if_idle(&self, delay: Duration) {
+        let idle = {
+            let state = lock(&self.state);
+            !state.receiving && state.idle_since.elapsed() >= delay
+        };
+        if idle {
+            self.close(frames::GO_AWAY);
+        }
+    }
+}
+
+/// The right to receive on a session, held by one request at a time.
+/// Dropped without [`Lease::finish`] (the client aborted the request, the
+/// writer failed) it closes the session with `c[1002,…]`: frames may have
+/// been lost, and the protocol lets a server close such a session.
+pub struct Lease {
+    session: Arc<Session>,
+    from_app: Option<mpsc::Receiver<String>>,
+    finished: bool,
+}
+
+/// The next frame for a receiver.
+pub enum Next {
+    /// An `a[…]` frame of queued messages.
+    Messages(String),
+    /// Nothing for a heart-beat period.
+    Heartbeat,
+    /// The session is closed; send this frame and end.
+    Closed(&'static str),
+}
+
+impl Lease {
+    fn new(session: Arc<Session>, from_app: Option<mpsc::Receiver<String>>) -> Self {
+        Self {
+            session,
+            from_app,
+            finished: false,
+        }
+    }
+
+    /// Waits for the next frame: queued messages, the close frame, or a
+    /// heart-beat after `heartbeat` of silence.
+    pub async fn next(&mut self, heartbeat: Duration) -> Next {
+        let Some(from_app) = self.from_app.as_mut() else {
+            return Next::Closed(self.close_frame());
+        };
+        tokio::select! {
+            message = from_app.recv() => match message {
+                Some(m) => Next::Messages(frames::batch(m, from_app)),
+                // The handler dropped its sender and everything it sent
+                // has been delivered: the session is over.
+                None => {
+                    self.session.close(frames::GO_AWAY);
+                    Next::Closed(self.close_frame())
+                }
+            },
+            () = self.session.closed.cancelled() => Next::Closed(self.close_frame()),
+            () = sleep(heartbeat) => Next::Heartbeat,
+        }
+    }
+
+    fn close_frame(&self) -> &'static str {
+        lock(&self.session.state)
+            .close_frame
+            .unwrap_or(frames::GO_AWAY)
+    }
+
+    /// The request ended normally: the next request may receive.
+    pub fn finish(mut self) {
+        self.finished = true;
+    }
+
+    /// Ends the session (the client is too slow, or the service stops);
+    /// later requests get `frame`.
+    pub fn end_session(&self, frame: &'static str) {
+        self.session.close(frame);
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.session.close(frames::INTERRUPTED);
+        }
+        {
+            let mut state = lock(&self.session.state);
+            if state.close_frame.is_none() {
+                state.from_app = self.from_app.take();
+            }
+            state.receiving = false;
+            state.idle_since = Instant::now();
+        }
+        self.session.detached.notify_waiters();
     }
 }
