@@ -128,7 +128,11 @@ impl Server {
         // One instance on SQLite: events stay in-process. On PostgreSQL there
         // may be replicas: order events go through LISTEN/NOTIFY.
         let sink: Arc<dyn events::Publish> = match &db {
-            Db::Postgres(pool) => Arc::new(events::PgBus::start(pool.clone(), broker.clone(), shutdown.clone())),
+            Db::Postgres(pool) => Arc::new(events::PgBus::start(
+                pool.clone(),
+                broker.clone(),
+                shutdown.clone(),
+            )),
             Db::Sqlite { .. } => Arc::new(broker.clone()),
         };
         let events = events::Events::new(sink);

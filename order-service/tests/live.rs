@@ -399,10 +399,16 @@ async fn slow_consumer() {
 /// sees the orders placed through the other (LISTEN/NOTIFY), exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_share_order_events_on_postgres() {
-    let Some(sys) = TestSystem::spawn(Backend::Postgres).await else { return };
-    let replica = order_service::Server::start(&sys.order_config).await.unwrap();
+    let Some(sys) = TestSystem::spawn(Backend::Postgres).await else {
+        return;
+    };
+    let replica = order_service::Server::start(&sys.order_config)
+        .await
+        .unwrap();
     let subscribe = async |addr: std::net::SocketAddr| {
-        let (mut socket, _) = ws(&format!("ws://{addr}/ws-orders"), None, None).await.unwrap();
+        let (mut socket, _) = ws(&format!("ws://{addr}/ws-orders"), None, None)
+            .await
+            .unwrap();
         for frame in [CONNECT, SUBSCRIBE] {
             socket.send(Message::text(frame)).await.unwrap();
             next_text(&mut socket).await;

@@ -50,14 +50,23 @@ impl Publish for PgBus {
     }
 }
 
-async fn notify(pool: PgPool, local: Broker, mut rx: mpsc::Receiver<Bytes>, shutdown: CancellationToken) {
+async fn notify(
+    pool: PgPool,
+    local: Broker,
+    mut rx: mpsc::Receiver<Bytes>,
+    shutdown: CancellationToken,
+) {
     loop {
         let body = tokio::select! {
             () = shutdown.cancelled() => return,
             body = rx.recv() => match body { Some(b) => b, None => return },
         };
         let payload = String::from_utf8_lossy(&body).into_owned();
-        let sent = sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(payload).execute(&pool).await;
+        let sent = sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(payload)
+            .execute(&pool)
+            .await;
         if let Err(e) = sent {
             tracing::warn!(error = %e, "NOTIFY failed; publishing the order event locally");
             local.publish(ORDERS_TOPIC, body);
