@@ -32,7 +32,7 @@ use proto::inventory_service_server::InventoryServiceServer;
 use support::db::{Db, Migrations};
 use support::service::Running;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 
 pub use config::Config;
 
@@ -127,7 +127,10 @@ impl Server {
                 .add_service(reflection_v1alpha)
                 .add_service(InventoryServiceServer::new(inventory))
                 .serve_with_incoming_shutdown(
-                    TcpListenerStream::new(grpc_listener),
+                    // Accepted sockets do not inherit the builder's
+                    // `tcp_nodelay`; without it Nagle and delayed ACKs add
+                    // 40 ms to one call in a few hundred.
+                    TcpIncoming::from(grpc_listener).with_nodelay(Some(true)),
                     stop.cancelled_owned(),
                 )
                 .await

@@ -39,8 +39,8 @@ use proto::order_service_server::OrderServiceServer;
 use support::db::{Db, Migrations};
 use support::service::Running;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
+use tonic::transport::server::TcpIncoming;
 
 pub use config::Config;
 
@@ -128,11 +128,11 @@ impl Server {
         // One instance on SQLite: events stay in-process. On PostgreSQL there
         // may be replicas: order events go through LISTEN/NOTIFY.
         let sink: Arc<dyn events::Publish> = match &db {
-            Db::Postgres(pool) => Arc::new(events::PgBus::start(
-                pool.clone(),
-                broker.clone(),
-                shutdown.clone(),
-            )),
+            Db::Postgres(pool) => Arc::new(
+                events::PgBus::start(pool.clone(), broker.clone(), shutdown.clone())
+                    .await
+                    .context("listening for order events")?,
+            ),
             Db::Sqlite { .. } => Arc::new(broker.clone()),
         };
         let events = events::Events::new(sink);
@@ -160,7 +160,10 @@ impl Server {
                 .add_service(reflection_v1alpha)
                 .add_service(OrderServiceServer::new(orders))
                 .serve_with_incoming_shutdown(
-                    TcpListenerStream::new(grpc_listener),
+                    // Accepted sockets do not inherit the builder's
+                    // `tcp_nodelay`; without it Nagle and delayed ACKs add
+                    // 40 ms to one call in a few hundred.
+                    TcpIncoming::from(grpc_listener).with_nodelay(Some(true)),
                     stop.cancelled_owned(),
                 )
                 .await

@@ -29,12 +29,19 @@ pub struct PgBus {
 }
 
 impl PgBus {
-    /// Starts the notifier and the listener; both end at `shutdown`.
-    pub fn start(pool: PgPool, local: Broker, shutdown: CancellationToken) -> Self {
+    /// Starts LISTENing, then the notifier and the listener tasks; both
+    /// end at `shutdown`. Returns once LISTEN is in place, so no event
+    /// published after start-up is missed by this replica's clients.
+    pub async fn start(
+        pool: PgPool,
+        local: Broker,
+        shutdown: CancellationToken,
+    ) -> Result<Self, sqlx::Error> {
+        let listener = subscribe(&pool).await?;
         let (outbox, rx) = mpsc::channel(QUEUE);
         tokio::spawn(notify(pool.clone(), local.clone(), rx, shutdown.clone()));
-        tokio::spawn(listen(pool, local.clone(), shutdown));
-        Self { local, outbox }
+        tokio::spawn(listen(pool, listener, local.clone(), shutdown));
+        Ok(Self { local, outbox })
     }
 }
 
@@ -74,33 +81,38 @@ async fn notify(
     }
 }
 
-async fn listen(pool: PgPool, local: Broker, shutdown: CancellationToken) {
+/// A connection LISTENing on [`CHANNEL`].
+async fn subscribe(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(CHANNEL).await?;
+    Ok(listener)
+}
+
+async fn listen(
+    pool: PgPool,
+    mut listener: PgListener,
+    local: Broker,
+    shutdown: CancellationToken,
+) {
     loop {
-        let mut listener = match PgListener::connect_with(&pool).await {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot LISTEN for order events yet");
-                tokio::select! {
-                    () = shutdown.cancelled() => return,
-                    () = tokio::time::sleep(std::time::Duration::from_secs(1)) => continue,
-                }
-            }
+        let next = tokio::select! {
+            () = shutdown.cancelled() => return,
+            n = listener.recv() => n,
         };
-        if let Err(e) = listener.listen(CHANNEL).await {
-            tracing::warn!(error = %e, "LISTEN failed");
-            continue;
-        }
-        loop {
-            let next = tokio::select! {
-                () = shutdown.cancelled() => return,
-                n = listener.recv() => n,
-            };
-            match next {
-                Ok(n) => local.publish(ORDERS_TOPIC, Bytes::from(n.payload().to_owned())),
-                Err(e) => {
-                    tracing::warn!(error = %e, "order event listener lost its connection; reconnecting");
-                    break;
-                }
+        match next {
+            Ok(n) => local.publish(ORDERS_TOPIC, Bytes::from(n.payload().to_owned())),
+            Err(e) => {
+                tracing::warn!(error = %e, "order event listener lost its connection; reconnecting");
+                listener = loop {
+                    match subscribe(&pool).await {
+                        Ok(l) => break l,
+                        Err(e) => tracing::warn!(error = %e, "cannot LISTEN for order events yet"),
+                    }
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                    }
+                };
             }
         }
     }

@@ -134,7 +134,9 @@ async fn delivers_one_message_per_subscription_with_every_header() {
     assert!(header(&message, "message-id").is_some());
     assert!(message.ends_with("\n\n{\"id\":1}\0"));
     // Unsubscribed topics stay quiet; unsubscribing stops delivery.
-    c.send("UNSUBSCRIBE\nid:sub\\c1\n\n\0").await;
+    // With a receipt, so the events below cannot overtake it.
+    c.send("UNSUBSCRIBE\nid:sub\\c1\nreceipt:u\n\n\0").await;
+    assert_eq!(c.frame().await, "RECEIPT\nreceipt-id:u\n\n\0");
     broker.publish("/topic/orders", Bytes::from_static(b"{}"));
     broker.publish("/topic/products", Bytes::from_static(br#"{"name":"x"}"#));
     let next = c.frame().await;
