@@ -16,10 +16,11 @@
 //! ```
 //!
 //! Design choices:
-//! - **A WebSocket is one task** running a reader and a writer future joined
-//!   with `select!`: whichever ends (client gone, handler dropped its
-//!   sender, a write stuck past `send_timeout`, shutdown) tears the socket
-//!   down, and the closing frame is sent from one place.
+//! - **A WebSocket is one task** running the handler, a reader and a writer
+//!   future joined with `select!`: whichever ends (client gone, handler
+//!   dropped its sender, a write stuck past `send_timeout`, shutdown) tears
+//!   the socket down, and the closing frame is sent from one place. Running
+//!   the handler in the same task halves the wake-ups of a fan-out.
 //! - **A SockJS HTTP session outlives its requests.** The handler's outgoing
 //!   queue belongs to the session; a receiving request borrows it (a
 //!   `Lease`) for as long as it is attached and gives it back when it ends,
@@ -78,7 +79,9 @@ pub struct Connection {
 }
 
 /// Called once per new connection; the connection lives while the future
-/// runs.
+/// runs. On a WebSocket the future is polled inside the socket's own task
+/// and dropped when the socket ends; on a SockJS HTTP session it is a task
+/// of its own that sees `incoming` end.
 pub type Handler = Arc<dyn Fn(Connection) -> BoxFuture<'static, ()> + Send + Sync>;
 
 /// Transport limits and timings.

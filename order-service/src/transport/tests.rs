@@ -229,15 +229,25 @@ async fn raw_websocket_closes_when_the_handler_drops_its_sender() {
     assert_eq!(close_code(&mut ws).await, CloseCode::Normal);
 }
 
+/// Reports on its channel when dropped.
+struct OnDrop(mpsc::Sender<()>);
+
+impl Drop for OnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.try_send(());
+    }
+}
+
 /// Sends big messages until the transport drops the connection, then
-/// reports on `dropped`.
+/// reports on `dropped`: when its sender fails (SockJS HTTP), or when the
+/// transport drops the handler itself (WebSocket).
 fn flood(dropped: mpsc::Sender<()>) -> Handler {
     Arc::new(move |c: Connection| {
-        let dropped = dropped.clone();
+        let guard = OnDrop(dropped.clone());
         Box::pin(async move {
+            let _guard = guard;
             let message = "x".repeat(60 * 1024);
             while c.outgoing.send(message.clone()).await.is_ok() {}
-            let _ = dropped.send(()).await;
         })
     })
 }
