@@ -7,7 +7,7 @@
 //! `send_timeout`, and one that falls behind the broker is dropped at once;
 //! in neither case does anyone else wait.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{collections::HashMap, pin::pin, sync::Arc, time::Duration};
 
 use bytes::BytesMut;
 use tokio::{sync::broadcast, time::Instant};
@@ -120,13 +120,24 @@ impl Session {
         let mut buf = BytesMut::new();
         let connect_deadline = Instant::now() + self.config.connect_timeout;
         let mut beat = tokio::time::interval(Duration::from_secs(3600));
+        // One timer for the session's life, moved only when its deadline
+        // moves: a timer made per loop would be registered and cancelled
+        // once per delivered event, on every session of a fan-out.
+        let mut watchdog = pin!(tokio::time::sleep_until(connect_deadline));
+        let mut watchdog_at = connect_deadline;
         loop {
-            let watchdog = match (self.version, self.expect_every) {
-                (None, _) => connect_deadline,
+            let due = match (self.version, self.expect_every) {
+                (None, _) => Some(connect_deadline),
                 // The spec's tolerance: twice the agreed interval.
-                (Some(_), Some(every)) => self.last_received + every * 2,
-                (Some(_), None) => Instant::now() + Duration::from_secs(3600),
+                (Some(_), Some(every)) => Some(self.last_received + every * 2),
+                (Some(_), None) => None,
             };
+            if let Some(at) = due
+                && at != watchdog_at
+            {
+                watchdog.as_mut().reset(at);
+                watchdog_at = at;
+            }
             tokio::select! {
                 message = self.conn.incoming.recv() => {
                     let Some(text) = message else { return End::Quietly };
@@ -163,7 +174,7 @@ impl Session {
                         return End::Quietly;
                     }
                 }
-                () = tokio::time::sleep_until(watchdog) => {
+                () = &mut watchdog, if due.is_some() => {
                     return if self.version.is_none() {
                         End::Error("no CONNECT frame".into(), "CONNECT was not received in time".into())
                     } else {
