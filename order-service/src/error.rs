@@ -87,6 +87,15 @@ impl IntoResponse for Error {
                 http::HeaderValue::from_static("1"),
             );
         }
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            // The rest of the body is left unread, so the connection cannot
+            // carry another request: saying so keeps a keep-alive client
+            // from sending its next request into a closing socket.
+            response.headers_mut().insert(
+                http::header::CONNECTION,
+                http::HeaderValue::from_static("close"),
+            );
+        }
         response
     }
 }

@@ -40,6 +40,8 @@ pub async fn xhr_send(shared: &Shared, id: &str, request: &HeaderMap, body: Body
     let body = match read_body(request, body, limit).await {
         Ok(body) => body,
         Err(Unread::TooLarge) => {
+            // The rest is unread: this connection ends (see `Error`'s 413).
+            set(&mut out, header::CONNECTION, "close");
             return error(StatusCode::PAYLOAD_TOO_LARGE, "Payload too large.", out);
         }
         Err(Unread::Failed) => return error(StatusCode::BAD_REQUEST, "Body unreadable.", out),
