@@ -45,6 +45,7 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     support::telemetry::init(args.log_format);
+    support::service::raise_open_file_limit();
 
     let mut inventory_config = inventory_service::Config::parse_from(["inventory-service"]);
     inventory_config.bind_addr = args.bind_addr;

@@ -13,6 +13,7 @@ async fn main() -> anyhow::Result<ExitCode> {
         return Ok(order_service::healthcheck(config.http_port).await);
     }
     support::telemetry::init(config.log_format);
+    support::service::raise_open_file_limit();
     let server = Server::start(&config).await?;
     server.run_until(support::shutdown::signal()).await?;
     tracing::info!("stopped");

@@ -91,3 +91,13 @@ pub async fn healthcheck(probe: impl Future<Output = anyhow::Result<(bool, Strin
         }
     }
 }
+
+/// Raises this process's soft limit on open files to its hard limit, as Go
+/// and nginx do: every WebSocket subscriber is a descriptor, and a soft
+/// limit of 1,024 (common outside containers) would refuse the 1,021st.
+pub fn raise_open_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open file limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open file limit"),
+    }
+}

@@ -51,10 +51,10 @@ use tokio_util::sync::CancellationToken;
 use crate::origins::AllowedOrigins;
 
 /// Open connections at most, WebSockets and SockJS sessions together. At
-/// ~7 KB per idle WebSocket (MEASURED.md, with a 4 KiB read buffer) 10,000
-/// costs ~70 MB, and fan-out to all of them stays under 100 ms; beyond it a
-/// new client gets 503 instead of slowing every other client down.
-pub const MAX_CONNECTIONS: usize = 10_000;
+/// ~10 KiB per idle WebSocket (README, Performance) 16,384 cost ~160 MiB,
+/// and the benchmark's 10,000 subscribers fit with room to spare; beyond it
+/// a new client gets 503 instead of slowing every other client down.
+pub const MAX_CONNECTIONS: usize = 16_384;
 
 /// Messages buffered from a client before the handler takes them. Small on
 /// purpose: when the handler is busy, the client waits (TCP back-pressure
