@@ -118,6 +118,15 @@ test('the indicator follows order-service going away and coming back; nothing is
   const desktop = join(ARTIFACTS, 'page.png');
   await page.screenshot({ path: desktop, fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
+  // At phone width the orders are cards: nothing scrolls sideways, and
+  // every order keeps its status and (when CREATED) its Cancel button.
+  const overflow = await page.evaluate(() => {
+    const wrap = document.querySelector('.table-wrap');
+    return [document.documentElement.scrollWidth - innerWidth, wrap.scrollWidth - wrap.clientWidth];
+  });
+  assert.deepEqual(overflow, [0, 0], 'horizontal overflow at 390 px');
+  await page.locator('[data-testid=cancel]').first().scrollIntoViewIfNeeded();
+  assert.ok(await page.locator('[data-testid=cancel]').first().isVisible());
   const phone = join(ARTIFACTS, 'page-phone.png');
   await page.screenshot({ path: phone, fullPage: true });
   console.log(`screenshots: ${desktop} ${phone}`);
