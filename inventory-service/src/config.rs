@@ -33,6 +33,11 @@ pub struct Config {
     /// `pretty` or `json`.
     #[arg(long, env = "LOG_FORMAT", default_value = "pretty")]
     pub log_format: LogFormat,
+    /// Hours a settled reservation (released, or refused for stock) is kept
+    /// to answer retries of its key before it is pruned; 0 keeps them
+    /// forever. Held reservations are never pruned.
+    #[arg(long, env = "RESERVATION_RETENTION_HOURS", default_value_t = 168)]
+    pub reservation_retention_hours: u64,
     /// What to do (default: serve).
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -48,6 +53,13 @@ pub enum Command {
 }
 
 impl Config {
+    /// How long settled reservations are kept; `None` is forever.
+    pub fn reservation_retention(&self) -> Option<std::time::Duration> {
+        (self.reservation_retention_hours > 0).then(|| {
+            std::time::Duration::from_secs(self.reservation_retention_hours.saturating_mul(3600))
+        })
+    }
+
     /// Defaults for an in-process test: loopback, free ports, the given database.
     pub fn for_tests(database_url: impl Into<String>) -> Self {
         Self {
@@ -56,6 +68,7 @@ impl Config {
             http_port: 0,
             grpc_port: 0,
             log_format: LogFormat::Pretty,
+            reservation_retention_hours: 168,
             command: None,
         }
     }

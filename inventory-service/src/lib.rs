@@ -22,6 +22,7 @@ pub mod domain;
 pub mod error;
 pub mod grpc;
 pub mod http;
+pub mod retention;
 pub mod store;
 pub mod watch;
 
@@ -136,6 +137,13 @@ impl Server {
                 .await
                 .context("gRPC server")
         });
+        if let Some(retention) = config.reservation_retention() {
+            let (store, stop) = (store.clone(), shutdown.clone());
+            running.spawn(async move {
+                retention::run(store, retention, stop).await;
+                Ok(())
+            });
+        }
         let stop = shutdown.clone();
         let app = http::router(store);
         running.spawn(async move {

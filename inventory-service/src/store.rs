@@ -330,4 +330,32 @@ impl Store {
             .await
         })
     }
+
+    /// Deletes at most `limit` settled reservations (released, or refused
+    /// for stock) created before `before_ms`; returns how many went.
+    ///
+    /// Held reservations are never touched: they are the stock of CREATED
+    /// orders, returned by a release. A settled row only answers retries of
+    /// its key, and those come within seconds (order-service's deadline and
+    /// retries), so after the retention period it is dead weight. Batches
+    /// keep each transaction short, so reservations are not held up behind
+    /// one large delete on SQLite's single writer.
+    pub async fn prune_settled(&self, before_ms: i64, limit: i64) -> Result<u64> {
+        with_db!(&self.db, write, |pool| {
+            async {
+                let deleted = sqlx::query(
+                    "DELETE FROM reservations WHERE reservation_key IN ( \
+                         SELECT reservation_key FROM reservations \
+                         WHERE state <> 'RESERVED' AND created_at_ms < $1 LIMIT $2)",
+                )
+                .bind(before_ms)
+                .bind(limit)
+                .execute(pool)
+                .await?
+                .rows_affected();
+                Ok(deleted)
+            }
+            .await
+        })
+    }
 }
