@@ -356,21 +356,25 @@ impl Session {
     }
 
     async fn deliver(&mut self, event: &Event) -> Option<End> {
-        let matching: Vec<String> = self
-            .subscriptions
-            .iter()
-            .filter(|(_, dest)| **dest == event.destination)
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in matching {
-            self.sent += 1;
-            let message = Frame::new("MESSAGE")
-                .header("destination", event.destination.clone())
-                .header("content-type", "application/json")
-                .header("subscription", id)
-                .header("message-id", format!("{}-{}", self.id, self.sent))
-                .body(event.body.to_vec());
-            if !self.send_frame(message).await {
+        let version = self.version.unwrap_or(Version::V1_2);
+        let body = String::from_utf8_lossy(&event.body);
+        // Encoded before sending so the subscriptions are not borrowed
+        // across an await; a page has one subscription per topic.
+        let mut messages = Vec::new();
+        for (id, destination) in &self.subscriptions {
+            if *destination == event.destination {
+                self.sent += 1;
+                messages.push(frame::encode_message(
+                    destination,
+                    id,
+                    (&self.id, self.sent),
+                    &body,
+                    version,
+                ));
+            }
+        }
+        for message in messages {
+            if !self.send(message).await {
                 tracing::info!(peer = ?self.conn.peer, "dropping a STOMP client that stopped reading");
                 return Some(End::Quietly);
             }
