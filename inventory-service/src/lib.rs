@@ -31,8 +31,7 @@ use std::net::SocketAddr;
 use anyhow::Context;
 use proto::inventory_service_server::InventoryServiceServer;
 use support::db::{Db, Migrations};
-use support::service::Running;
-use tokio::net::TcpListener;
+use support::service::{self, Listeners, Running};
 use tonic::transport::server::TcpIncoming;
 
 pub use config::Config;
@@ -60,7 +59,7 @@ pub async fn healthcheck(port: u16) -> std::process::ExitCode {
     use tonic_health::pb::{
         HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
     };
-    support::service::healthcheck(async {
+    service::healthcheck(async {
         let channel = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))?
             .connect()
             .await?;
@@ -95,12 +94,10 @@ impl Server {
         let db = Db::connect(&config.database_url, &migrations())
             .await
             .context("opening the inventory database")?;
-        let http_listener = TcpListener::bind((config.bind_addr, config.http_port))
-            .await
-            .with_context(|| format!("binding the HTTP port {}", config.http_port))?;
-        let grpc_listener = TcpListener::bind((config.bind_addr, config.grpc_port))
-            .await
-            .with_context(|| format!("binding the gRPC port {}", config.grpc_port))?;
+        let Listeners {
+            http: http_listener,
+            grpc: grpc_listener,
+        } = service::bind(config.bind_addr, config.http_port, config.grpc_port).await?;
         let http_addr = http_listener.local_addr()?;
         let grpc_addr = grpc_listener.local_addr()?;
 

@@ -37,8 +37,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use anyhow::Context;
 use proto::order_service_server::OrderServiceServer;
 use support::db::{Db, Migrations};
-use support::service::Running;
-use tokio::net::TcpListener;
+use support::service::{self, Listeners, Running};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::server::TcpIncoming;
 
@@ -71,7 +70,7 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
 /// the process exit code.
 pub async fn healthcheck(port: u16) -> std::process::ExitCode {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    support::service::healthcheck(async {
+    service::healthcheck(async {
         let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
         stream
             .write_all(b"GET /health/live HTTP/1.0\r\nHost: localhost\r\n\r\n")
@@ -105,12 +104,10 @@ impl Server {
         let db = Db::connect(&config.database_url, &migrations())
             .await
             .context("opening the orders database")?;
-        let http_listener = TcpListener::bind((config.bind_addr, config.http_port))
-            .await
-            .with_context(|| format!("binding the HTTP port {}", config.http_port))?;
-        let grpc_listener = TcpListener::bind((config.bind_addr, config.grpc_port))
-            .await
-            .with_context(|| format!("binding the gRPC port {}", config.grpc_port))?;
+        let Listeners {
+            http: http_listener,
+            grpc: grpc_listener,
+        } = service::bind(config.bind_addr, config.http_port, config.grpc_port).await?;
         let http_addr = http_listener.local_addr()?;
         let grpc_addr = grpc_listener.local_addr()?;
 

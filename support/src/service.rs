@@ -1,7 +1,10 @@
 //! Running a service: its servers and background tasks as one set, stopped
 //! together and gracefully; and the `healthcheck` subcommand's reporting.
 
-use std::{process::ExitCode, time::Duration};
+use std::{net::IpAddr, process::ExitCode, time::Duration};
+
+use anyhow::Context;
+use tokio::net::TcpListener;
 
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -100,4 +103,24 @@ pub fn raise_open_file_limit() {
         Ok(limit) => tracing::debug!(limit, "open file limit"),
         Err(e) => tracing::warn!(error = %e, "cannot raise the open file limit"),
     }
+}
+
+/// A service's two listeners.
+pub struct Listeners {
+    /// REST (and, in order-service, the page and `/ws-orders`).
+    pub http: TcpListener,
+    /// gRPC.
+    pub grpc: TcpListener,
+}
+
+/// Binds both ports before anything is served, so a port in use fails
+/// start-up with a message naming it (port 0 picks a free one).
+pub async fn bind(ip: IpAddr, http_port: u16, grpc_port: u16) -> anyhow::Result<Listeners> {
+    let http = TcpListener::bind((ip, http_port))
+        .await
+        .with_context(|| format!("binding the HTTP port {http_port}"))?;
+    let grpc = TcpListener::bind((ip, grpc_port))
+        .await
+        .with_context(|| format!("binding the gRPC port {grpc_port}"))?;
+    Ok(Listeners { http, grpc })
 }
