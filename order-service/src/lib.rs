@@ -262,9 +262,8 @@ fn ws_orders(
         let metrics = metrics.clone();
         let stomp_config = stomp_config.clone();
         Box::pin(async move {
-            metrics.connections().inc();
+            let _open = metrics.open_connection();
             stomp::serve(connection, broker, stomp_config).await;
-            metrics.connections().dec();
         })
     });
     transport::router(config, handler, shutdown)

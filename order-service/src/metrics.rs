@@ -179,9 +179,13 @@ impl Metrics {
         }
     }
 
-    /// The number of open STOMP connections.
-    pub fn connections(&self) -> &Gauge {
-        &self.inner.live_connections
+    /// Counts one open STOMP connection for as long as the guard lives.
+    ///
+    /// A guard rather than a decrement after the session: a WebSocket's
+    /// session is dropped, not run to its end, when the socket closes.
+    pub fn open_connection(&self) -> OpenConnection {
+        self.inner.live_connections.inc();
+        OpenConnection(self.inner.live_connections.clone())
     }
 
     /// The Prometheus text exposition of every metric.
@@ -190,5 +194,15 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = encode(&mut out, &self.inner.registry);
         out
+    }
+}
+
+/// One open STOMP connection in `live_connections`; decrements on drop.
+#[derive(Debug)]
+pub struct OpenConnection(Gauge);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }

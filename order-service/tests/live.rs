@@ -394,6 +394,64 @@ support::both_backends!(
     bad_origins_and_bad_input_are_refused,
 );
 
+/// `order_service_live_connections` as `/metrics` reports it.
+async fn live_connections(sys: &TestSystem) -> i64 {
+    let text = sys
+        .http
+        .get(sys.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("order_service_live_connections "))
+        .unwrap_or_else(|| panic!("no live_connections in {text}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// The gauge follows sockets however they end: a WebSocket's session is
+/// dropped with its socket, so a decrement after the session would never run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_connections_gauge_returns_to_zero() {
+    let Some(sys) = TestSystem::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let url = format!("ws://{}/ws-orders", sys.orders.as_ref().unwrap().http_addr);
+    let mut sockets = Vec::new();
+    for _ in 0..3 {
+        let (mut socket, _) = ws(&url, None, None).await.unwrap();
+        socket.send(Message::text(CONNECT)).await.unwrap();
+        next_text(&mut socket).await;
+        sockets.push(socket);
+    }
+    assert_eq!(live_connections(&sys).await, 3);
+    // One closes cleanly, one disconnects in STOMP, one just vanishes.
+    let vanished = sockets.pop().unwrap();
+    let mut disconnecting = sockets.pop().unwrap();
+    let mut closing = sockets.pop().unwrap();
+    closing.close(None).await.unwrap();
+    disconnecting
+        .send(Message::text("DISCONNECT\nreceipt:bye\n\n\0"))
+        .await
+        .unwrap();
+    assert!(next_text(&mut disconnecting).await.starts_with("RECEIPT"));
+    // Dropped without a close frame: the TCP connection just ends.
+    drop(vanished);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while live_connections(&sys).await != 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the gauge stayed up"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    sys.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_consumer() {
     a_client_that_stops_reading_is_dropped_and_slows_nobody(Backend::Sqlite).await;
