@@ -1,7 +1,7 @@
 //! The publish hub behind `/topic/…`: one bounded broadcast channel.
 //!
 //! Publishing is O(1) for the caller whatever the number of subscribers:
-//! the event goes into the channel once, and every session task takes it
+//! the event goes into the channel once, and every session takes it
 //! from there, filters by its own subscriptions and encodes its own MESSAGE.
 //! A session that falls more than [`CAPACITY`] events behind is a slow
 //! consumer and is dropped (see `session`), so nobody else ever waits.

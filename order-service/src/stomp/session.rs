@@ -1,7 +1,10 @@
 //! One STOMP session over a [`Connection`], from CONNECT to the end.
 //!
-//! A single task per connection runs a `select!` over the client's frames,
+//! One future per connection runs a `select!` over the client's frames,
 //! the broker's events (only while subscribed), and the heart-beat timers.
+//! The transport polls it inside the socket's task (WebSocket) or as a task
+//! of its own (SockJS HTTP sessions), and may drop it at any await: nothing
+//! here relies on running to the end.
 //! Every write to the client goes through the connection's bounded queue
 //! with a timeout: a client that does not read is dropped after
 //! `send_timeout`, and one that falls behind the broker is dropped at once;
