@@ -396,15 +396,7 @@ support::both_backends!(
 
 /// `order_service_live_connections` as `/metrics` reports it.
 async fn live_connections(sys: &TestSystem) -> i64 {
-    let text = sys
-        .http
-        .get(sys.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = sys.get_text("/metrics").await;
     text.lines()
         .find_map(|l| l.strip_prefix("order_service_live_connections "))
         .unwrap_or_else(|| panic!("no live_connections in {text}"))

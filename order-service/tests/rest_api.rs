@@ -352,15 +352,7 @@ async fn health_metrics_and_the_page(backend: Backend) {
     );
     let (status, _) = sys.get_json("/health/ready").await;
     assert_eq!(status, 200);
-    let metrics = sys
-        .http
-        .get(sys.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = sys.get_text("/metrics").await;
     for needle in [
         r#"order_service_http_requests_total{method="POST",route="/orders",status="200"} 1"#,
         r#"order_service_orders_total{status="CREATED"} 1"#,

@@ -137,6 +137,12 @@ impl TestSystem {
         response.json().await.expect("Order JSON")
     }
 
+    /// The body of a `GET` as text (e.g. `/metrics`).
+    pub async fn get_text(&self, path: &str) -> String {
+        let r = self.http.get(self.url(path)).send().await.expect("GET");
+        r.text().await.expect("text body")
+    }
+
     pub async fn get_json(&self, path: &str) -> (u16, Value) {
         let r = self.http.get(self.url(path)).send().await.expect("GET");
         let status = r.status().as_u16();
