@@ -2,11 +2,11 @@
 //! period, so the reservations table grows with the orders in flight and
 //! the recent past, not with every order ever placed.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::store::Store;
+use crate::store::{self, Store};
 
 /// Rows per delete: a short transaction on SQLite's single writer.
 const BATCH: i64 = 1000;
@@ -35,10 +35,8 @@ pub async fn sweep(
     retention: Duration,
     shutdown: &CancellationToken,
 ) -> crate::error::Result<u64> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let before_ms = i64::try_from(now.saturating_sub(retention).as_millis()).unwrap_or(i64::MAX);
+    let retention_ms = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+    let before_ms = store::now_ms().saturating_sub(retention_ms);
     let mut total = 0;
     while !shutdown.is_cancelled() {
         let deleted = store.prune_settled(before_ms, BATCH).await?;

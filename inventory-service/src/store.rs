@@ -55,7 +55,8 @@ pub struct Decrement {
     pub change: Option<StockChange>,
 }
 
-fn now_ms() -> i64 {
+/// Milliseconds since the Unix epoch, as `created_at_ms` stores them.
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

@@ -127,7 +127,6 @@ impl Session {
         // moves: a timer made per loop would be registered and cancelled
         // once per delivered event, on every session of a fan-out.
         let mut watchdog = pin!(tokio::time::sleep_until(connect_deadline));
-        let mut watchdog_at = connect_deadline;
         loop {
             let due = match (self.version, self.expect_every) {
                 (None, _) => Some(connect_deadline),
@@ -136,10 +135,9 @@ impl Session {
                 (Some(_), None) => None,
             };
             if let Some(at) = due
-                && at != watchdog_at
+                && at != watchdog.deadline()
             {
                 watchdog.as_mut().reset(at);
-                watchdog_at = at;
             }
             tokio::select! {
                 message = self.conn.incoming.recv() => {

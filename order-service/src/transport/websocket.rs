@@ -5,9 +5,9 @@
 //!
 //! One task per socket: the handler (the STOMP session), a reader future and
 //! a writer future joined with `select!`, so whichever side ends tears the
-//! connection down. Each returns
-//! why it ended ([`End`]) and the closing frame is then sent from one place,
-//! with the same send timeout as every other write.
+//! connection down. Each returns why it ended ([`End`]) and the closing
+//! frame is then sent from one place, with the same send timeout as every
+//! other write.
 
 use std::{convert::Infallible, net::SocketAddr, pin::pin};
 
