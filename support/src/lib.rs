@@ -1,9 +1,10 @@
 //! What both services share and would otherwise write twice: opening the
 //! database (SQLite or PostgreSQL, chosen by URL) with its migrations,
 //! setting up logs, running and stopping their tasks, and waiting for a
-//! shutdown signal.
+//! shutdown signal, and serving HTTP under limits.
 
 pub mod db;
+pub mod http;
 pub mod service;
 pub mod shutdown;
 pub mod telemetry;

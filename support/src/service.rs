@@ -105,6 +105,43 @@ pub fn raise_open_file_limit() {
     }
 }
 
+/// Descriptors kept out of the connection caps: database connections,
+/// files being served, listeners, logs, the gRPC side.
+const RESERVED_FILES: u64 = 256;
+
+/// Scales `caps` (connection limits that together may use as many
+/// descriptors) down, in proportion, so that their sum plus a reserve fits
+/// this process's open-file limit; returns the caps to use. Then the caps,
+/// which refuse politely and keep serving everyone else, are what stops a
+/// flood, and not the kernel's `EMFILE`, which stops the accept loop and
+/// fails database connections too.
+pub fn fit_to_open_files<const N: usize>(caps: [usize; N]) -> [usize; N] {
+    let Ok((soft, _)) = rlimit::Resource::NOFILE.get() else {
+        return caps;
+    };
+    fit(caps, soft)
+}
+
+fn fit<const N: usize>(caps: [usize; N], open_files: u64) -> [usize; N] {
+    let wanted: u64 = caps.iter().map(|&c| c as u64).sum();
+    let room = open_files.saturating_sub(RESERVED_FILES);
+    if wanted <= room {
+        return caps;
+    }
+    let fitted = caps.map(|c| {
+        usize::try_from(c as u64 * room / wanted)
+            .unwrap_or(c)
+            .max(1)
+    });
+    tracing::warn!(
+        open_files,
+        ?caps,
+        ?fitted,
+        "the open-file limit is below the connection caps; lowering the caps to fit (raise `ulimit -n` to keep them)"
+    );
+    fitted
+}
+
 /// A service's two listeners.
 pub struct Listeners {
     /// REST (and, in order-service, the page and `/ws-orders`).
@@ -123,4 +160,18 @@ pub async fn bind(ip: IpAddr, http_port: u16, grpc_port: u16) -> anyhow::Result<
         .await
         .with_context(|| format!("binding the gRPC port {grpc_port}"))?;
     Ok(Listeners { http, grpc })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fit;
+
+    #[test]
+    fn caps_fit_under_the_open_file_limit() {
+        assert_eq!(fit([4096, 16_384, 1024], 1_048_576), [4096, 16_384, 1024]);
+        let fitted = fit([4096, 16_384, 1024], 1100);
+        assert!(fitted.iter().sum::<usize>() <= 1100 - 256, "{fitted:?}");
+        assert!(fitted.iter().all(|&c| c >= 1), "{fitted:?}");
+        assert_eq!(fit([10, 10], 0), [1, 1]);
+    }
 }

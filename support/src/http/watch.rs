@@ -1,0 +1,216 @@
+//! Which phase a connection is in, and so which timeout applies:
+//! - **head**: bytes of a request have arrived (or the connection is new)
+//!   and its head is not complete yet: the header timeout;
+//! - **busy**: a request is being handled or its response written: none
+//!   (the body has its own deadline; a response that cannot be written is
+//!   the handler's business, e.g. the live-event send timeout);
+//! - **idle**: between requests: the idle timeout.
+//!
+//! The socket wrapper [`Watched`] notices the first bytes of a new request;
+//! the service marks a request's start, and its response body's end (a
+//! [`InFlight`] guard, dropped by hyper once the response is written or
+//! abandoned). Each transition wakes the connection's task to move its one
+//! timer.
+
+use std::{
+    pin::Pin,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
+    },
+    task::{Context, Poll},
+    time::{Duration, Instant},
+};
+
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    sync::Notify,
+};
+
+/// One connection's activity. Shared by its socket, its service and its task.
+#[derive(Debug)]
+pub(super) struct Activity {
+    origin: Instant,
+    /// Requests whose response is not finished.
+    in_flight: AtomicUsize,
+    /// Bytes of a request arrived while idle (or the connection is new).
+    reading_head: AtomicBool,
+    /// When the current phase began, in µs after `origin`.
+    since_us: AtomicU64,
+    changed: Notify,
+}
+
+impl Activity {
+    /// A new connection: waiting for its first request's head.
+    pub(super) fn new(now: Instant) -> Self {
+        Self {
+            origin: now,
+            in_flight: AtomicUsize::new(0),
+            reading_head: AtomicBool::new(true),
+            since_us: AtomicU64::new(0),
+            changed: Notify::new(),
+        }
+    }
+
+    fn mark(&self, now: Instant) {
+        let us = u64::try_from(now.duration_since(self.origin).as_micros()).unwrap_or(u64::MAX);
+        self.since_us.store(us, Ordering::Release);
+        // A stored permit if the task is not waiting: no lost wake-up.
+        self.changed.notify_one();
+    }
+
+    fn since(&self) -> Instant {
+        self.origin + Duration::from_micros(self.since_us.load(Ordering::Acquire))
+    }
+
+    /// Bytes arrived from the client.
+    fn received(&self) {
+        if self.in_flight.load(Ordering::Acquire) == 0
+            && !self.reading_head.swap(true, Ordering::AcqRel)
+        {
+            self.mark(Instant::now());
+        }
+    }
+
+    /// hyper has a request's head: the connection is busy until the guard
+    /// (moved into the response body) is dropped.
+    pub(super) fn request_started(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.reading_head.store(false, Ordering::Release);
+        InFlight(self.clone())
+    }
+
+    /// When the current phase's timeout expires; `None` while busy.
+    pub(super) fn deadline(&self, header: Duration, idle: Duration) -> Option<Instant> {
+        if self.in_flight.load(Ordering::Acquire) > 0 {
+            return None;
+        }
+        let limit = if self.reading_head.load(Ordering::Acquire) {
+            header
+        } else {
+            idle
+        };
+        Some(self.since() + limit)
+    }
+
+    /// Whether the phase's timeout has passed at `now` (rechecked when the
+    /// timer fires, as the phase may have moved meanwhile).
+    pub(super) fn expired(&self, now: Instant, header: Duration, idle: Duration) -> bool {
+        self.deadline(header, idle).is_some_and(|at| at <= now)
+    }
+
+    /// Resolves after the next phase change.
+    pub(super) async fn changed(&self) {
+        self.changed.notified().await;
+    }
+}
+
+/// A request in flight; dropping it may make the connection idle.
+#[derive(Debug)]
+pub(super) struct InFlight(Arc<Activity>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if self.0.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.mark(Instant::now());
+        }
+    }
+}
+
+/// A socket that reports arriving bytes to its connection's [`Activity`].
+#[derive(Debug)]
+pub(super) struct Watched<T> {
+    inner: T,
+    activity: Arc<Activity>,
+}
+
+impl<T> Watched<T> {
+    pub(super) fn new(inner: T, activity: Arc<Activity>) -> Self {
+        Self { inner, activity }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Watched<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.activity.received();
+        }
+        polled
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: Duration = Duration::from_secs(10);
+    const IDLE: Duration = Duration::from_secs(75);
+
+    #[test]
+    fn phases_move_the_deadline() {
+        let t0 = Instant::now();
+        let activity = Arc::new(Activity::new(t0));
+        // New: the first head must come within the header timeout.
+        assert_eq!(activity.deadline(HEADER, IDLE), Some(t0 + HEADER));
+        let in_flight = activity.request_started();
+        assert_eq!(activity.deadline(HEADER, IDLE), None, "busy");
+        // Bytes of a pipelined request while busy change nothing.
+        activity.received();
+        assert_eq!(activity.deadline(HEADER, IDLE), None);
+        drop(in_flight);
+        let idle_until = activity.deadline(HEADER, IDLE).unwrap();
+        assert!(idle_until >= t0 + IDLE, "idle");
+        activity.received();
+        let head_until = activity.deadline(HEADER, IDLE).unwrap();
+        assert!(head_until < idle_until, "a started head has less time");
+        assert!(!activity.expired(Instant::now(), HEADER, IDLE));
+        assert!(activity.expired(head_until, HEADER, IDLE));
+    }
+
+    #[test]
+    fn concurrent_requests_keep_it_busy() {
+        let activity = Arc::new(Activity::new(Instant::now()));
+        let a = activity.request_started();
+        let b = activity.request_started();
+        drop(a);
+        assert_eq!(activity.deadline(HEADER, IDLE), None);
+        drop(b);
+        assert!(activity.deadline(HEADER, IDLE).is_some());
+    }
+}
