@@ -38,7 +38,11 @@ pub struct StompConfig {
     pub min_client_heartbeat: Duration,
     /// How long a write to the client may wait for queue space.
     pub send_timeout: Duration,
-    /// How long a new connection has to send CONNECT.
+    /// How long a new connection has to send CONNECT (Spring's
+    /// `timeToFirstMessage`, 60 s): a SockJS client may take a while over
+    /// its fallbacks, and its transport's heart-beats keep it open
+    /// meanwhile. Such connections sit in the transport's small handshake
+    /// budget, so waiting this long for them costs little.
     pub connect_timeout: Duration,
 }
 
@@ -52,7 +56,7 @@ impl Default for StompConfig {
             server_heartbeat: Duration::from_secs(10),
             min_client_heartbeat: Duration::from_secs(10),
             send_timeout: Duration::from_secs(10),
-            connect_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -279,6 +283,13 @@ impl Session {
                 .await;
             return Some(End::Quietly);
         };
+        if !self.conn.admission.admit() {
+            tracing::info!(peer = ?self.conn.peer, "refusing a STOMP client: connection limit reached");
+            return Some(End::Error(
+                "too many connections".into(),
+                "the server has no room for another client; retry later".into(),
+            ));
+        }
         self.version = Some(version);
         let (cx, cy) = parse_heartbeat(f.get("heart-beat"));
         let sx = self.config.server_heartbeat;

@@ -28,13 +28,14 @@
 //!   bounded queue. Each receiving request has a writer task feeding the
 //!   response body through a one-slot channel, which is where heart-beats,
 //!   the streaming byte limit and the send timeout live.
-//! - **Everything a client can grow is bounded**: connections
-//!   ([`MAX_CONNECTIONS`]), queues (`outgoing_capacity`, `INCOMING_CAPACITY`),
+//! - **Everything a client can grow is bounded**: connections (two
+//!   budgets, see [`admission`]), queues (`outgoing_capacity`, `INCOMING_CAPACITY`),
 //!   message and body sizes (`max_message_bytes`), session ids, batches.
 //! - **One origin policy** ([`AllowedOrigins`]) for the upgrade and every
 //!   SockJS request: a refused origin gets 403, an allowed one is echoed
 //!   with credentials (never `*`).
 
+mod admission;
 mod sockjs;
 mod websocket;
 
@@ -43,18 +44,19 @@ mod tests;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use axum::{Router, routing::get};
+use axum::{
+    Json, Router,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::get,
+};
 use futures::future::BoxFuture;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::origins::AllowedOrigins;
+pub use admission::Admission;
 
-/// Open connections at most, WebSockets and SockJS sessions together. At
-/// ~10 KiB per idle WebSocket (README, Performance) 16,384 cost ~160 MiB,
-/// and the benchmark's 10,000 subscribers fit with room to spare; beyond it
-/// a new client gets 503 instead of slowing every other client down.
-pub const MAX_CONNECTIONS: usize = 16_384;
+use crate::origins::AllowedOrigins;
 
 /// Messages buffered from a client before the handler takes them. Small on
 /// purpose: when the handler is busy, the client waits (TCP back-pressure
@@ -76,6 +78,10 @@ pub struct Connection {
     /// Peer address, for logs (present when the server was started with
     /// `into_make_service_with_connect_info`).
     pub peer: Option<SocketAddr>,
+    /// The connection's seat in the live-event budgets: the handler calls
+    /// [`Admission::admit`] once the client has identified itself (STOMP
+    /// CONNECT), and refuses the client if that fails.
+    pub admission: Admission,
 }
 
 /// Called once per new connection; the connection lives while the future
@@ -113,6 +119,17 @@ pub struct TransportConfig {
     /// A write to the client that takes longer drops the client, so a
     /// stalled reader never holds memory or slows anyone else.
     pub send_timeout: Duration,
+    /// Connections admitted by their handler (CONNECTed STOMP clients),
+    /// WebSockets and SockJS sessions together. At ~10 KiB per idle
+    /// WebSocket (see the benchmark) 16,384 cost ~160 MiB, and 10,000
+    /// subscribers fit with room to spare; beyond it a client is refused
+    /// instead of slowing every other client down.
+    pub max_connections: usize,
+    /// Connections not yet admitted (no STOMP CONNECT yet), a budget of
+    /// their own so they can never take an admitted client's seat; beyond
+    /// it new connections get 503. Real clients send CONNECT within a
+    /// round trip, so this only needs to cover connection bursts.
+    pub max_handshakes: usize,
 }
 
 impl Default for TransportConfig {
@@ -126,6 +143,8 @@ impl Default for TransportConfig {
             streaming_bytes_limit: 128 * 1024,
             websocket_read_buffer: 4096,
             send_timeout: Duration::from_secs(10),
+            max_connections: 16_384,
+            max_handshakes: 1024,
         }
     }
 }
@@ -135,8 +154,8 @@ impl Default for TransportConfig {
 struct Shared {
     config: Arc<TransportConfig>,
     handler: Handler,
-    /// One permit per open connection ([`MAX_CONNECTIONS`]).
-    slots: Arc<Semaphore>,
+    /// Seats for open connections.
+    budgets: admission::Budgets,
     sessions: sockjs::Sessions,
     /// Ends every connection and stream at shutdown: an open WebSocket or
     /// streaming response would otherwise keep a graceful shutdown waiting.
@@ -160,7 +179,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(
 ) -> Router<S> {
     let shared = Shared {
         shutdown,
-        slots: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
+        budgets: admission::Budgets::new(config.max_handshakes, config.max_connections),
         config: Arc::new(config),
         handler,
         sessions: sockjs::Sessions::default(),
@@ -179,4 +198,15 @@ pub fn router<S: Clone + Send + Sync + 'static>(
             axum::routing::any(sockjs::transport),
         )
         .with_state(shared)
+}
+
+/// 503 for a connection that finds no seat.
+fn too_many_connections() -> Response {
+    let body = Json(serde_json::json!({ "message": "Too many connections" }));
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [("retry-after", "1")],
+        body,
+    )
+        .into_response()
 }

@@ -26,7 +26,7 @@ async fn within<T>(future: impl Future<Output = T>) -> T {
 
 fn config() -> TransportConfig {
     TransportConfig {
-        allowed_origins: AllowedOrigins::new([ALLOWED]),
+        allowed_origins: AllowedOrigins::new([ALLOWED]).unwrap(),
         ..Default::default()
     }
 }

@@ -24,11 +24,11 @@ use futures::{
     stream::{SplitSink, SplitStream},
 };
 use tokio::{
-    sync::{OwnedSemaphorePermit, mpsc},
+    sync::mpsc,
     time::{Instant, sleep_until, timeout},
 };
 
-use super::{Connection, INCOMING_CAPACITY, Shared, sockjs};
+use super::{Admission, Connection, INCOMING_CAPACITY, Shared, sockjs};
 
 /// The STOMP subprotocols, best first: axum picks the first of these that
 /// the client offered, so a client offering v10, v11 and v12 gets v12. An
@@ -95,15 +95,15 @@ pub(super) async fn upgrade(shared: Shared, request: Request, framing: Framing) 
     };
     // Taken after the upgrade headers were checked, so a plain GET does
     // not count against the limit.
-    let Ok(permit) = shared.slots.clone().try_acquire_owned() else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response();
+    let Some(admission) = shared.budgets.enter() else {
+        return super::too_many_connections();
     };
     let config = &shared.config;
     ws.protocols(SUBPROTOCOLS)
         .read_buffer_size(config.websocket_read_buffer)
         .max_message_size(config.max_message_bytes)
         .max_frame_size(config.max_message_bytes)
-        .on_upgrade(move |socket| run(socket, shared, peer, framing, permit))
+        .on_upgrade(move |socket| run(socket, shared, peer, framing, admission))
 }
 
 /// Serves one socket until either side ends, then closes it.
@@ -112,7 +112,7 @@ async fn run(
     shared: Shared,
     peer: Option<SocketAddr>,
     framing: Framing,
-    _permit: OwnedSemaphorePermit,
+    admission: Admission,
 ) {
     let (to_app, incoming) = mpsc::channel(INCOMING_CAPACITY);
     let (outgoing, from_app) = mpsc::channel(shared.config.outgoing_capacity);
@@ -120,6 +120,7 @@ async fn run(
         incoming,
         outgoing,
         peer,
+        admission,
     });
     // When the handler ends it drops its sender; the writer then sends what
     // is still queued (an ERROR frame, say) and returns `HandlerDone`.

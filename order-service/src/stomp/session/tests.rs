@@ -22,6 +22,7 @@ fn start(broker: &Broker, config: StompConfig, queue: usize) -> Client {
             incoming,
             outgoing,
             peer: None,
+            admission: crate::transport::Admission::unlimited(),
         },
         broker.clone(),
         config,

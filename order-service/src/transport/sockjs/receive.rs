@@ -14,7 +14,7 @@ use std::{convert::Infallible, net::SocketAddr};
 
 use axum::{
     body::{Body, Bytes},
-    http::{HeaderMap, StatusCode, header},
+    http::{HeaderMap, header},
     response::{IntoResponse, Response},
 };
 use tokio::{sync::mpsc, time::timeout};
@@ -97,9 +97,7 @@ pub async fn receive(
                 .map(|c| Ok::<_, Infallible>(Bytes::from(c)));
             return (out, Body::from_stream(futures::stream::iter(chunks))).into_response();
         }
-        Attach::Full => {
-            return (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response();
-        }
+        Attach::Full => return crate::transport::too_many_connections(),
     };
     let (tx, rx) = mpsc::channel::<Bytes>(1);
     tokio::spawn(write(lease, fresh, kind, tx, shared.clone()));

@@ -22,13 +22,13 @@ use std::{
 };
 
 use tokio::{
-    sync::{Notify, OwnedSemaphorePermit, mpsc},
+    sync::{Notify, mpsc},
     time::{Instant, sleep, sleep_until},
 };
 use tokio_util::sync::CancellationToken;
 
 use super::frames;
-use crate::transport::{Connection, INCOMING_CAPACITY, Shared};
+use crate::transport::{Admission, Connection, INCOMING_CAPACITY, Shared};
 
 /// Longest session id accepted. SockJS clients use 8 random characters
 /// (UUIDs in the protocol tests); the bound keeps a client from parking
@@ -36,7 +36,7 @@ use crate::transport::{Connection, INCOMING_CAPACITY, Shared};
 pub const MAX_SESSION_ID: usize = 128;
 
 /// All live (and recently closed) HTTP-transport sessions, by id. Their
-/// number is bounded by the connection permits each one holds.
+/// number is bounded by the seats ([`Admission`]) each one holds.
 #[derive(Clone, Default)]
 pub struct Sessions(Arc<Mutex<HashMap<String, Arc<Session>>>>);
 
@@ -103,7 +103,7 @@ impl Sessions {
                 fresh: false,
             };
         }
-        let Ok(permit) = shared.slots.clone().try_acquire_owned() else {
+        let Some(admission) = shared.budgets.enter() else {
             return Attach::Full;
         };
         let (to_app, incoming) = mpsc::channel(INCOMING_CAPACITY);
@@ -124,13 +124,14 @@ impl Sessions {
             incoming,
             outgoing,
             peer,
+            admission: admission.clone(),
         });
         tokio::spawn(reap(
             self.clone(),
             id.to_owned(),
             session.clone(),
             shared.clone(),
-            permit,
+            admission,
         ));
         Attach::Receiver {
             lease: Lease::new(session, Some(from_app)),
@@ -155,7 +156,7 @@ async fn reap(
     id: String,
     session: Arc<Session>,
     shared: Shared,
-    _permit: OwnedSemaphorePermit,
+    _seat: Admission,
 ) {
     let delay = shared.config.disconnect_delay;
     while !session.closed.is_cancelled() {
