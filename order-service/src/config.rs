@@ -53,9 +53,20 @@ pub struct Config {
     /// default send time limit).
     #[arg(long, env = "SEND_TIMEOUT_MS", default_value_t = 10_000)]
     pub send_timeout_ms: u64,
+    /// Live-event clients (STOMP over WebSocket or SockJS, CONNECTed) at
+    /// most; beyond it a new client is refused.
+    #[arg(long, env = "MAX_LIVE_CONNECTIONS", default_value_t = 16_384)]
+    pub max_live_connections: usize,
+    /// Live-event connections that have not sent STOMP CONNECT yet, at
+    /// most: their own budget, so they cannot take a CONNECTed client's seat.
+    #[arg(long, env = "MAX_LIVE_HANDSHAKES", default_value_t = 1024)]
+    pub max_live_handshakes: usize,
     /// `pretty` or `json`.
     #[arg(long, env = "LOG_FORMAT", default_value = "pretty")]
     pub log_format: LogFormat,
+    /// Timeouts and the connection cap of the HTTP port.
+    #[command(flatten)]
+    pub http: support::http::HttpLimits,
     /// What to do (default: serve).
     #[command(subcommand)]
     pub command: Option<Command>,

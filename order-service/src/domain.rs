@@ -127,6 +127,13 @@ impl NewOrder {
                 "product must be at most {MAX_PRODUCT_NAME} bytes"
             )));
         }
+        // PostgreSQL cannot store NUL, and no product name needs a control
+        // character: refused here, the same on every backend.
+        if product.chars().any(char::is_control) {
+            return Err(Error::BadRequest(
+                "product must not contain control characters".into(),
+            ));
+        }
         let quantity = quantity.ok_or_else(|| Error::BadRequest("quantity is required".into()))?;
         if !(1..=MAX_QUANTITY).contains(&quantity) {
             return Err(Error::BadRequest(format!(
@@ -184,6 +191,12 @@ mod tests {
         assert!(NewOrder::parse(None, Some(1)).is_err());
         assert!(NewOrder::parse(Some(" ".into()), Some(1)).is_err());
         assert!(NewOrder::parse(Some("x".repeat(MAX_PRODUCT_NAME + 1)), Some(1)).is_err());
+        for control in ["Lap\0top", "Laptop\n", "\u{7f}", "a\u{85}b"] {
+            assert!(
+                NewOrder::parse(Some(control.into()), Some(1)).is_err(),
+                "{control:?}"
+            );
+        }
         assert!(NewOrder::parse(Some("Laptop".into()), None).is_err());
         assert!(NewOrder::parse(Some("Laptop".into()), Some(0)).is_err());
         assert!(NewOrder::parse(Some("Laptop".into()), Some(MAX_QUANTITY + 1)).is_err());

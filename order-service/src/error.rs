@@ -17,6 +17,15 @@ pub enum Error {
     /// No such order or route (404).
     #[error("{0}")]
     NotFound(String),
+    /// The route exists, the method does not (405).
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// A cross-site request from an origin that is not allowed (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The request body did not arrive in time (408).
+    #[error("{0}")]
+    RequestTimeout(String),
     /// The order's state does not allow it (409), or the same
     /// Idempotency-Key is still being processed.
     #[error("{0}")]
@@ -49,6 +58,9 @@ impl Error {
         match self {
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -87,7 +99,10 @@ impl IntoResponse for Error {
                 http::HeaderValue::from_static("1"),
             );
         }
-        if status == StatusCode::PAYLOAD_TOO_LARGE {
+        if matches!(
+            status,
+            StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT
+        ) {
             // The rest of the body is left unread, so the connection cannot
             // carry another request: saying so keeps a keep-alive client
             // from sending its next request into a closing socket.
@@ -108,6 +123,9 @@ impl From<Error> for tonic::Status {
                 tonic::Status::invalid_argument(message)
             }
             Error::NotFound(_) => tonic::Status::not_found(message),
+            Error::MethodNotAllowed(_) => tonic::Status::unimplemented(message),
+            Error::Forbidden(_) => tonic::Status::permission_denied(message),
+            Error::RequestTimeout(_) => tonic::Status::deadline_exceeded(message),
             Error::Conflict(_) | Error::Unprocessable(_) => {
                 tonic::Status::failed_precondition(message)
             }

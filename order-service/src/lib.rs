@@ -32,7 +32,7 @@ pub mod stomp;
 pub mod store;
 pub mod transport;
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
 use proto::order_service_server::OrderServiceServer;
@@ -114,7 +114,9 @@ impl Server {
         let mut running = Running::new(db.clone());
         let shutdown = running.shutdown();
         let metrics = metrics::Metrics::default();
-        let origins = origins::AllowedOrigins::new(&config.allowed_origins);
+        let origins =
+            origins::AllowedOrigins::new(&config.allowed_origins).context("ALLOWED_ORIGINS")?;
+        tracing::info!(allowed = %origins, "browser origins (CORS, WebSocket, SockJS)");
         let inventory = inventory::Inventory::new(
             &config.inventory_url,
             config.reserve_timeout(),
@@ -167,11 +169,18 @@ impl Server {
                 .context("gRPC server")
         });
 
+        // Every connection is a descriptor: the caps must fit the limit.
+        let [max_http, max_live, max_handshakes] = service::fit_to_open_files([
+            config.http.max_http_connections,
+            config.max_live_connections,
+            config.max_live_handshakes,
+        ]);
         let live = ws_orders(
             broker,
             origins.clone(),
             metrics.clone(),
-            config.send_timeout(),
+            config,
+            (max_live, max_handshakes),
             shutdown.clone(),
         );
         let state = api::AppState {
@@ -179,25 +188,18 @@ impl Server {
             metrics,
         };
         let app = api::router(state, origins, &config.frontend_dir).merge(live);
+        let limits = support::http::HttpLimits {
+            max_http_connections: max_http,
+            ..config.http.clone()
+        };
         let stop = shutdown.clone();
         running.spawn(async move {
-            use axum::serve::ListenerExt;
-            let listener = http_listener.tap_io(|tcp| {
-                let socket = socket2::SockRef::from(&*tcp);
-                if let Err(e) = socket
-                    .set_tcp_nodelay(true)
-                    .and_then(|()| socket.set_send_buffer_size(SOCKET_SEND_BUFFER))
-                {
-                    tracing::debug!(error = %e, "cannot set socket options");
-                }
-            });
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(stop.cancelled_owned())
-            .await
-            .context("HTTP server")
+            let socket = support::http::SocketOptions {
+                send_buffer: Some(SOCKET_SEND_BUFFER),
+            };
+            support::http::serve(http_listener, app, limits, socket, stop)
+                .await
+                .context("HTTP server")
         });
 
         // Background work: never fails the server; each logs its own trouble.
@@ -245,12 +247,16 @@ fn ws_orders(
     broker: stomp::Broker,
     origins: origins::AllowedOrigins,
     metrics: metrics::Metrics,
-    send_timeout: Duration,
+    config: &Config,
+    (max_connections, max_handshakes): (usize, usize),
     shutdown: CancellationToken,
 ) -> axum::Router {
-    let config = transport::TransportConfig {
+    let send_timeout = config.send_timeout();
+    let transport = transport::TransportConfig {
         allowed_origins: origins,
         send_timeout,
+        max_connections,
+        max_handshakes,
         ..Default::default()
     };
     let stomp_config = stomp::StompConfig {
@@ -266,5 +272,5 @@ fn ws_orders(
             stomp::serve(connection, broker, stomp_config).await;
         })
     });
-    transport::router(config, handler, shutdown)
+    transport::router(transport, handler, shutdown)
 }

@@ -20,14 +20,14 @@ use prometheus_client::{
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HttpLabels {
-    method: String,
+    method: &'static str,
     route: String,
     status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
-    method: String,
+    method: &'static str,
     route: String,
 }
 
@@ -129,13 +129,15 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// Records one HTTP request (`route` is the matched route template).
-    pub fn http_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
-        let (method, route) = (method.to_owned(), route.to_owned());
+    /// Records one HTTP request. Both labels must come from closed sets
+    /// (standard methods; route templates), or a client could create time
+    /// series at will.
+    pub fn http_request(&self, method: &'static str, route: &str, status: u16, elapsed: Duration) {
+        let route = route.to_owned();
         self.inner
             .http_latency
             .get_or_create(&RouteLabels {
-                method: method.clone(),
+                method,
                 route: route.clone(),
             })
             .observe(elapsed.as_secs_f64());

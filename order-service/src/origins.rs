@@ -1,59 +1,234 @@
 //! Which browser origins may call us: one policy for REST CORS, the WebSocket
 //! upgrade and the SockJS transports, so they can never disagree.
 //!
-//! The rule (DESIGN.md, "Origins"): a request without `Origin` is not from a
-//! browser and is allowed; the page's own origin (same host) is always
-//! allowed; anything else must be listed in `ALLOWED_ORIGINS` exactly.
+//! The rule: a request without `Origin` is not from a browser and is
+//! allowed; the page's own origin (the request's `Host`) is always allowed;
+//! anything else must match an entry of `ALLOWED_ORIGINS`. Entries are
+//! exact origins or patterns, as Spring's `allowedOriginPatterns`:
+//!
+//! | entry | allows |
+//! |---|---|
+//! | `http://localhost:4200` | exactly that origin (scheme, host, port; case-insensitive) |
+//! | `https://*.example.com` | `https` on any subdomain of example.com, at any depth, default port only; not `example.com` itself |
+//! | `http://localhost:[*]` | `http://localhost` on any port, or none |
+//! | `https://*.example.com:[8443,9443]` | subdomains on either port |
+//! | `*` | any origin of the form `scheme://host[:port]` (never `null`, the origin of sandboxed and `file:` pages) |
+//!
+//! `*` in a host matches one or more letters, digits, dots or hyphens, so
+//! it can never reach into another part of the origin. An allowed origin is
+//! always echoed back exactly, never as `*`, which browsers reject together
+//! with credentials (SockJS sends them).
+
+use std::fmt;
 
 use http::{HeaderMap, HeaderValue, header};
 
-/// Origins allowed besides the same origin, compared exactly
-/// (scheme, host and port), as browsers send them.
+/// One entry of `ALLOWED_ORIGINS`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Entry {
+    /// `*`.
+    Any,
+    /// `scheme://host[:port]` with `*` in the host, and a port rule.
+    Pattern {
+        scheme: String,
+        host: String,
+        port: Port,
+    },
+}
+
+/// What an entry says about the port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Port {
+    /// Exactly this (`None`: no port in the origin).
+    Exactly(Option<u16>),
+    /// `[*]`: any port, or none.
+    Any,
+    /// `[a,b,…]`.
+    OneOf(Vec<u16>),
+}
+
+/// An origin as browsers send it: `scheme://host[:port]`.
+struct Origin<'a> {
+    scheme: &'a str,
+    host: &'a str,
+    port: Option<u16>,
+}
+
+impl<'a> Origin<'a> {
+    fn parse(origin: &'a str) -> Option<Self> {
+        let (scheme, rest) = origin.split_once("://")?;
+        // An IPv6 host is bracketed and full of colons.
+        let (host, port) = if rest.starts_with('[') {
+            let (host, tail) = rest.split_at(rest.find(']')? + 1);
+            match tail {
+                "" => (host, None),
+                tail => (host, Some(tail.strip_prefix(':')?.parse().ok()?)),
+            }
+        } else {
+            match rest.rsplit_once(':') {
+                Some((host, port)) => (host, Some(port.parse().ok()?)),
+                None => (rest, None),
+            }
+        };
+        let valid_scheme = !scheme.is_empty()
+            && scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
+        (valid_scheme && !host.is_empty() && !host.contains(['/', '?', '#', '@'])).then_some(Self {
+            scheme,
+            host,
+            port,
+        })
+    }
+}
+
+/// Why an `ALLOWED_ORIGINS` entry was not understood.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "ALLOWED_ORIGINS entry {entry:?} is not an origin or pattern ({why}); expected e.g. http://localhost:4200, https://*.example.com, http://localhost:[*] or *"
+)]
+pub struct InvalidOrigin {
+    entry: String,
+    why: &'static str,
+}
+
+impl Entry {
+    fn parse(entry: &str) -> Result<Self, InvalidOrigin> {
+        let invalid = |why| InvalidOrigin {
+            entry: entry.to_owned(),
+            why,
+        };
+        if entry == "*" {
+            return Ok(Self::Any);
+        }
+        let (scheme, rest) = entry
+            .split_once("://")
+            .ok_or_else(|| invalid("no scheme"))?;
+        if scheme.is_empty()
+            || !scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+        {
+            return Err(invalid("bad scheme"));
+        }
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((host, "[*]")) => (host, Port::Any),
+            Some((host, list)) if list.starts_with('[') && list.ends_with(']') => {
+                let ports = list[1..list.len() - 1]
+                    .split(',')
+                    .map(|p| p.trim().parse::<u16>())
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|_| invalid("bad port list"))?;
+                (host, Port::OneOf(ports))
+            }
+            Some((host, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
+                let port = port.parse().map_err(|_| invalid("bad port"))?;
+                (host, Port::Exactly(Some(port)))
+            }
+            _ => (rest, Port::Exactly(None)),
+        };
+        let host_chars = |b: u8| b.is_ascii_alphanumeric() || b"-.*".contains(&b);
+        if host.is_empty() || !host.bytes().all(host_chars) || host.contains("**") {
+            return Err(invalid("bad host"));
+        }
+        Ok(Self::Pattern {
+            scheme: scheme.to_ascii_lowercase(),
+            host: host.to_ascii_lowercase(),
+            port,
+        })
+    }
+
+    fn matches(&self, origin: &Origin<'_>) -> bool {
+        let Self::Pattern { scheme, host, port } = self else {
+            return true;
+        };
+        let port_ok = match port {
+            Port::Exactly(p) => *p == origin.port,
+            Port::Any => true,
+            Port::OneOf(ports) => origin.port.is_some_and(|p| ports.contains(&p)),
+        };
+        port_ok
+            && origin.scheme.eq_ignore_ascii_case(scheme)
+            && glob(host.as_bytes(), origin.host.to_ascii_lowercase().as_bytes())
+    }
+}
+
+impl fmt::Display for Entry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Entry::Any => f.write_str("*"),
+            Entry::Pattern { scheme, host, port } => {
+                write!(f, "{scheme}://{host}")?;
+                match port {
+                    Port::Exactly(None) => Ok(()),
+                    Port::Exactly(Some(p)) => write!(f, ":{p}"),
+                    Port::Any => f.write_str(":[*]"),
+                    Port::OneOf(ports) => {
+                        let list: Vec<String> = ports.iter().map(u16::to_string).collect();
+                        write!(f, ":[{}]", list.join(","))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `*` matches one or more host characters (letters, digits, `.`, `-`).
+fn glob(pattern: &[u8], text: &[u8]) -> bool {
+    match pattern.split_first() {
+        None => text.is_empty(),
+        Some((b'*', rest)) => (1..=text.len())
+            .take_while(|&n| {
+                let b = text[n - 1];
+                b.is_ascii_alphanumeric() || b == b'.' || b == b'-'
+            })
+            .any(|n| glob(rest, &text[n..])),
+        Some((c, rest)) => text.first() == Some(c) && glob(rest, &text[1..]),
+    }
+}
+
+/// Origins allowed besides the same origin.
 #[derive(Clone, Debug, Default)]
 pub struct AllowedOrigins {
-    listed: Vec<HeaderValue>,
+    entries: Vec<Entry>,
 }
 
 impl AllowedOrigins {
-    /// Builds the policy from origins such as `http://localhost:4200`;
-    /// a trailing slash is ignored, `*` is not a wildcard (credentials are
-    /// sent by SockJS, and `*` cannot be combined with them).
-    pub fn new<I, S>(origins: I) -> Self
+    /// Parses `ALLOWED_ORIGINS` entries (blank ones are ignored, a trailing
+    /// slash too); an entry that is neither an origin nor a pattern is an
+    /// error, so a typo cannot silently allow nothing (or everything).
+    pub fn new<I, S>(entries: I) -> Result<Self, InvalidOrigin>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let listed = origins
+        let entries = entries
             .into_iter()
-            .filter_map(|o| {
-                let o = o.as_ref().trim().trim_end_matches('/');
-                (!o.is_empty())
-                    .then(|| HeaderValue::from_str(o).ok())
-                    .flatten()
-            })
-            .collect();
-        Self { listed }
+            .map(|e| e.as_ref().trim().trim_end_matches('/').to_owned())
+            .filter(|e| !e.is_empty())
+            .map(|e| Entry::parse(&e))
+            .collect::<Result<_, _>>()?;
+        Ok(Self { entries })
     }
 
-    /// The configured origins, for the CORS layer.
-    pub fn listed(&self) -> &[HeaderValue] {
-        &self.listed
-    }
-
-    /// True when `origin` is listed or is the same origin as the request's
-    /// `Host` (the page served by this service, or by a proxy in front of it
-    /// that keeps the Host header).
+    /// True when `origin` matches an entry or is the same origin as the
+    /// request's `Host` (the page served by this service, or by a proxy in
+    /// front of it that keeps the Host header).
     pub fn allows_origin(&self, origin: &HeaderValue, host: Option<&HeaderValue>) -> bool {
-        if self.listed.iter().any(|o| o == origin) {
-            return true;
-        }
-        let (Ok(origin), Some(Ok(host))) = (origin.to_str(), host.map(|h| h.to_str())) else {
+        let Some(parsed) = origin.to_str().ok().and_then(Origin::parse) else {
             return false;
         };
-        let authority = origin
-            .strip_prefix("http://")
-            .or_else(|| origin.strip_prefix("https://"));
-        authority.is_some_and(|a| a.eq_ignore_ascii_case(host))
+        if self.entries.iter().any(|e| e.matches(&parsed)) {
+            return true;
+        }
+        let Some(Ok(host)) = host.map(|h| h.to_str()) else {
+            return false;
+        };
+        let authority = match parsed.port {
+            Some(port) => format!("{}:{port}", parsed.host),
+            None => parsed.host.to_owned(),
+        };
+        matches!(parsed.scheme, "http" | "https") && authority.eq_ignore_ascii_case(host)
     }
 
     /// Applies the whole rule to a request's headers: no `Origin` is allowed.
@@ -62,6 +237,17 @@ impl AllowedOrigins {
             None => true,
             Some(origin) => self.allows_origin(origin, headers.get(header::HOST)),
         }
+    }
+}
+
+impl fmt::Display for AllowedOrigins {
+    /// The effective policy, for the start-up log.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("requests without Origin, the same origin")?;
+        for entry in &self.entries {
+            write!(f, ", {entry}")?;
+        }
+        Ok(())
     }
 }
 
@@ -78,6 +264,14 @@ mod tests {
         h
     }
 
+    fn policy(entries: &[&str]) -> AllowedOrigins {
+        AllowedOrigins::new(entries).unwrap()
+    }
+
+    fn allows(p: &AllowedOrigins, origin: &str) -> bool {
+        p.allows(&headers(Some(origin), "api.internal:8080"))
+    }
+
     #[test]
     fn no_origin_is_allowed() {
         assert!(AllowedOrigins::default().allows(&headers(None, "localhost:8080")));
@@ -87,15 +281,81 @@ mod tests {
     fn same_origin_is_allowed() {
         let p = AllowedOrigins::default();
         assert!(p.allows(&headers(Some("http://localhost:8080"), "localhost:8080")));
+        assert!(p.allows(&headers(Some("https://LOCALHOST:8080"), "localhost:8080")));
         assert!(!p.allows(&headers(Some("http://localhost:8081"), "localhost:8080")));
+        assert!(!p.allows(&headers(Some("null"), "localhost:8080")));
     }
 
     #[test]
     fn listed_origins_match_exactly() {
-        let p = AllowedOrigins::new(["http://localhost:4200/", "http://localhost"]);
-        assert!(p.allows(&headers(Some("http://localhost:4200"), "api:8080")));
-        assert!(p.allows(&headers(Some("http://localhost"), "api:8080")));
-        assert!(!p.allows(&headers(Some("http://evil.example"), "api:8080")));
-        assert!(!p.allows(&headers(Some("http://localhost:4200.evil"), "api:8080")));
+        let p = policy(&["http://localhost:4200/", "http://localhost"]);
+        assert!(allows(&p, "http://localhost:4200"));
+        assert!(allows(&p, "http://LocalHost:4200"));
+        assert!(allows(&p, "http://localhost"));
+        assert!(!allows(&p, "http://localhost:4201"));
+        assert!(!allows(&p, "https://localhost"));
+        assert!(!allows(&p, "http://evil.example"));
+        assert!(!allows(&p, "http://localhost:4200.evil"));
+    }
+
+    #[test]
+    fn star_allows_every_origin_but_null() {
+        let p = policy(&["*"]);
+        assert!(allows(&p, "http://evil.example"));
+        assert!(allows(&p, "https://a.b.c:8443"));
+        assert!(!allows(&p, "null"));
+        assert!(!allows(&p, "garbage"));
+    }
+
+    #[test]
+    fn host_wildcards_stay_in_the_host() {
+        let p = policy(&["https://*.example.com"]);
+        assert!(allows(&p, "https://shop.example.com"));
+        assert!(allows(&p, "https://a.b.example.com"));
+        assert!(!allows(&p, "https://example.com"));
+        assert!(!allows(&p, "http://shop.example.com"));
+        assert!(!allows(&p, "https://shop.example.com:8443"));
+        assert!(!allows(&p, "https://example.com.evil.org"));
+        assert!(!allows(&p, "https://evil.org/.example.com"));
+    }
+
+    #[test]
+    fn port_patterns() {
+        let p = policy(&["http://localhost:[*]", "https://*.example.com:[8443,9443]"]);
+        assert!(allows(&p, "http://localhost"));
+        assert!(allows(&p, "http://localhost:4200"));
+        assert!(!allows(&p, "http://localhost.evil:4200"));
+        assert!(allows(&p, "https://a.example.com:9443"));
+        assert!(!allows(&p, "https://a.example.com"));
+        assert!(!allows(&p, "https://a.example.com:443"));
+    }
+
+    #[test]
+    fn bad_entries_are_errors() {
+        for bad in [
+            "localhost:4200",
+            "http://",
+            "http://a/b",
+            "http://a:[x]",
+            "http://a:99999",
+            "http://**.a",
+        ] {
+            assert!(AllowedOrigins::new([bad]).is_err(), "{bad}");
+        }
+        assert!(AllowedOrigins::new(["", " "]).is_ok());
+    }
+
+    #[test]
+    fn the_policy_reads_back() {
+        let p = policy(&[
+            "*",
+            "http://localhost:[*]",
+            "https://*.a.com:[1,2]",
+            "http://x:1",
+        ]);
+        assert_eq!(
+            p.to_string(),
+            "requests without Origin, the same origin, *, http://localhost:[*], https://*.a.com:[1,2], http://x:1"
+        );
     }
 }

@@ -2,9 +2,11 @@
 //! `lib.rs`). One router, one shared state, one error type
 //! ([`crate::error::Error`]) that every handler returns.
 
+mod cross_site;
 mod health;
 mod json;
 mod orders;
+mod page;
 mod products;
 
 use std::{path::Path, time::Instant};
@@ -12,14 +14,10 @@ use std::{path::Path, time::Instant};
 use axum::{
     Router,
     extract::{MatchedPath, Request, State},
-    http::{HeaderName, HeaderValue, Method, header},
+    http::Method,
     middleware::{self, Next},
     response::{IntoResponse, Response},
-    routing::{get, post},
-};
-use tower_http::{
-    cors::{AllowOrigin, CorsLayer},
-    services::ServeDir,
+    routing::{any, get, post},
 };
 
 use crate::{error::Error, flow::Flow, metrics::Metrics, origins::AllowedOrigins};
@@ -33,12 +31,10 @@ pub struct AppState {
     pub metrics: Metrics,
 }
 
-/// REST routes with CORS and request metrics, the page at `/`, and JSON
-/// errors for unknown routes and methods.
+/// REST routes with CORS and request metrics, the page's files for every
+/// other path, and JSON errors for unknown routes and methods.
 pub fn router(state: AppState, origins: AllowedOrigins, frontend_dir: &Path) -> Router {
-    let page = ServeDir::new(frontend_dir)
-        .append_index_html_on_directories(true)
-        .not_found_service(axum::routing::any(not_found));
+    let page = page::Page::new(frontend_dir);
     Router::new()
         .route("/orders", post(orders::create).get(orders::list))
         .route("/orders/{id}", get(orders::get))
@@ -49,68 +45,26 @@ pub fn router(state: AppState, origins: AllowedOrigins, frontend_dir: &Path) -> 
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(health::metrics))
         .method_not_allowed_fallback(method_not_allowed)
-        .fallback_service(page)
-        .layer(cors(origins.clone()))
-        .layer(middleware::from_fn_with_state(
-            origins,
-            no_cors_for_strangers,
-        ))
+        .fallback(any(move |request: Request| page.clone().serve(request)))
+        .layer(cross_site::cors(origins.clone()))
+        .layer(middleware::from_fn_with_state(origins, cross_site::guard))
         .layer(middleware::from_fn_with_state(state.metrics.clone(), track))
         .with_state(state)
 }
 
-/// CORS for the configured origins and the page's own; requests without
-/// `Origin` (curl, servers) need none.
-fn cors(origins: AllowedOrigins) -> CorsLayer {
-    CorsLayer::new()
-        .allow_origin(AllowOrigin::predicate(
-            move |origin: &HeaderValue, parts| {
-                origins.allows_origin(origin, parts.headers.get(header::HOST))
-            },
-        ))
-        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
-        .allow_headers([
-            header::CONTENT_TYPE,
-            HeaderName::from_static("idempotency-key"),
-        ])
-        .expose_headers([header::LINK, header::RETRY_AFTER])
-        .max_age(std::time::Duration::from_secs(3600))
-}
-
-/// tower-http's CORS layer adds its method and header lists even when it
-/// refuses the origin; a refused origin should learn nothing, so strip them.
-async fn no_cors_for_strangers(
-    State(origins): State<AllowedOrigins>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let allowed = origins.allows(request.headers());
-    let mut response = next.run(request).await;
-    if !allowed {
-        let headers = response.headers_mut();
-        let cors: Vec<HeaderName> = headers
-            .keys()
-            .filter(|k| k.as_str().starts_with("access-control-"))
-            .cloned()
-            .collect();
-        for name in cors {
-            headers.remove(name);
-        }
-    }
-    response
-}
-
-/// Records every request's route template, status and latency.
+/// Records every request's route template, status and latency. Labels
+/// come from closed sets: the standard methods or `other`, the matched
+/// route template or `other`, so no request can add a time series.
 async fn track(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().clone();
+    let method = method_label(request.method());
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "other".to_owned(), |p| p.as_str().to_owned());
     let response = next.run(request).await;
     metrics.http_request(
-        method.as_str(),
+        method,
         &route,
         response.status().as_u16(),
         started.elapsed(),
@@ -118,11 +72,22 @@ async fn track(State(metrics): State<Metrics>, request: Request, next: Next) -> 
     response
 }
 
-async fn not_found() -> Response {
-    Error::NotFound("Not found".into()).into_response()
+/// The method as a label: one of the nine standard methods, else `other`.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::CONNECT => "CONNECT",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::PATCH => "PATCH",
+        _ => "other",
+    }
 }
 
 async fn method_not_allowed() -> Response {
-    let body = axum::Json(serde_json::json!({ "message": "Method not allowed" }));
-    (axum::http::StatusCode::METHOD_NOT_ALLOWED, body).into_response()
+    Error::MethodNotAllowed("Method not allowed".into()).into_response()
 }
