@@ -101,6 +101,9 @@ impl Server {
     /// Opens the database, binds both ports, starts serving, the
     /// reconciler and the stock relay.
     pub async fn start(config: &Config) -> anyhow::Result<Self> {
+        let origins =
+            origins::AllowedOrigins::new(&config.allowed_origins).context("ALLOWED_ORIGINS")?;
+        tracing::info!(allowed = %origins, "browser origins (CORS, WebSocket, SockJS)");
         let db = Db::connect(&config.database_url, &migrations())
             .await
             .context("opening the orders database")?;
@@ -114,9 +117,7 @@ impl Server {
         let mut running = Running::new(db.clone());
         let shutdown = running.shutdown();
         let metrics = metrics::Metrics::default();
-        let origins =
-            origins::AllowedOrigins::new(&config.allowed_origins).context("ALLOWED_ORIGINS")?;
-        tracing::info!(allowed = %origins, "browser origins (CORS, WebSocket, SockJS)");
+
         let inventory = inventory::Inventory::new(
             &config.inventory_url,
             config.reserve_timeout(),

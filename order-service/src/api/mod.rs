@@ -45,8 +45,10 @@ pub fn router(state: AppState, origins: AllowedOrigins, frontend_dir: &Path) -> 
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(health::metrics))
         .method_not_allowed_fallback(method_not_allowed)
+        // On the routes only: tower-http answers every OPTIONS as a
+        // preflight, and an unknown path must stay a 404.
+        .route_layer(cross_site::cors(origins.clone()))
         .fallback(any(move |request: Request| page.clone().serve(request)))
-        .layer(cross_site::cors(origins.clone()))
         .layer(middleware::from_fn_with_state(origins, cross_site::guard))
         .layer(middleware::from_fn_with_state(state.metrics.clone(), track))
         .with_state(state)

@@ -66,12 +66,18 @@ const MAX_REFUSING: usize = 256;
 const REFUSAL_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// What a refused connection reads: short, complete, and closing.
-const REFUSAL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
-content-type: application/json\r\n\
-retry-after: 1\r\n\
-connection: close\r\n\
-content-length: 36\r\n\r\n\
-{\"message\":\"Too many connections\"}\n";
+const REFUSAL_BODY: &str = "{\"message\":\"Too many connections\"}\n";
+
+fn refusal() -> &'static [u8] {
+    static REFUSAL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+             retry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{REFUSAL_BODY}",
+            REFUSAL_BODY.len()
+        )
+    });
+    REFUSAL.as_bytes()
+}
 
 /// The HTTP limits of a service, from the environment or CLI flags
 /// (flattened into each service's configuration).
@@ -273,7 +279,7 @@ fn refuse(mut tcp: TcpStream, refusing: &Arc<Semaphore>) {
     tokio::spawn(async move {
         let _permit = permit;
         let answer = async {
-            tcp.write_all(REFUSAL).await?;
+            tcp.write_all(refusal()).await?;
             tcp.shutdown().await?;
             // Closing with the client's request unread would reset the
             // connection, and a reset can discard our answer before the
