@@ -1,10 +1,14 @@
-//! STOMP frames: an incremental parser and an encoder. Pure functions, no I/O.
+//! STOMP frames: an incremental decoder and an encoder. No I/O.
 //!
-//! Shaped like mini-redis's framing: [`parse`] looks at a buffer that may hold
-//! part of a frame, several frames, or heart-beat EOLs, and either takes one
-//! item off its front or says that more bytes are needed. It never buffers
-//! more than the limits allow: a client cannot make us hold a frame larger
-//! than `max_frame_bytes`.
+//! Shaped like mini-redis's framing: a [`Decoder`] holds what was received
+//! so far, which may be part of a frame, several frames, or heart-beat EOLs,
+//! and either takes one item off its front or says that more bytes are
+//! needed. Unlike mini-redis, which checks its buffer from the start after
+//! every read, it resumes where it stopped: a client may send a frame one
+//! byte per WebSocket message, and starting over on each one made the work
+//! quadratic in the frame's size. It never buffers more than the limits
+//! allow: a client cannot make us hold a frame larger than
+//! `max_frame_bytes`.
 //!
 //! Header escaping follows the spec: STOMP 1.2 escapes `\\`, `\n`, `\r` and
 //! `:`; 1.1 the same without `\r`; 1.0 nothing; and CONNECT/CONNECTED frames
@@ -61,7 +65,7 @@ pub struct Frame {
     pub body: Vec<u8>,
 }
 
-/// What [`parse`] took off the buffer.
+/// What [`Decoder::next`] took off the buffer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Item {
     /// A bare EOL: a heart-beat.
@@ -134,123 +138,278 @@ fn never_escaped(command: &str) -> bool {
     matches!(command, "CONNECT" | "STOMP" | "CONNECTED")
 }
 
-/// Takes one item off the front of `buf`, `Ok(None)` when more bytes are needed.
-pub fn parse(
-    buf: &mut BytesMut,
-    version: Version,
-    limits: &Limits,
-) -> Result<Option<Item>, FrameError> {
-    // Heart-beats (and the optional EOLs after a frame's NUL).
-    if buf.first() == Some(&b'\n') {
-        buf.advance(1);
-        return Ok(Some(Item::Heartbeat));
-    }
-    if buf.starts_with(b"\r\n") {
-        buf.advance(2);
-        return Ok(Some(Item::Heartbeat));
-    }
-    if buf.len() == 1 && buf[0] == b'\r' {
-        return Ok(None);
-    }
-    let Some(header_end) = find_blank_line(buf, limits)? else {
-        return if buf.len() > limits.max_frame_bytes {
-            Err(FrameError::TooLarge(limits.max_frame_bytes))
-        } else {
-            Ok(None)
-        };
-    };
-    let (head, body_start) = header_end;
-    let head_text = std::str::from_utf8(&buf[..head]).map_err(|_| FrameError::BadHeader)?;
-    let mut lines = head_text
-        .split('\n')
-        .map(|l| l.strip_suffix('\r').unwrap_or(l));
-    let command = lines.next().unwrap_or_default();
-    if command.is_empty() || !command.bytes().all(|b| b.is_ascii_uppercase()) {
-        return Err(FrameError::BadCommand);
-    }
-    let escaped = !never_escaped(command) && version != Version::V1_0;
-    let mut headers = Vec::new();
-    for line in lines {
-        if headers.len() == limits.max_headers {
-            return Err(FrameError::TooManyHeaders(limits.max_headers));
-        }
-        let (name, value) = line.split_once(':').ok_or(FrameError::BadHeader)?;
-        if escaped {
-            headers.push((unescape(name, version)?, unescape(value, version)?));
-        } else {
-            headers.push((name.to_owned(), value.to_owned()));
-        }
-    }
-    let content_length = headers
-        .iter()
-        .find(|(n, _)| n == "content-length")
-        .map(|(_, v)| v.trim());
-    let body_end = match content_length {
-        Some(len) => {
-            let len: usize = len.parse().map_err(|_| FrameError::BadContentLength)?;
-            if body_start.saturating_add(len) >= limits.max_frame_bytes {
-                return Err(FrameError::TooLarge(limits.max_frame_bytes));
-            }
-            if buf.len() <= body_start + len {
-                return Ok(None);
-            }
-            if buf[body_start + len] != 0 {
-                return Err(FrameError::MissingNul);
-            }
-            body_start + len
-        }
-        None => match buf[body_start..].iter().position(|b| *b == 0) {
-            Some(nul) => body_start + nul,
-            None if buf.len() > limits.max_frame_bytes => {
-                return Err(FrameError::TooLarge(limits.max_frame_bytes));
-            }
-            None => return Ok(None),
-        },
-    };
-    if body_end >= limits.max_frame_bytes {
-        return Err(FrameError::TooLarge(limits.max_frame_bytes));
-    }
-    let frame = Frame {
-        command: command.to_owned(),
-        headers,
-        body: buf[body_start..body_end].to_vec(),
-    };
-    buf.advance(body_end + 1);
-    Ok(Some(Item::Frame(frame)))
+/// Splits the bytes a client sends into [`Item`]s, however the transport
+/// cut them into messages.
+///
+/// It owns the read buffer and remembers how far it has looked, so every
+/// byte is examined a bounded number of times: parsing from the start of
+/// the buffer on each message made a frame sent one byte per message cost
+/// time quadratic in its size.
+#[derive(Debug)]
+pub struct Decoder {
+    buf: BytesMut,
+    limits: Limits,
+    /// While looking for the header block's end: how far `buf` has been
+    /// scanned (0 before a frame starts, where heart-beats may come)…
+    scanned: usize,
+    /// …and where the line being scanned starts.
+    line_start: usize,
+    /// The current frame's header block, once complete.
+    head: Option<Head>,
+    /// Set by the first error; the stream is not STOMP after it.
+    failed: Option<FrameError>,
+    examined: u64,
 }
 
-/// Finds the empty line ending the headers: (end of the header block, start
-/// of the body). Checks line lengths as it scans, so an endless header line
-/// is refused early.
-fn find_blank_line(buf: &[u8], limits: &Limits) -> Result<Option<(usize, usize)>, FrameError> {
-    let mut line_start = 0;
-    let mut first = true;
-    for (i, b) in buf.iter().enumerate() {
-        if *b != b'\n' {
-            if i - line_start > limits.max_header_bytes {
-                return Err(FrameError::HeaderTooLong(limits.max_header_bytes));
+/// A parsed header block, kept while its body arrives.
+#[derive(Debug)]
+struct Head {
+    command: String,
+    headers: Vec<(String, String)>,
+    content_length: Option<usize>,
+    /// The version the headers were unescaped with.
+    version: Version,
+    /// End of the header block in the buffer (before its last line's EOL).
+    end: usize,
+    body_start: usize,
+    /// Without `content-length`: how far the body has been searched for NUL.
+    searched: usize,
+}
+
+impl Decoder {
+    /// An empty decoder enforcing `limits`.
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            buf: BytesMut::new(),
+            limits,
+            scanned: 0,
+            line_start: 0,
+            head: None,
+            failed: None,
+            examined: 0,
+        }
+    }
+
+    /// Appends bytes as they were received.
+    pub fn extend(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Bytes held: part of a frame, or items not yet taken.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Bytes looked at so far, each pass over a byte counted once (the
+    /// header block's parse and the body's copy are a pass each): what a
+    /// test pins to stay linear in the bytes received.
+    pub fn examined(&self) -> u64 {
+        self.examined
+    }
+
+    /// Takes the next item off the front of the buffer, `Ok(None)` when more
+    /// bytes are needed.
+    ///
+    /// `version` decides how headers are unescaped; it may change between
+    /// calls (after CONNECT), and a header block already parsed under
+    /// another version is parsed again, so the result is the same as if the
+    /// whole frame had arrived in this call. After an error every call
+    /// returns that error.
+    pub fn next(&mut self, version: Version) -> Result<Option<Item>, FrameError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        let item = self.step(version);
+        if let Err(e) = &item {
+            self.failed = Some(e.clone());
+        }
+        item
+    }
+
+    fn step(&mut self, version: Version) -> Result<Option<Item>, FrameError> {
+        let mut head = match self.head.take() {
+            Some(head) if head.version == version => head,
+            Some(old) => Head {
+                searched: old.searched,
+                ..self.parse_head(old.end, old.body_start, version)?
+            },
+            None => {
+                if self.scanned == 0 {
+                    // Heart-beats (and the optional EOLs after a frame's
+                    // NUL) come only between frames.
+                    let front = &self.buf[..self.buf.len().min(2)];
+                    self.examined += front.len() as u64;
+                    match front {
+                        [b'\n', ..] => {
+                            self.buf.advance(1);
+                            return Ok(Some(Item::Heartbeat));
+                        }
+                        [b'\r', b'\n'] => {
+                            self.buf.advance(2);
+                            return Ok(Some(Item::Heartbeat));
+                        }
+                        // A lone `\r` may be the start of a `\r\n`.
+                        [] | [b'\r'] => return Ok(None),
+                        _ => {}
+                    }
+                }
+                let Some((end, body_start)) = self.scan_head()? else {
+                    return Ok(None);
+                };
+                self.parse_head(end, body_start, version)?
             }
-            continue;
+        };
+        let Some(body_end) = self.find_body_end(&mut head)? else {
+            self.head = Some(head);
+            return Ok(None);
+        };
+        let body = self.buf[head.body_start..body_end].to_vec();
+        self.examined += body.len() as u64;
+        self.buf.advance(body_end + 1);
+        self.scanned = 0;
+        self.line_start = 0;
+        Ok(Some(Item::Frame(Frame {
+            command: head.command,
+            headers: head.headers,
+            body,
+        })))
+    }
+
+    /// Scans on for the empty line ending the headers: (end of the header
+    /// block, start of the body). Checks line lengths as it goes, so an
+    /// endless header line is refused early.
+    fn scan_head(&mut self) -> Result<Option<(usize, usize)>, FrameError> {
+        let max = self.limits.max_header_bytes;
+        let from = self.scanned;
+        for (offset, b) in self.buf[from..].iter().enumerate() {
+            let i = from + offset;
+            if *b != b'\n' {
+                if i - self.line_start > max {
+                    self.examined += offset as u64 + 1;
+                    return Err(FrameError::HeaderTooLong(max));
+                }
+                continue;
+            }
+            let line = &self.buf[self.line_start..i];
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            // The command line cannot be empty: a bare EOL there is a
+            // heart-beat.
+            if line.is_empty() && self.line_start > 0 {
+                self.examined += offset as u64 + 1;
+                // The header block ends before the previous line's EOL.
+                let end = self.line_start - 1;
+                let end = if end >= 1 && self.buf[end - 1] == b'\r' {
+                    end - 1
+                } else {
+                    end
+                };
+                return Ok(Some((end, i + 1)));
+            }
+            self.line_start = i + 1;
         }
-        let line = &buf[line_start..i];
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.is_empty() && !first {
-            // The header block ends before this empty line's own EOL.
-            let head_end = line_start.saturating_sub(1);
-            let head_end = if head_end >= 1 && buf[head_end - 1] == b'\r' {
-                head_end - 1
+        let len = self.buf.len();
+        self.examined += (len - from) as u64;
+        self.scanned = len;
+        if len - self.line_start > max {
+            return Err(FrameError::HeaderTooLong(max));
+        }
+        if len > self.limits.max_frame_bytes {
+            return Err(FrameError::TooLarge(self.limits.max_frame_bytes));
+        }
+        Ok(None)
+    }
+
+    /// Parses the header block `buf[..end]`, once per frame (and version).
+    fn parse_head(
+        &mut self,
+        end: usize,
+        body_start: usize,
+        version: Version,
+    ) -> Result<Head, FrameError> {
+        self.examined += end as u64;
+        let limits = &self.limits;
+        let text = std::str::from_utf8(&self.buf[..end]).map_err(|_| FrameError::BadHeader)?;
+        let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+        let command = lines.next().unwrap_or_default();
+        if command.is_empty() || !command.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(FrameError::BadCommand);
+        }
+        let escaped = !never_escaped(command) && version != Version::V1_0;
+        let mut headers = Vec::new();
+        for line in lines {
+            if headers.len() == limits.max_headers {
+                return Err(FrameError::TooManyHeaders(limits.max_headers));
+            }
+            let (name, value) = line.split_once(':').ok_or(FrameError::BadHeader)?;
+            if escaped {
+                headers.push((unescape(name, version)?, unescape(value, version)?));
             } else {
-                head_end
-            };
-            return Ok(Some((head_end, i + 1)));
+                headers.push((name.to_owned(), value.to_owned()));
+            }
         }
-        first = false;
-        line_start = i + 1;
+        let content_length = match headers.iter().find(|(n, _)| n == "content-length") {
+            Some((_, v)) => {
+                let len: usize = v.trim().parse().map_err(|_| FrameError::BadContentLength)?;
+                // Refused before its body arrives.
+                if body_start.saturating_add(len) >= limits.max_frame_bytes {
+                    return Err(FrameError::TooLarge(limits.max_frame_bytes));
+                }
+                Some(len)
+            }
+            None => None,
+        };
+        Ok(Head {
+            command: command.to_owned(),
+            headers,
+            content_length,
+            version,
+            end,
+            body_start,
+            searched: body_start,
+        })
     }
-    if buf.len() - line_start > limits.max_header_bytes {
-        return Err(FrameError::HeaderTooLong(limits.max_header_bytes));
+
+    /// Where the body ends (at its NUL), searching only bytes not searched
+    /// before.
+    fn find_body_end(&mut self, head: &mut Head) -> Result<Option<usize>, FrameError> {
+        let max = self.limits.max_frame_bytes;
+        let body_end = match head.content_length {
+            Some(len) => {
+                // `parse_head` bounded this below `max_frame_bytes`.
+                let end = head.body_start + len;
+                let Some(&nul) = self.buf.get(end) else {
+                    return Ok(None);
+                };
+                self.examined += 1;
+                if nul != 0 {
+                    return Err(FrameError::MissingNul);
+                }
+                end
+            }
+            None => {
+                let from = head.searched;
+                let rest = &self.buf[from..];
+                match rest.iter().position(|b| *b == 0) {
+                    Some(nul) => {
+                        self.examined += nul as u64 + 1;
+                        from + nul
+                    }
+                    None => {
+                        self.examined += rest.len() as u64;
+                        head.searched = self.buf.len();
+                        if self.buf.len() > max {
+                            return Err(FrameError::TooLarge(max));
+                        }
+                        return Ok(None);
+                    }
+                }
+            }
+        };
+        if body_end >= max {
+            return Err(FrameError::TooLarge(max));
+        }
+        Ok(Some(body_end))
     }
-    Ok(None)
 }
 
 fn unescape(s: &str, version: Version) -> Result<String, FrameError> {

@@ -12,7 +12,6 @@
 
 use std::{collections::HashMap, pin::pin, sync::Arc, time::Duration};
 
-use bytes::BytesMut;
 use tokio::{sync::broadcast, time::Instant};
 
 use super::{
@@ -124,7 +123,7 @@ impl Session {
             max_headers: self.config.max_headers,
             max_header_bytes: self.config.max_header_bytes,
         };
-        let mut buf = BytesMut::new();
+        let mut decoder = frame::Decoder::new(limits);
         let connect_deadline = Instant::now() + self.config.connect_timeout;
         let mut beat = tokio::time::interval(Duration::from_secs(3600));
         // One timer for the session's life, moved only when its deadline
@@ -147,10 +146,10 @@ impl Session {
                 message = self.conn.incoming.recv() => {
                     let Some(text) = message else { return End::Quietly };
                     self.last_received = Instant::now();
-                    buf.extend_from_slice(text.as_bytes());
+                    decoder.extend(text.as_bytes());
                     loop {
                         let version = self.version.unwrap_or(Version::V1_2);
-                        match frame::parse(&mut buf, version, &limits) {
+                        match decoder.next(version) {
                             Ok(Some(Item::Heartbeat)) => {}
                             Ok(Some(Item::Frame(f))) => {
                                 if let Some(end) = self.handle(f, &mut beat).await {
