@@ -89,6 +89,9 @@ pub struct Order {
     /// Inventory may still hold its stock; not shown.
     #[serde(skip)]
     pub release_pending: bool,
+    /// Failed attempts to release its stock (for the back-off); not shown.
+    #[serde(skip)]
+    pub release_attempts: i64,
 }
 
 fn rfc3339<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
@@ -215,6 +218,7 @@ mod tests {
             created_at: from_ms(1_700_000_000_123),
             key: "k".into(),
             release_pending: false,
+            release_attempts: 0,
         };
         let json = serde_json::to_value(&order).unwrap();
         assert_eq!(

@@ -13,22 +13,54 @@
 //! 4. The reconciler releases stock for `release_pending` orders (release is
 //!    idempotent, and a release that beats its reservation makes that
 //!    reservation fail), and abandons orders left PENDING by a dead request.
+//!
+//! The reconciler drains a backlog (after an inventory outage, say) in
+//! batches of concurrent releases, a full batch followed at once by the
+//! next. A release that fails for a reason of the order's own backs off,
+//! per order, so it can never hold up the others; when inventory cannot be
+//! reached at all, nobody is at fault and nothing backs off.
 
-use std::time::{Duration, SystemTime};
+use std::{
+    sync::atomic::{AtomicBool, Ordering},
+    time::{Duration, SystemTime},
+};
 
+use futures::{StreamExt, stream};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     domain::{IdempotencyKey, NewOrder, Order, Status, reason},
     error::{Error, Result},
     events::Events,
-    inventory::{Inventory, Reserved},
+    inventory::{CallError, Inventory, Reserved},
     metrics::Metrics,
     store::{Recorded, Settlement, Store},
 };
 
-/// Orders the reconciler handles per round; the rest wait for the next one.
-const RECONCILE_BATCH: i64 = 100;
+/// Orders the reconciler takes per round; a full round is followed at once
+/// by the next, so this bounds a round's work and memory, not the rate.
+const RECONCILE_BATCH: i64 = 512;
+/// Releases in flight at once within a round: they share one HTTP/2
+/// connection to inventory, and this many keep its database busy.
+const RELEASE_CONCURRENCY: usize = 64;
+/// Wait before retrying a release that failed for a reason of its own
+/// order; doubled after each failure, up to [`MAX_RELEASE_BACKOFF`].
+const RELEASE_BACKOFF: Duration = Duration::from_secs(1);
+/// Longest wait between attempts to release one order.
+const MAX_RELEASE_BACKOFF: Duration = Duration::from_secs(300);
+
+/// What a reconciliation round did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Round {
+    /// Orders whose stock inventory confirmed released.
+    pub released: usize,
+    /// Orders still awaiting a release afterwards (backing off, or not
+    /// reached yet).
+    pub awaiting_release: i64,
+    /// The round took a full batch and inventory answered: more may be
+    /// due, so the next round starts at once.
+    pub more: bool,
+}
 
 /// Places and cancels orders. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -170,7 +202,7 @@ impl Flow {
     /// order's `release_pending`. Failures are left to the reconciler.
     async fn release(&self, mut order: Order) -> Order {
         match self.inventory.release(&order.key).await {
-            Ok(()) => match self.store.release_done(order.id).await {
+            Ok(()) => match self.store.releases_done(&[order.id]).await {
                 Ok(()) => order.release_pending = false,
                 Err(e) => tracing::warn!(order = order.id, error = %e, "cannot record the release"),
             },
@@ -189,37 +221,84 @@ impl Flow {
     }
 
     /// One reconciliation round: abandons orders whose request died while
-    /// PENDING, and releases stock still marked for release. Returns how many
-    /// orders are still unsettled afterwards.
-    pub async fn reconcile_once(&self) -> Result<usize> {
-        let stale_before = SystemTime::now() - self.stale_after;
-        let mut left = 0;
-        for order in self.store.unsettled(stale_before, RECONCILE_BATCH).await? {
-            let order = if order.status == Status::Pending {
-                tracing::info!(order = order.id, "abandoning an order left pending");
-                // release_pending: inventory may have applied the reservation.
-                let abandoned = Settlement {
-                    status: Status::Rejected,
-                    reason: Some(reason::INTERRUPTED),
-                    release_pending: true,
-                    forget_idempotency_key: true,
-                };
-                self.settle(order, abandoned).await?
-            } else {
-                order
-            };
-            if order.release_pending && self.release(order).await.release_pending {
-                left += 1;
+    /// PENDING, then releases the stock of up to a batch of orders whose
+    /// release is due, concurrently, recording the successes in one
+    /// statement.
+    pub async fn reconcile_once(&self) -> Result<Round> {
+        let now = SystemTime::now();
+        for order in self
+            .store
+            .stale_pending(now - self.stale_after, RECONCILE_BATCH)
+            .await?
+        {
+            tracing::info!(order = order.id, "abandoning an order left pending");
+            self.settle(order, ABANDONED).await?;
+        }
+        let due = self.store.due_releases(now, RECONCILE_BATCH).await?;
+        let full = due.len() as i64 == RECONCILE_BATCH;
+        // Once inventory is found unreachable, the rest of the batch waits
+        // for the next round instead of each call finding out again.
+        let unreachable = AtomicBool::new(false);
+        let attempts: Vec<(Order, Attempt)> = stream::iter(due)
+            .map(|order| {
+                let unreachable = &unreachable;
+                async move {
+                    if unreachable.load(Ordering::Relaxed) {
+                        return (order, Attempt::Skipped);
+                    }
+                    let attempt = match self.inventory.release(&order.key).await {
+                        Ok(()) => Attempt::Released,
+                        Err(e) if e.is_unreachable() => {
+                            unreachable.store(true, Ordering::Relaxed);
+                            Attempt::Unreachable(e)
+                        }
+                        Err(e) => Attempt::Refused(e),
+                    };
+                    (order, attempt)
+                }
+            })
+            .buffer_unordered(RELEASE_CONCURRENCY)
+            .collect()
+            .await;
+        let mut released = Vec::new();
+        for (order, attempt) in attempts {
+            match attempt {
+                Attempt::Released => released.push(order.id),
+                Attempt::Skipped => {}
+                // Nobody's fault: no back-off, the next round tries again.
+                Attempt::Unreachable(e) => {
+                    tracing::debug!(order = order.id, error = %e, "inventory unreachable; release waits");
+                }
+                Attempt::Refused(e) => {
+                    let wait = backoff(order.release_attempts);
+                    tracing::warn!(order = order.id, error = %e, ?wait, "release failed; backing off");
+                    self.store.release_failed(order.id, now + wait).await?;
+                }
             }
         }
-        Ok(left)
+        self.store.releases_done(&released).await?;
+        let awaiting_release = self.store.awaiting_release().await?;
+        self.metrics.awaiting_release(awaiting_release);
+        Ok(Round {
+            released: released.len(),
+            awaiting_release,
+            more: full && !unreachable.into_inner(),
+        })
     }
 
-    /// Runs [`Flow::reconcile_once`] now and then every `interval` until shutdown.
+    /// Runs [`Flow::reconcile_once`] now, then again at once while rounds
+    /// come back full, else every `interval`, until shutdown.
     pub async fn reconcile_forever(self, interval: Duration, shutdown: CancellationToken) {
         loop {
-            if let Err(e) = self.reconcile_once().await {
-                tracing::warn!(error = %e, "reconciliation round failed");
+            let more = match self.reconcile_once().await {
+                Ok(round) => round.more,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reconciliation round failed");
+                    false
+                }
+            };
+            if more && !shutdown.is_cancelled() {
+                continue;
             }
             tokio::select! {
                 () = shutdown.cancelled() => return,
@@ -227,6 +306,23 @@ impl Flow {
             }
         }
     }
+}
+
+/// How one release of a round went.
+enum Attempt {
+    Released,
+    /// Not tried: inventory was found unreachable earlier in the round.
+    Skipped,
+    /// Inventory could not be reached, or did not answer in time.
+    Unreachable(CallError),
+    /// Inventory answered with a failure for this order.
+    Refused(CallError),
+}
+
+/// The wait before the next attempt after `failures` failed ones.
+fn backoff(failures: i64) -> Duration {
+    let doublings = u32::try_from(failures.clamp(0, 16)).unwrap_or(16);
+    (RELEASE_BACKOFF * 2u32.pow(doublings)).min(MAX_RELEASE_BACKOFF)
 }
 
 fn settled(status: Status, reason: Option<&'static str>) -> Settlement<'static> {
@@ -237,6 +333,15 @@ fn settled(status: Status, reason: Option<&'static str>) -> Settlement<'static> 
         forget_idempotency_key: false,
     }
 }
+
+/// A PENDING order whose request died: rejected, and whatever inventory may
+/// hold for it (the reservation may have been applied) is released.
+const ABANDONED: Settlement<'static> = Settlement {
+    status: Status::Rejected,
+    reason: Some(reason::INTERRUPTED),
+    release_pending: true,
+    forget_idempotency_key: true,
+};
 
 /// The reservation's outcome is unknown: reject, release whatever inventory
 /// may hold, and let a retry with the same Idempotency-Key try afresh.

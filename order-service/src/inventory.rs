@@ -49,6 +49,21 @@ pub enum CallError {
     Refused(Status),
 }
 
+impl CallError {
+    /// True when inventory could not be reached or did not answer in time:
+    /// a failure of the connection, not of the request, so every other
+    /// call now would most likely fail the same way.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            CallError::Unavailable(s) if matches!(
+                s.code(),
+                Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Unknown
+            )
+        )
+    }
+}
+
 /// A product as inventory lists it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -67,6 +67,7 @@ struct Inner {
     inventory_latency: Family<CallLabels, Histogram, fn() -> Histogram>,
     inventory_errors: Family<CallErrorLabels, Counter>,
     live_connections: Gauge,
+    awaiting_release: Gauge,
 }
 
 impl Default for Metrics {
@@ -114,6 +115,12 @@ impl Default for Metrics {
             "Open STOMP connections (WebSocket and SockJS)",
             live_connections.clone(),
         );
+        let awaiting_release = Gauge::default();
+        registry.register(
+            "orders_awaiting_release",
+            "Orders whose stock inventory has yet to confirm released (cancelled, or rejected after an unanswered reservation)",
+            awaiting_release.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -123,6 +130,7 @@ impl Default for Metrics {
                 inventory_latency,
                 inventory_errors,
                 live_connections,
+                awaiting_release,
             }),
         }
     }
@@ -188,6 +196,12 @@ impl Metrics {
     pub fn open_connection(&self) -> OpenConnection {
         self.inner.live_connections.inc();
         OpenConnection(self.inner.live_connections.clone())
+    }
+
+    /// Sets the number of orders awaiting a release (from the database, so
+    /// every replica reports the same number).
+    pub fn awaiting_release(&self, orders: i64) {
+        self.inner.awaiting_release.set(orders);
     }
 
     /// The Prometheus text exposition of every metric.

@@ -16,8 +16,8 @@ use crate::{
 };
 
 /// Columns every query returns, in [`order_from_row`]'s order.
-const COLUMNS: &str =
-    "id, product, quantity, status, reason, created_at_ms, order_key, release_pending";
+const COLUMNS: &str = "id, product, quantity, status, reason, created_at_ms, order_key, \
+     release_pending, release_attempts";
 
 /// The orders table.
 #[derive(Clone, Debug)]
@@ -71,6 +71,7 @@ where
         created_at: from_ms(row.try_get(5)?),
         key: row.try_get(6)?,
         release_pending: row.try_get(7)?,
+        release_attempts: row.try_get(8)?,
     })
 }
 
@@ -128,7 +129,7 @@ impl Store {
             .fetch_optional(pool)
             .await?
             .map(|row| {
-                Ok::<_, Error>((order_from_row(&row)?, row.try_get::<Option<String>, _>(8)?))
+                Ok::<_, Error>((order_from_row(&row)?, row.try_get::<Option<String>, _>(9)?))
             })
             .transpose()?
         });
@@ -185,14 +186,39 @@ impl Store {
         })
     }
 
-    /// Inventory confirmed the release of this order's stock.
-    pub async fn release_done(&self, id: i64) -> Result<()> {
+    /// Inventory confirmed the release of these orders' stock; one
+    /// statement for a whole reconciliation round.
+    pub async fn releases_done(&self, ids: &[i64]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
         with_db!(&self.db, write, |pool| {
-            sqlx::query("UPDATE orders SET release_pending = FALSE WHERE id = $1")
-                .bind(id)
-                .execute(pool)
-                .await
-                .map(drop)?
+            let mut query = sqlx::QueryBuilder::new(
+                "UPDATE orders SET release_pending = FALSE, release_attempts = 0 WHERE id IN (",
+            );
+            let mut list = query.separated(", ");
+            for id in ids {
+                list.push_bind(*id);
+            }
+            query.push(")");
+            query.build().execute(pool).await.map(drop)?
+        });
+        Ok(())
+    }
+
+    /// A release failed for a reason of this order's own: count it, and
+    /// retry it no sooner than `retry_at`.
+    pub async fn release_failed(&self, id: i64, retry_at: SystemTime) -> Result<()> {
+        with_db!(&self.db, write, |pool| {
+            sqlx::query(
+                "UPDATE orders SET release_attempts = release_attempts + 1, release_after_ms = $1 \
+                 WHERE id = $2 AND release_pending = TRUE",
+            )
+            .bind(to_ms(retry_at))
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(drop)?
         });
         Ok(())
     }
@@ -229,14 +255,31 @@ impl Store {
         })
     }
 
-    /// Orders that need the reconciler: pending since before `stale_before`
-    /// (their request died), or with stock still to release. Served by the
-    /// partial index `orders_unsettled`.
-    pub async fn unsettled(&self, stale_before: SystemTime, limit: i64) -> Result<Vec<Order>> {
+    /// Orders whose stock is to be released and whose next attempt is due
+    /// by `now`, the longest-waiting first (index `orders_awaiting_release`).
+    pub async fn due_releases(&self, now: SystemTime, limit: i64) -> Result<Vec<Order>> {
         with_db!(&self.db, read, |pool| {
             sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT {COLUMNS} FROM orders WHERE (status = 'PENDING' OR release_pending = TRUE) \
-                 AND (release_pending = TRUE OR created_at_ms < $1) ORDER BY id LIMIT $2"
+                "SELECT {COLUMNS} FROM orders WHERE release_pending = TRUE AND release_after_ms <= $1 \
+                 ORDER BY release_after_ms, id LIMIT $2"
+            )))
+            .bind(to_ms(now))
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(order_from_row)
+            .collect()
+        })
+    }
+
+    /// Orders pending since before `stale_before`: their request died
+    /// (index `orders_pending`).
+    pub async fn stale_pending(&self, stale_before: SystemTime, limit: i64) -> Result<Vec<Order>> {
+        with_db!(&self.db, read, |pool| {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM orders WHERE status = 'PENDING' AND created_at_ms < $1 \
+                 ORDER BY created_at_ms, id LIMIT $2"
             )))
             .bind(to_ms(stale_before))
             .bind(limit)
@@ -246,5 +289,15 @@ impl Store {
             .map(order_from_row)
             .collect()
         })
+    }
+
+    /// How many orders still have stock to release (backing off or not).
+    pub async fn awaiting_release(&self) -> Result<i64> {
+        let count = with_db!(&self.db, read, |pool| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE release_pending = TRUE")
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(count)
     }
 }

@@ -189,7 +189,11 @@ impl TestSystem {
         tokio::time::timeout(Duration::from_secs(20), async {
             loop {
                 match orders.flow().reconcile_once().await {
-                    Ok(0) if no_pending(&self.all_orders().await) => return,
+                    Ok(round)
+                        if round.awaiting_release == 0 && no_pending(&self.all_orders().await) =>
+                    {
+                        return;
+                    }
                     _ => tokio::time::sleep(Duration::from_millis(50)).await,
                 }
             }
