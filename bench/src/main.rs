@@ -8,16 +8,19 @@
 //!    that rate for the latency a user sees under load;
 //! 2. the floor: a no-op HTTP request to order-service, a gRPC `CheckStock`
 //!    loop against inventory, single-row commits on the same database;
-//! 3. fan-out: N STOMP subscribers over WebSocket, time for one order event
+//! 3. the reconciler's drain rate of a release backlog (as an inventory
+//!    outage leaves one);
+//! 4. fan-out: N STOMP subscribers over WebSocket, time for one order event
 //!    to reach them all, and delivery latency while orders flow steadily,
 //!    with a subscriber that never reads connected throughout;
-//! 4. memory (RSS) of each service idle, under load, per idle WebSocket;
-//! 5. the order benchmark on SQLite and, when `TEST_DATABASE_URL` names a
+//! 5. memory (RSS) of each service idle, under load, per idle WebSocket;
+//! 6. the order benchmark on SQLite and, when `TEST_DATABASE_URL` names a
 //!    PostgreSQL server, on PostgreSQL.
 //!
 //! `--quick` runs every phase briefly (CI runs it so the tool cannot rot);
 //! its numbers mean nothing.
 
+mod backlog;
 mod fanout;
 mod load;
 mod ops;
@@ -176,6 +179,12 @@ async fn run_backend(backend: Backend, args: &Args) -> anyhow::Result<report::Ba
     run.orders_half_rate = load::open_loop((0..c).map(place).collect(), half, t)
         .await
         .summary();
+
+    let backlog = if args.quick { 200 } else { 5000 };
+    println!("== {name}: draining a backlog of {backlog} releases");
+    let metrics_url = format!("http://{}/metrics", order.http_addr);
+    run.release_backlog =
+        backlog::drain(&orders_db.url, &metrics_url, backlog, &ops::http_client()).await?;
 
     println!("== {name}: floor");
     let noop_url = format!("http://{}/health/live", order.http_addr);

@@ -36,6 +36,7 @@ pub struct BackendRun {
     pub ratio_to_grpc: f64,
     pub ratio_to_commit: f64,
     pub ratio_to_combined: f64,
+    pub release_backlog: crate::backlog::Drain,
     pub fanout: Vec<Fanout>,
 }
 
@@ -67,6 +68,7 @@ impl BackendRun {
             ratio_to_grpc: 0.0,
             ratio_to_commit: 0.0,
             ratio_to_combined: 0.0,
+            release_backlog: Default::default(),
             fanout: Vec::new(),
         }
     }
@@ -144,6 +146,10 @@ impl Report {
             println!(
                 "  orders / floor: HTTP {:.3}  gRPC {:.3}  commit {:.3}  combined {:.3}",
                 b.ratio_to_http, b.ratio_to_grpc, b.ratio_to_commit, b.ratio_to_combined
+            );
+            println!(
+                "  release backlog of {} orders drained at {:.0}/s ({:.0} ms in all)",
+                b.release_backlog.orders, b.release_backlog.per_second, b.release_backlog.total_ms
             );
             println!(
                 "  start-up to ready: inventory {:.1} ms, order {:.1} ms",

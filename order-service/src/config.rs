@@ -29,7 +29,13 @@ pub struct Config {
     /// inventory-service's gRPC address.
     #[arg(long, env = "INVENTORY_URL", default_value = "http://127.0.0.1:9091")]
     pub inventory_url: String,
-    /// Browser origins allowed besides the page's own, comma-separated.
+    /// The shared secret inventory's mutating RPCs require (sent as
+    /// `authorization: Bearer <token>`); unset or empty: none sent.
+    #[arg(long, env = "INVENTORY_TOKEN", hide_env_values = true)]
+    pub inventory_token: Option<String>,
+    /// Browser origins allowed besides the page's own, comma-separated
+    /// (exact origins, or patterns such as `https://*.example.com`,
+    /// `http://localhost:[*]`, `*`).
     #[arg(
         long,
         env = "ALLOWED_ORIGINS",

@@ -13,7 +13,11 @@ use proto::{
     ListProductsRequest, ReleaseStockRequest, ReservationOutcome, ReserveStockRequest,
     WatchStockRequest, inventory_service_client::InventoryServiceClient,
 };
-use tonic::{Code, Status, transport::Channel};
+use tonic::{
+    Code, Status,
+    metadata::{AsciiMetadataValue, MetadataValue},
+    transport::Channel,
+};
 
 use crate::metrics::Metrics;
 
@@ -77,17 +81,41 @@ pub struct Product {
 }
 
 /// Cheap to clone: clones share the channel.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Inventory {
     client: InventoryServiceClient<Channel>,
     channel: Channel,
     timeout: Duration,
     metrics: Metrics,
+    /// `Bearer <INVENTORY_TOKEN>`, sent with every call.
+    authorization: Option<AsciiMetadataValue>,
+}
+
+impl std::fmt::Debug for Inventory {
+    // By hand, so the token can never reach a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inventory")
+            .field("timeout", &self.timeout)
+            .field("token", &self.authorization.as_ref().map(|_| "<set>"))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Inventory {
-    /// A client of `url` (e.g. `http://127.0.0.1:9091`); connects on first use.
-    pub fn new(url: &str, timeout: Duration, metrics: Metrics) -> anyhow::Result<Self> {
+    /// A client of `url` (e.g. `http://127.0.0.1:9091`); connects on first
+    /// use. With a `token`, every call carries `authorization: Bearer <token>`
+    /// (inventory's mutating RPCs require it when it has one configured).
+    pub fn new(
+        url: &str,
+        timeout: Duration,
+        metrics: Metrics,
+        token: Option<&str>,
+    ) -> anyhow::Result<Self> {
+        let authorization = token
+            .filter(|t| !t.is_empty())
+            .map(|t| MetadataValue::try_from(format!("Bearer {t}")))
+            .transpose()
+            .map_err(|_| anyhow::anyhow!("INVENTORY_TOKEN must be visible ASCII"))?;
         let channel = Channel::from_shared(url.to_owned())?
             .connect_timeout(CONNECT_TIMEOUT)
             .tcp_nodelay(true)
@@ -100,6 +128,7 @@ impl Inventory {
             channel,
             timeout,
             metrics,
+            authorization,
         })
     }
 
@@ -118,7 +147,8 @@ impl Inventory {
         let answer = self
             .idempotent("reserve", |mut c, deadline| {
                 let request = request.clone();
-                async move { c.reserve_stock(with_deadline(request, deadline)).await }
+                let request = self.request(request, deadline);
+                async move { c.reserve_stock(request).await }
             })
             .await;
         match answer {
@@ -145,8 +175,8 @@ impl Inventory {
             reservation_key: key.to_owned(),
         };
         self.idempotent("release", |mut c, deadline| {
-            let request = request.clone();
-            async move { c.release_stock(with_deadline(request, deadline)).await }
+            let request = self.request(request.clone(), deadline);
+            async move { c.release_stock(request).await }
         })
         .await
         .map(drop)
@@ -155,9 +185,9 @@ impl Inventory {
     /// Every product with its stock.
     pub async fn products(&self) -> Result<Vec<Product>, CallError> {
         let listed = self
-            .idempotent("list_products", |mut c, deadline| async move {
-                c.list_products(with_deadline(ListProductsRequest {}, deadline))
-                    .await
+            .idempotent("list_products", |mut c, deadline| {
+                let request = self.request(ListProductsRequest {}, deadline);
+                async move { c.list_products(request).await }
             })
             .await?;
         Ok(listed
@@ -174,7 +204,7 @@ impl Inventory {
     /// True when inventory's gRPC health service says it is serving.
     pub async fn ping(&self) -> bool {
         let mut health = tonic_health::pb::health_client::HealthClient::new(self.channel.clone());
-        let request = with_deadline(
+        let request = self.request(
             tonic_health::pb::HealthCheckRequest {
                 service: String::new(),
             },
@@ -188,9 +218,13 @@ impl Inventory {
 
     /// Opens the stock-change stream (no deadline: it lives as long as inventory).
     pub async fn watch(&self) -> Result<tonic::Streaming<proto::StockChange>, Status> {
+        let mut request = tonic::Request::new(WatchStockRequest {});
+        if let Some(value) = &self.authorization {
+            request.metadata_mut().insert("authorization", value.clone());
+        }
         self.client
             .clone()
-            .watch_stock(WatchStockRequest {})
+            .watch_stock(request)
             .await
             .map(tonic::Response::into_inner)
     }
@@ -238,10 +272,16 @@ impl Inventory {
     }
 }
 
-/// Sends the remaining time as the gRPC deadline too, so inventory can stop
-/// working on a call nobody waits for.
-fn with_deadline<T>(message: T, left: Duration) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request.set_timeout(left);
-    request
+impl Inventory {
+    /// A request with the remaining time as its gRPC deadline too (so
+    /// inventory can stop working on a call nobody waits for) and the
+    /// token, if any.
+    fn request<T>(&self, message: T, left: Duration) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        request.set_timeout(left);
+        if let Some(value) = &self.authorization {
+            request.metadata_mut().insert("authorization", value.clone());
+        }
+        request
+    }
 }

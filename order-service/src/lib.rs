@@ -122,8 +122,9 @@ impl Server {
             &config.inventory_url,
             config.reserve_timeout(),
             metrics.clone(),
+            config.inventory_token.as_deref(),
         )
-        .context("INVENTORY_URL")?;
+        .context("INVENTORY_URL or INVENTORY_TOKEN")?;
         let broker = stomp::Broker::default();
         // One instance on SQLite: events stay in-process. On PostgreSQL there
         // may be replicas: order events go through LISTEN/NOTIFY.
