@@ -175,6 +175,67 @@ async fn bad_arguments_are_rejected_and_change_nothing(backend: Backend) {
     app.stop().await;
 }
 
+/// Names and keys with control characters: refused as INVALID_ARGUMENT
+/// before the database sees them (PostgreSQL cannot store NUL; SQLite could),
+/// so both backends answer alike and nothing is written.
+async fn control_characters_are_invalid_arguments(backend: Backend) {
+    let Some(app) = TestInventory::spawn(backend).await else {
+        return;
+    };
+    let mut c = app.grpc.clone();
+    let products_before = c
+        .list_products(ListProductsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .products;
+    for bad in [
+        "Lap\0top",
+        "Laptop\0",
+        "Lap\ntop",
+        "Laptop\u{7f}",
+        "Lap\u{85}top",
+    ] {
+        let cases = [
+            c.check_stock(StockRequest {
+                product: bad.into(),
+                quantity: 1,
+            })
+            .await
+            .map(drop),
+            c.update_stock(UpdateStockRequest {
+                product: bad.into(),
+                quantity: 1,
+            })
+            .await
+            .map(drop),
+            c.restock(RestockRequest {
+                product: bad.into(),
+                quantity: 1,
+            })
+            .await
+            .map(drop),
+            c.reserve_stock(reserve("k", bad, 1)).await.map(drop),
+            c.reserve_stock(reserve(bad, "Laptop", 1)).await.map(drop),
+            c.release_stock(release(bad)).await.map(drop),
+        ];
+        for (i, r) in cases.into_iter().enumerate() {
+            let e = r.unwrap_err();
+            assert_eq!(e.code(), Code::InvalidArgument, "{bad:?} case {i}: {e:?}");
+            assert!(e.message().contains("control characters"), "{e:?}");
+        }
+    }
+    let products_after = c
+        .list_products(ListProductsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .products;
+    assert_eq!(products_after, products_before);
+    assert_eq!(app.reservation_rows().await, 0);
+    app.stop().await;
+}
+
 async fn reserve_is_idempotent_per_key(backend: Backend) {
     let Some(app) = TestInventory::spawn(backend).await else {
         return;
@@ -389,6 +450,7 @@ support::both_backends!(
     check_stock_answers_the_original_contract,
     update_stock_decrements_only_when_enough,
     bad_arguments_are_rejected_and_change_nothing,
+    control_characters_are_invalid_arguments,
     reserve_is_idempotent_per_key,
     release_returns_stock_exactly_once,
     release_before_reserve_makes_the_late_reserve_fail,
