@@ -26,6 +26,9 @@ pub enum Error {
     /// The request is malformed (empty product, quantity < 1, …).
     #[error("{0}")]
     InvalidArgument(String),
+    /// A mutating call without the configured token (see `auth`).
+    #[error("{0}")]
+    Unauthenticated(String),
     /// The named product does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -65,6 +68,7 @@ impl From<Error> for tonic::Status {
         e.log();
         match e {
             Error::InvalidArgument(m) => tonic::Status::invalid_argument(m),
+            Error::Unauthenticated(m) => tonic::Status::unauthenticated(m),
             Error::NotFound(m) => tonic::Status::not_found(m),
             Error::FailedPrecondition(m) => tonic::Status::failed_precondition(m),
             Error::Database(e) if db::is_unavailable(&e) => tonic::Status::unavailable(UNAVAILABLE),
@@ -78,6 +82,7 @@ impl IntoResponse for Error {
         self.log();
         let (status, message) = match self {
             Error::InvalidArgument(m) => (StatusCode::BAD_REQUEST, m),
+            Error::Unauthenticated(m) => (StatusCode::UNAUTHORIZED, m),
             Error::NotFound(m) => (StatusCode::NOT_FOUND, m),
             Error::FailedPrecondition(m) => (StatusCode::CONFLICT, m),
             Error::Database(e) if db::is_unavailable(&e) => {
