@@ -322,6 +322,61 @@ async fn release_returns_stock_exactly_once(backend: Backend) {
     app.stop().await;
 }
 
+/// Held units count against the int32 stock ceiling: restock may fill stock
+/// only up to the ceiling minus what reservations hold, so releasing them
+/// always fits.
+async fn restock_counts_held_stock_against_the_ceiling(backend: Backend) {
+    let Some(app) = TestInventory::spawn(backend).await else {
+        return;
+    };
+    let mut c = app.grpc.clone();
+    c.reserve_stock(reserve("held", "Laptop", 4)).await.unwrap();
+    app.assert_held_matches_reservations().await;
+    // 1000 below the ceiling once the 4 held units are counted (restock
+    // adds at most a million per call, so the test jumps most of the way).
+    app.execute("UPDATE products SET stock = 2147483647 - 4 - 1000 WHERE name = 'Laptop'")
+        .await;
+    let r = c
+        .restock(RestockRequest {
+            product: "Laptop".into(),
+            quantity: 1000,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.stock_quantity, i32::MAX - 4);
+    let e = c
+        .restock(RestockRequest {
+            product: "Laptop".into(),
+            quantity: 1,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition, "{e:?}");
+    assert!(e.message().contains("held"), "{e:?}");
+    assert_eq!(app.stock("Laptop").await, i32::MAX - 4);
+    let released = c.release_stock(release("held")).await.unwrap().into_inner();
+    assert!(released.returned_stock);
+    assert_eq!(released.stock_quantity, i32::MAX);
+    assert_eq!(app.stock("Laptop").await, i32::MAX);
+    // UpdateStock holds nothing: its units are gone, and leave room.
+    c.update_stock(UpdateStockRequest {
+        product: "Laptop".into(),
+        quantity: 10,
+    })
+    .await
+    .unwrap();
+    c.restock(RestockRequest {
+        product: "Laptop".into(),
+        quantity: 10,
+    })
+    .await
+    .unwrap();
+    assert_eq!(app.stock("Laptop").await, i32::MAX);
+    app.assert_held_matches_reservations().await;
+    app.stop().await;
+}
+
 async fn release_before_reserve_makes_the_late_reserve_fail(backend: Backend) {
     let Some(app) = TestInventory::spawn(backend).await else {
         return;
@@ -454,6 +509,7 @@ support::both_backends!(
     reserve_is_idempotent_per_key,
     release_returns_stock_exactly_once,
     release_before_reserve_makes_the_late_reserve_fail,
+    restock_counts_held_stock_against_the_ceiling,
     list_products_and_rest_agree,
     watch_streams_a_snapshot_then_changes,
 );

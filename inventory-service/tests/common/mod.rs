@@ -83,4 +83,32 @@ impl TestInventory {
         db.close().await;
         n
     }
+
+    /// Runs one statement of the test's own on the service's database.
+    pub async fn execute(&self, sql: &'static str) {
+        let db = self.sql().await;
+        with_db!(&db, write, |pool| {
+            sqlx::query(sql).execute(pool).await.expect(sql);
+        });
+        db.close().await;
+    }
+
+    /// Asserts that every product's `held` is the sum of its RESERVED
+    /// reservations.
+    pub async fn assert_held_matches_reservations(&self) {
+        let db = self.sql().await;
+        let off: Vec<(String, i64, i64)> = with_db!(&db, read, |pool| {
+            sqlx::query_as(
+                "SELECT p.name, p.held, CAST(COALESCE((SELECT SUM(r.quantity) FROM reservations r \
+                   WHERE r.product_id = p.id AND r.state = 'RESERVED'), 0) AS BIGINT) \
+                 FROM products p",
+            )
+            .fetch_all(pool)
+            .await
+            .expect("held per product")
+        });
+        db.close().await;
+        let off: Vec<_> = off.into_iter().filter(|(_, h, r)| h != r).collect();
+        assert!(off.is_empty(), "held differs from reservations: {off:?}");
+    }
 }
