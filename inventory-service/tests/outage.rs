@@ -264,6 +264,13 @@ async fn a_database_restart_is_unavailable_never_internal_and_loses_no_stock() {
     }
     let stock = laptop_stock(&mut grpc).await.unwrap();
     assert_eq!(i64::from(stock), i64::from(initial) - held);
+    let pool = sqlx::PgPool::connect(&pg.url()).await.unwrap();
+    let recorded: i64 = sqlx::query_scalar("SELECT held FROM products WHERE name = 'Laptop'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(recorded, held, "products.held");
+    pool.close().await;
 
     assert_eq!(
         errors.count.load(Ordering::Relaxed),
