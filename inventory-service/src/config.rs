@@ -38,6 +38,12 @@ pub struct Config {
     /// forever. Held reservations are never pruned.
     #[arg(long, env = "RESERVATION_RETENTION_HOURS", default_value_t = 168)]
     pub reservation_retention_hours: u64,
+    /// Shared token for the RPCs that change stock (UpdateStock,
+    /// ReserveStock, ReleaseStock, Restock): when set, they need gRPC
+    /// metadata `authorization: Bearer <token>`. Reads, health and
+    /// reflection stay open. Unset or empty: no token needed.
+    #[arg(long, env = "INVENTORY_TOKEN", hide_env_values = true)]
+    pub inventory_token: Option<String>,
     /// What to do (default: serve).
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -69,7 +75,22 @@ impl Config {
             grpc_port: 0,
             log_format: LogFormat::Pretty,
             reservation_retention_hours: 168,
+            inventory_token: None,
             command: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Config;
+
+    #[test]
+    fn the_token_comes_from_its_flag() {
+        let config =
+            Config::try_parse_from(["inventory-service", "--inventory-token", "t0k"]).unwrap();
+        assert_eq!(config.inventory_token.as_deref(), Some("t0k"));
     }
 }

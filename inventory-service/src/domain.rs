@@ -11,13 +11,28 @@ pub const MAX_RESERVATION_KEY: usize = 128;
 /// Largest quantity one call may add by restocking.
 pub const MAX_RESTOCK: i32 = 1_000_000;
 
-/// A non-empty product name of bounded length.
+/// Refuses control characters (C0 including NUL, DEL, C1). PostgreSQL
+/// cannot store NUL at all while SQLite can, so without this the same
+/// request would be stored on one backend and fail on the other; and a name
+/// or key with line breaks or escapes forges log lines and confuses terminals.
+fn reject_control(field: &str, s: &str) -> Result<(), Error> {
+    if s.chars().any(char::is_control) {
+        return Err(Error::InvalidArgument(format!(
+            "{field} must not contain control characters"
+        )));
+    }
+    Ok(())
+}
+
+/// A non-empty product name of bounded length, without control characters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProductName(String);
 
 impl ProductName {
-    /// Accepts a non-empty name of at most [`MAX_PRODUCT_NAME`] bytes.
+    /// Accepts a non-empty name of at most [`MAX_PRODUCT_NAME`] bytes and no
+    /// control characters.
     pub fn parse(s: String) -> Result<Self, Error> {
+        reject_control("product", &s)?;
         if s.trim().is_empty() {
             return Err(Error::InvalidArgument("product must not be empty".into()));
         }
@@ -65,13 +80,16 @@ impl Quantity {
     }
 }
 
-/// The caller's unique key of a reservation (order-service uses the order's key).
+/// The caller's unique key of a reservation (order-service uses the order's
+/// key); non-empty, bounded, without control characters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReservationKey(String);
 
 impl ReservationKey {
-    /// Accepts a non-empty key of at most [`MAX_RESERVATION_KEY`] bytes.
+    /// Accepts a non-empty key of at most [`MAX_RESERVATION_KEY`] bytes and
+    /// no control characters.
     pub fn parse(s: String) -> Result<Self, Error> {
+        reject_control("reservation_key", &s)?;
         if s.is_empty() {
             return Err(Error::InvalidArgument(
                 "reservation_key must not be empty".into(),
@@ -161,6 +179,17 @@ mod tests {
             ProductName::parse("Laptop".into()).unwrap().as_str(),
             "Laptop"
         );
+    }
+
+    #[test]
+    fn control_characters_are_refused_in_names_and_keys() {
+        for bad in ["Lap\0top", "Laptop\n", "\u{7f}", "a\u{85}b", "\u{9f}", "\t"] {
+            assert!(ProductName::parse(bad.into()).is_err(), "{bad:?}");
+            assert!(ReservationKey::parse(bad.into()).is_err(), "{bad:?}");
+        }
+        // Non-ASCII text that is not a control character stays valid.
+        assert!(ProductName::parse("Café Überzug 日本".into()).is_ok());
+        assert!(ReservationKey::parse("clé-1".into()).is_ok());
     }
 
     #[test]

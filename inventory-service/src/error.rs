@@ -1,12 +1,24 @@
 //! The crate's one error type, converted to a gRPC status and to an HTTP
 //! response in one place each. Clients get a clear message; the log gets the
 //! source chain of internal failures.
+//!
+//! A database that cannot be reached is UNAVAILABLE / 503 and a WARN line:
+//! the request may succeed when retried, and an outage is not a bug in this
+//! service. ERROR lines are kept for what needs a developer (a failing query,
+//! a corrupt row), so neither a client nor an outage can produce them.
 
 use axum::{
     Json,
-    http::StatusCode,
+    http::{StatusCode, header::RETRY_AFTER},
     response::{IntoResponse, Response},
 };
+use support::db;
+
+/// What clients are told while the database cannot be reached.
+const UNAVAILABLE: &str = "database unavailable, retry later";
+/// Seconds a REST client should wait before retrying a 503: long enough for
+/// the pool to reconnect after a restart, short enough not to stall clients.
+const RETRY_AFTER_SECS: &str = "1";
 
 /// Everything an inventory operation can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -14,6 +26,9 @@ pub enum Error {
     /// The request is malformed (empty product, quantity < 1, …).
     #[error("{0}")]
     InvalidArgument(String),
+    /// A mutating call without the configured token (see `auth`).
+    #[error("{0}")]
+    Unauthenticated(String),
     /// The named product does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -33,9 +48,16 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    /// Logs internal failures (clients only see a generic message for them).
+    /// Whether the database could not be reached (retry later).
+    fn is_unavailable(&self) -> bool {
+        matches!(self, Error::Database(e) if db::is_unavailable(e))
+    }
+
+    /// Logs server-side failures (clients only see a generic message for them).
     fn log(&self) {
-        if matches!(self, Error::Database(_) | Error::Internal(_)) {
+        if self.is_unavailable() {
+            tracing::warn!(error = %self, "request failed: database unavailable");
+        } else if matches!(self, Error::Database(_) | Error::Internal(_)) {
             tracing::error!(error = %self, "request failed");
         }
     }
@@ -46,11 +68,10 @@ impl From<Error> for tonic::Status {
         e.log();
         match e {
             Error::InvalidArgument(m) => tonic::Status::invalid_argument(m),
+            Error::Unauthenticated(m) => tonic::Status::unauthenticated(m),
             Error::NotFound(m) => tonic::Status::not_found(m),
             Error::FailedPrecondition(m) => tonic::Status::failed_precondition(m),
-            Error::Database(sqlx::Error::PoolTimedOut) => {
-                tonic::Status::unavailable("database busy, retry later")
-            }
+            Error::Database(e) if db::is_unavailable(&e) => tonic::Status::unavailable(UNAVAILABLE),
             Error::Database(_) | Error::Internal(_) => tonic::Status::internal("internal error"),
         }
     }
@@ -61,16 +82,45 @@ impl IntoResponse for Error {
         self.log();
         let (status, message) = match self {
             Error::InvalidArgument(m) => (StatusCode::BAD_REQUEST, m),
+            Error::Unauthenticated(m) => (StatusCode::UNAUTHORIZED, m),
             Error::NotFound(m) => (StatusCode::NOT_FOUND, m),
             Error::FailedPrecondition(m) => (StatusCode::CONFLICT, m),
-            Error::Database(sqlx::Error::PoolTimedOut) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "database busy, retry later".into(),
-            ),
+            Error::Database(e) if db::is_unavailable(&e) => {
+                let body = Json(serde_json::json!({ "message": UNAVAILABLE }));
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    [(RETRY_AFTER, RETRY_AFTER_SECS)],
+                    body,
+                )
+                    .into_response();
+            }
             Error::Database(_) | Error::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
             }
         };
         (status, Json(serde_json::json!({ "message": message }))).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_database_is_unavailable_not_internal() {
+        let lost = || Error::Database(sqlx::Error::Io(std::io::ErrorKind::ConnectionReset.into()));
+        let status = tonic::Status::from(lost());
+        assert_eq!(status.code(), tonic::Code::Unavailable);
+        assert_eq!(status.message(), UNAVAILABLE);
+        let response = lost().into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[RETRY_AFTER], "1");
+
+        let bug = || Error::Database(sqlx::Error::RowNotFound);
+        assert_eq!(tonic::Status::from(bug()).code(), tonic::Code::Internal);
+        assert_eq!(
+            bug().into_response().status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 }

@@ -1,6 +1,10 @@
 //! The gRPC `InventoryService`: parses each request into domain types, calls
 //! the store, publishes stock changes, and answers in the original contract's
 //! words where it has them.
+//!
+//! Every handler that changes stock or reservations starts with
+//! `self.auth.check(&req)?`, before it parses or touches anything; a new
+//! mutating RPC must too.
 
 use std::pin::Pin;
 
@@ -17,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use crate::{
+    auth::Auth,
     domain::{ProductName, Quantity, ReservationKey, ReservationState, StockChange},
     store::Store,
     watch::StockWatch,
@@ -25,22 +30,25 @@ use crate::{
 /// Events queued per watcher between its task and its HTTP/2 stream.
 const WATCH_QUEUE: usize = 64;
 
-/// The service implementation: a store, the change feed, and the shutdown
-/// token that ends watch streams (they would otherwise never finish, and a
-/// graceful shutdown waits for every open call).
+/// The service implementation: a store, the change feed, the token check of
+/// the mutating calls, and the shutdown token that ends watch streams (they
+/// would otherwise never finish, and a graceful shutdown waits for every
+/// open call).
 #[derive(Clone, Debug)]
 pub struct Inventory {
     store: Store,
     watch: StockWatch,
+    auth: Auth,
     shutdown: CancellationToken,
 }
 
 impl Inventory {
     /// Builds the service.
-    pub fn new(store: Store, watch: StockWatch, shutdown: CancellationToken) -> Self {
+    pub fn new(store: Store, watch: StockWatch, auth: Auth, shutdown: CancellationToken) -> Self {
         Self {
             store,
             watch,
+            auth,
             shutdown,
         }
     }
@@ -93,6 +101,7 @@ impl InventoryService for Inventory {
         &self,
         req: Request<UpdateStockRequest>,
     ) -> Result<Response<StockResponse>, Status> {
+        self.auth.check(&req)?;
         let req = req.into_inner();
         let product = ProductName::parse(req.product)?;
         let quantity = Quantity::parse(req.quantity)?;
@@ -133,6 +142,7 @@ impl InventoryService for Inventory {
         &self,
         req: Request<ReserveStockRequest>,
     ) -> Result<Response<ReserveStockResponse>, Status> {
+        self.auth.check(&req)?;
         let req = req.into_inner();
         let key = ReservationKey::parse(req.reservation_key)?;
         let product = ProductName::parse(req.product)?;
@@ -159,6 +169,7 @@ impl InventoryService for Inventory {
         &self,
         req: Request<ReleaseStockRequest>,
     ) -> Result<Response<ReleaseStockResponse>, Status> {
+        self.auth.check(&req)?;
         let key = ReservationKey::parse(req.into_inner().reservation_key)?;
         let released = self.store.release(&key).await?;
         let reply = match &released.change {
@@ -177,6 +188,7 @@ impl InventoryService for Inventory {
         &self,
         req: Request<RestockRequest>,
     ) -> Result<Response<StockResponse>, Status> {
+        self.auth.check(&req)?;
         let req = req.into_inner();
         let product = ProductName::parse(req.product)?;
         let quantity = Quantity::parse_restock(req.quantity)?;

@@ -11,12 +11,15 @@
 //! ```
 //!
 //! - [`domain`] holds validated request types; the transports parse into them.
+//! - [`auth`] guards the RPCs that change stock with a shared token, when one
+//!   is configured.
 //! - [`store`] has all SQL. Its comments explain why stock can never go below
 //!   zero and why a reservation key is applied at most once.
 //! - [`Server::start`] binds both listeners and returns their addresses, so
 //!   tests run the real service on free ports; `main.rs` only reads the
 //!   configuration and waits for a signal.
 
+pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod error;
@@ -104,9 +107,12 @@ impl Server {
         let mut running = Running::new(db.clone());
         let shutdown = running.shutdown();
         let store = store::Store::new(db.clone());
+        let auth = auth::Auth::new(config.inventory_token.as_deref());
+        let token_required = auth.is_required();
         let inventory = grpc::Inventory::new(
             store.clone(),
             watch::StockWatch::default(),
+            auth,
             shutdown.clone(),
         );
 
@@ -150,7 +156,13 @@ impl Server {
                 .context("HTTP server")
         });
 
-        tracing::info!(%http_addr, %grpc_addr, database = db.kind(), "ready");
+        tracing::info!(
+            %http_addr,
+            %grpc_addr,
+            database = db.kind(),
+            token_required,
+            "ready"
+        );
         Ok(Self {
             http_addr,
             grpc_addr,

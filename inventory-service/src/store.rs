@@ -11,6 +11,13 @@
 //!   lock the reservation row before the product row, so they cannot deadlock.
 //! - On SQLite all writes go through one connection (see `support::db`), so
 //!   transactions are serial.
+//!
+//! `products.held` is the sum of the quantities of the product's RESERVED
+//! reservations: the statement that takes stock for a reservation adds to
+//! it, the one that returns a release's stock subtracts, each in the
+//! transaction that changes the reservation's state. Restock counts it
+//! against the int32 ceiling, so a release always has room to return its
+//! stock. `UpdateStock` (`decrement`) holds nothing: its units are gone.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -161,12 +168,14 @@ impl Store {
         }
     }
 
-    /// Adds `quantity` to a product's stock, within the int32 range.
+    /// Adds `quantity` to a product's stock, as long as stock plus the units
+    /// held by reservations stays within the int32 range (every held unit
+    /// may come back to stock by a release).
     pub async fn restock(&self, product: &ProductName, quantity: Quantity) -> Result<StockChange> {
         let updated: Option<(i64, i64)> = with_db!(&self.db, write, |pool| {
             sqlx::query_as(
                 "UPDATE products SET stock = stock + $1, version = version + 1 \
-                 WHERE name = $2 AND stock + $1 <= 2147483647 RETURNING stock, version",
+                 WHERE name = $2 AND stock + held + $1 <= 2147483647 RETURNING stock, version",
             )
             .bind(quantity.get())
             .bind(product.as_str())
@@ -182,7 +191,7 @@ impl Store {
             None => match self.stock_of(product).await? {
                 None => Err(unknown(product)),
                 Some(_) => Err(Error::FailedPrecondition(
-                    "stock would exceed 2147483647".into(),
+                    "stock plus the units held by reservations would exceed 2147483647".into(),
                 )),
             },
         }
@@ -249,7 +258,7 @@ impl Store {
                 }
 
                 let taken: Option<(i64, i64)> = sqlx::query_as(
-                    "UPDATE products SET stock = stock - $1, version = version + 1 \
+                    "UPDATE products SET stock = stock - $1, held = held + $1, version = version + 1 \
                      WHERE name = $2 AND stock >= $1 RETURNING stock, version",
                 )
                 .bind(quantity.get())
@@ -318,7 +327,7 @@ impl Store {
                     return Ok(Release { change: None });
                 };
                 let (product, stock, version): (String, i64, i64) = sqlx::query_as(
-                    "UPDATE products SET stock = stock + $1, version = version + 1 \
+                    "UPDATE products SET stock = stock + $1, held = held - $1, version = version + 1 \
                      WHERE id = $2 RETURNING name, stock, version",
                 )
                 .bind(quantity)

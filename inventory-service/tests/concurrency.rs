@@ -45,6 +45,7 @@ async fn concurrent_reserves_never_oversell(backend: Backend) {
     let granted = join_all(calls).await.into_iter().filter(|ok| *ok).count();
     assert_eq!(granted, 10);
     assert_eq!(app.stock("Laptop").await, 0);
+    app.assert_held_matches_reservations().await;
     app.stop().await;
 }
 
@@ -88,6 +89,7 @@ async fn the_same_key_reserved_concurrently_applies_once(backend: Backend) {
         1
     );
     assert_eq!(app.stock("Phone").await, 20);
+    app.assert_held_matches_reservations().await;
     app.stop().await;
 }
 
@@ -129,6 +131,7 @@ async fn racing_release_and_reserve_never_leak(backend: Backend) {
         .unwrap();
     }
     assert_eq!(app.stock("Headphones").await, 40);
+    app.assert_held_matches_reservations().await;
     app.stop().await;
 }
 

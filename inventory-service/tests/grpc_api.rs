@@ -175,6 +175,67 @@ async fn bad_arguments_are_rejected_and_change_nothing(backend: Backend) {
     app.stop().await;
 }
 
+/// Names and keys with control characters: refused as INVALID_ARGUMENT
+/// before the database sees them (PostgreSQL cannot store NUL; SQLite could),
+/// so both backends answer alike and nothing is written.
+async fn control_characters_are_invalid_arguments(backend: Backend) {
+    let Some(app) = TestInventory::spawn(backend).await else {
+        return;
+    };
+    let mut c = app.grpc.clone();
+    let products_before = c
+        .list_products(ListProductsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .products;
+    for bad in [
+        "Lap\0top",
+        "Laptop\0",
+        "Lap\ntop",
+        "Laptop\u{7f}",
+        "Lap\u{85}top",
+    ] {
+        let cases = [
+            c.check_stock(StockRequest {
+                product: bad.into(),
+                quantity: 1,
+            })
+            .await
+            .map(drop),
+            c.update_stock(UpdateStockRequest {
+                product: bad.into(),
+                quantity: 1,
+            })
+            .await
+            .map(drop),
+            c.restock(RestockRequest {
+                product: bad.into(),
+                quantity: 1,
+            })
+            .await
+            .map(drop),
+            c.reserve_stock(reserve("k", bad, 1)).await.map(drop),
+            c.reserve_stock(reserve(bad, "Laptop", 1)).await.map(drop),
+            c.release_stock(release(bad)).await.map(drop),
+        ];
+        for (i, r) in cases.into_iter().enumerate() {
+            let e = r.unwrap_err();
+            assert_eq!(e.code(), Code::InvalidArgument, "{bad:?} case {i}: {e:?}");
+            assert!(e.message().contains("control characters"), "{e:?}");
+        }
+    }
+    let products_after = c
+        .list_products(ListProductsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .products;
+    assert_eq!(products_after, products_before);
+    assert_eq!(app.reservation_rows().await, 0);
+    app.stop().await;
+}
+
 async fn reserve_is_idempotent_per_key(backend: Backend) {
     let Some(app) = TestInventory::spawn(backend).await else {
         return;
@@ -258,6 +319,61 @@ async fn release_returns_stock_exactly_once(backend: Backend) {
             .returned_stock
     );
     assert_eq!(app.stock("Phone").await, 20);
+    app.stop().await;
+}
+
+/// Held units count against the int32 stock ceiling: restock may fill stock
+/// only up to the ceiling minus what reservations hold, so releasing them
+/// always fits.
+async fn restock_counts_held_stock_against_the_ceiling(backend: Backend) {
+    let Some(app) = TestInventory::spawn(backend).await else {
+        return;
+    };
+    let mut c = app.grpc.clone();
+    c.reserve_stock(reserve("held", "Laptop", 4)).await.unwrap();
+    app.assert_held_matches_reservations().await;
+    // 1000 below the ceiling once the 4 held units are counted (restock
+    // adds at most a million per call, so the test jumps most of the way).
+    app.execute("UPDATE products SET stock = 2147483647 - 4 - 1000 WHERE name = 'Laptop'")
+        .await;
+    let r = c
+        .restock(RestockRequest {
+            product: "Laptop".into(),
+            quantity: 1000,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.stock_quantity, i32::MAX - 4);
+    let e = c
+        .restock(RestockRequest {
+            product: "Laptop".into(),
+            quantity: 1,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition, "{e:?}");
+    assert!(e.message().contains("held"), "{e:?}");
+    assert_eq!(app.stock("Laptop").await, i32::MAX - 4);
+    let released = c.release_stock(release("held")).await.unwrap().into_inner();
+    assert!(released.returned_stock);
+    assert_eq!(released.stock_quantity, i32::MAX);
+    assert_eq!(app.stock("Laptop").await, i32::MAX);
+    // UpdateStock holds nothing: its units are gone, and leave room.
+    c.update_stock(UpdateStockRequest {
+        product: "Laptop".into(),
+        quantity: 10,
+    })
+    .await
+    .unwrap();
+    c.restock(RestockRequest {
+        product: "Laptop".into(),
+        quantity: 10,
+    })
+    .await
+    .unwrap();
+    assert_eq!(app.stock("Laptop").await, i32::MAX);
+    app.assert_held_matches_reservations().await;
     app.stop().await;
 }
 
@@ -389,9 +505,11 @@ support::both_backends!(
     check_stock_answers_the_original_contract,
     update_stock_decrements_only_when_enough,
     bad_arguments_are_rejected_and_change_nothing,
+    control_characters_are_invalid_arguments,
     reserve_is_idempotent_per_key,
     release_returns_stock_exactly_once,
     release_before_reserve_makes_the_late_reserve_fail,
+    restock_counts_held_stock_against_the_ceiling,
     list_products_and_rest_agree,
     watch_streams_a_snapshot_then_changes,
 );

@@ -16,10 +16,12 @@
 use std::{path::Path, str::FromStr, time::Duration};
 
 use sqlx::{
+    error::DatabaseError as _,
     migrate::Migrator,
-    postgres::{PgPool, PgPoolOptions},
+    postgres::{PgDatabaseError, PgPool, PgPoolOptions},
     sqlite::{
-        SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+        SqliteConnectOptions, SqliteError, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+        SqliteSynchronous,
     },
 };
 
@@ -158,6 +160,57 @@ impl Db {
     }
 }
 
+/// Whether `e` says the database could not be reached or the connection was
+/// lost: an outage, a restart, a full connection table, a lock held too long.
+/// Such a request did nothing wrong and may succeed if retried later, so
+/// services answer it with UNAVAILABLE / 503 rather than INTERNAL / 500.
+///
+/// Anything else (a constraint violated, a bad query, a value that does not
+/// decode) is a bug or a bad request, and retrying would not help.
+pub fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        // No connection could be had in time, or the pool is shutting down.
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
+        // The socket failed, or the server went away in the middle of a
+        // message (sqlx reports a cut-off message as a protocol error).
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) => true,
+        // SQLite's background thread died with the connection.
+        sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            if let Some(pg) = db.try_downcast_ref::<PgDatabaseError>() {
+                pg_sqlstate_unavailable(pg.code())
+            } else if let Some(sqlite) = db.try_downcast_ref::<SqliteError>() {
+                sqlite_code_unavailable(sqlite.code().as_deref())
+            } else {
+                false
+            }
+        }
+        _ => false,
+    }
+}
+
+/// PostgreSQL SQLSTATEs that mean "not now" rather than "not like this".
+fn pg_sqlstate_unavailable(code: &str) -> bool {
+    // Class 08: connection exception (refused, lost, …).
+    code.starts_with("08")
+        || matches!(
+            code,
+            "57P01" // admin_shutdown: the server is stopping
+                | "57P02" // crash_shutdown: another backend crashed
+                | "57P03" // cannot_connect_now: starting up or shutting down
+                | "53300" // too_many_connections
+        )
+}
+
+/// SQLITE_BUSY (5) and SQLITE_LOCKED (6), including their extended codes
+/// (e.g. SQLITE_BUSY_SNAPSHOT = 517): another connection holds the lock for
+/// longer than the busy timeout. sqlx reports the extended code as a decimal
+/// string; the primary code is its low byte.
+fn sqlite_code_unavailable(code: Option<&str>) -> bool {
+    code.and_then(|c| c.parse::<i32>().ok())
+        .is_some_and(|c| matches!(c & 0xff, 5 | 6))
+}
+
 /// Runs `$body` with `$pool` bound to the pool of the right backend and role
 /// (`write` or `read`; PostgreSQL has one pool for both). The body is
 /// compiled once per backend, so it can use `sqlx::query` generically.
@@ -175,4 +228,136 @@ macro_rules! with_db {
             $crate::db::Db::Postgres($pool) => $body,
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_level_failures_are_unavailable() {
+        use std::io::{Error as IoError, ErrorKind};
+        let unavailable = [
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+            sqlx::Error::WorkerCrashed,
+            sqlx::Error::Io(IoError::from(ErrorKind::ConnectionRefused)),
+            sqlx::Error::Io(IoError::from(ErrorKind::UnexpectedEof)),
+            sqlx::Error::Tls("handshake failed".into()),
+            sqlx::Error::Protocol("unexpected end of message".into()),
+        ];
+        for e in &unavailable {
+            assert!(is_unavailable(e), "{e:?}");
+        }
+        let not = [
+            sqlx::Error::RowNotFound,
+            sqlx::Error::ColumnNotFound("x".into()),
+            sqlx::Error::Decode("bad".into()),
+            sqlx::Error::InvalidArgument("bad".into()),
+        ];
+        for e in &not {
+            assert!(!is_unavailable(e), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn postgres_connection_sqlstates_are_unavailable() {
+        for code in [
+            "08000", "08003", "08006", "08001", "08P01", "57P01", "57P02", "57P03", "53300",
+        ] {
+            assert!(pg_sqlstate_unavailable(code), "{code}");
+        }
+        // Constraint violations, bad SQL, invalid text (NUL), serialization
+        // failures, out of disk: not a connection problem.
+        for code in [
+            "23505", "23514", "42601", "22021", "40001", "53100", "57014", "5",
+        ] {
+            assert!(!pg_sqlstate_unavailable(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn sqlite_busy_and_locked_are_unavailable() {
+        // BUSY, LOCKED, BUSY_RECOVERY, BUSY_SNAPSHOT, BUSY_TIMEOUT, LOCKED_SHAREDCACHE.
+        for code in ["5", "6", "261", "517", "773", "262"] {
+            assert!(sqlite_code_unavailable(Some(code)), "{code}");
+        }
+        // ERROR, READONLY, CONSTRAINT_CHECK, CONSTRAINT_UNIQUE, IOERR (a
+        // failing disk is not fixed by retrying within a second).
+        for code in ["1", "8", "275", "2067", "10"] {
+            assert!(!sqlite_code_unavailable(Some(code)), "{code}");
+        }
+        assert!(!sqlite_code_unavailable(None));
+        assert!(!sqlite_code_unavailable(Some("nope")));
+    }
+
+    /// Real errors from real databases, so the downcasts are proven too.
+    #[cfg(feature = "testing")]
+    mod real {
+        use sqlx::{
+            ConnectOptions, Connection, Executor, PgConnection, sqlite::SqliteConnectOptions,
+        };
+
+        use super::super::is_unavailable;
+        use crate::testing::{Backend, TestDatabase};
+
+        #[tokio::test]
+        async fn a_locked_sqlite_database_is_unavailable() {
+            let test_db = TestDatabase::create(Backend::Sqlite, "busy")
+                .await
+                .expect("sqlite");
+            let options: SqliteConnectOptions = test_db.url.parse().expect("url");
+            let options = options.create_if_missing(true);
+            let mut holder = options.connect().await.expect("connect");
+            holder.execute("BEGIN IMMEDIATE").await.expect("lock");
+            let mut other = options
+                .busy_timeout(std::time::Duration::ZERO)
+                .connect()
+                .await
+                .expect("connect");
+            let e = other.execute("BEGIN IMMEDIATE").await.unwrap_err();
+            assert!(is_unavailable(&e), "{e:?}");
+            // A constraint violation on the same backend is not.
+            holder
+                .execute("CREATE TABLE t (x INTEGER CHECK (x > 0))")
+                .await
+                .expect("create");
+            let e = holder
+                .execute("INSERT INTO t VALUES (0)")
+                .await
+                .unwrap_err();
+            assert!(!is_unavailable(&e), "{e:?}");
+            holder.close().await.expect("close");
+            other.close().await.expect("close");
+        }
+
+        #[tokio::test]
+        async fn a_terminated_postgres_connection_is_unavailable() {
+            let Some(test_db) = TestDatabase::create(Backend::Postgres, "terminated").await else {
+                return;
+            };
+            let mut victim = PgConnection::connect(&test_db.url).await.expect("connect");
+            let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+                .fetch_one(&mut victim)
+                .await
+                .expect("pid");
+            let mut admin = PgConnection::connect(&test_db.url).await.expect("connect");
+            sqlx::query("SELECT pg_terminate_backend($1)")
+                .bind(pid)
+                .execute(&mut admin)
+                .await
+                .expect("terminate");
+            let e = victim.execute("SELECT 1").await.unwrap_err();
+            assert!(is_unavailable(&e), "{e:?}");
+            // A NUL in text is the client's fault, not an outage.
+            let e = sqlx::query("SELECT $1::text")
+                .bind("a\0b")
+                .execute(&mut admin)
+                .await
+                .unwrap_err();
+            assert!(!is_unavailable(&e), "{e:?}");
+            admin.close().await.expect("close");
+            test_db.cleanup().await;
+        }
+    }
 }

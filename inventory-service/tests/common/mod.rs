@@ -5,7 +5,11 @@
 
 use inventory_service::{Config, Server};
 use proto::inventory_service_client::InventoryServiceClient;
-use support::testing::{Backend, TestDatabase};
+use support::{
+    db::Db,
+    testing::{Backend, TestDatabase},
+    with_db,
+};
 use tonic::transport::Channel;
 
 pub struct TestInventory {
@@ -19,10 +23,15 @@ pub struct TestInventory {
 impl TestInventory {
     /// `None` when the backend is not available here (PostgreSQL outside CI).
     pub async fn spawn(backend: Backend) -> Option<Self> {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Like [`spawn`](Self::spawn), with the test's changes to the config.
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> Option<Self> {
         let db = TestDatabase::create(backend, "inventory").await?;
-        let server = Server::start(&Config::for_tests(&db.url))
-            .await
-            .expect("inventory starts");
+        let mut config = Config::for_tests(&db.url);
+        configure(&mut config);
+        let server = Server::start(&config).await.expect("inventory starts");
         let grpc = InventoryServiceClient::connect(format!("http://{}", server.grpc_addr))
             .await
             .expect("gRPC connects");
@@ -53,5 +62,53 @@ impl TestInventory {
             .expect("CheckStock")
             .into_inner();
         reply.stock_quantity
+    }
+
+    /// A second handle on the service's database, to look behind its API.
+    pub async fn sql(&self) -> Db {
+        Db::connect(&self.db.url, &inventory_service::migrations())
+            .await
+            .expect("second database handle")
+    }
+
+    /// How many rows the reservations table has.
+    pub async fn reservation_rows(&self) -> i64 {
+        let db = self.sql().await;
+        let n = with_db!(&db, read, |pool| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM reservations")
+                .fetch_one(pool)
+                .await
+                .expect("count reservations")
+        });
+        db.close().await;
+        n
+    }
+
+    /// Runs one statement of the test's own on the service's database.
+    pub async fn execute(&self, sql: &'static str) {
+        let db = self.sql().await;
+        with_db!(&db, write, |pool| {
+            sqlx::query(sql).execute(pool).await.expect(sql);
+        });
+        db.close().await;
+    }
+
+    /// Asserts that every product's `held` is the sum of its RESERVED
+    /// reservations.
+    pub async fn assert_held_matches_reservations(&self) {
+        let db = self.sql().await;
+        let off: Vec<(String, i64, i64)> = with_db!(&db, read, |pool| {
+            sqlx::query_as(
+                "SELECT p.name, p.held, CAST(COALESCE((SELECT SUM(r.quantity) FROM reservations r \
+                   WHERE r.product_id = p.id AND r.state = 'RESERVED'), 0) AS BIGINT) \
+                 FROM products p",
+            )
+            .fetch_all(pool)
+            .await
+            .expect("held per product")
+        });
+        db.close().await;
+        let off: Vec<_> = off.into_iter().filter(|(_, h, r)| h != r).collect();
+        assert!(off.is_empty(), "held differs from reservations: {off:?}");
     }
 }
