@@ -44,6 +44,9 @@ pub struct Config {
     /// reflection stay open. Unset or empty: no token needed.
     #[arg(long, env = "INVENTORY_TOKEN", hide_env_values = true)]
     pub inventory_token: Option<String>,
+    /// Timeouts and the connection cap of the REST port.
+    #[command(flatten)]
+    pub http: support::http::HttpLimits,
     /// What to do (default: serve).
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -76,6 +79,7 @@ impl Config {
             log_format: LogFormat::Pretty,
             reservation_retention_hours: 168,
             inventory_token: None,
+            http: support::http::HttpLimits::default(),
             command: None,
         }
     }

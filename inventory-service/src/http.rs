@@ -9,6 +9,7 @@ pub fn router(store: Store) -> Router {
     Router::new()
         .route("/inventory/products", get(products))
         .route("/health", get(health))
+        .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .with_state(store)
 }
@@ -38,6 +39,13 @@ async fn health(State(store): State<Store>) -> impl IntoResponse {
 async fn not_found() -> impl IntoResponse {
     (
         StatusCode::NOT_FOUND,
-        Json(serde_json::json!({"message": "not found"})),
+        Json(serde_json::json!({"message": "Not found"})),
+    )
+}
+
+async fn method_not_allowed() -> impl IntoResponse {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        Json(serde_json::json!({"message": "Method not allowed"})),
     )
 }

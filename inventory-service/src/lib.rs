@@ -149,9 +149,14 @@ impl Server {
         }
         let stop = shutdown.clone();
         let app = http::router(store);
+        let [max_http] = service::fit_to_open_files([config.http.max_http_connections]);
+        let limits = support::http::HttpLimits {
+            max_http_connections: max_http,
+            ..config.http.clone()
+        };
         running.spawn(async move {
-            axum::serve(http_listener, app)
-                .with_graceful_shutdown(stop.cancelled_owned())
+            let socket = support::http::SocketOptions::default();
+            support::http::serve(http_listener, app, limits, socket, stop)
                 .await
                 .context("HTTP server")
         });

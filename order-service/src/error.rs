@@ -7,6 +7,7 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
+use support::db::is_unavailable;
 
 /// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -65,17 +66,21 @@ impl Error {
             Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Error::InventoryUnavailable | Error::Database(sqlx::Error::PoolTimedOut) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Error::InventoryUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Database(e) if is_unavailable(e) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Database(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
-    /// What the client reads; internal details stay in the log.
+    /// What the client reads; internal details stay in the log. An
+    /// unreachable database is an outage, not a bug: a warning, so no
+    /// client (nor a restart of the database) can make us log at ERROR.
     fn public_message(&self) -> String {
         match self {
-            Error::Database(sqlx::Error::PoolTimedOut) => "Database busy, retry later".into(),
+            Error::Database(e) if is_unavailable(e) => {
+                tracing::warn!(error = %e, "database unavailable");
+                "Database unavailable, retry later".into()
+            }
             Error::Database(_) | Error::Internal(_) => {
                 tracing::error!(error = %self, "request failed");
                 "Internal error".into()
@@ -129,10 +134,30 @@ impl From<Error> for tonic::Status {
             Error::Conflict(_) | Error::Unprocessable(_) => {
                 tonic::Status::failed_precondition(message)
             }
-            Error::InventoryUnavailable | Error::Database(sqlx::Error::PoolTimedOut) => {
-                tonic::Status::unavailable(message)
-            }
+            Error::InventoryUnavailable => tonic::Status::unavailable(message),
+            Error::Database(ref e) if is_unavailable(e) => tonic::Status::unavailable(message),
             Error::Database(_) | Error::Internal(_) => tonic::Status::internal(message),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_database_is_503_with_retry_after_and_unavailable() {
+        for e in [sqlx::Error::PoolTimedOut, sqlx::Error::PoolClosed] {
+            let response = Error::Database(e).into_response();
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(response.headers()[http::header::RETRY_AFTER], "1");
+        }
+        let io = sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        assert_eq!(
+            tonic::Status::from(Error::Database(io)).code(),
+            tonic::Code::Unavailable
+        );
+        let bug = Error::Database(sqlx::Error::RowNotFound).into_response();
+        assert_eq!(bug.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

@@ -220,7 +220,9 @@ impl Inventory {
     pub async fn watch(&self) -> Result<tonic::Streaming<proto::StockChange>, Status> {
         let mut request = tonic::Request::new(WatchStockRequest {});
         if let Some(value) = &self.authorization {
-            request.metadata_mut().insert("authorization", value.clone());
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
         }
         self.client
             .clone()
@@ -280,7 +282,9 @@ impl Inventory {
         let mut request = tonic::Request::new(message);
         request.set_timeout(left);
         if let Some(value) = &self.authorization {
-            request.metadata_mut().insert("authorization", value.clone());
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
         }
         request
     }

@@ -1,0 +1,267 @@
+//! PostgreSQL (both services' databases, as in docker-compose) restarted
+//! under order load: every answer is a 200 or a 503 with `Retry-After`
+//! (gRPC: OK or UNAVAILABLE), never a 500; both services recover by
+//! themselves; no ERROR line is logged (an outage is not a bug); and once
+//! the system settles, no stock is lost or made up.
+
+// Test helpers unwrap: a panic is a failed test with its backtrace.
+#![allow(clippy::unwrap_used)]
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use serde_json::{Value, json};
+use sqlx::{Connection, Executor, PgConnection};
+use support::testing::PrivatePostgres;
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::{Layer, layer::SubscriberExt};
+
+/// How long the database is down.
+const OUTAGE: Duration = Duration::from_secs(3);
+/// Longest any one request may take before the test calls it hung.
+const CALL_LIMIT: Duration = Duration::from_secs(15);
+const CLIENTS: usize = 6;
+
+/// Counts ERROR events from the services and `support`, keeping the first.
+#[derive(Clone, Default)]
+struct Errors {
+    count: Arc<AtomicUsize>,
+    first: Arc<Mutex<Option<String>>>,
+}
+
+impl<S: tracing::Subscriber> Layer<S> for Errors {
+    fn on_event(
+        &self,
+        event: &tracing::Event<'_>,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let meta = event.metadata();
+        let ours = ["order_service", "inventory_service", "support"]
+            .iter()
+            .any(|t| meta.target().starts_with(t));
+        if ours && *meta.level() == tracing::Level::ERROR {
+            self.count.fetch_add(1, Ordering::Relaxed);
+            let mut fields = format!("{}: ", meta.target());
+            event.record(
+                &mut |field: &tracing::field::Field, value: &dyn std::fmt::Debug| {
+                    fields.push_str(&format!("{}={value:?} ", field.name()));
+                },
+            );
+            self.first.lock().unwrap().get_or_insert(fields);
+        }
+    }
+}
+
+/// What the load saw.
+#[derive(Default)]
+struct Seen {
+    ok: usize,
+    unavailable: usize,
+    /// Anything else.
+    wrong: Vec<String>,
+}
+
+impl Seen {
+    fn record(&mut self, what: &str, status: u16, retry_after: bool, body: &str) {
+        match status {
+            200 => self.ok += 1,
+            503 if retry_after => self.unavailable += 1,
+            _ => self.wrong.push(format!("{what}: {status} {body}")),
+        }
+    }
+}
+
+async fn client(base: String, worker: usize, seen: Arc<Mutex<Seen>>, stop: CancellationToken) {
+    let http = reqwest::Client::new();
+    let mut i = 0usize;
+    while !stop.is_cancelled() {
+        i += 1;
+        let (what, request) = match i % 4 {
+            0 => ("GET /orders", http.get(format!("{base}/orders?limit=5"))),
+            1 => (
+                "GET /orders/{id}",
+                http.get(format!("{base}/orders/{}", 1 + i % 10)),
+            ),
+            _ => (
+                "POST /orders",
+                http.post(format!("{base}/orders"))
+                    .json(&json!({"product": "Laptop", "quantity": 1 + (worker + i) % 2})),
+            ),
+        };
+        let answer = tokio::time::timeout(CALL_LIMIT, request.send())
+            .await
+            .unwrap_or_else(|_| panic!("{what} got no answer within {CALL_LIMIT:?}"));
+        let outcome = match answer {
+            Ok(r) => {
+                let status = r.status().as_u16();
+                let retry_after = r.headers().get("retry-after").is_some_and(|v| v == "1");
+                let body = r.text().await.unwrap_or_default();
+                // A 404 for an id not placed yet is a fine answer too.
+                let found_or_not = status == 404 && what == "GET /orders/{id}";
+                Ok((if found_or_not { 200 } else { status }, retry_after, body))
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        let mut seen = seen.lock().unwrap();
+        match outcome {
+            Ok((status, retry_after, body)) => seen.record(what, status, retry_after, &body),
+            Err(e) => seen.wrong.push(format!("{what}: {e}")),
+        }
+    }
+}
+
+/// Every order, walking the pages of GET /orders.
+async fn all_orders(http: &reqwest::Client, base: &str) -> Vec<Value> {
+    let mut all = Vec::new();
+    let mut url = format!("{base}/orders?limit=1000");
+    loop {
+        let page: Value = http.get(&url).send().await.unwrap().json().await.unwrap();
+        let page = page.as_array().unwrap().clone();
+        let Some(last) = page.last() else { return all };
+        url = format!("{base}/orders?limit=1000&before={}", last["id"]);
+        all.extend(page);
+    }
+}
+
+async fn create_database(server: &str, name: &str) -> String {
+    let mut conn = PgConnection::connect(server).await.unwrap();
+    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .await
+        .unwrap();
+    let (base, _) = server.rsplit_once('/').unwrap();
+    format!("{base}/{name}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_restart_is_503_never_500_and_loses_no_stock() {
+    let errors = Errors::default();
+    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(errors.clone()))
+        .unwrap();
+    let Some(pg) = PrivatePostgres::new().await else {
+        return;
+    };
+    let inventory_url = create_database(&pg.url(), "inventory").await;
+    let orders_url = create_database(&pg.url(), "orders").await;
+    let inventory =
+        inventory_service::Server::start(&inventory_service::Config::for_tests(&inventory_url))
+            .await
+            .unwrap();
+    let mut config =
+        order_service::Config::for_tests(&orders_url, format!("http://{}", inventory.grpc_addr));
+    config.reconcile_interval_ms = 100;
+    let orders = order_service::Server::start(&config).await.unwrap();
+    let base = format!("http://{}", orders.http_addr);
+    let http = reqwest::Client::new();
+    let products: Value = http
+        .get(format!("{base}/products"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let initial: HashMap<String, i64> = products
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_owned(),
+                p["stockQuantity"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let stop = CancellationToken::new();
+    let mut load = tokio::task::JoinSet::new();
+    for worker in 0..CLIENTS {
+        load.spawn(client(base.clone(), worker, seen.clone(), stop.clone()));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    pg.stop().await;
+    tokio::time::sleep(OUTAGE).await;
+    pg.start().await;
+    let back = Instant::now();
+    // Both services recover by themselves.
+    let recovered = loop {
+        let r = http
+            .post(format!("{base}/orders"))
+            .json(&json!({"product": "Phone", "quantity": 1}))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 200 {
+            break back.elapsed();
+        }
+        assert!(back.elapsed() < Duration::from_secs(15), "no recovery");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.cancel();
+    while load.join_next().await.is_some() {}
+
+    let seen = seen.lock().unwrap();
+    eprintln!(
+        "{} OK, {} 503 during the outage; first success {recovered:?} after the restart",
+        seen.ok, seen.unavailable
+    );
+    assert!(
+        seen.wrong.is_empty(),
+        "{:#?}",
+        &seen.wrong[..seen.wrong.len().min(10)]
+    );
+    assert!(seen.unavailable > 0, "the outage was seen");
+    drop(seen);
+
+    // At rest: initial stock = stock + quantities of CREATED orders.
+    let settle = Instant::now();
+    loop {
+        let round = orders.flow().reconcile_once().await.unwrap();
+        let all = all_orders(&http, &base).await;
+        let pending = all.iter().any(|o| o["status"] == "PENDING");
+        if round.awaiting_release == 0 && !pending {
+            let stock: Value = http
+                .get(format!("{base}/products"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            for p in stock.as_array().unwrap() {
+                let name = p["name"].as_str().unwrap();
+                let held: i64 = all
+                    .iter()
+                    .filter(|o| o["product"] == name && o["status"] == "CREATED")
+                    .map(|o| o["quantity"].as_i64().unwrap())
+                    .sum();
+                assert_eq!(
+                    p["stockQuantity"].as_i64().unwrap() + held,
+                    initial[name],
+                    "{name}"
+                );
+            }
+            break;
+        }
+        assert!(
+            settle.elapsed() < Duration::from_secs(30),
+            "the system settles"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        errors.count.load(Ordering::Relaxed),
+        0,
+        "ERROR logged: {:?}",
+        errors.first.lock().unwrap()
+    );
+    orders.stop().await.unwrap();
+    inventory.stop().await.unwrap();
+}
