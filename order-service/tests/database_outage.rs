@@ -207,18 +207,15 @@ async fn a_database_restart_is_503_never_500_and_loses_no_stock() {
     stop.cancel();
     while load.join_next().await.is_some() {}
 
-    let seen = seen.lock().unwrap();
+    let (ok, unavailable, wrong) = {
+        let seen = seen.lock().unwrap();
+        (seen.ok, seen.unavailable, seen.wrong.clone())
+    };
     eprintln!(
-        "{} OK, {} 503 during the outage; first success {recovered:?} after the restart",
-        seen.ok, seen.unavailable
+        "{ok} OK, {unavailable} 503 during the outage; first success {recovered:?} after the restart"
     );
-    assert!(
-        seen.wrong.is_empty(),
-        "{:#?}",
-        &seen.wrong[..seen.wrong.len().min(10)]
-    );
-    assert!(seen.unavailable > 0, "the outage was seen");
-    drop(seen);
+    assert!(wrong.is_empty(), "{:#?}", &wrong[..wrong.len().min(10)]);
+    assert!(unavailable > 0, "the outage was seen");
 
     // At rest: initial stock = stock + quantities of CREATED orders.
     let settle = Instant::now();
