@@ -182,9 +182,7 @@ async fn run_backend(backend: Backend, args: &Args) -> anyhow::Result<report::Ba
 
     let backlog = if args.quick { 200 } else { 5000 };
     println!("== {name}: draining a backlog of {backlog} releases");
-    let metrics_url = format!("http://{}/metrics", order.http_addr);
-    run.release_backlog =
-        backlog::drain(&orders_db.url, &metrics_url, backlog, &ops::http_client()).await?;
+    run.release_backlog = backlog::drain(&orders_db.url, backlog).await?;
 
     println!("== {name}: floor");
     let noop_url = format!("http://{}/health/live", order.http_addr);
