@@ -271,3 +271,19 @@ async fn a_slow_consumer_is_dropped_and_others_get_everything() {
     assert!(slow.closed().await, "its connection is closed");
     assert_eq!(broker.session_count(), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_first_frame_may_take_a_minute_as_in_spring() {
+    let broker = Broker::default();
+    // Spring's timeToFirstMessage: 60 s (a SockJS client may be slow to
+    // settle on a transport; its heart-beats keep the connection open).
+    let mut patient = start(&broker, StompConfig::default(), 8);
+    tokio::time::sleep(Duration::from_secs(59)).await;
+    patient.connect().await;
+    let mut silent = start(&broker, StompConfig::default(), 8);
+    tokio::time::sleep(Duration::from_secs(61)).await;
+    let error = silent.frame().await;
+    assert!(error.starts_with("ERROR\n"), "{error}");
+    assert_eq!(header(&error, "message"), Some("no CONNECT frame"));
+    assert!(silent.closed().await);
+}
