@@ -52,13 +52,26 @@ async fn main() -> anyhow::Result<()> {
     inventory_config.database_url = args.inventory_database_url;
     inventory_config.http_port = 8081;
     inventory_config.grpc_port = 9091;
-    let inventory = inventory_service::Server::start(&inventory_config).await?;
-
     let mut order_config = order_service::Config::parse_from(["order-service"]);
     order_config.bind_addr = args.bind_addr;
     order_config.database_url = args.order_database_url;
     order_config.http_port = 8080;
     order_config.grpc_port = 9090;
+    // Each service fits its connection caps under the open-file limit, but
+    // here they share one process, hence one limit: fit them together.
+    [
+        inventory_config.http.max_http_connections,
+        order_config.http.max_http_connections,
+        order_config.max_live_connections,
+        order_config.max_live_handshakes,
+    ] = support::service::fit_to_open_files([
+        inventory_config.http.max_http_connections,
+        order_config.http.max_http_connections,
+        order_config.max_live_connections,
+        order_config.max_live_handshakes,
+    ]);
+
+    let inventory = inventory_service::Server::start(&inventory_config).await?;
     order_config.inventory_url = format!("http://127.0.0.1:{}", inventory.grpc_addr.port());
     let orders = order_service::Server::start(&order_config).await?;
 
