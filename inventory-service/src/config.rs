@@ -1,5 +1,5 @@
 //! Configuration from environment variables and the equivalent CLI flags
-//! (flags win), with the defaults DESIGN.md fixes.
+//! (flags win), with the defaults the original system used (ports, paths).
 
 use std::net::IpAddr;
 

