@@ -7,10 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::{
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicUsize, Ordering},
-    },
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -19,10 +16,9 @@ use proto::{
     ReservationOutcome, ReserveStockRequest, RestockRequest, StockRequest,
     inventory_service_client::InventoryServiceClient,
 };
-use support::testing::PrivatePostgres;
+use support::testing::{ErrorEvents, PrivatePostgres};
 use tokio_util::sync::CancellationToken;
 use tonic::{Code, transport::Channel};
-use tracing_subscriber::{Layer, layer::SubscriberExt};
 
 /// How long the database is down: shorter than the pool's acquire timeout
 /// (5 s), so both kinds of failure show: calls cut mid-query fail at once,
@@ -32,35 +28,6 @@ const OUTAGE: Duration = Duration::from_secs(3);
 const CALL_LIMIT: Duration = Duration::from_secs(10);
 const RESERVERS: usize = 4;
 const CHECKERS: usize = 2;
-
-/// Counts ERROR events from this service and `support`, keeping the first.
-#[derive(Clone, Default)]
-struct Errors {
-    count: Arc<AtomicUsize>,
-    first: Arc<Mutex<Option<String>>>,
-}
-
-impl<S: tracing::Subscriber> Layer<S> for Errors {
-    fn on_event(
-        &self,
-        event: &tracing::Event<'_>,
-        _ctx: tracing_subscriber::layer::Context<'_, S>,
-    ) {
-        let meta = event.metadata();
-        let ours =
-            meta.target().starts_with("inventory_service") || meta.target().starts_with("support");
-        if ours && *meta.level() == tracing::Level::ERROR {
-            self.count.fetch_add(1, Ordering::Relaxed);
-            let mut fields = String::new();
-            event.record(
-                &mut |field: &tracing::field::Field, value: &dyn std::fmt::Debug| {
-                    fields.push_str(&format!("{}={value:?} ", field.name()));
-                },
-            );
-            self.first.lock().unwrap().get_or_insert(fields);
-        }
-    }
-}
 
 /// What the load saw.
 #[derive(Default)]
@@ -166,9 +133,7 @@ async fn laptop_stock(grpc: &mut InventoryServiceClient<Channel>) -> Result<i32,
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_restart_is_unavailable_never_internal_and_loses_no_stock() {
-    let errors = Errors::default();
-    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(errors.clone()))
-        .unwrap();
+    let errors = ErrorEvents::install(&["inventory_service", "support"]);
     let Some(pg) = PrivatePostgres::new().await else {
         return;
     };
@@ -272,11 +237,7 @@ async fn a_database_restart_is_unavailable_never_internal_and_loses_no_stock() {
     assert_eq!(recorded, held, "products.held");
     pool.close().await;
 
-    assert_eq!(
-        errors.count.load(Ordering::Relaxed),
-        0,
-        "ERROR logged, first: {:?}",
-        errors.first.lock().unwrap()
-    );
+    let (count, first) = errors.seen();
+    assert_eq!(count, 0, "ERROR logged, first: {:?}", first);
     server.stop().await.unwrap();
 }

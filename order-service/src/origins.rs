@@ -70,15 +70,8 @@ impl<'a> Origin<'a> {
                 None => (rest, None),
             }
         };
-        let valid_scheme = !scheme.is_empty()
-            && scheme
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
-        (valid_scheme && !host.is_empty() && !host.contains(['/', '?', '#', '@'])).then_some(Self {
-            scheme,
-            host,
-            port,
-        })
+        (is_scheme(scheme) && !host.is_empty() && !host.contains(['/', '?', '#', '@']))
+            .then_some(Self { scheme, host, port })
     }
 }
 
@@ -104,11 +97,7 @@ impl Entry {
         let (scheme, rest) = entry
             .split_once("://")
             .ok_or_else(|| invalid("no scheme"))?;
-        if scheme.is_empty()
-            || !scheme
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
-        {
+        if !is_scheme(scheme) {
             return Err(invalid("bad scheme"));
         }
         let (host, port) = match rest.rsplit_once(':') {
@@ -171,6 +160,13 @@ impl fmt::Display for Entry {
             }
         }
     }
+}
+
+/// A URI scheme: letters, digits, `+`, `-`, `.` (RFC 3986).
+fn is_scheme(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
 }
 
 /// `*` matches one or more host characters (letters, digits, `.`, `-`).

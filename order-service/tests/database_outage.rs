@@ -9,54 +9,20 @@
 
 use std::{
     collections::HashMap,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicUsize, Ordering},
-    },
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
 use serde_json::{Value, json};
 use sqlx::{Connection, Executor, PgConnection};
-use support::testing::PrivatePostgres;
+use support::testing::{ErrorEvents, PrivatePostgres};
 use tokio_util::sync::CancellationToken;
-use tracing_subscriber::{Layer, layer::SubscriberExt};
 
 /// How long the database is down.
 const OUTAGE: Duration = Duration::from_secs(3);
 /// Longest any one request may take before the test calls it hung.
 const CALL_LIMIT: Duration = Duration::from_secs(15);
 const CLIENTS: usize = 6;
-
-/// Counts ERROR events from the services and `support`, keeping the first.
-#[derive(Clone, Default)]
-struct Errors {
-    count: Arc<AtomicUsize>,
-    first: Arc<Mutex<Option<String>>>,
-}
-
-impl<S: tracing::Subscriber> Layer<S> for Errors {
-    fn on_event(
-        &self,
-        event: &tracing::Event<'_>,
-        _ctx: tracing_subscriber::layer::Context<'_, S>,
-    ) {
-        let meta = event.metadata();
-        let ours = ["order_service", "inventory_service", "support"]
-            .iter()
-            .any(|t| meta.target().starts_with(t));
-        if ours && *meta.level() == tracing::Level::ERROR {
-            self.count.fetch_add(1, Ordering::Relaxed);
-            let mut fields = format!("{}: ", meta.target());
-            event.record(
-                &mut |field: &tracing::field::Field, value: &dyn std::fmt::Debug| {
-                    fields.push_str(&format!("{}={value:?} ", field.name()));
-                },
-            );
-            self.first.lock().unwrap().get_or_insert(fields);
-        }
-    }
-}
 
 /// What the load saw.
 #[derive(Default)]
@@ -116,12 +82,16 @@ async fn client(base: String, worker: usize, seen: Arc<Mutex<Seen>>, stop: Cance
     }
 }
 
+async fn get_json(http: &reqwest::Client, url: &str) -> Value {
+    http.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 /// Every order, walking the pages of GET /orders.
 async fn all_orders(http: &reqwest::Client, base: &str) -> Vec<Value> {
     let mut all = Vec::new();
     let mut url = format!("{base}/orders?limit=1000");
     loop {
-        let page: Value = http.get(&url).send().await.unwrap().json().await.unwrap();
+        let page = get_json(http, &url).await;
         let page = page.as_array().unwrap().clone();
         let Some(last) = page.last() else { return all };
         url = format!("{base}/orders?limit=1000&before={}", last["id"]);
@@ -140,9 +110,7 @@ async fn create_database(server: &str, name: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_restart_is_503_never_500_and_loses_no_stock() {
-    let errors = Errors::default();
-    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(errors.clone()))
-        .unwrap();
+    let errors = ErrorEvents::install(&["order_service", "inventory_service", "support"]);
     let Some(pg) = PrivatePostgres::new().await else {
         return;
     };
@@ -158,14 +126,7 @@ async fn a_database_restart_is_503_never_500_and_loses_no_stock() {
     let orders = order_service::Server::start(&config).await.unwrap();
     let base = format!("http://{}", orders.http_addr);
     let http = reqwest::Client::new();
-    let products: Value = http
-        .get(format!("{base}/products"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let products = get_json(&http, &format!("{base}/products")).await;
     let initial: HashMap<String, i64> = products
         .as_array()
         .unwrap()
@@ -224,14 +185,7 @@ async fn a_database_restart_is_503_never_500_and_loses_no_stock() {
         let all = all_orders(&http, &base).await;
         let pending = all.iter().any(|o| o["status"] == "PENDING");
         if round.awaiting_release == 0 && !pending {
-            let stock: Value = http
-                .get(format!("{base}/products"))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let stock = get_json(&http, &format!("{base}/products")).await;
             for p in stock.as_array().unwrap() {
                 let name = p["name"].as_str().unwrap();
                 let held: i64 = all
@@ -253,12 +207,8 @@ async fn a_database_restart_is_503_never_500_and_loses_no_stock() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(
-        errors.count.load(Ordering::Relaxed),
-        0,
-        "ERROR logged: {:?}",
-        errors.first.lock().unwrap()
-    );
+    let (count, first) = errors.seen();
+    assert_eq!(count, 0, "ERROR logged: {:?}", first);
     orders.stop().await.unwrap();
     inventory.stop().await.unwrap();
 }

@@ -1,7 +1,7 @@
 //! The limits over real sockets, against a small router: what a slow,
 //! silent or greedy client gets, and that everyone else is still served.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{
     Router,
@@ -15,6 +15,7 @@ use futures::{SinkExt, StreamExt};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
+    sync::Notify,
     task::JoinHandle,
 };
 use tokio_util::sync::CancellationToken;
@@ -26,6 +27,8 @@ const PATIENCE: Duration = Duration::from_secs(10);
 
 struct Server {
     addr: SocketAddr,
+    /// Notified when `/slow` starts handling a request.
+    slow_started: Arc<Notify>,
     shutdown: CancellationToken,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -38,7 +41,8 @@ async fn echo(body: Body) -> impl IntoResponse {
     }
 }
 
-async fn slow() -> &'static str {
+async fn slow(started: Arc<Notify>) -> &'static str {
+    started.notify_one();
     tokio::time::sleep(Duration::from_millis(300)).await;
     "done"
 }
@@ -56,10 +60,12 @@ async fn ws(upgrade: WebSocketUpgrade) -> impl IntoResponse {
 }
 
 async fn spawn(limits: HttpLimits) -> Server {
+    let slow_started = Arc::new(Notify::new());
+    let started = slow_started.clone();
     let router = Router::new()
         .route("/", get(|| async { "ok" }))
         .route("/echo", post(echo))
-        .route("/slow", get(slow))
+        .route("/slow", get(move || slow(started.clone())))
         .route("/ws", any(ws));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -73,6 +79,7 @@ async fn spawn(limits: HttpLimits) -> Server {
     ));
     Server {
         addr,
+        slow_started,
         shutdown,
         task,
     }
@@ -101,10 +108,15 @@ async fn read_to_close(tcp: &mut TcpStream) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Sends one keep-alive request and reads its whole answer (small bodies).
+/// Sends one keep-alive request and reads its answer (small bodies).
 async fn request(tcp: &mut TcpStream, path: &str) -> String {
     let head = format!("GET {path} HTTP/1.1\r\nhost: test\r\n\r\n");
     tcp.write_all(head.as_bytes()).await.unwrap();
+    read_answer(tcp).await
+}
+
+/// Reads one small answer (the server writes it in one piece).
+async fn read_answer(tcp: &mut TcpStream) -> String {
     let mut buf = vec![0u8; 4096];
     let n = tokio::time::timeout(PATIENCE, tcp.read(&mut buf))
         .await
@@ -163,25 +175,15 @@ async fn a_body_that_does_not_arrive_is_a_408() {
     tcp.write_all(b"POST /echo HTTP/1.1\r\nhost: test\r\ncontent-length: 100\r\n\r\n0123456789")
         .await
         .unwrap();
-    let answer = read_to_close_or_answer(&mut tcp).await;
+    let answer = read_answer(&mut tcp).await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     // A body that arrives in time is fine.
     let mut tcp = TcpStream::connect(server.addr).await.unwrap();
     tcp.write_all(b"POST /echo HTTP/1.1\r\nhost: test\r\ncontent-length: 4\r\n\r\nabcd")
         .await
         .unwrap();
-    let answer = read_to_close_or_answer(&mut tcp).await;
+    let answer = read_answer(&mut tcp).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-}
-
-/// Reads one answer's first bytes.
-async fn read_to_close_or_answer(tcp: &mut TcpStream) -> String {
-    let mut buf = vec![0u8; 4096];
-    let n = tokio::time::timeout(PATIENCE, tcp.read(&mut buf))
-        .await
-        .expect("an answer")
-        .unwrap();
-    String::from_utf8_lossy(&buf[..n]).into_owned()
 }
 
 #[tokio::test]
@@ -257,7 +259,10 @@ async fn shutdown_finishes_requests_in_flight_and_closes_idle_connections() {
     busy.write_all(b"GET /slow HTTP/1.1\r\nhost: test\r\n\r\n")
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Shut down only once the request is being handled.
+    tokio::time::timeout(PATIENCE, server.slow_started.notified())
+        .await
+        .expect("/slow was called");
     server.shutdown.cancel();
     let answer = read_to_close(&mut busy).await;
     assert!(
