@@ -93,16 +93,6 @@ impl Flow {
         }
     }
 
-    /// The store, for reads.
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
-    /// The inventory client, for reads.
-    pub fn inventory(&self) -> &Inventory {
-        &self.inventory
-    }
-
     /// Places an order: CREATED when stock was reserved, REJECTED with a
     /// reason when not. `Error::InventoryUnavailable` when inventory could
     /// not answer in time; the order is then recorded REJECTED and any stock

@@ -18,19 +18,20 @@
 //! [`Server::start`] binds every port and returns the addresses, so tests run
 //! the real service on free ports; `main.rs` only reads the configuration.
 
-pub mod api;
-pub mod config;
-pub mod domain;
-pub mod error;
-pub mod events;
-pub mod flow;
-pub mod grpc;
-pub mod inventory;
-pub mod metrics;
-pub mod origins;
-pub mod stomp;
-pub mod store;
-pub mod transport;
+mod api;
+mod config;
+mod domain;
+mod error;
+mod events;
+mod flow;
+mod grpc;
+mod inventory;
+mod metrics;
+mod origins;
+mod stock_relay;
+mod stomp;
+mod store;
+mod transport;
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -41,7 +42,8 @@ use support::service::{self, Listeners, Running};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::server::TcpIncoming;
 
-pub use config::Config;
+pub use config::{Command, Config};
+pub use flow::Round;
 
 /// Kernel send buffer per HTTP/WebSocket connection. Left alone, Linux
 /// grows it up to 4 MiB, so a browser that stops reading could sit on
@@ -130,7 +132,7 @@ impl Server {
         // may be replicas: order events go through LISTEN/NOTIFY.
         let sink: Arc<dyn events::Publish> = match &db {
             Db::Postgres(pool) => Arc::new(
-                events::PgBus::start(pool.clone(), broker.clone(), shutdown.clone())
+                events::PgBus::start(pool.clone(), Arc::new(broker.clone()), shutdown.clone())
                     .await
                     .context("listening for order events")?,
             ),
@@ -139,7 +141,7 @@ impl Server {
         let events = events::Events::new(sink);
         let store = store::Store::new(db.clone());
         let flow = flow::Flow::new(
-            store,
+            store.clone(),
             inventory.clone(),
             events.clone(),
             metrics.clone(),
@@ -187,6 +189,8 @@ impl Server {
         );
         let state = api::AppState {
             flow: flow.clone(),
+            orders: store,
+            inventory: inventory.clone(),
             metrics,
         };
         let app = api::router(state, origins, &config.frontend_dir).merge(live);
@@ -212,7 +216,7 @@ impl Server {
             reconciler.await;
             Ok(())
         });
-        let relay = events::relay_stock_changes(inventory, events, shutdown.clone());
+        let relay = stock_relay::run(inventory, events, shutdown.clone());
         running.spawn(async move {
             relay.await;
             Ok(())
@@ -227,9 +231,10 @@ impl Server {
         })
     }
 
-    /// The order flow, for tests that drive reconciliation directly.
-    pub fn flow(&self) -> &flow::Flow {
-        &self.flow
+    /// Runs one reconciliation round now, for tests that drive it directly
+    /// instead of waiting for the background reconciler.
+    pub async fn reconcile_once(&self) -> anyhow::Result<Round> {
+        Ok(self.flow.reconcile_once().await?)
     }
 
     /// Stops accepting, lets in-flight requests finish (up to a timeout),

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use order_service::{Config, Server, config::Command};
+use order_service::{Command, Config, Server};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {

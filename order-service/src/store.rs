@@ -81,9 +81,9 @@ impl Store {
         Self { db }
     }
 
-    /// The database, for readiness checks and shutdown.
-    pub fn db(&self) -> &Db {
-        &self.db
+    /// Whether the database answers, for readiness.
+    pub async fn ping(&self) -> bool {
+        self.db.ping().await.is_ok()
     }
 
     /// Records a pending order under `key`. With an Idempotency-Key already

@@ -181,7 +181,7 @@ async fn a_database_restart_is_503_never_500_and_loses_no_stock() {
     // At rest: initial stock = stock + quantities of CREATED orders.
     let settle = Instant::now();
     loop {
-        let round = orders.flow().reconcile_once().await.unwrap();
+        let round = orders.reconcile_once().await.unwrap();
         let all = all_orders(&http, &base).await;
         let pending = all.iter().any(|o| o["status"] == "PENDING");
         if round.awaiting_release == 0 && !pending {

@@ -70,11 +70,11 @@ async fn a_backlog_drains_in_full_batches(backend: Backend) {
     let db = orders_db(&sys).await;
     assert_eq!(cancel_during_outage(&db).await, BACKLOG as u64);
 
-    let flow = sys.orders.as_ref().unwrap().flow();
+    let server = sys.orders.as_ref().unwrap();
     let started = Instant::now();
     let mut rounds = 0;
     loop {
-        let round = flow.reconcile_once().await.unwrap();
+        let round = server.reconcile_once().await.unwrap();
         rounds += 1;
         if round.awaiting_release == 0 {
             break;
@@ -136,12 +136,12 @@ async fn a_release_that_keeps_failing_backs_off_and_blocks_nobody(backend: Backe
     place(&sys, "Laptop", 5).await;
     assert_eq!(cancel_during_outage(&db).await, 5);
 
-    let flow = sys.orders.as_ref().unwrap().flow();
+    let server = sys.orders.as_ref().unwrap();
     // A full batch of poisoned releases: all refused, all backing off.
-    let first = flow.reconcile_once().await.unwrap();
+    let first = server.reconcile_once().await.unwrap();
     assert_eq!((first.released, first.more), (0, true), "{first:?}");
     // The next round reaches the real orders behind them.
-    let second = flow.reconcile_once().await.unwrap();
+    let second = server.reconcile_once().await.unwrap();
     assert_eq!(second.released, 5, "{second:?}");
     assert_eq!(second.awaiting_release, 600);
     assert_eq!(
@@ -150,7 +150,7 @@ async fn a_release_that_keeps_failing_backs_off_and_blocks_nobody(backend: Backe
         "the real orders' stock is back"
     );
     // The failing ones wait their turn, one attempt counted each.
-    let third = flow.reconcile_once().await.unwrap();
+    let third = server.reconcile_once().await.unwrap();
     assert_eq!((third.released, third.more), (0, false), "{third:?}");
     let (attempts, later): (i64, i64) = with_db!(&db, read, |pool| {
         sqlx::query_as(
@@ -184,14 +184,7 @@ async fn an_unreachable_inventory_backs_nobody_off(backend: Backend) {
     let db = orders_db(&sys).await;
     cancel_during_outage(&db).await;
     sys.stop_inventory().await;
-    let down = sys
-        .orders
-        .as_ref()
-        .unwrap()
-        .flow()
-        .reconcile_once()
-        .await
-        .unwrap();
+    let down = sys.orders.as_ref().unwrap().reconcile_once().await.unwrap();
     assert_eq!(
         (down.released, down.awaiting_release, down.more),
         (0, 3, false)
@@ -204,11 +197,11 @@ async fn an_unreachable_inventory_backs_nobody_off(backend: Backend) {
     });
     assert_eq!(backed_off, 0, "no order is at fault for an outage");
     sys.start_inventory().await;
-    let flow = sys.orders.as_ref().unwrap().flow();
+    let server = sys.orders.as_ref().unwrap();
     // Due at once when inventory is back.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let round = flow.reconcile_once().await.unwrap();
+        let round = server.reconcile_once().await.unwrap();
         if round.awaiting_release == 0 {
             break;
         }

@@ -14,8 +14,8 @@ fn up(ok: bool) -> &'static str {
 }
 
 async fn probe(app: &AppState) -> (bool, bool) {
-    let (db, inventory) = tokio::join!(app.flow.store().db().ping(), app.flow.inventory().ping());
-    (db.is_ok(), inventory)
+    let (db, inventory) = tokio::join!(app.orders.ping(), app.inventory.ping());
+    (db, inventory)
 }
 
 /// Liveness and readiness in one answer.

@@ -20,13 +20,21 @@ use axum::{
     routing::{any, get, post},
 };
 
-use crate::{error::Error, flow::Flow, metrics::Metrics, origins::AllowedOrigins};
+use crate::{
+    error::Error, flow::Flow, inventory::Inventory, metrics::Metrics, origins::AllowedOrigins,
+    store::Store,
+};
 
-/// What every handler can reach.
+/// What every handler can reach. Writes go through the order flow; reads
+/// go straight to where the data lives.
 #[derive(Clone, Debug)]
 pub struct AppState {
-    /// The order flow (and through it the store and the inventory client).
+    /// Places and cancels orders.
     pub flow: Flow,
+    /// Reads orders.
+    pub orders: Store,
+    /// Reads products (and answers readiness).
+    pub inventory: Inventory,
     /// Metrics registry.
     pub metrics: Metrics,
 }

@@ -72,7 +72,7 @@ pub async fn list(State(app): State<AppState>, RawQuery(query): RawQuery) -> Res
         .map_err(|e| Error::BadRequest(format!("Invalid query: {e}")))?;
     let limit = parse_param("limit", page.limit, 1..=MAX_PAGE)?.unwrap_or(DEFAULT_PAGE);
     let before = parse_param("before", page.before, 1..=i64::MAX)?;
-    let orders = app.flow.store().list(before, limit).await?;
+    let orders = app.orders.list(before, limit).await?;
     let next = (orders.len() as i64 == limit)
         .then(|| orders.last().map(|o| o.id))
         .flatten()
@@ -98,8 +98,7 @@ fn parse_id(raw: &str) -> Result<i64> {
 /// `GET /orders/{id}`.
 pub async fn get(State(app): State<AppState>, Path(id): Path<String>) -> Result<Json<Order>> {
     let id = parse_id(&id)?;
-    app.flow
-        .store()
+    app.orders
         .get(id)
         .await?
         .map(Json)

@@ -5,12 +5,11 @@
 //! Publishing never waits: the broker hands events to each connection's own
 //! bounded queue, so a slow browser never slows an order down.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use bytes::Bytes;
-use tokio_util::sync::CancellationToken;
 
-use crate::{domain::Order, inventory::Inventory};
+use crate::domain::Order;
 
 mod pg_bus;
 
@@ -20,9 +19,6 @@ pub use pg_bus::PgBus;
 pub const ORDERS_TOPIC: &str = "/topic/orders";
 /// Topic of stock changes.
 pub const PRODUCTS_TOPIC: &str = "/topic/products";
-
-/// Longest pause between attempts to reopen inventory's watch stream.
-const MAX_WATCH_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Something that delivers a JSON body to a destination's subscribers
 /// without blocking.
@@ -62,60 +58,5 @@ impl Events {
         let body = serde_json::json!({ "name": name, "stockQuantity": stock });
         self.sink
             .publish(PRODUCTS_TOPIC, Bytes::from(body.to_string()));
-    }
-}
-
-/// Relays inventory's stock changes to `/topic/products` until shutdown,
-/// reopening the watch stream (with back-off) whenever inventory goes away.
-/// Changes made by anyone (other order-service replicas, grpcurl) show.
-pub async fn relay_stock_changes(
-    inventory: Inventory,
-    events: Events,
-    shutdown: CancellationToken,
-) {
-    // Last stock published per product, to skip the repeats a reconnect's
-    // snapshot brings; versions only compare within one stream.
-    let mut published: HashMap<String, i32> = HashMap::new();
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        let stream = tokio::select! {
-            () = shutdown.cancelled() => return,
-            s = inventory.watch() => s,
-        };
-        match stream {
-            Ok(mut stream) => {
-                backoff = Duration::from_millis(100);
-                let mut versions: HashMap<String, i64> = HashMap::new();
-                loop {
-                    let next = tokio::select! {
-                        () = shutdown.cancelled() => return,
-                        n = stream.message() => n,
-                    };
-                    let change = match next {
-                        Ok(Some(change)) => change,
-                        Ok(None) => break,
-                        Err(e) => {
-                            tracing::debug!(error = %e, "stock watch ended");
-                            break;
-                        }
-                    };
-                    let seen = versions.entry(change.product.clone()).or_insert(i64::MIN);
-                    if change.version <= *seen {
-                        continue; // older than what we already relayed
-                    }
-                    *seen = change.version;
-                    if published.get(&change.product) != Some(&change.stock_quantity) {
-                        events.stock_changed(&change.product, change.stock_quantity);
-                        published.insert(change.product, change.stock_quantity);
-                    }
-                }
-            }
-            Err(e) => tracing::debug!(error = %e, "cannot watch inventory stock yet"),
-        }
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(backoff) => {}
-        }
-        backoff = (backoff * 2).min(MAX_WATCH_BACKOFF);
     }
 }

@@ -9,32 +9,35 @@
 //! get it. Events sent while a listener is reconnecting are lost to that
 //! replica's clients; the page reloads its list whenever it reconnects.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use sqlx::postgres::{PgListener, PgPool};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{ORDERS_TOPIC, Publish};
-use crate::stomp::Broker;
 
 /// The notification channel.
 const CHANNEL: &str = "order_events";
 /// Events waiting to be sent as NOTIFY.
 const QUEUE: usize = 4096;
 
-/// Routes `/topic/orders` through PostgreSQL, everything else locally.
+/// Routes `/topic/orders` through PostgreSQL, everything else straight to
+/// this replica's own sink.
 pub struct PgBus {
-    local: Broker,
+    local: Arc<dyn Publish>,
     outbox: mpsc::Sender<Bytes>,
 }
 
 impl PgBus {
     /// Starts LISTENing, then the notifier and the listener tasks; both
-    /// end at `shutdown`. Returns once LISTEN is in place, so no event
-    /// published after start-up is missed by this replica's clients.
+    /// end at `shutdown`. What this replica hears goes to `local` (its STOMP
+    /// broker). Returns once LISTEN is in place, so no event published after
+    /// start-up is missed by this replica's clients.
     pub async fn start(
         pool: PgPool,
-        local: Broker,
+        local: Arc<dyn Publish>,
         shutdown: CancellationToken,
     ) -> Result<Self, sqlx::Error> {
         let listener = subscribe(&pool).await?;
@@ -59,7 +62,7 @@ impl Publish for PgBus {
 
 async fn notify(
     pool: PgPool,
-    local: Broker,
+    local: Arc<dyn Publish>,
     mut rx: mpsc::Receiver<Bytes>,
     shutdown: CancellationToken,
 ) {
@@ -91,7 +94,7 @@ async fn subscribe(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
 async fn listen(
     pool: PgPool,
     mut listener: PgListener,
-    local: Broker,
+    local: Arc<dyn Publish>,
     shutdown: CancellationToken,
 ) {
     loop {

@@ -6,10 +6,7 @@
 //! A session that falls more than [`CAPACITY`] events behind is a slow
 //! consumer and is dropped (see `session`), so nobody else ever waits.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicUsize, Ordering},
-};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use tokio::sync::broadcast;
@@ -33,14 +30,12 @@ pub struct Event {
 #[derive(Clone, Debug)]
 pub struct Broker {
     tx: broadcast::Sender<Arc<Event>>,
-    sessions: Arc<AtomicUsize>,
 }
 
 impl Default for Broker {
     fn default() -> Self {
         Self {
             tx: broadcast::channel(CAPACITY).0,
-            sessions: Arc::default(),
         }
     }
 }
@@ -49,17 +44,6 @@ impl Broker {
     /// A receiver of every event published from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.tx.subscribe()
-    }
-
-    /// Open STOMP sessions.
-    pub fn session_count(&self) -> usize {
-        self.sessions.load(Ordering::Relaxed)
-    }
-
-    /// Counts a session for as long as the guard lives.
-    pub fn session_guard(&self) -> SessionGuard {
-        self.sessions.fetch_add(1, Ordering::Relaxed);
-        SessionGuard(self.sessions.clone())
     }
 }
 
@@ -70,15 +54,5 @@ impl Publish for Broker {
             destination: destination.to_owned(),
             body,
         }));
-    }
-}
-
-/// Decrements the session count on drop.
-#[derive(Debug)]
-pub struct SessionGuard(Arc<AtomicUsize>);
-
-impl Drop for SessionGuard {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }

@@ -196,6 +196,7 @@ impl Decoder {
     }
 
     /// Bytes held: part of a frame, or items not yet taken.
+    #[cfg(test)]
     pub fn buffered(&self) -> usize {
         self.buf.len()
     }
@@ -203,6 +204,7 @@ impl Decoder {
     /// Bytes looked at so far, each pass over a byte counted once (the
     /// header block's parse and the body's copy are a pass each): what a
     /// test pins to stay linear in the bytes received.
+    #[cfg(test)]
     pub fn examined(&self) -> u64 {
         self.examined
     }

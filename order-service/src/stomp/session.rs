@@ -85,7 +85,6 @@ struct Session {
 
 /// Runs one STOMP session until either side ends it.
 pub async fn serve(conn: Connection, broker: Broker, config: StompConfig) {
-    let _guard = broker.session_guard();
     let peer = conn.peer;
     let mut session = Session {
         conn,

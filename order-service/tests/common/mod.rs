@@ -188,7 +188,7 @@ impl TestSystem {
         let orders = self.orders.as_ref().expect("order-service is running");
         tokio::time::timeout(Duration::from_secs(20), async {
             loop {
-                match orders.flow().reconcile_once().await {
+                match orders.reconcile_once().await {
                     Ok(round)
                         if round.awaiting_release == 0 && no_pending(&self.all_orders().await) =>
                     {
