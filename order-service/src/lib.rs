@@ -5,18 +5,25 @@
 //! change to browsers as STOMP frames over WebSocket or SockJS at `/ws-orders`.
 //!
 //! ```text
-//!  REST :8080 ── api ──┐                  ┌─► store (SQLite / PostgreSQL)
-//!  gRPC :9090 ── grpc ─┼─► flow ──────────┼─► inventory (gRPC client) ─► inventory-service
-//!                      │   place, cancel, └─► events ─► STOMP broker ─► /ws-orders sessions
-//!                      │   reconcile                    ▲
-//!  /ws-orders ── transport (WebSocket, SockJS) ── stomp ┘  inventory's WatchStock ─► /topic/products
+//!  REST :8080 ── api ──┬─► flow (place, cancel, reconcile) ─┬─► store ──► SQLite / PostgreSQL
+//!  gRPC :9090 ── grpc ─┘         │                          └─► inventory ─► inventory-service
+//!               api reads ───────┼─► store, inventory                      │ WatchStock
+//!                                ▼                                         ▼
+//!                             events ◄──────────────────────────── stock_relay
+//!                                │ (PostgreSQL: through LISTEN/NOTIFY, to every replica)
+//!                                ▼
+//!  /ws-orders ── transport (WebSocket, SockJS) ── stomp (sessions, broker)
 //! ```
 //!
-//! Data flows one way: transports call [`flow`], which calls [`store`] and
-//! [`inventory`] and announces changes through [`events`]. [`flow`]'s module
-//! comment explains why no stock is ever lost or invented.
-//! [`Server::start`] binds every port and returns the addresses, so tests run
-//! the real service on free ports; `main.rs` only reads the configuration.
+//! Dependencies run one way, down this picture: `api` and `grpc` call
+//! `flow` for writes, and read from `store` and `inventory` directly;
+//! `flow` announces changes through `events`, which knows only its
+//! `Publish` trait; `stomp`'s broker implements it and `transport` carries
+//! the sessions. Nothing below calls back up. `flow`'s module comment
+//! explains why no stock is ever lost or invented.
+//! [`Server::start`] wires the parts, binds every port and returns the
+//! addresses, so tests run the real service on free ports; `main.rs` only
+//! reads the configuration.
 
 mod api;
 mod config;
