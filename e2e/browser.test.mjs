@@ -132,3 +132,48 @@ test('the indicator follows order-service going away and coming back; nothing is
   console.log(`screenshots: ${desktop} ${phone}`);
   await page.close();
 });
+
+// Last: it leaves more than a page of orders behind.
+test('a failed "load older" says so and keeps its button, which then works', async () => {
+  const PAGE = 100; // orders per page, as the page asks for them
+  const count = async () => (await (await fetch(`${system.base}/orders?limit=1000`)).json()).length;
+  // More than a page of orders: rejected ones (too many), so stock is untouched.
+  for (let have = await count(); have <= PAGE; have += 10) {
+    await Promise.all(Array.from({ length: 10 }, () => placeOrder(system.base, 'Monitor', 1000)));
+  }
+  const server = (await (await fetch(`${system.base}/orders?limit=1000`)).json()).map((o) => o.id);
+
+  const page = await openPage();
+  const shown = () => page.locator('#orders tr').evaluateAll((rows) => rows.map((r) => Number(r.dataset.orderId)));
+  const older = page.getByRole('button', { name: 'Load older orders' });
+  await older.waitFor();
+  assert.deepEqual(await shown(), server.slice(0, PAGE));
+  const isOlder = (url) => url.pathname === '/orders' && url.searchParams.has('before');
+
+  // The server fails...
+  await page.route(isOlder, (route) => route.fulfill({
+    status: 500, contentType: 'application/json', body: JSON.stringify({ message: 'Database unavailable' }),
+  }));
+  await older.click();
+  await page.getByRole('alert').filter({ hasText: 'Database unavailable' }).waitFor({ timeout: 5000 });
+  assert.ok(await older.isVisible(), 'the button stays');
+  assert.ok(await older.isEnabled(), 'the button can be used again');
+  assert.deepEqual(await shown(), server.slice(0, PAGE), 'the list is as it was');
+
+  // ...or cannot be reached...
+  await page.unroute(isOlder);
+  await page.route(isOlder, (route) => route.abort('connectionrefused'));
+  await older.click();
+  await page.getByRole('alert').filter({ hasText: 'cannot be reached' }).waitFor({ timeout: 5000 });
+  assert.ok(await older.isVisible(), 'the button stays');
+  assert.deepEqual(await shown(), server.slice(0, PAGE), 'the list is as it was');
+
+  // ...and a retry once it answers loads the next page and clears the error.
+  await page.unroute(isOlder);
+  await older.click();
+  await row(page, server[Math.min(server.length, 2 * PAGE) - 1]).waitFor();
+  assert.deepEqual(await shown(), server.slice(0, 2 * PAGE));
+  assert.equal(await page.getByRole('alert').count(), 0, 'no error left');
+  assert.equal(await older.isVisible(), server.length > 2 * PAGE);
+  await page.close();
+});

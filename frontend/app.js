@@ -132,13 +132,25 @@ async function loadOrders() {
   }
 }
 
+/** The next page below what is shown. On failure the button stays, to retry. */
 async function loadOlder() {
-  if (oldestLoaded === null) return;
-  const page = await listOrders(oldestLoaded).catch(() => []);
-  for (const o of page) orders.set(o.id, o);
-  if (page.length) oldestLoaded = page[page.length - 1].id;
-  $('older').hidden = page.length < 100;
-  renderOrders();
+  const button = $('older');
+  const error = $('older-error');
+  if (oldestLoaded === null || button.disabled) return;
+  button.disabled = true;
+  try {
+    const page = await listOrders(oldestLoaded);
+    for (const o of page) orders.set(o.id, o);
+    if (page.length) oldestLoaded = page[page.length - 1].id;
+    button.hidden = page.length < 100;
+    error.hidden = true;
+    renderOrders();
+  } catch (e) {
+    error.textContent = `Older orders unavailable: ${e.message}`;
+    error.hidden = false;
+  } finally {
+    button.disabled = false;
+  }
 }
 
 // ---- actions -------------------------------------------------------------
