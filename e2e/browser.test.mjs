@@ -29,9 +29,11 @@ after(async () => {
   await system?.stop();
 });
 
-async function openPage() {
+/** A page showing the system, live; `setup` runs before it loads. */
+async function openPage(setup) {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   page.on('pageerror', (e) => console.error('page error:', e));
+  await setup?.(page);
   await page.goto(system.base);
   await page.locator('[data-testid=connection-status][data-state=live]').waitFor();
   return page;
@@ -131,6 +133,36 @@ test('the indicator follows order-service going away and coming back; nothing is
   await page.screenshot({ path: phone, fullPage: true });
   console.log(`screenshots: ${desktop} ${phone}`);
   await page.close();
+});
+
+test('at start-up the page fetches the orders and the products once each', async () => {
+  const gets = { '/orders': 0, '/products': 0 };
+  const page = await openPage((p) => p.on('request', (r) => {
+    const { pathname } = new URL(r.url());
+    if (r.method() === 'GET' && Object.hasOwn(gets, pathname)) gets[pathname] += 1;
+  }));
+  await stock(page, 'Laptop').waitFor();
+  // The page is live only once its start-up loads are done; give anything
+  // later a moment to show itself.
+  await page.waitForTimeout(500);
+  assert.deepEqual(gets, { '/orders': 1, '/products': 1 });
+  await page.close();
+});
+
+test('without the live connection the page still shows orders and products', async () => {
+  const { body } = await placeOrder(system.base, 'Phone', 1);
+  // The connection refused at once (loaded then), or answering nothing at
+  // all (loaded after the page's wait of 5 s).
+  for (const [refuse, wait] of [[(ws) => ws.close(), 4000], [() => {}, 10000]]) {
+    const page = await browser.newPage();
+    page.on('pageerror', (e) => console.error('page error:', e));
+    await page.routeWebSocket(/\/ws-orders$/, refuse);
+    await page.goto(system.base);
+    await row(page, body.id).waitFor({ timeout: wait });
+    await stock(page, 'Laptop').waitFor();
+    assert.notEqual(await page.locator('[data-testid=connection-status]').getAttribute('data-state'), 'live');
+    await page.close();
+  }
 });
 
 // Last: it leaves more than a page of orders behind.

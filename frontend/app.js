@@ -206,6 +206,19 @@ async function cancel(id, button) {
 // ---- live updates --------------------------------------------------------
 
 let attempt = 0;
+let loadedOnce = false;
+/** How long the page waits for the live connection before loading without it. */
+const LIVE_WAIT_MS = 5000;
+
+/**
+ * Orders and products from the REST API. Loaded once subscribed, so that no
+ * change falls between the load and the live updates: at start-up this is
+ * the first load, after a reconnect the resync of what happened meanwhile.
+ */
+function loadAll() {
+  loadedOnce = true;
+  return Promise.all([loadOrders(), loadProducts()]);
+}
 
 function setConnection(state) {
   const pill = $('connection');
@@ -221,12 +234,13 @@ function connect() {
         session.subscribe('/topic/orders', upsert),
         session.subscribe('/topic/products', (p) => setStock(p.name, p.stockQuantity)),
       ]);
-      // Whatever happened while we were away is in the database: resync.
-      await Promise.all([loadOrders(), loadProducts()]);
+      await loadAll();
       attempt = 0;
       setConnection('live');
     },
     onClose: () => {
+      // No live updates yet: show what there is while we retry.
+      if (!loadedOnce) loadAll();
       setConnection(navigator.onLine === false ? 'offline' : 'reconnecting');
       // Exponential back-off with jitter, capped at 10 s.
       const delay = Math.min(10000, 500 * 2 ** attempt) * (0.5 + Math.random() / 2);
@@ -244,5 +258,6 @@ $('product').addEventListener('change', () => { pendingKey = null; });
 $('quantity').addEventListener('change', () => { pendingKey = null; });
 $('older').addEventListener('click', loadOlder);
 
-await Promise.all([loadProducts(), loadOrders()]);
 connect();
+// A connection that neither comes up nor fails must not leave the page empty.
+setTimeout(() => loadedOnce || loadAll(), LIVE_WAIT_MS);
