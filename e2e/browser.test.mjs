@@ -165,6 +165,23 @@ test('without the live connection the page still shows orders and products', asy
   }
 });
 
+test('the quantity limits shown, enforced by the input and checked are the same', async () => {
+  const page = await openPage();
+  const input = page.locator('[data-testid=quantity]');
+  assert.equal(await input.getAttribute('min'), '1');
+  assert.equal(await input.getAttribute('max'), '1000');
+  assert.match(await page.locator('#quantity-hint').textContent(), /from 1 to 1000\b/);
+  await input.fill('1000');
+  assert.equal(await input.getAttribute('aria-invalid'), 'false');
+  const before = await page.locator('#orders tr').count();
+  await input.fill('1001');
+  await page.click('[data-testid=submit]');
+  await page.locator('[data-testid=form-message]').filter({ hasText: /whole number from 1 to 1000\b/ }).waitFor();
+  assert.equal(await input.getAttribute('aria-invalid'), 'true');
+  assert.equal(await page.locator('#orders tr').count(), before, 'nothing was sent');
+  await page.close();
+});
+
 // Last: it leaves more than a page of orders behind.
 test('a failed "load older" says so and keeps its button, which then works', async () => {
   const PAGE = 100; // orders per page, as the page asks for them

@@ -1,6 +1,8 @@
 // The page: products with live stock, the order form, the order history
 // kept current over STOMP, and the connection indicator.
-import { ApiError, cancelOrder, listOrders, listProducts, newKey, placeOrder } from './api.js';
+import {
+  ApiError, MAX_QUANTITY, MIN_QUANTITY, PAGE_SIZE, cancelOrder, listOrders, listProducts, newKey, placeOrder,
+} from './api.js';
 import { StompSession } from './stomp.js';
 
 const $ = (id) => document.getElementById(id);
@@ -123,7 +125,7 @@ async function loadOrders() {
     // A fresh first page replaces what we had; older pages stay.
     for (const o of page) orders.set(o.id, o);
     if (oldestLoaded === null && page.length) oldestLoaded = page[page.length - 1].id;
-    $('older').hidden = page.length < 100;
+    $('older').hidden = page.length < PAGE_SIZE;
     $('orders-error').hidden = true;
     renderOrders();
   } catch (e) {
@@ -142,7 +144,7 @@ async function loadOlder() {
     const page = await listOrders(oldestLoaded);
     for (const o of page) orders.set(o.id, o);
     if (page.length) oldestLoaded = page[page.length - 1].id;
-    button.hidden = page.length < 100;
+    button.hidden = page.length < PAGE_SIZE;
     error.hidden = true;
     renderOrders();
   } catch (e) {
@@ -155,10 +157,12 @@ async function loadOlder() {
 
 // ---- actions -------------------------------------------------------------
 
+const QUANTITY_RANGE = `from ${MIN_QUANTITY} to ${MAX_QUANTITY}`;
+
 function validQuantity() {
   const input = $('quantity');
   const n = Number(input.value);
-  const ok = Number.isInteger(n) && n >= 1 && n <= 1000;
+  const ok = Number.isInteger(n) && n >= MIN_QUANTITY && n <= MAX_QUANTITY;
   input.setAttribute('aria-invalid', String(!ok));
   return ok ? n : null;
 }
@@ -170,7 +174,7 @@ async function submit(event) {
   const product = $('product').value;
   const quantity = validQuantity();
   if (!product) return say('Choose a product.', 'error');
-  if (quantity === null) return say('Quantity must be a whole number from 1 to 1000.', 'error');
+  if (quantity === null) return say(`Quantity must be a whole number ${QUANTITY_RANGE}.`, 'error');
   pendingKey ??= newKey();
   button.disabled = true;
   button.textContent = 'Placing…';
@@ -252,6 +256,9 @@ function connect() {
 
 window.addEventListener('offline', () => setConnection('offline'));
 
+$('quantity').min = MIN_QUANTITY;
+$('quantity').max = MAX_QUANTITY;
+$('quantity-hint').textContent = `Whole number ${QUANTITY_RANGE}.`;
 $('order-form').addEventListener('submit', submit);
 $('quantity').addEventListener('input', () => validQuantity());
 $('product').addEventListener('change', () => { pendingKey = null; });
