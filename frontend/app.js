@@ -122,7 +122,7 @@ async function loadProducts() {
 async function loadOrders() {
   try {
     const page = await listOrders();
-    // A fresh first page replaces what we had; older pages stay.
+    // Merged into what is shown: older pages already loaded stay.
     for (const o of page) orders.set(o.id, o);
     if (oldestLoaded === null && page.length) oldestLoaded = page[page.length - 1].id;
     $('older').hidden = page.length < PAGE_SIZE;
