@@ -29,9 +29,11 @@ after(async () => {
   await system?.stop();
 });
 
-async function openPage() {
+/** A page showing the system, live; `setup` runs before it loads. */
+async function openPage(setup) {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   page.on('pageerror', (e) => console.error('page error:', e));
+  await setup?.(page);
   await page.goto(system.base);
   await page.locator('[data-testid=connection-status][data-state=live]').waitFor();
   return page;
@@ -130,5 +132,97 @@ test('the indicator follows order-service going away and coming back; nothing is
   const phone = join(ARTIFACTS, 'page-phone.png');
   await page.screenshot({ path: phone, fullPage: true });
   console.log(`screenshots: ${desktop} ${phone}`);
+  await page.close();
+});
+
+test('at start-up the page fetches the orders and the products once each', async () => {
+  const gets = { '/orders': 0, '/products': 0 };
+  const page = await openPage((p) => p.on('request', (r) => {
+    const { pathname } = new URL(r.url());
+    if (r.method() === 'GET' && Object.hasOwn(gets, pathname)) gets[pathname] += 1;
+  }));
+  await stock(page, 'Laptop').waitFor();
+  // The page is live only once its start-up loads are done; give anything
+  // later a moment to show itself.
+  await page.waitForTimeout(500);
+  assert.deepEqual(gets, { '/orders': 1, '/products': 1 });
+  await page.close();
+});
+
+test('without the live connection the page still shows orders and products', async () => {
+  const { body } = await placeOrder(system.base, 'Phone', 1);
+  // The connection refused at once (loaded then), or answering nothing at
+  // all (loaded after the page's wait of 5 s).
+  for (const [refuse, wait] of [[(ws) => ws.close(), 4000], [() => {}, 10000]]) {
+    const page = await browser.newPage();
+    page.on('pageerror', (e) => console.error('page error:', e));
+    await page.routeWebSocket(/\/ws-orders$/, refuse);
+    await page.goto(system.base);
+    await row(page, body.id).waitFor({ timeout: wait });
+    await stock(page, 'Laptop').waitFor();
+    assert.notEqual(await page.locator('[data-testid=connection-status]').getAttribute('data-state'), 'live');
+    await page.close();
+  }
+});
+
+test('the quantity limits shown, enforced by the input and checked are the same', async () => {
+  const page = await openPage();
+  const input = page.locator('[data-testid=quantity]');
+  assert.equal(await input.getAttribute('min'), '1');
+  assert.equal(await input.getAttribute('max'), '1000');
+  assert.match(await page.locator('#quantity-hint').textContent(), /from 1 to 1000\b/);
+  await input.fill('1000');
+  assert.equal(await input.getAttribute('aria-invalid'), 'false');
+  const before = await page.locator('#orders tr').count();
+  await input.fill('1001');
+  await page.click('[data-testid=submit]');
+  await page.locator('[data-testid=form-message]').filter({ hasText: /whole number from 1 to 1000\b/ }).waitFor();
+  assert.equal(await input.getAttribute('aria-invalid'), 'true');
+  assert.equal(await page.locator('#orders tr').count(), before, 'nothing was sent');
+  await page.close();
+});
+
+// Last: it leaves more than a page of orders behind.
+test('a failed "load older" says so and keeps its button, which then works', async () => {
+  const PAGE = 100; // orders per page, as the page asks for them
+  const count = async () => (await (await fetch(`${system.base}/orders?limit=1000`)).json()).length;
+  // More than a page of orders: rejected ones (too many), so stock is untouched.
+  for (let have = await count(); have <= PAGE; have += 10) {
+    await Promise.all(Array.from({ length: 10 }, () => placeOrder(system.base, 'Monitor', 1000)));
+  }
+  const server = (await (await fetch(`${system.base}/orders?limit=1000`)).json()).map((o) => o.id);
+
+  const page = await openPage();
+  const shown = () => page.locator('#orders tr').evaluateAll((rows) => rows.map((r) => Number(r.dataset.orderId)));
+  const older = page.getByRole('button', { name: 'Load older orders' });
+  await older.waitFor();
+  assert.deepEqual(await shown(), server.slice(0, PAGE));
+  const isOlder = (url) => url.pathname === '/orders' && url.searchParams.has('before');
+
+  // The server fails...
+  await page.route(isOlder, (route) => route.fulfill({
+    status: 500, contentType: 'application/json', body: JSON.stringify({ message: 'Database unavailable' }),
+  }));
+  await older.click();
+  await page.getByRole('alert').filter({ hasText: 'Database unavailable' }).waitFor({ timeout: 5000 });
+  assert.ok(await older.isVisible(), 'the button stays');
+  assert.ok(await older.isEnabled(), 'the button can be used again');
+  assert.deepEqual(await shown(), server.slice(0, PAGE), 'the list is as it was');
+
+  // ...or cannot be reached...
+  await page.unroute(isOlder);
+  await page.route(isOlder, (route) => route.abort('connectionrefused'));
+  await older.click();
+  await page.getByRole('alert').filter({ hasText: 'cannot be reached' }).waitFor({ timeout: 5000 });
+  assert.ok(await older.isVisible(), 'the button stays');
+  assert.deepEqual(await shown(), server.slice(0, PAGE), 'the list is as it was');
+
+  // ...and a retry once it answers loads the next page and clears the error.
+  await page.unroute(isOlder);
+  await older.click();
+  await row(page, server[Math.min(server.length, 2 * PAGE) - 1]).waitFor();
+  assert.deepEqual(await shown(), server.slice(0, 2 * PAGE));
+  assert.equal(await page.getByRole('alert').count(), 0, 'no error left');
+  assert.equal(await older.isVisible(), server.length > 2 * PAGE);
   await page.close();
 });

@@ -7,6 +7,12 @@ export class ApiError extends Error {
   }
 }
 
+/** Orders per page of the order list. */
+export const PAGE_SIZE = 100;
+/** The quantities an order may have (the server refuses any other). */
+export const MIN_QUANTITY = 1;
+export const MAX_QUANTITY = 1000;
+
 async function call(path, options = {}) {
   let response;
   try {
@@ -21,7 +27,12 @@ async function call(path, options = {}) {
 
 export const listProducts = () => call('/products');
 
-export const listOrders = (before) => call(before ? `/orders?limit=100&before=${before}` : '/orders?limit=100');
+/** A page of orders, newest first: the newest, or those below id `before`. */
+export function listOrders(before) {
+  const query = new URLSearchParams({ limit: PAGE_SIZE });
+  if (before) query.set('before', before);
+  return call(`/orders?${query}`);
+}
 
 export const placeOrder = (product, quantity, idempotencyKey) =>
   call('/orders', {

@@ -1,6 +1,8 @@
 // The page: products with live stock, the order form, the order history
 // kept current over STOMP, and the connection indicator.
-import { ApiError, cancelOrder, listOrders, listProducts, newKey, placeOrder } from './api.js';
+import {
+  ApiError, MAX_QUANTITY, MIN_QUANTITY, PAGE_SIZE, cancelOrder, listOrders, listProducts, newKey, placeOrder,
+} from './api.js';
 import { StompSession } from './stomp.js';
 
 const $ = (id) => document.getElementById(id);
@@ -120,10 +122,10 @@ async function loadProducts() {
 async function loadOrders() {
   try {
     const page = await listOrders();
-    // A fresh first page replaces what we had; older pages stay.
+    // Merged into what is shown: older pages already loaded stay.
     for (const o of page) orders.set(o.id, o);
     if (oldestLoaded === null && page.length) oldestLoaded = page[page.length - 1].id;
-    $('older').hidden = page.length < 100;
+    $('older').hidden = page.length < PAGE_SIZE;
     $('orders-error').hidden = true;
     renderOrders();
   } catch (e) {
@@ -132,21 +134,35 @@ async function loadOrders() {
   }
 }
 
+/** The next page below what is shown. On failure the button stays, to retry. */
 async function loadOlder() {
-  if (oldestLoaded === null) return;
-  const page = await listOrders(oldestLoaded).catch(() => []);
-  for (const o of page) orders.set(o.id, o);
-  if (page.length) oldestLoaded = page[page.length - 1].id;
-  $('older').hidden = page.length < 100;
-  renderOrders();
+  const button = $('older');
+  const error = $('older-error');
+  if (oldestLoaded === null || button.disabled) return;
+  button.disabled = true;
+  try {
+    const page = await listOrders(oldestLoaded);
+    for (const o of page) orders.set(o.id, o);
+    if (page.length) oldestLoaded = page[page.length - 1].id;
+    button.hidden = page.length < PAGE_SIZE;
+    error.hidden = true;
+    renderOrders();
+  } catch (e) {
+    error.textContent = `Older orders unavailable: ${e.message}`;
+    error.hidden = false;
+  } finally {
+    button.disabled = false;
+  }
 }
 
 // ---- actions -------------------------------------------------------------
 
+const QUANTITY_RANGE = `from ${MIN_QUANTITY} to ${MAX_QUANTITY}`;
+
 function validQuantity() {
   const input = $('quantity');
   const n = Number(input.value);
-  const ok = Number.isInteger(n) && n >= 1 && n <= 1000;
+  const ok = Number.isInteger(n) && n >= MIN_QUANTITY && n <= MAX_QUANTITY;
   input.setAttribute('aria-invalid', String(!ok));
   return ok ? n : null;
 }
@@ -158,7 +174,7 @@ async function submit(event) {
   const product = $('product').value;
   const quantity = validQuantity();
   if (!product) return say('Choose a product.', 'error');
-  if (quantity === null) return say('Quantity must be a whole number from 1 to 1000.', 'error');
+  if (quantity === null) return say(`Quantity must be a whole number ${QUANTITY_RANGE}.`, 'error');
   pendingKey ??= newKey();
   button.disabled = true;
   button.textContent = 'Placing…';
@@ -194,6 +210,19 @@ async function cancel(id, button) {
 // ---- live updates --------------------------------------------------------
 
 let attempt = 0;
+let loadedOnce = false;
+/** How long the page waits for the live connection before loading without it. */
+const LIVE_WAIT_MS = 5000;
+
+/**
+ * Orders and products from the REST API. Loaded once subscribed, so that no
+ * change falls between the load and the live updates: at start-up this is
+ * the first load, after a reconnect the resync of what happened meanwhile.
+ */
+function loadAll() {
+  loadedOnce = true;
+  return Promise.all([loadOrders(), loadProducts()]);
+}
 
 function setConnection(state) {
   const pill = $('connection');
@@ -209,12 +238,13 @@ function connect() {
         session.subscribe('/topic/orders', upsert),
         session.subscribe('/topic/products', (p) => setStock(p.name, p.stockQuantity)),
       ]);
-      // Whatever happened while we were away is in the database: resync.
-      await Promise.all([loadOrders(), loadProducts()]);
+      await loadAll();
       attempt = 0;
       setConnection('live');
     },
     onClose: () => {
+      // No live updates yet: show what there is while we retry.
+      if (!loadedOnce) loadAll();
       setConnection(navigator.onLine === false ? 'offline' : 'reconnecting');
       // Exponential back-off with jitter, capped at 10 s.
       const delay = Math.min(10000, 500 * 2 ** attempt) * (0.5 + Math.random() / 2);
@@ -226,11 +256,15 @@ function connect() {
 
 window.addEventListener('offline', () => setConnection('offline'));
 
+$('quantity').min = MIN_QUANTITY;
+$('quantity').max = MAX_QUANTITY;
+$('quantity-hint').textContent = `Whole number ${QUANTITY_RANGE}.`;
 $('order-form').addEventListener('submit', submit);
 $('quantity').addEventListener('input', () => validQuantity());
 $('product').addEventListener('change', () => { pendingKey = null; });
 $('quantity').addEventListener('change', () => { pendingKey = null; });
 $('older').addEventListener('click', loadOlder);
 
-await Promise.all([loadProducts(), loadOrders()]);
 connect();
+// A connection that neither comes up nor fails must not leave the page empty.
+setTimeout(() => loadedOnce || loadAll(), LIVE_WAIT_MS);

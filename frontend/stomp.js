@@ -22,7 +22,7 @@ function unescapeHeader(value) {
 }
 
 /** Takes whole frames off the front of `buffer`: returns [frames, rest]. */
-export function parseFrames(buffer) {
+function parseFrames(buffer) {
   const frames = [];
   let pos = 0;
   for (;;) {
@@ -62,7 +62,7 @@ export function parseFrames(buffer) {
 }
 
 /** Serialises a client frame (STOMP 1.2 header escaping). */
-export function frame(command, headers = {}, body = '') {
+function frame(command, headers = {}, body = '') {
   const escape = (v) => String(v).replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/:/g, '\\c');
   const lines = [command];
   for (const [k, v] of Object.entries(headers)) lines.push(command === 'CONNECT' ? `${k}:${v}` : `${escape(k)}:${escape(v)}`);
@@ -82,8 +82,6 @@ export class StompSession {
     this.buffer = new Uint8Array(0);
     this.lastSeen = Date.now();
     this.timers = [];
-    this.closed = false;
-    this.onClose = onClose;
     this.ws = new WebSocket(url, ['v12.stomp', 'v11.stomp']);
     this.ws.onopen = () => {
       this.ws.send(frame('CONNECT', { 'accept-version': '1.2,1.1', host: location.hostname, 'heart-beat': `${heartbeat},${heartbeat}` }));
@@ -95,7 +93,10 @@ export class StompSession {
       this.buffer = rest;
       for (const f of frames) this.dispatch(f, heartbeat, onConnected);
     };
-    this.ws.onclose = () => this.finish();
+    this.ws.onclose = () => {
+      this.timers.forEach(clearInterval);
+      onClose?.();
+    };
     this.ws.onerror = () => this.ws.close();
   }
 
@@ -127,16 +128,5 @@ export class StompSession {
       this.receipts.set(id, resolve);
       this.ws.send(frame('SUBSCRIBE', { id, destination, receipt: id }));
     });
-  }
-
-  close() {
-    this.ws.close();
-  }
-
-  finish() {
-    if (this.closed) return;
-    this.closed = true;
-    this.timers.forEach(clearInterval);
-    this.onClose?.();
   }
 }
