@@ -186,9 +186,11 @@ async function submit(event) {
     if (order.status === 'CREATED') say(`Order #${order.id} created: ${order.quantity} × ${order.product}.`, 'ok');
     else say(`Order #${order.id} rejected: ${order.reason ?? 'no reason given'}.`, 'error');
   } catch (e) {
-    // A network failure may be retried with the same key; a refusal may not.
-    if (e instanceof ApiError && e.status !== 0 && e.status !== 503) pendingKey = null;
-    if (e instanceof ApiError && e.status === 503) pendingKey = null;
+    // After a network failure or a proxy's 502/504 the outcome is unknown:
+    // the retry keeps the key, so it cannot order twice. Any other answer is
+    // order-service's own, and nothing stays held under the key (a 503 was
+    // recorded REJECTED), so the next try is a new order.
+    if (e instanceof ApiError && ![0, 502, 504].includes(e.status)) pendingKey = null;
     say(e.message, 'error');
   } finally {
     button.disabled = false;
