@@ -241,54 +241,34 @@ impl Store {
     /// Walks the primary key backwards: constant cost per page, however
     /// many orders there are.
     pub async fn list(&self, before: Option<i64>, limit: i64) -> Result<Vec<Order>> {
-        with_db!(&self.db, read, |pool| {
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT {COLUMNS} FROM orders WHERE id < $1 ORDER BY id DESC LIMIT $2"
-            )))
-            .bind(before.unwrap_or(i64::MAX))
-            .bind(limit)
-            .fetch_all(pool)
-            .await?
-            .iter()
-            .map(order_from_row)
-            .collect()
-        })
+        self.select(
+            "id < $1 ORDER BY id DESC",
+            before.unwrap_or(i64::MAX),
+            limit,
+        )
+        .await
     }
 
     /// Orders whose stock is to be released and whose next attempt is due
     /// by `now`, the longest-waiting first (index `orders_awaiting_release`).
     pub async fn due_releases(&self, now: SystemTime, limit: i64) -> Result<Vec<Order>> {
-        with_db!(&self.db, read, |pool| {
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT {COLUMNS} FROM orders WHERE release_pending = TRUE AND release_after_ms <= $1 \
-                 ORDER BY release_after_ms, id LIMIT $2"
-            )))
-            .bind(to_ms(now))
-            .bind(limit)
-            .fetch_all(pool)
-            .await?
-            .iter()
-            .map(order_from_row)
-            .collect()
-        })
+        self.select(
+            "release_pending = TRUE AND release_after_ms <= $1 ORDER BY release_after_ms, id",
+            to_ms(now),
+            limit,
+        )
+        .await
     }
 
     /// Orders pending since before `stale_before`: their request died
     /// (index `orders_pending`).
     pub async fn stale_pending(&self, stale_before: SystemTime, limit: i64) -> Result<Vec<Order>> {
-        with_db!(&self.db, read, |pool| {
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT {COLUMNS} FROM orders WHERE status = 'PENDING' AND created_at_ms < $1 \
-                 ORDER BY created_at_ms, id LIMIT $2"
-            )))
-            .bind(to_ms(stale_before))
-            .bind(limit)
-            .fetch_all(pool)
-            .await?
-            .iter()
-            .map(order_from_row)
-            .collect()
-        })
+        self.select(
+            "status = 'PENDING' AND created_at_ms < $1 ORDER BY created_at_ms, id",
+            to_ms(stale_before),
+            limit,
+        )
+        .await
     }
 
     /// How many orders still have stock to release (backing off or not).
@@ -299,5 +279,22 @@ impl Store {
                 .await?
         });
         Ok(count)
+    }
+
+    /// At most `limit` orders matching `filter` (a condition on `$1`, then
+    /// its ORDER BY): a constant, so every value stays a bound parameter.
+    async fn select(&self, filter: &'static str, arg: i64, limit: i64) -> Result<Vec<Order>> {
+        with_db!(&self.db, read, |pool| {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM orders WHERE {filter} LIMIT $2"
+            )))
+            .bind(arg)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(order_from_row)
+            .collect()
+        })
     }
 }
