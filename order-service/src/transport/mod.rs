@@ -8,8 +8,8 @@
 //!
 //! ```text
 //!  GET /ws-orders (+ Upgrade) ─┐
-//!  GET /ws-orders/websocket ───┼─ websocket.rs (Framing::Raw) ───────────┐
-//!  /ws-orders/{s}/{id}/websocket ─ websocket.rs (Framing::SockJs) ───────┤
+//!  GET /ws-orders/websocket ───┼─ websocket.rs (raw framing) ────────────┐
+//!  /ws-orders/{s}/{id}/websocket ─ sockjs::websocket ─► websocket.rs ────┤
 //!  /ws-orders/{s}/{id}/xhr, xhr_streaming, eventsource, htmlfile         ├─► Connection ─► Handler
 //!        └─ sockjs::receive ─┐                                           │
 //!  /ws-orders/{s}/{id}/xhr_send ─ sockjs::send ─► sockjs::session ───────┘
@@ -46,7 +46,8 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{
     Json, Router,
-    http::StatusCode,
+    extract::{Request, State},
+    http::{StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
 };
@@ -185,7 +186,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(
         sessions: sockjs::Sessions::default(),
     };
     Router::new()
-        .route("/ws-orders", get(websocket::raw_or_greeting))
+        .route("/ws-orders", get(raw_or_greeting))
         .route("/ws-orders/", get(sockjs::greeting))
         .route("/ws-orders/websocket", get(websocket::raw))
         .route(
@@ -198,6 +199,20 @@ pub fn router<S: Clone + Send + Sync + 'static>(
             axum::routing::any(sockjs::transport),
         )
         .with_state(shared)
+}
+
+/// `GET /ws-orders`: a WebSocket upgrade, or the SockJS greeting.
+async fn raw_or_greeting(state: State<Shared>, request: Request) -> Response {
+    let is_upgrade = request
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if is_upgrade {
+        websocket::raw(state, request).await
+    } else {
+        sockjs::greeting(state, request.headers().clone()).await
+    }
 }
 
 /// 503 for a connection that finds no seat.

@@ -9,7 +9,9 @@
 //! - `headers`: origin check, CORS, caching, cookie, preflight;
 //! - `pages`: greeting, info, iframe;
 //! - `session`: the session registry, leases and timeouts;
-//! - `receive`: the receiving transports; `send`: xhr_send.
+//! - `receive`: the receiving transports; `send`: xhr_send;
+//! - `websocket`: the websocket transport (the raw WebSocket's pump with
+//!   SockJS framing).
 
 pub mod frames;
 mod headers;
@@ -17,6 +19,7 @@ mod pages;
 mod receive;
 mod send;
 mod session;
+mod websocket;
 
 use std::net::SocketAddr;
 
@@ -29,7 +32,7 @@ pub use pages::{greeting, iframe, info, info_options};
 use receive::Kind;
 pub use session::Sessions;
 
-use super::{Shared, websocket};
+use super::Shared;
 
 /// `/ws-orders/{server}/{session}/{transport}`. The server part is for
 /// load balancers and ignored; sessions are known by their id alone.
@@ -55,7 +58,7 @@ pub async fn transport(
     let id = session.as_str();
     match (transport.as_str(), method) {
         ("websocket", Method::GET) => {
-            websocket::sockjs(shared.clone(), Request::from_parts(parts, body)).await
+            websocket::upgrade(shared.clone(), Request::from_parts(parts, body)).await
         }
         ("xhr" | "xhr_send" | "xhr_streaming", Method::OPTIONS) => {
             headers::preflight(config, headers, "OPTIONS, POST")
