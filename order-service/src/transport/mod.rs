@@ -40,6 +40,8 @@ mod sockjs;
 mod websocket;
 
 #[cfg(test)]
+mod testing;
+#[cfg(test)]
 mod tests;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};

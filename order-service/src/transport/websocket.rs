@@ -274,3 +274,6 @@ async fn close(
 fn text_message(text: String) -> Message {
     Message::Text(text.into())
 }
+
+#[cfg(test)]
+mod tests;

@@ -104,30 +104,4 @@ fn htmlfile_callback(query: Option<&str>) -> Result<String, &'static str> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn checks_htmlfile_callbacks() {
-        assert_eq!(
-            htmlfile_callback(Some("c=%63allback")),
-            Ok("callback".into())
-        );
-        assert_eq!(htmlfile_callback(Some("t=1&c=a.b_1")), Ok("a.b_1".into()));
-        assert_eq!(
-            htmlfile_callback(None),
-            Err("\"callback\" parameter required")
-        );
-        assert_eq!(
-            htmlfile_callback(Some("c=")),
-            Err("\"callback\" parameter required")
-        );
-        for bad in ["c=%20", "c=*", "c=abc(", "c=abc%28", "c=a-b"] {
-            assert_eq!(
-                htmlfile_callback(Some(bad)),
-                Err("invalid \"callback\" parameter"),
-                "{bad}"
-            );
-        }
-    }
-}
+mod tests;

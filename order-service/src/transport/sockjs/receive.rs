@@ -186,3 +186,6 @@ fn proceed(wrote: Wrote, lease: &Lease) -> bool {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
