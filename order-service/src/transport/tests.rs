@@ -42,3 +42,13 @@ async fn disallowed_origins_get_403_everywhere() {
     let r = within(app.http.get(app.url("/info")).send()).await.unwrap();
     assert_eq!(r.status(), 200);
 }
+
+#[tokio::test]
+async fn allowed_and_same_origin_websockets_are_accepted() {
+    let app = App::spawn(config(), echo()).await;
+    let same = format!("http://{}", app.addr);
+    for origin in [ALLOWED, same.as_str()] {
+        let accepted = ws::connect(&app.ws_url(""), &[("origin", origin)]).await;
+        assert!(accepted.is_ok(), "{origin}");
+    }
+}
