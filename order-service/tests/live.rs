@@ -1,8 +1,8 @@
 //! `/ws-orders` over real sockets: raw WebSocket, SockJS's websocket and
 //! xhr_streaming transports each deliver exactly one MESSAGE per order; a
-//! client that stops reading is dropped without slowing the others. (What
-//! the transports refuse is tested with the transports, without a
-//! database.)
+//! client that stops reading is dropped without slowing the others; the
+//! service's origin policy reaches the upgrade. (What the transports
+//! refuse is tested with the transports, without a database.)
 
 // Test helpers unwrap: a panic is a failed test with its backtrace.
 #![allow(clippy::unwrap_used)]
@@ -258,6 +258,25 @@ async fn the_live_connections_gauge_returns_to_zero() {
             "the gauge stayed up"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    sys.stop().await;
+}
+
+/// The service hands its own origin policy to `/ws-orders`. What a policy
+/// allows is tested with `origins` and the transports; this is the wiring,
+/// so one backend will do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websockets_get_the_services_origin_policy() {
+    let Some(sys) = TestSystem::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let addr = sys.orders.as_ref().unwrap().http_addr;
+    let url = format!("ws://{addr}/ws-orders");
+    let refused = ws::connect(&url, &[("origin", "http://evil.example")]).await;
+    assert_eq!(refused.err(), Some(403));
+    for origin in ["http://localhost:4200".to_owned(), format!("http://{addr}")] {
+        let accepted = ws::connect(&url, &[("origin", &origin)]).await;
+        assert!(accepted.is_ok(), "{origin}");
     }
     sys.stop().await;
 }
