@@ -14,7 +14,7 @@ use crate::transport::TransportConfig;
 /// Session data must never be cached: iOS caches POSTs, and eventsource
 /// and htmlfile are GETs. `no-transform` keeps proxies from buffering or
 /// compressing a stream (the exact value the protocol tests expect).
-pub const NO_CACHE: &str = "no-store, no-cache, no-transform, must-revalidate, max-age=0";
+const NO_CACHE: &str = "no-store, no-cache, no-transform, must-revalidate, max-age=0";
 
 /// Static answers (preflights, the iframe page) are cached for a year.
 const ONE_YEAR: Duration = Duration::from_secs(31_536_000);
@@ -25,7 +25,7 @@ const MAX_COOKIE_VALUE: usize = 128;
 
 /// A request from a refused origin; answered with 403.
 #[derive(Debug)]
-pub struct Forbidden;
+pub(super) struct Forbidden;
 
 impl IntoResponse for Forbidden {
     fn into_response(self) -> Response {
@@ -36,7 +36,7 @@ impl IntoResponse for Forbidden {
 /// The CORS headers of an answer to a request with these `headers`, or
 /// [`Forbidden`] when its origin is refused. An allowed origin is echoed
 /// exactly with credentials (SockJS sends cookies), never `*`.
-pub fn cors(config: &TransportConfig, headers: &HeaderMap) -> Result<HeaderMap, Forbidden> {
+pub(super) fn cors(config: &TransportConfig, headers: &HeaderMap) -> Result<HeaderMap, Forbidden> {
     if !config.allowed_origins.allows(headers) {
         return Err(Forbidden);
     }
@@ -53,18 +53,18 @@ pub fn cors(config: &TransportConfig, headers: &HeaderMap) -> Result<HeaderMap, 
 }
 
 /// Adds a header with a static value.
-pub fn set(out: &mut HeaderMap, name: HeaderName, value: &'static str) {
+pub(super) fn set(out: &mut HeaderMap, name: HeaderName, value: &'static str) {
     out.insert(name, HeaderValue::from_static(value));
 }
 
 /// Marks an answer as never cacheable.
-pub fn no_cache(out: &mut HeaderMap) {
+pub(super) fn no_cache(out: &mut HeaderMap) {
     set(out, header::CACHE_CONTROL, NO_CACHE);
 }
 
 /// Marks an answer as cacheable for a year (`Cache-Control` and, for old
 /// caches, `Expires`).
-pub fn cache_one_year(out: &mut HeaderMap) {
+pub(super) fn cache_one_year(out: &mut HeaderMap) {
     set(out, header::CACHE_CONTROL, CACHE_ONE_YEAR);
     let expires = httpdate::fmt_http_date(SystemTime::now() + ONE_YEAR);
     if let Ok(value) = HeaderValue::from_str(&expires) {
@@ -75,7 +75,7 @@ pub fn cache_one_year(out: &mut HeaderMap) {
 /// The `JSESSIONID` cookie, as SockJS servers set it when `/info` says
 /// `cookie_needed` (load balancers use it for sticky sessions): the
 /// client's own value echoed back, else `dummy`, for the whole site.
-pub fn session_cookie(request: &HeaderMap, out: &mut HeaderMap) {
+pub(super) fn session_cookie(request: &HeaderMap, out: &mut HeaderMap) {
     let value = request
         .get_all(header::COOKIE)
         .iter()
@@ -100,7 +100,11 @@ fn valid_cookie_value(v: &str) -> bool {
 
 /// The answer to a CORS preflight (`OPTIONS`) of a resource allowing
 /// `methods`: 204, cacheable, the requested headers allowed.
-pub fn preflight(config: &TransportConfig, headers: &HeaderMap, methods: &'static str) -> Response {
+pub(super) fn preflight(
+    config: &TransportConfig,
+    headers: &HeaderMap,
+    methods: &'static str,
+) -> Response {
     let mut out = match cors(config, headers) {
         Ok(out) => out,
         Err(refused) => return refused.into_response(),
@@ -122,7 +126,7 @@ pub fn preflight(config: &TransportConfig, headers: &HeaderMap, methods: &'stati
 
 /// 405 with `Allow`, no body and no content type (what the protocol tests
 /// expect of a transport asked with the wrong method).
-pub fn method_not_allowed(allow: &'static str) -> Response {
+pub(super) fn method_not_allowed(allow: &'static str) -> Response {
     (
         StatusCode::METHOD_NOT_ALLOWED,
         [(header::ALLOW, HeaderValue::from_static(allow))],

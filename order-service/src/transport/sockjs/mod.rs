@@ -13,7 +13,7 @@
 //! - `websocket`: the websocket transport (the raw WebSocket's pump with
 //!   SockJS framing).
 
-pub mod frames;
+mod frames;
 mod headers;
 mod pages;
 mod receive;
@@ -28,15 +28,15 @@ use axum::{
     http::{Method, StatusCode},
     response::{IntoResponse, Response},
 };
-pub use pages::{greeting, iframe, info, info_options};
+pub(super) use pages::{greeting, iframe, info, info_options};
 use receive::Kind;
-pub use session::Sessions;
+pub(super) use session::Sessions;
 
 use super::Shared;
 
 /// `/ws-orders/{server}/{session}/{transport}`. The server part is for
 /// load balancers and ignored; sessions are known by their id alone.
-pub async fn transport(
+pub(super) async fn transport(
     State(shared): State<Shared>,
     Path((server, session, transport)): Path<(String, String, String)>,
     request: Request,

@@ -23,7 +23,10 @@ macro_rules! sockjs_client_url {
 }
 
 /// `GET /ws-orders` (without an upgrade) and `GET /ws-orders/`.
-pub async fn greeting(State(shared): State<Shared>, headers: HeaderMap) -> Response {
+pub(in crate::transport) async fn greeting(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+) -> Response {
     if !shared.config.allowed_origins.allows(&headers) {
         return StatusCode::FORBIDDEN.into_response();
     }
@@ -37,7 +40,10 @@ pub async fn greeting(State(shared): State<Shared>, headers: HeaderMap) -> Respo
 /// `GET /ws-orders/info`. `cookie_needed` is true, as in Spring: the
 /// session transports then set `JSESSIONID`, which sticky load balancers
 /// need, and IE-era clients prefer transports that carry cookies.
-pub async fn info(State(shared): State<Shared>, request: HeaderMap) -> Response {
+pub(in crate::transport) async fn info(
+    State(shared): State<Shared>,
+    request: HeaderMap,
+) -> Response {
     let mut out = match headers::cors(&shared.config, &request) {
         Ok(out) => out,
         Err(refused) => return refused.into_response(),
@@ -68,7 +74,10 @@ fn entropy() -> u32 {
 }
 
 /// `OPTIONS /ws-orders/info`.
-pub async fn info_options(State(shared): State<Shared>, request: HeaderMap) -> Response {
+pub(in crate::transport) async fn info_options(
+    State(shared): State<Shared>,
+    request: HeaderMap,
+) -> Response {
     headers::preflight(&shared.config, &request, "OPTIONS, GET")
 }
 
@@ -115,7 +124,7 @@ const IFRAME_ETAG: &str = {
 
 /// `GET /ws-orders/iframe.html`, and the versioned names clients use to
 /// bust caches (`iframe-1.6.1.html`): `iframe[0-9a-z._-]*.html`.
-pub async fn iframe(
+pub(in crate::transport) async fn iframe(
     State(shared): State<Shared>,
     Path(page): Path<String>,
     request: HeaderMap,
