@@ -12,9 +12,12 @@ mod common;
 use std::time::Duration;
 
 use common::TestSystem;
-use futures::{SinkExt, StreamExt};
+use futures::SinkExt;
 use serde_json::Value;
-use support::testing::Backend;
+use support::testing::{
+    Backend,
+    ws::{self, STOMP_CONNECT as CONNECT, Ws},
+};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
@@ -23,12 +26,6 @@ use tokio_tungstenite::tungstenite::Message;
 
 /// Upper bound for anything that must happen; a test fails instead of hanging.
 const PATIENCE: Duration = Duration::from_secs(15);
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-const CONNECT: &str = "CONNECT\naccept-version:1.2\nhost:localhost\n\n\0";
-const SUBSCRIBE: &str = "SUBSCRIBE\nid:0\ndestination:/topic/orders\nreceipt:ok\n\n\0";
 
 /// Reads until the server closes; returns what it sent.
 async fn read_to_close(tcp: &mut TcpStream) -> String {
@@ -92,38 +89,17 @@ fn post_order(body: &str) -> String {
     )
 }
 
+/// A WebSocket to `/ws-orders`, or the status of the refused upgrade.
 async fn stomp_client(sys: &TestSystem) -> Result<Ws, u16> {
     let url = format!("ws://{}/ws-orders", sys.orders.as_ref().unwrap().http_addr);
-    match tokio_tungstenite::connect_async(url).await {
-        Ok((ws, _)) => Ok(ws),
-        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
-        Err(e) => panic!("{e}"),
-    }
+    ws::connect(&url, &[]).await.map(|(socket, _)| socket)
 }
 
-async fn next_frame(ws: &mut Ws) -> String {
-    loop {
-        let message = tokio::time::timeout(PATIENCE, ws.next())
-            .await
-            .expect("a frame in time")
-            .expect("open")
-            .expect("no error");
-        if let Message::Text(t) = message
-            && t.as_str() != "\n"
-        {
-            return t.to_string();
-        }
-    }
-}
-
-/// A CONNECTed, subscribed STOMP client.
+/// A CONNECTed STOMP client subscribed to order events.
 async fn subscriber(sys: &TestSystem) -> Ws {
-    let mut ws = stomp_client(sys).await.unwrap();
-    ws.send(Message::text(CONNECT)).await.unwrap();
-    assert!(next_frame(&mut ws).await.starts_with("CONNECTED"));
-    ws.send(Message::text(SUBSCRIBE)).await.unwrap();
-    assert!(next_frame(&mut ws).await.starts_with("RECEIPT"));
-    ws
+    let mut socket = stomp_client(sys).await.unwrap();
+    ws::connect_and_subscribe(&mut socket, "/topic/orders").await;
+    socket
 }
 
 #[tokio::test]
@@ -222,8 +198,8 @@ async fn beyond_the_connection_cap_new_connections_are_refused_and_served_ones_g
         (200, Some("CREATED")),
         "{answer}"
     );
-    for ws in &mut subscribers {
-        assert!(next_frame(ws).await.starts_with("MESSAGE"));
+    for socket in &mut subscribers {
+        assert!(ws::next_frame(socket).await.starts_with("MESSAGE"));
     }
     sys.stop().await;
 }
@@ -247,7 +223,7 @@ async fn connections_that_never_connect_cannot_starve_connected_clients() {
     // The connected budget is full: the next client is told so.
     let mut extra = stomp_client(&sys).await.unwrap();
     extra.send(Message::text(CONNECT)).await.unwrap();
-    let error = next_frame(&mut extra).await;
+    let error = ws::next_frame(&mut extra).await;
     assert!(
         error.starts_with("ERROR") && error.contains("too many connections"),
         "{error}"
@@ -270,8 +246,8 @@ async fn connections_that_never_connect_cannot_starve_connected_clients() {
     assert_eq!(stomp_client(&sys).await.err(), Some(503));
     // The connected clients never noticed.
     sys.order("Laptop", 1).await;
-    for ws in &mut subscribers {
-        assert!(next_frame(ws).await.starts_with("MESSAGE"));
+    for socket in &mut subscribers {
+        assert!(ws::next_frame(socket).await.starts_with("MESSAGE"));
     }
     sys.stop().await;
 }

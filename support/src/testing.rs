@@ -1,4 +1,5 @@
-//! Test helpers: a fresh, empty database per test on either backend.
+//! Test helpers: a fresh, empty database per test on either backend, and
+//! a WebSocket/STOMP client ([`ws`]).
 //!
 //! SQLite tests get a file in a temporary directory. PostgreSQL tests need
 //! `TEST_DATABASE_URL` (a server URL whose user may create databases; `.ci/run`
@@ -15,6 +16,8 @@ use std::{
 };
 
 use sqlx::{Connection, Executor, PgConnection};
+
+pub mod ws;
 
 /// Which backend a test runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -51,14 +51,15 @@ struct Seat {
 
 /// One connection's seat. Clones share it.
 #[derive(Clone, Debug)]
-pub struct Admission {
+pub(crate) struct Admission {
     seat: Arc<Mutex<Seat>>,
     connected: Arc<Semaphore>,
 }
 
 impl Admission {
     /// A seat outside any budget, for tests that drive a handler directly.
-    pub fn unlimited() -> Self {
+    #[cfg(test)]
+    pub(crate) fn unlimited() -> Self {
         let connected = Arc::new(Semaphore::new(1));
         let permit = connected
             .clone()
@@ -75,7 +76,7 @@ impl Admission {
 
     /// Moves the connection to the connected budget; false when that is
     /// full (the caller should refuse the client). Admitting twice is fine.
-    pub fn admit(&self) -> bool {
+    pub(crate) fn admit(&self) -> bool {
         let mut seat = self.seat.lock().unwrap_or_else(PoisonError::into_inner);
         if seat.connected {
             return true;

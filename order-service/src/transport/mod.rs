@@ -8,8 +8,8 @@
 //!
 //! ```text
 //!  GET /ws-orders (+ Upgrade) ─┐
-//!  GET /ws-orders/websocket ───┼─ websocket.rs (Framing::Raw) ───────────┐
-//!  /ws-orders/{s}/{id}/websocket ─ websocket.rs (Framing::SockJs) ───────┤
+//!  GET /ws-orders/websocket ───┼─ websocket.rs (raw framing) ────────────┐
+//!  /ws-orders/{s}/{id}/websocket ─ sockjs::websocket ─► websocket.rs ────┤
 //!  /ws-orders/{s}/{id}/xhr, xhr_streaming, eventsource, htmlfile         ├─► Connection ─► Handler
 //!        └─ sockjs::receive ─┐                                           │
 //!  /ws-orders/{s}/{id}/xhr_send ─ sockjs::send ─► sockjs::session ───────┘
@@ -40,13 +40,16 @@ mod sockjs;
 mod websocket;
 
 #[cfg(test)]
+mod testing;
+#[cfg(test)]
 mod tests;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{
     Json, Router,
-    http::StatusCode,
+    extract::{Request, State},
+    http::{StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
 };
@@ -54,7 +57,7 @@ use futures::future::BoxFuture;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-pub use admission::Admission;
+pub(crate) use admission::Admission;
 
 use crate::origins::AllowedOrigins;
 
@@ -65,71 +68,73 @@ const INCOMING_CAPACITY: usize = 32;
 
 /// One client connection, whatever carries it (raw WebSocket or any SockJS
 /// transport).
+// `pub` only because the public `stomp::serve` takes one; its fields are
+// the crate's own.
 #[derive(Debug)]
 pub struct Connection {
     /// Text messages from the client, in order. Yields `None` once the
     /// client has gone (socket closed, SockJS session timed out or closed).
-    pub incoming: mpsc::Receiver<String>,
+    pub(crate) incoming: mpsc::Receiver<String>,
     /// Text messages to the client, in order. Bounded
     /// ([`TransportConfig::outgoing_capacity`]). Dropping it ends the
     /// connection: the WebSocket is closed / the SockJS session sends its
     /// close frame `c[3000,"Go away!"]` and is removed.
-    pub outgoing: mpsc::Sender<String>,
+    pub(crate) outgoing: mpsc::Sender<String>,
     /// Peer address, for logs (present when the server was started with
     /// `into_make_service_with_connect_info`).
-    pub peer: Option<SocketAddr>,
+    pub(crate) peer: Option<SocketAddr>,
     /// The connection's seat in the live-event budgets: the handler calls
     /// [`Admission::admit`] once the client has identified itself (STOMP
     /// CONNECT), and refuses the client if that fails.
-    pub admission: Admission,
+    pub(crate) admission: Admission,
 }
 
 /// Called once per new connection; the connection lives while the future
 /// runs. On a WebSocket the future is polled inside the socket's own task
 /// and dropped when the socket ends; on a SockJS HTTP session it is a task
 /// of its own that sees `incoming` end.
-pub type Handler = Arc<dyn Fn(Connection) -> BoxFuture<'static, ()> + Send + Sync>;
+pub(crate) type Handler = Arc<dyn Fn(Connection) -> BoxFuture<'static, ()> + Send + Sync>;
 
 /// Transport limits and timings.
 #[derive(Clone, Debug)]
-pub struct TransportConfig {
+pub(crate) struct TransportConfig {
     /// Who may connect from a browser.
-    pub allowed_origins: AllowedOrigins,
+    pub(crate) allowed_origins: AllowedOrigins,
     /// Period of SockJS `h` frames on an open receiver (the protocol's 25 s,
     /// below the 30–60 s idle timeouts of common proxies).
-    pub sockjs_heartbeat: Duration,
+    pub(crate) sockjs_heartbeat: Duration,
     /// A SockJS session is closed this long after its last receiving
     /// request ended (the protocol's 5 s).
-    pub disconnect_delay: Duration,
+    pub(crate) disconnect_delay: Duration,
     /// Largest inbound WebSocket message or `xhr_send` body; beyond it the
     /// WebSocket is closed with 1009 and `xhr_send` answers 413 (Spring's
     /// 64 KiB STOMP message limit).
-    pub max_message_bytes: usize,
+    pub(crate) max_message_bytes: usize,
     /// Messages queued per connection towards the client (~512 KiB of
     /// typical order events, Spring's send buffer limit).
-    pub outgoing_capacity: usize,
+    pub(crate) outgoing_capacity: usize,
     /// A streaming response (xhr_streaming, eventsource, htmlfile) is ended
     /// after this many bytes of frames and the client reconnects, so the
     /// browser can free what it has kept of the response (the protocol's
     /// `response_limit`, 128 KiB).
-    pub streaming_bytes_limit: usize,
+    pub(crate) streaming_bytes_limit: usize,
     /// tungstenite's read buffer per WebSocket; its 128 KiB default
     /// dominates memory and fan-out time (~130 KiB per connection, zero-filled on reads).
-    pub websocket_read_buffer: usize,
+    pub(crate) websocket_read_buffer: usize,
     /// A write to the client that takes longer drops the client, so a
     /// stalled reader never holds memory or slows anyone else.
-    pub send_timeout: Duration,
+    pub(crate) send_timeout: Duration,
     /// Connections admitted by their handler (CONNECTed STOMP clients),
     /// WebSockets and SockJS sessions together. At ~10 KiB per idle
     /// WebSocket (see the benchmark) 16,384 cost ~160 MiB, and 10,000
     /// subscribers fit with room to spare; beyond it a client is refused
     /// instead of slowing every other client down.
-    pub max_connections: usize,
+    pub(crate) max_connections: usize,
     /// Connections not yet admitted (no STOMP CONNECT yet), a budget of
     /// their own so they can never take an admitted client's seat; beyond
     /// it new connections get 503. Real clients send CONNECT within a
     /// round trip, so this only needs to cover connection bursts.
-    pub max_handshakes: usize,
+    pub(crate) max_handshakes: usize,
 }
 
 impl Default for TransportConfig {
@@ -172,7 +177,7 @@ impl Shared {
 /// Routes for `/ws-orders` and everything below it, to be merged into the
 /// service's router. Cancelling `shutdown` closes every connection (pass a
 /// token that is never cancelled if the caller has no shutdown).
-pub fn router<S: Clone + Send + Sync + 'static>(
+pub(crate) fn router<S: Clone + Send + Sync + 'static>(
     config: TransportConfig,
     handler: Handler,
     shutdown: CancellationToken,
@@ -185,7 +190,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(
         sessions: sockjs::Sessions::default(),
     };
     Router::new()
-        .route("/ws-orders", get(websocket::raw_or_greeting))
+        .route("/ws-orders", get(raw_or_greeting))
         .route("/ws-orders/", get(sockjs::greeting))
         .route("/ws-orders/websocket", get(websocket::raw))
         .route(
@@ -198,6 +203,20 @@ pub fn router<S: Clone + Send + Sync + 'static>(
             axum::routing::any(sockjs::transport),
         )
         .with_state(shared)
+}
+
+/// `GET /ws-orders`: a WebSocket upgrade, or the SockJS greeting.
+async fn raw_or_greeting(state: State<Shared>, request: Request) -> Response {
+    let is_upgrade = request
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if is_upgrade {
+        websocket::raw(state, request).await
+    } else {
+        sockjs::greeting(state, request.headers().clone()).await
+    }
 }
 
 /// 503 for a connection that finds no seat.

@@ -1,7 +1,6 @@
 //! WebSocket at `/ws-orders` and `/ws-orders/websocket` (raw: one text
-//! message per application message) and at
-//! `/ws-orders/{server}/{session}/websocket` (SockJS framing: `o`, `a[…]`,
-//! `h`, `c[…]`).
+//! message per application message), and the pump every WebSocket runs,
+//! whatever its [`Framing`] (SockJS's websocket transport brings its own).
 //!
 //! One task per socket: the handler (the STOMP session), a reader future and
 //! a writer future joined with `select!`, so whichever side ends tears the
@@ -16,7 +15,7 @@ use axum::{
         ConnectInfo, FromRequestParts, Request, State,
         ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code},
     },
-    http::{StatusCode, header},
+    http::StatusCode,
     response::{IntoResponse, Response},
 };
 use futures::{
@@ -28,21 +27,41 @@ use tokio::{
     time::{Instant, sleep_until, timeout},
 };
 
-use super::{Admission, Connection, INCOMING_CAPACITY, Shared, sockjs};
+use super::{Admission, Connection, INCOMING_CAPACITY, Shared};
 
 /// The STOMP subprotocols, best first: axum picks the first of these that
 /// the client offered, so a client offering v10, v11 and v12 gets v12. An
 /// upgrade offering none of them is accepted without a subprotocol.
 const SUBPROTOCOLS: [&str; 3] = ["v12.stomp", "v11.stomp", "v10.stomp"];
 
-/// How a WebSocket carries messages.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Framing {
-    /// One text message per application message.
-    Raw,
-    /// SockJS frames around JSON arrays of messages.
-    SockJs,
+/// How a WebSocket carries application messages: what the pump writes
+/// around them and how it reads the client's text. Function pointers and
+/// constants, so a framing is a `const` and the pump knows no protocol.
+#[derive(Debug)]
+pub(super) struct Framing {
+    /// Written before anything else.
+    pub(super) open: Option<&'static str>,
+    /// Written after `sockjs_heartbeat` without another write.
+    pub(super) heartbeat: Option<&'static str>,
+    /// One write: the first queued message, and any more it takes from the
+    /// queue.
+    pub(super) encode: fn(String, &mut mpsc::Receiver<String>) -> String,
+    /// The client's messages in one text message, or the reason to close
+    /// the socket with 1007.
+    pub(super) decode: fn(String) -> Result<Vec<String>, &'static str>,
+    /// When the server ends the socket (handler done, shutdown): a last
+    /// text message and the close code and reason, in place of 1000/1001.
+    pub(super) goodbye: Option<(&'static str, u16, &'static str)>,
 }
+
+/// One text message per application message.
+const RAW: Framing = Framing {
+    open: None,
+    heartbeat: None,
+    encode: |message, _| message,
+    decode: |text| Ok(vec![text]),
+    goodbye: None,
+};
 
 /// Why a connection ended, which decides how it is closed.
 #[derive(Debug)]
@@ -60,27 +79,17 @@ enum End {
     Refused(u16, &'static str),
 }
 
-/// `GET /ws-orders`: a WebSocket upgrade, or the SockJS greeting.
-pub(super) async fn raw_or_greeting(state: State<Shared>, request: Request) -> Response {
-    let is_upgrade = request
-        .headers()
-        .get(header::UPGRADE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
-    if is_upgrade {
-        raw(state, request).await
-    } else {
-        sockjs::greeting(state, request.headers().clone()).await
-    }
-}
-
 /// `GET /ws-orders` and `/ws-orders/websocket` with an upgrade.
 pub(super) async fn raw(State(shared): State<Shared>, request: Request) -> Response {
-    upgrade(shared, request, Framing::Raw).await
+    upgrade(shared, request, &RAW).await
 }
 
 /// Checks the origin and the connection limit, then upgrades.
-pub(super) async fn upgrade(shared: Shared, request: Request, framing: Framing) -> Response {
+pub(super) async fn upgrade(
+    shared: Shared,
+    request: Request,
+    framing: &'static Framing,
+) -> Response {
     if !shared.config.allowed_origins.allows(request.headers()) {
         return StatusCode::FORBIDDEN.into_response();
     }
@@ -111,7 +120,7 @@ async fn run(
     socket: WebSocket,
     shared: Shared,
     peer: Option<SocketAddr>,
-    framing: Framing,
+    framing: &'static Framing,
     admission: Admission,
 ) {
     let (to_app, incoming) = mpsc::channel(INCOMING_CAPACITY);
@@ -144,13 +153,13 @@ async fn run(
     close(sink, stream, end, &shared, framing).await;
 }
 
-/// Sends the handler's messages (and SockJS heart-beats) until the handler
+/// Sends the handler's messages (and the framing's heart-beats) until the handler
 /// is done or a write fails or stalls.
 async fn write(
     sink: &mut SplitSink<WebSocket, Message>,
     mut from_app: mpsc::Receiver<String>,
     shared: &Shared,
-    framing: Framing,
+    framing: &Framing,
 ) -> End {
     let config = &shared.config;
     let send_timeout = config.send_timeout;
@@ -160,8 +169,8 @@ async fn write(
             Ok(Err(_)) => Some(End::ClientGone),
             Err(_) => Some(End::Stalled),
         };
-    if framing == Framing::SockJs
-        && let Some(end) = send(sockjs::frames::OPEN.to_owned()).await
+    if let Some(open) = framing.open
+        && let Some(end) = send(open.to_owned()).await
     {
         return end;
     }
@@ -169,12 +178,14 @@ async fn write(
     let mut beat = pin!(sleep_until(Instant::now() + heartbeat));
     loop {
         let text = tokio::select! {
-            message = from_app.recv() => match (message, framing) {
-                (None, _) => return End::HandlerDone,
-                (Some(m), Framing::Raw) => m,
-                (Some(m), Framing::SockJs) => sockjs::frames::batch(m, &mut from_app),
+            message = from_app.recv() => match message {
+                None => return End::HandlerDone,
+                Some(m) => (framing.encode)(m, &mut from_app),
             },
-            () = &mut beat, if framing == Framing::SockJs => sockjs::frames::HEARTBEAT.to_owned(),
+            // Raw sockets never arm the timer.
+            () = &mut beat, if framing.heartbeat.is_some() => {
+                framing.heartbeat.unwrap_or_default().to_owned()
+            }
         };
         if let Some(end) = send(text).await {
             return end;
@@ -189,7 +200,7 @@ async fn write(
 async fn read(
     stream: &mut SplitStream<WebSocket>,
     to_app: mpsc::Sender<String>,
-    framing: Framing,
+    framing: &Framing,
 ) -> End {
     while let Some(message) = stream.next().await {
         let text = match message {
@@ -210,15 +221,9 @@ async fn read(
             }
             Err(_) => return End::ClientGone,
         };
-        let messages = match framing {
-            Framing::Raw => vec![text],
-            // An empty SockJS message carries nothing; broken JSON ends
-            // the connection, as the protocol asks.
-            Framing::SockJs if text.is_empty() => continue,
-            Framing::SockJs => match sockjs::frames::parse_client(&text) {
-                Some(m) => m,
-                None => return End::Refused(close_code::INVALID, "Broken JSON encoding"),
-            },
+        let messages = match (framing.decode)(text) {
+            Ok(messages) => messages,
+            Err(reason) => return End::Refused(close_code::INVALID, reason),
         };
         for m in messages {
             if to_app.send(m).await.is_err() {
@@ -237,22 +242,23 @@ async fn close(
     mut stream: SplitStream<WebSocket>,
     end: End,
     shared: &Shared,
-    framing: Framing,
+    framing: &Framing,
 ) {
-    // A SockJS client learns why from a `c[…]` frame; a refused client is
-    // dropped abruptly, as the protocol asks.
-    let (code, reason, sockjs_frame) = match end {
-        End::ClientGone | End::Stalled => return,
-        End::HandlerDone | End::Shutdown if framing == Framing::SockJs => (3000, "Go away!", true),
-        End::HandlerDone => (close_code::NORMAL, "Go away!", false),
-        End::Shutdown => (close_code::AWAY, "Server shutting down", false),
-        End::Refused(code, reason) => (code, reason, false),
+    // A framing's goodbye (SockJS's `c[…]` frame) tells the client why; a
+    // refused client gets only the close code.
+    let (last, code, reason) = match (end, framing.goodbye) {
+        (End::ClientGone | End::Stalled, _) => return,
+        (End::HandlerDone | End::Shutdown, Some((last, code, reason))) => {
+            (Some(last), code, reason)
+        }
+        (End::HandlerDone, None) => (None, close_code::NORMAL, "Go away!"),
+        (End::Shutdown, None) => (None, close_code::AWAY, "Server shutting down"),
+        (End::Refused(code, reason), _) => (None, code, reason),
     };
     let send_timeout = shared.config.send_timeout;
     let handshake = async {
-        if sockjs_frame {
-            sink.send(text_message(sockjs::frames::GO_AWAY.to_owned()))
-                .await?;
+        if let Some(last) = last {
+            sink.send(text_message(last.to_owned())).await?;
         }
         let frame = CloseFrame {
             code,
@@ -269,7 +275,5 @@ fn text_message(text: String) -> Message {
     Message::Text(text.into())
 }
 
-/// `GET /ws-orders/{server}/{session}/websocket`: SockJS framing.
-pub(super) async fn sockjs(shared: Shared, request: Request) -> Response {
-    upgrade(shared, request, Framing::SockJs).await
-}
+#[cfg(test)]
+mod tests;

@@ -6,17 +6,17 @@
 use std::borrow::Cow;
 
 /// The frame that opens a session.
-pub const OPEN: &str = "o";
+pub(super) const OPEN: &str = "o";
 /// The heart-beat frame.
-pub const HEARTBEAT: &str = "h";
+pub(super) const HEARTBEAT: &str = "h";
 /// The close frame of a session that ended normally (handler done, timed
 /// out, shut down).
-pub const GO_AWAY: &str = "c[3000,\"Go away!\"]";
+pub(super) const GO_AWAY: &str = "c[3000,\"Go away!\"]";
 /// The answer to a second receiving request on one session.
-pub const ANOTHER_CONNECTION: &str = "c[2010,\"Another connection still open\"]";
+pub(super) const ANOTHER_CONNECTION: &str = "c[2010,\"Another connection still open\"]";
 /// The close frame of a session whose receiving request was aborted by
 /// the client: messages may have been lost, so the session is over.
-pub const INTERRUPTED: &str = "c[1002,\"Connection interrupted\"]";
+pub(super) const INTERRUPTED: &str = "c[1002,\"Connection interrupted\"]";
 
 /// Characters the protocol requires a server to send as `\uXXXX`: browsers
 /// mangle or drop them on some transports (sockjs-protocol's
@@ -32,7 +32,7 @@ fn escapable(c: char) -> bool {
 
 /// JSON-quotes a string as SockJS clients need it: serde_json's encoding,
 /// with the protocol's escapable characters as `\uXXXX`.
-pub fn quote(s: &str) -> String {
+fn quote(s: &str) -> String {
     let json = serde_json::Value::String(s.to_owned()).to_string();
     escape_chars(json, escapable)
 }
@@ -59,7 +59,7 @@ fn escape_chars(json: String, escape: impl Fn(char) -> bool) -> String {
 }
 
 /// An `a[…]` frame holding `messages`.
-pub fn messages(messages: &[String]) -> String {
+fn messages(messages: &[String]) -> String {
     let mut out = String::from("a[");
     for (i, m) in messages.iter().enumerate() {
         if i > 0 {
@@ -77,7 +77,7 @@ const MAX_BATCH: usize = 64;
 
 /// An `a[…]` frame of `first` and whatever else is already queued in
 /// `queue` (up to [`MAX_BATCH`] messages): one write for a burst.
-pub fn batch(first: String, queue: &mut tokio::sync::mpsc::Receiver<String>) -> String {
+pub(super) fn batch(first: String, queue: &mut tokio::sync::mpsc::Receiver<String>) -> String {
     let mut batch = vec![first];
     while batch.len() < MAX_BATCH {
         match queue.try_recv() {
@@ -90,7 +90,7 @@ pub fn batch(first: String, queue: &mut tokio::sync::mpsc::Receiver<String>) -> 
 
 /// What a client sends: a JSON array of strings, or one JSON string.
 /// `None` when it is anything else (the caller answers "Broken JSON").
-pub fn parse_client(text: &str) -> Option<Vec<String>> {
+pub(super) fn parse_client(text: &str) -> Option<Vec<String>> {
     let text = replace_lone_surrogates(text);
     match serde_json::from_str::<serde_json::Value>(&text).ok()? {
         serde_json::Value::String(s) => Some(vec![s]),
@@ -154,7 +154,7 @@ fn replace_lone_surrogates(json: &str) -> Cow<'_, str> {
 
 /// How an HTTP transport writes one frame into its response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Wrapper {
+pub(super) enum Wrapper {
     /// xhr and xhr_streaming: the frame and `\n`.
     Newline,
     /// eventsource: `data: <frame>\r\n\r\n` (a frame never holds a raw
@@ -166,7 +166,7 @@ pub enum Wrapper {
 
 impl Wrapper {
     /// The frame as written on the wire.
-    pub fn wrap(self, frame: &str) -> String {
+    pub(super) fn wrap(self, frame: &str) -> String {
         match self {
             Wrapper::Newline => format!("{frame}\n"),
             Wrapper::EventSource => format!("data: {frame}\r\n\r\n"),
@@ -187,7 +187,7 @@ fn quote_for_script(frame: &str) -> String {
 /// The htmlfile transport's page head, padded past 1 KiB so browsers start
 /// rendering (and running the scripts) at once. `callback` has been
 /// checked against `[a-zA-Z0-9_.]+`.
-pub fn htmlfile_prelude(callback: &str) -> String {
+pub(super) fn htmlfile_prelude(callback: &str) -> String {
     let mut page = format!(
         "<!doctype html>\n<html><head>\n  <meta http-equiv=\"X-UA-Compatible\" content=\"IE=edge\" />\n  \
          <meta http-equiv=\"Content-Type\" content=\"text/html; charset=UTF-8\" />\n</head><body><h2>Don't panic!</h2>\n  \

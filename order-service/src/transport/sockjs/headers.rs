@@ -2,7 +2,7 @@
 //! caching (never for session data, a year for the static answers), the
 //! `JSESSIONID` cookie, and preflights.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use axum::{
     http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
@@ -14,7 +14,7 @@ use crate::transport::TransportConfig;
 /// Session data must never be cached: iOS caches POSTs, and eventsource
 /// and htmlfile are GETs. `no-transform` keeps proxies from buffering or
 /// compressing a stream (the exact value the protocol tests expect).
-pub const NO_CACHE: &str = "no-store, no-cache, no-transform, must-revalidate, max-age=0";
+const NO_CACHE: &str = "no-store, no-cache, no-transform, must-revalidate, max-age=0";
 
 /// Static answers (preflights, the iframe page) are cached for a year.
 const ONE_YEAR: Duration = Duration::from_secs(31_536_000);
@@ -25,7 +25,7 @@ const MAX_COOKIE_VALUE: usize = 128;
 
 /// A request from a refused origin; answered with 403.
 #[derive(Debug)]
-pub struct Forbidden;
+pub(super) struct Forbidden;
 
 impl IntoResponse for Forbidden {
     fn into_response(self) -> Response {
@@ -36,7 +36,7 @@ impl IntoResponse for Forbidden {
 /// The CORS headers of an answer to a request with these `headers`, or
 /// [`Forbidden`] when its origin is refused. An allowed origin is echoed
 /// exactly with credentials (SockJS sends cookies), never `*`.
-pub fn cors(config: &TransportConfig, headers: &HeaderMap) -> Result<HeaderMap, Forbidden> {
+pub(super) fn cors(config: &TransportConfig, headers: &HeaderMap) -> Result<HeaderMap, Forbidden> {
     if !config.allowed_origins.allows(headers) {
         return Err(Forbidden);
     }
@@ -53,20 +53,20 @@ pub fn cors(config: &TransportConfig, headers: &HeaderMap) -> Result<HeaderMap, 
 }
 
 /// Adds a header with a static value.
-pub fn set(out: &mut HeaderMap, name: HeaderName, value: &'static str) {
+pub(super) fn set(out: &mut HeaderMap, name: HeaderName, value: &'static str) {
     out.insert(name, HeaderValue::from_static(value));
 }
 
 /// Marks an answer as never cacheable.
-pub fn no_cache(out: &mut HeaderMap) {
+pub(super) fn no_cache(out: &mut HeaderMap) {
     set(out, header::CACHE_CONTROL, NO_CACHE);
 }
 
 /// Marks an answer as cacheable for a year (`Cache-Control` and, for old
 /// caches, `Expires`).
-pub fn cache_one_year(out: &mut HeaderMap) {
+pub(super) fn cache_one_year(out: &mut HeaderMap) {
     set(out, header::CACHE_CONTROL, CACHE_ONE_YEAR);
-    let expires = http_date(SystemTime::now() + ONE_YEAR);
+    let expires = httpdate::fmt_http_date(SystemTime::now() + ONE_YEAR);
     if let Ok(value) = HeaderValue::from_str(&expires) {
         out.insert(header::EXPIRES, value);
     }
@@ -75,7 +75,7 @@ pub fn cache_one_year(out: &mut HeaderMap) {
 /// The `JSESSIONID` cookie, as SockJS servers set it when `/info` says
 /// `cookie_needed` (load balancers use it for sticky sessions): the
 /// client's own value echoed back, else `dummy`, for the whole site.
-pub fn session_cookie(request: &HeaderMap, out: &mut HeaderMap) {
+pub(super) fn session_cookie(request: &HeaderMap, out: &mut HeaderMap) {
     let value = request
         .get_all(header::COOKIE)
         .iter()
@@ -100,7 +100,11 @@ fn valid_cookie_value(v: &str) -> bool {
 
 /// The answer to a CORS preflight (`OPTIONS`) of a resource allowing
 /// `methods`: 204, cacheable, the requested headers allowed.
-pub fn preflight(config: &TransportConfig, headers: &HeaderMap, methods: &'static str) -> Response {
+pub(super) fn preflight(
+    config: &TransportConfig,
+    headers: &HeaderMap,
+    methods: &'static str,
+) -> Response {
     let mut out = match cors(config, headers) {
         Ok(out) => out,
         Err(refused) => return refused.into_response(),
@@ -122,7 +126,7 @@ pub fn preflight(config: &TransportConfig, headers: &HeaderMap, methods: &'stati
 
 /// 405 with `Allow`, no body and no content type (what the protocol tests
 /// expect of a transport asked with the wrong method).
-pub fn method_not_allowed(allow: &'static str) -> Response {
+pub(super) fn method_not_allowed(allow: &'static str) -> Response {
     (
         StatusCode::METHOD_NOT_ALLOWED,
         [(header::ALLOW, HeaderValue::from_static(allow))],
@@ -130,51 +134,9 @@ pub fn method_not_allowed(allow: &'static str) -> Response {
         .into_response()
 }
 
-/// `time` as an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
-fn http_date(time: SystemTime) -> String {
-    let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    // 1970-01-01 was a Thursday.
-    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days % 7) as usize];
-    let (year, month, day) = civil_from_days(days);
-    let month = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ][(month - 1) as usize];
-    format!(
-        "{weekday}, {day:02} {month} {year} {:02}:{:02}:{:02} GMT",
-        rest / 3600,
-        rest / 60 % 60,
-        rest % 60
-    )
-}
-
-/// Gregorian (year, month 1–12, day) of a day count since 1970-01-01
-/// (Howard Hinnant's `civil_from_days`, for days on or after the epoch).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn formats_http_dates() {
-        assert_eq!(http_date(UNIX_EPOCH), "Thu, 01 Jan 1970 00:00:00 GMT");
-        let t = UNIX_EPOCH + Duration::from_secs(784_111_777);
-        assert_eq!(http_date(t), "Sun, 06 Nov 1994 08:49:37 GMT");
-        let t = UNIX_EPOCH + Duration::from_secs(1_709_210_096);
-        assert_eq!(http_date(t), "Thu, 29 Feb 2024 12:34:56 GMT");
-    }
 
     #[test]
     fn echoes_a_valid_session_cookie_only() {

@@ -9,14 +9,17 @@
 //! - `headers`: origin check, CORS, caching, cookie, preflight;
 //! - `pages`: greeting, info, iframe;
 //! - `session`: the session registry, leases and timeouts;
-//! - `receive`: the receiving transports; `send`: xhr_send.
+//! - `receive`: the receiving transports; `send`: xhr_send;
+//! - `websocket`: the websocket transport (the raw WebSocket's pump with
+//!   SockJS framing).
 
-pub mod frames;
+mod frames;
 mod headers;
 mod pages;
 mod receive;
 mod send;
 mod session;
+mod websocket;
 
 use std::net::SocketAddr;
 
@@ -25,15 +28,15 @@ use axum::{
     http::{Method, StatusCode},
     response::{IntoResponse, Response},
 };
-pub use pages::{greeting, iframe, info, info_options};
+pub(super) use pages::{greeting, iframe, info, info_options};
 use receive::Kind;
-pub use session::Sessions;
+pub(super) use session::Sessions;
 
-use super::{Shared, websocket};
+use super::Shared;
 
 /// `/ws-orders/{server}/{session}/{transport}`. The server part is for
 /// load balancers and ignored; sessions are known by their id alone.
-pub async fn transport(
+pub(super) async fn transport(
     State(shared): State<Shared>,
     Path((server, session, transport)): Path<(String, String, String)>,
     request: Request,
@@ -55,7 +58,7 @@ pub async fn transport(
     let id = session.as_str();
     match (transport.as_str(), method) {
         ("websocket", Method::GET) => {
-            websocket::sockjs(shared.clone(), Request::from_parts(parts, body)).await
+            websocket::upgrade(shared.clone(), Request::from_parts(parts, body)).await
         }
         ("xhr" | "xhr_send" | "xhr_streaming", Method::OPTIONS) => {
             headers::preflight(config, headers, "OPTIONS, POST")
@@ -101,30 +104,4 @@ fn htmlfile_callback(query: Option<&str>) -> Result<String, &'static str> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn checks_htmlfile_callbacks() {
-        assert_eq!(
-            htmlfile_callback(Some("c=%63allback")),
-            Ok("callback".into())
-        );
-        assert_eq!(htmlfile_callback(Some("t=1&c=a.b_1")), Ok("a.b_1".into()));
-        assert_eq!(
-            htmlfile_callback(None),
-            Err("\"callback\" parameter required")
-        );
-        assert_eq!(
-            htmlfile_callback(Some("c=")),
-            Err("\"callback\" parameter required")
-        );
-        for bad in ["c=%20", "c=*", "c=abc(", "c=abc%28", "c=a-b"] {
-            assert_eq!(
-                htmlfile_callback(Some(bad)),
-                Err("invalid \"callback\" parameter"),
-                "{bad}"
-            );
-        }
-    }
-}
+mod tests;

@@ -23,7 +23,10 @@ macro_rules! sockjs_client_url {
 }
 
 /// `GET /ws-orders` (without an upgrade) and `GET /ws-orders/`.
-pub async fn greeting(State(shared): State<Shared>, headers: HeaderMap) -> Response {
+pub(in crate::transport) async fn greeting(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+) -> Response {
     if !shared.config.allowed_origins.allows(&headers) {
         return StatusCode::FORBIDDEN.into_response();
     }
@@ -37,7 +40,10 @@ pub async fn greeting(State(shared): State<Shared>, headers: HeaderMap) -> Respo
 /// `GET /ws-orders/info`. `cookie_needed` is true, as in Spring: the
 /// session transports then set `JSESSIONID`, which sticky load balancers
 /// need, and IE-era clients prefer transports that carry cookies.
-pub async fn info(State(shared): State<Shared>, request: HeaderMap) -> Response {
+pub(in crate::transport) async fn info(
+    State(shared): State<Shared>,
+    request: HeaderMap,
+) -> Response {
     let mut out = match headers::cors(&shared.config, &request) {
         Ok(out) => out,
         Err(refused) => return refused.into_response(),
@@ -68,7 +74,10 @@ fn entropy() -> u32 {
 }
 
 /// `OPTIONS /ws-orders/info`.
-pub async fn info_options(State(shared): State<Shared>, request: HeaderMap) -> Response {
+pub(in crate::transport) async fn info_options(
+    State(shared): State<Shared>,
+    request: HeaderMap,
+) -> Response {
     headers::preflight(&shared.config, &request, "OPTIONS, GET")
 }
 
@@ -115,7 +124,7 @@ const IFRAME_ETAG: &str = {
 
 /// `GET /ws-orders/iframe.html`, and the versioned names clients use to
 /// bust caches (`iframe-1.6.1.html`): `iframe[0-9a-z._-]*.html`.
-pub async fn iframe(
+pub(in crate::transport) async fn iframe(
     State(shared): State<Shared>,
     Path(page): Path<String>,
     request: HeaderMap,
@@ -148,13 +157,53 @@ pub async fn iframe(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::time::{Duration, SystemTime};
 
-    #[test]
-    fn iframe_page_loads_the_client_and_has_a_stable_etag() {
-        assert!(IFRAME_PAGE.contains(sockjs_client_url!()));
-        assert_eq!(IFRAME_ETAG.len(), 18);
-        assert!(IFRAME_ETAG.starts_with('"') && IFRAME_ETAG.ends_with('"'));
+    use super::*;
+    use crate::transport::testing::{App, config, echo, within};
+
+    /// What the constants cannot promise by themselves: the page goes out
+    /// as cacheable HTML that loads the client, under one ETag whatever its
+    /// name, and a cached copy is revalidated with a bodiless 304.
+    #[tokio::test]
+    async fn the_iframe_page_is_cached_for_a_year_and_revalidated() {
+        let app = App::spawn(config(), echo()).await;
+        let get = async |page: &str, if_none_match: Option<&str>| {
+            let mut request = app.http.get(app.url(page));
+            if let Some(tag) = if_none_match {
+                request = request.header("if-none-match", tag);
+            }
+            let r = within(request.send()).await.unwrap();
+            let (status, headers) = (r.status().as_u16(), r.headers().clone());
+            (status, headers, within(r.text()).await.unwrap())
+        };
+        let (status, headers, page) = get("/iframe.html", None).await;
+        assert_eq!(status, 200);
+        assert_eq!(headers["content-type"], "text/html;charset=UTF-8");
+        assert_eq!(headers["cache-control"], "public, max-age=31536000");
+        let expires = httpdate::parse_http_date(headers["expires"].to_str().unwrap()).unwrap();
+        let ahead = expires.duration_since(SystemTime::now()).unwrap();
+        let year = Duration::from_secs(365 * 86_400);
+        assert!(
+            ahead > year - Duration::from_secs(60) && ahead <= year,
+            "{ahead:?}"
+        );
+        let script = concat!("<script src=\"", sockjs_client_url!(), "\"></script>");
+        assert!(page.contains(script), "{page}");
+        let etag = headers["etag"].to_str().unwrap().to_owned();
+
+        let (status, headers, _) = get("/iframe-1.6.1.html", None).await;
+        assert_eq!(status, 200);
+        assert_eq!(headers["etag"], etag.as_str());
+
+        let (status, headers, body) = get("/iframe-1.6.1.html", Some(&etag)).await;
+        assert_eq!(status, 304);
+        assert_eq!(headers["etag"], etag.as_str());
+        assert_eq!(body, "");
+
+        let (status, _, body) = get("/iframe.html", Some("\"stale\"")).await;
+        assert_eq!(status, 200);
+        assert_eq!(body, page);
     }
 
     #[test]

@@ -32,7 +32,7 @@ const STREAMING_PRELUDE: usize = 2048;
 
 /// A receiving transport.
 #[derive(Clone, Debug)]
-pub enum Kind {
+pub(super) enum Kind {
     /// xhr: one frame per request.
     Polling,
     /// xhr_streaming.
@@ -72,7 +72,7 @@ impl Kind {
 }
 
 /// Answers a receiving request on session `id`.
-pub async fn receive(
+pub(super) async fn receive(
     shared: &Shared,
     id: &str,
     request: &HeaderMap,
@@ -186,3 +186,6 @@ fn proceed(wrote: Wrote, lease: &Lease) -> bool {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

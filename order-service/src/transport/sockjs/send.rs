@@ -18,7 +18,12 @@ use super::{
 use crate::transport::Shared;
 
 /// Answers `POST …/{session}/xhr_send`.
-pub async fn xhr_send(shared: &Shared, id: &str, request: &HeaderMap, body: Body) -> Response {
+pub(super) async fn xhr_send(
+    shared: &Shared,
+    id: &str,
+    request: &HeaderMap,
+    body: Body,
+) -> Response {
     let mut out = match headers::cors(&shared.config, request) {
         Ok(out) => out,
         Err(refused) => return refused.into_response(),

@@ -33,15 +33,15 @@ use crate::transport::{Admission, Connection, INCOMING_CAPACITY, Shared};
 /// Longest session id accepted. SockJS clients use 8 random characters
 /// (UUIDs in the protocol tests); the bound keeps a client from parking
 /// kilobytes of path in the registry per session.
-pub const MAX_SESSION_ID: usize = 128;
+pub(super) const MAX_SESSION_ID: usize = 128;
 
 /// All live (and recently closed) HTTP-transport sessions, by id. Their
 /// number is bounded by the seats ([`Admission`]) each one holds.
 #[derive(Clone, Default)]
-pub struct Sessions(Arc<Mutex<HashMap<String, Arc<Session>>>>);
+pub(in crate::transport) struct Sessions(Arc<Mutex<HashMap<String, Arc<Session>>>>);
 
 /// What a receiving request finds.
-pub enum Attach {
+pub(super) enum Attach {
     /// It is now the receiver; `fresh` when it created the session (send
     /// the open frame first).
     Receiver { lease: Lease, fresh: bool },
@@ -53,7 +53,7 @@ pub enum Attach {
 }
 
 /// One session.
-pub struct Session {
+pub(super) struct Session {
     state: Mutex<State>,
     /// Wakes the reaper when a receiver detaches.
     detached: Notify,
@@ -80,13 +80,13 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Sessions {
     /// The session `id`, if it exists.
-    pub fn get(&self, id: &str) -> Option<Arc<Session>> {
+    pub(super) fn get(&self, id: &str) -> Option<Arc<Session>> {
         lock(&self.0).get(id).cloned()
     }
 
     /// Attaches a receiving request to session `id`, creating the session
     /// (and starting the handler on it) when it is new.
-    pub fn attach(&self, id: &str, shared: &Shared, peer: Option<SocketAddr>) -> Attach {
+    pub(super) fn attach(&self, id: &str, shared: &Shared, peer: Option<SocketAddr>) -> Attach {
         let mut sessions = lock(&self.0);
         if let Some(session) = sessions.get(id) {
             let mut state = lock(&session.state);
@@ -180,13 +180,13 @@ async fn reap(
 
 impl Session {
     /// Where xhr_send delivers; `None` once closed.
-    pub fn to_app(&self) -> Option<mpsc::Sender<String>> {
+    pub(super) fn to_app(&self) -> Option<mpsc::Sender<String>> {
         lock(&self.state).to_app.clone()
     }
 
     /// Ends the session: the handler's `incoming` ends, its `outgoing`
     /// fails, later requests get `frame`. Closing twice keeps the first.
-    pub fn close(&self, frame: &'static str) {
+    pub(super) fn close(&self, frame: &'static str) {
         {
             let mut state = lock(&self.state);
             state.close_frame.get_or_insert(frame);
@@ -211,14 +211,14 @@ impl Session {
 /// Dropped without [`Lease::finish`] (the client aborted the request, the
 /// writer failed) it closes the session with `c[1002,…]`: frames may have
 /// been lost, and the protocol lets a server close such a session.
-pub struct Lease {
+pub(super) struct Lease {
     session: Arc<Session>,
     from_app: Option<mpsc::Receiver<String>>,
     finished: bool,
 }
 
 /// The next frame for a receiver.
-pub enum Next {
+pub(super) enum Next {
     /// An `a[…]` frame of queued messages.
     Messages(String),
     /// Nothing for a heart-beat period.
@@ -238,7 +238,7 @@ impl Lease {
 
     /// Waits for the next frame: queued messages, the close frame, or a
     /// heart-beat after `heartbeat` of silence.
-    pub async fn next(&mut self, heartbeat: Duration) -> Next {
+    pub(super) async fn next(&mut self, heartbeat: Duration) -> Next {
         let Some(from_app) = self.from_app.as_mut() else {
             return Next::Closed(self.close_frame());
         };
@@ -264,13 +264,13 @@ impl Lease {
     }
 
     /// The request ended normally: the next request may receive.
-    pub fn finish(mut self) {
+    pub(super) fn finish(mut self) {
         self.finished = true;
     }
 
     /// Ends the session (the client is too slow, or the service stops);
     /// later requests get `frame`.
-    pub fn end_session(&self, frame: &'static str) {
+    pub(super) fn end_session(&self, frame: &'static str) {
         self.session.close(frame);
     }
 }

@@ -1,0 +1,219 @@
+//! A WebSocket and STOMP client for tests of live events: connect with the
+//! headers a test cares about (or learn the status of a refused upgrade),
+//! read the next text message, STOMP frame or close code, and subscribe.
+//! Everything waits at most [`PATIENCE`], so a test fails instead of
+//! hanging.
+
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::{
+    MaybeTlsStream, WebSocketStream,
+    tungstenite::{
+        Error, Message,
+        client::IntoClientRequest,
+        http::{HeaderName, HeaderValue},
+        protocol::frame::coding::CloseCode,
+    },
+};
+
+/// A client WebSocket over plain TCP.
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Upper bound for anything that must arrive.
+pub const PATIENCE: Duration = Duration::from_secs(15);
+
+/// The request header offering subprotocols, comma-separated.
+pub const PROTOCOLS: &str = "sec-websocket-protocol";
+
+/// A STOMP 1.2 CONNECT frame.
+pub const STOMP_CONNECT: &str = "CONNECT\naccept-version:1.2\nhost:localhost\n\n\0";
+
+/// Opens a WebSocket to `url`, sending `headers` with the upgrade (e.g.
+/// `origin`, [`PROTOCOLS`]). Returns the socket and the subprotocol the
+/// server chose, or the HTTP status of a refused upgrade; panics on any
+/// other failure.
+pub async fn connect(url: &str, headers: &[(&str, &str)]) -> Result<(Ws, Option<String>), u16> {
+    let mut request = url.into_client_request().expect("a WebSocket URL");
+    for &(name, value) in headers {
+        request.headers_mut().insert(
+            HeaderName::from_bytes(name.as_bytes()).expect("a header name"),
+            HeaderValue::from_str(value).expect("a header value"),
+        );
+    }
+    let connected = tokio::time::timeout(PATIENCE, tokio_tungstenite::connect_async(request))
+        .await
+        .expect("the WebSocket handshake in time");
+    match connected {
+        Ok((ws, response)) => {
+            let chosen = response
+                .headers()
+                .get(PROTOCOLS)
+                .map(|v| v.to_str().expect("an ASCII subprotocol").to_owned());
+            Ok((ws, chosen))
+        }
+        Err(Error::Http(response)) => Err(response.status().as_u16()),
+        Err(e) => panic!("WebSocket to {url}: {e}"),
+    }
+}
+
+/// The next message, skipping pings and pongs.
+async fn next_message(ws: &mut Ws) -> Option<Result<Message, Error>> {
+    loop {
+        let message = tokio::time::timeout(PATIENCE, ws.next())
+            .await
+            .expect("a message in time");
+        if !matches!(message, Some(Ok(Message::Ping(_) | Message::Pong(_)))) {
+            return message;
+        }
+    }
+}
+
+/// The next text message; panics on anything else (a close, binary, an
+/// error, the end of the stream).
+pub async fn next_text(ws: &mut Ws) -> String {
+    match next_message(ws).await {
+        Some(Ok(Message::Text(text))) => text.as_str().to_owned(),
+        other => panic!("expected text, got {other:?}"),
+    }
+}
+
+/// The next text message that is not a heart-beat (STOMP's `\n`, SockJS's
+/// `h`).
+pub async fn next_frame(ws: &mut Ws) -> String {
+    loop {
+        let text = next_text(ws).await;
+        if text != "\n" && text != "h" {
+            return text;
+        }
+    }
+}
+
+/// The code of the next close frame, skipping messages before it; panics
+/// when the socket ends without one.
+pub async fn close_code(ws: &mut Ws) -> CloseCode {
+    loop {
+        match next_message(ws).await {
+            Some(Ok(Message::Close(Some(frame)))) => return frame.code,
+            Some(Ok(Message::Close(None))) | None => panic!("closed without a code"),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => panic!("error before close: {e}"),
+        }
+    }
+}
+
+/// Whether the socket ends (a close frame, an error or the end of the
+/// stream) within `limit`, skipping messages before.
+pub async fn ends_within(ws: &mut Ws, limit: Duration) -> bool {
+    let end = async {
+        loop {
+            match ws.next().await {
+                None | Some(Err(_) | Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    };
+    tokio::time::timeout(limit, end).await.is_ok()
+}
+
+/// A STOMP SUBSCRIBE frame to `destination` (subscription id `0`) asking
+/// for a receipt.
+pub fn stomp_subscribe_frame(destination: &str) -> String {
+    format!("SUBSCRIBE\nid:0\ndestination:{destination}\nreceipt:ok\n\n\0")
+}
+
+async fn send_text(ws: &mut Ws, text: &str) {
+    ws.send(Message::text(text)).await.expect("socket open");
+}
+
+/// CONNECTs over a raw STOMP WebSocket and subscribes to `destination`,
+/// checking that the server answers CONNECTED and RECEIPT.
+pub async fn connect_and_subscribe(ws: &mut Ws, destination: &str) {
+    send_text(ws, STOMP_CONNECT).await;
+    let connected = next_frame(ws).await;
+    assert!(connected.starts_with("CONNECTED"), "{connected}");
+    send_text(ws, &stomp_subscribe_frame(destination)).await;
+    let receipt = next_frame(ws).await;
+    assert!(receipt.starts_with("RECEIPT"), "{receipt}");
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::net::TcpListener;
+    use tokio_tungstenite::tungstenite::{
+        handshake::server::{ErrorResponse, Request, Response},
+        protocol::CloseFrame,
+    };
+
+    use super::*;
+
+    /// The handshake answer: 403 to origin `http://evil.example`, else the
+    /// first subprotocol offered.
+    #[allow(
+        clippy::result_large_err,
+        reason = "the signature tungstenite's callback has"
+    )]
+    fn answer(request: &Request, mut response: Response) -> Result<Response, ErrorResponse> {
+        let headers = request.headers();
+        if headers
+            .get("origin")
+            .is_some_and(|o| o == "http://evil.example")
+        {
+            let mut refused = ErrorResponse::new(None);
+            *refused.status_mut() = 403.try_into().expect("a status");
+            return Err(refused);
+        }
+        if let Some(offered) = headers.get(PROTOCOLS).and_then(|v| v.to_str().ok()) {
+            let first = offered.split(',').next().unwrap_or_default().trim();
+            let value = HeaderValue::from_str(first).expect("a subprotocol");
+            response.headers_mut().insert(PROTOCOLS, value);
+        }
+        Ok(response)
+    }
+
+    /// A server that answers the handshake with [`answer`], sends a STOMP
+    /// heart-beat, a SockJS one and `MESSAGE`, then closes with 1000.
+    async fn server() -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("address");
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(tcp, answer).await else {
+                        return;
+                    };
+                    for text in ["\n", "h", "MESSAGE"] {
+                        let _ = ws.send(Message::text(text)).await;
+                    }
+                    let close = CloseFrame {
+                        code: CloseCode::Normal,
+                        reason: "bye".into(),
+                    };
+                    let _ = ws.send(Message::Close(Some(close))).await;
+                    while let Some(Ok(_)) = ws.next().await {}
+                });
+            }
+        });
+        format!("ws://{addr}/")
+    }
+
+    #[tokio::test]
+    async fn connects_reads_frames_and_close_codes() {
+        let url = server().await;
+        let (mut ws, chosen) = connect(&url, &[(PROTOCOLS, "v12.stomp, v11.stomp")])
+            .await
+            .expect("accepted");
+        assert_eq!(chosen.as_deref(), Some("v12.stomp"));
+        assert_eq!(next_text(&mut ws).await, "\n");
+        assert_eq!(next_frame(&mut ws).await, "MESSAGE");
+        assert_eq!(close_code(&mut ws).await, CloseCode::Normal);
+
+        let (mut ws, chosen) = connect(&url, &[]).await.expect("accepted");
+        assert_eq!(chosen, None);
+        assert!(ends_within(&mut ws, PATIENCE).await);
+
+        let refused = connect(&url, &[("origin", "http://evil.example")]).await;
+        assert_eq!(refused.err(), Some(403));
+    }
+}
