@@ -369,3 +369,6 @@ impl Store {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;
