@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 
 use clap::Parser;
-pub use support::telemetry::LogFormat;
+use support::telemetry::LogFormat;
 
 /// inventory-service settings.
 #[derive(Clone, Debug, Parser)]
@@ -63,7 +63,7 @@ pub enum Command {
 
 impl Config {
     /// How long settled reservations are kept; `None` is forever.
-    pub fn reservation_retention(&self) -> Option<std::time::Duration> {
+    pub(crate) fn reservation_retention(&self) -> Option<std::time::Duration> {
         (self.reservation_retention_hours > 0).then(|| {
             std::time::Duration::from_secs(self.reservation_retention_hours.saturating_mul(3600))
         })
