@@ -4,12 +4,12 @@
 //! production), while the load client stays in this one.
 
 use std::{
-    net::SocketAddr,
+    net::{IpAddr, Ipv4Addr, SocketAddr},
     process::Stdio,
     time::{Duration, Instant},
 };
 
-use anyhow::{Context, bail};
+use anyhow::{Context, bail, ensure};
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
     process::{Child, Command},
@@ -31,6 +31,15 @@ impl Role {
             Role::Order => "order",
         }
     }
+
+    /// The variables [`serve`] applies for this role; any other would be
+    /// silently ignored.
+    fn settings(self) -> &'static [&'static str] {
+        match self {
+            Role::Inventory => &["DATABASE_URL"],
+            Role::Order => &["DATABASE_URL", "INVENTORY_URL"],
+        }
+    }
 }
 
 /// A running service process.
@@ -45,17 +54,20 @@ pub struct Service {
 }
 
 impl Service {
-    /// Starts `role` with `env` on free loopback ports and waits until it is ready.
+    /// Starts `role` with the settings in `env` (see [`Role::settings`]) on
+    /// free loopback ports and waits until it is ready.
     pub async fn spawn(role: Role, env: &[(&str, String)]) -> anyhow::Result<Self> {
+        for (name, _) in env {
+            ensure!(
+                role.settings().contains(name),
+                "{role:?} does not apply {name}"
+            );
+        }
         let started = Instant::now();
         let mut child = Command::new(std::env::current_exe()?)
             .args(["serve", role.arg()])
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .env("LOG_FORMAT", "json")
             .env("RUST_LOG", "warn,inventory_service=info,order_service=info")
-            .env("BIND_ADDR", "127.0.0.1")
-            .env("HTTP_PORT", "0")
-            .env("GRPC_PORT", "0")
             .stdout(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
@@ -111,20 +123,30 @@ impl Service {
     }
 }
 
-/// Runs a service in this process (the child side of [`Service::spawn`]).
+/// Runs a service in this process (the child side of [`Service::spawn`]):
+/// at its defaults on free loopback ports, with only the settings
+/// [`Service::spawn`] passed taken from the environment. Anything else
+/// exported in the shell that started the bench (a connection cap, a
+/// timeout, a token) would otherwise change what is measured.
 pub async fn serve(role: &str) -> anyhow::Result<()> {
-    use clap::Parser;
     support::telemetry::init(support::telemetry::LogFormat::Json);
+    let given = |name: &str| std::env::var(name).with_context(|| format!("{name} not passed"));
+    let loopback = IpAddr::from(Ipv4Addr::LOCALHOST);
     match role {
         "inventory" => {
-            let config = inventory_service::Config::parse_from(["inventory-service"]);
+            let mut config: inventory_service::Config = support::config::defaults();
+            (config.bind_addr, config.http_port, config.grpc_port) = (loopback, 0, 0);
+            config.database_url = given("DATABASE_URL")?;
             inventory_service::Server::start(&config)
                 .await?
                 .run_until(support::shutdown::signal())
                 .await
         }
         "order" => {
-            let config = order_service::Config::parse_from(["order-service"]);
+            let mut config: order_service::Config = support::config::defaults();
+            (config.bind_addr, config.http_port, config.grpc_port) = (loopback, 0, 0);
+            config.database_url = given("DATABASE_URL")?;
+            config.inventory_url = given("INVENTORY_URL")?;
             order_service::Server::start(&config)
                 .await?
                 .run_until(support::shutdown::signal())

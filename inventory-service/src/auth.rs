@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 
 /// The configured token, or none (everything open).
 #[derive(Clone, Default)]
-pub struct Auth {
+pub(crate) struct Auth {
     token: Option<Arc<[u8]>>,
 }
 
@@ -31,20 +31,20 @@ impl fmt::Debug for Auth {
 impl Auth {
     /// Requires `token` on mutating calls; `None` or an empty token leaves
     /// them open (an empty env var is how deployments unset it).
-    pub fn new(token: Option<&str>) -> Self {
+    pub(crate) fn new(token: Option<&str>) -> Self {
         Self {
             token: token.filter(|t| !t.is_empty()).map(|t| t.as_bytes().into()),
         }
     }
 
     /// Whether a token is required.
-    pub fn is_required(&self) -> bool {
+    pub(crate) fn is_required(&self) -> bool {
         self.token.is_some()
     }
 
     /// UNAUTHENTICATED unless `request` carries `authorization: Bearer
     /// <token>` with the configured token; always OK when none is configured.
-    pub fn check<T>(&self, request: &tonic::Request<T>) -> Result<()> {
+    pub(crate) fn check<T>(&self, request: &tonic::Request<T>) -> Result<()> {
         let Some(expected) = &self.token else {
             return Ok(());
         };

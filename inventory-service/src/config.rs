@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 
 use clap::Parser;
-pub use support::telemetry::LogFormat;
+use support::telemetry::LogFormat;
 
 /// inventory-service settings.
 #[derive(Clone, Debug, Parser)]
@@ -63,25 +63,21 @@ pub enum Command {
 
 impl Config {
     /// How long settled reservations are kept; `None` is forever.
-    pub fn reservation_retention(&self) -> Option<std::time::Duration> {
+    pub(crate) fn reservation_retention(&self) -> Option<std::time::Duration> {
         (self.reservation_retention_hours > 0).then(|| {
             std::time::Duration::from_secs(self.reservation_retention_hours.saturating_mul(3600))
         })
     }
 
-    /// Defaults for an in-process test: loopback, free ports, the given database.
+    /// Defaults for an in-process test: loopback, free ports, the given
+    /// database; nothing from the environment.
     pub fn for_tests(database_url: impl Into<String>) -> Self {
-        Self {
-            database_url: database_url.into(),
-            bind_addr: IpAddr::from([127, 0, 0, 1]),
-            http_port: 0,
-            grpc_port: 0,
-            log_format: LogFormat::Pretty,
-            reservation_retention_hours: 168,
-            inventory_token: None,
-            http: support::http::HttpLimits::default(),
-            command: None,
-        }
+        let mut config: Self = support::config::defaults();
+        config.database_url = database_url.into();
+        config.bind_addr = IpAddr::from([127, 0, 0, 1]);
+        config.http_port = 0;
+        config.grpc_port = 0;
+        config
     }
 }
 

@@ -5,11 +5,11 @@ use crate::error::Error;
 
 /// Longest product name accepted, in bytes: generous for real names, small
 /// enough that a client cannot make us store or log megabytes.
-pub const MAX_PRODUCT_NAME: usize = 100;
+const MAX_PRODUCT_NAME: usize = 100;
 /// Longest reservation key, in bytes (order-service sends a UUID).
-pub const MAX_RESERVATION_KEY: usize = 128;
+const MAX_RESERVATION_KEY: usize = 128;
 /// Largest quantity one call may add by restocking.
-pub const MAX_RESTOCK: i32 = 1_000_000;
+const MAX_RESTOCK: i32 = 1_000_000;
 
 /// Refuses control characters (C0 including NUL, DEL, C1). PostgreSQL
 /// cannot store NUL at all while SQLite can, so without this the same
@@ -26,12 +26,12 @@ fn reject_control(field: &str, s: &str) -> Result<(), Error> {
 
 /// A non-empty product name of bounded length, without control characters.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProductName(String);
+pub(crate) struct ProductName(String);
 
 impl ProductName {
     /// Accepts a non-empty name of at most [`MAX_PRODUCT_NAME`] bytes and no
     /// control characters.
-    pub fn parse(s: String) -> Result<Self, Error> {
+    pub(crate) fn parse(s: String) -> Result<Self, Error> {
         reject_control("product", &s)?;
         if s.trim().is_empty() {
             return Err(Error::InvalidArgument("product must not be empty".into()));
@@ -45,18 +45,18 @@ impl ProductName {
     }
 
     /// The name.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
 
 /// A quantity of at least 1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Quantity(i32);
+pub(crate) struct Quantity(i32);
 
 impl Quantity {
     /// Accepts 1 and more.
-    pub fn parse(q: i32) -> Result<Self, Error> {
+    pub(crate) fn parse(q: i32) -> Result<Self, Error> {
         if q < 1 {
             return Err(Error::InvalidArgument("quantity must be at least 1".into()));
         }
@@ -64,7 +64,7 @@ impl Quantity {
     }
 
     /// Accepts 1 to [`MAX_RESTOCK`].
-    pub fn parse_restock(q: i32) -> Result<Self, Error> {
+    pub(crate) fn parse_restock(q: i32) -> Result<Self, Error> {
         let q = Self::parse(q)?;
         if q.0 > MAX_RESTOCK {
             return Err(Error::InvalidArgument(format!(
@@ -75,7 +75,7 @@ impl Quantity {
     }
 
     /// The quantity, widened for SQL.
-    pub fn get(self) -> i64 {
+    pub(crate) fn get(self) -> i64 {
         i64::from(self.0)
     }
 }
@@ -83,12 +83,12 @@ impl Quantity {
 /// The caller's unique key of a reservation (order-service uses the order's
 /// key); non-empty, bounded, without control characters.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ReservationKey(String);
+pub(crate) struct ReservationKey(String);
 
 impl ReservationKey {
     /// Accepts a non-empty key of at most [`MAX_RESERVATION_KEY`] bytes and
     /// no control characters.
-    pub fn parse(s: String) -> Result<Self, Error> {
+    pub(crate) fn parse(s: String) -> Result<Self, Error> {
         reject_control("reservation_key", &s)?;
         if s.is_empty() {
             return Err(Error::InvalidArgument(
@@ -104,7 +104,7 @@ impl ReservationKey {
     }
 
     /// The key.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -112,29 +112,29 @@ impl ReservationKey {
 /// A product as stored.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Product {
+pub(crate) struct Product {
     /// Database id.
-    pub id: i64,
+    pub(crate) id: i64,
     /// Unique name.
-    pub name: String,
+    pub(crate) name: String,
     /// Units in stock.
-    pub stock_quantity: i64,
+    pub(crate) stock_quantity: i64,
 }
 
 /// A committed stock change, published to watchers.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StockChange {
+pub(crate) struct StockChange {
     /// Product name.
-    pub product: String,
+    pub(crate) product: String,
     /// Stock after the change.
-    pub stock: i64,
+    pub(crate) stock: i64,
     /// The product's version after the change.
-    pub version: i64,
+    pub(crate) version: i64,
 }
 
 /// What a reservation key ended up as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReservationState {
+pub(crate) enum ReservationState {
     /// The stock is held.
     Reserved,
     /// There was not enough stock when the key was first seen.
@@ -144,17 +144,8 @@ pub enum ReservationState {
 }
 
 impl ReservationState {
-    /// The value stored in `reservations.state`.
-    pub fn as_db(self) -> &'static str {
-        match self {
-            Self::Reserved => "RESERVED",
-            Self::InsufficientStock => "INSUFFICIENT_STOCK",
-            Self::Released => "RELEASED",
-        }
-    }
-
     /// Parses a stored state; anything else is a corrupt row.
-    pub fn from_db(s: &str) -> Result<Self, Error> {
+    pub(crate) fn from_db(s: &str) -> Result<Self, Error> {
         match s {
             "RESERVED" => Ok(Self::Reserved),
             "INSUFFICIENT_STOCK" => Ok(Self::InsufficientStock),
@@ -201,13 +192,14 @@ mod tests {
     }
 
     #[test]
-    fn states_round_trip() {
-        for s in [
-            ReservationState::Reserved,
-            ReservationState::InsufficientStock,
-            ReservationState::Released,
+    fn stored_states_parse() {
+        // The values the store's SQL writes into `reservations.state`.
+        for (stored, s) in [
+            ("RESERVED", ReservationState::Reserved),
+            ("INSUFFICIENT_STOCK", ReservationState::InsufficientStock),
+            ("RELEASED", ReservationState::Released),
         ] {
-            assert_eq!(ReservationState::from_db(s.as_db()).unwrap(), s);
+            assert_eq!(ReservationState::from_db(stored).unwrap(), s);
         }
         assert!(ReservationState::from_db("nope").is_err());
     }

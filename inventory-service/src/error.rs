@@ -22,7 +22,7 @@ const RETRY_AFTER_SECS: &str = "1";
 
 /// Everything an inventory operation can fail with.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     /// The request is malformed (empty product, quantity < 1, …).
     #[error("{0}")]
     InvalidArgument(String),
@@ -45,7 +45,7 @@ pub enum Error {
 }
 
 /// Result with this crate's error.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     /// Whether the database could not be reached (retry later).

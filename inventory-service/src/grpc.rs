@@ -35,7 +35,7 @@ const WATCH_QUEUE: usize = 64;
 /// would otherwise never finish, and a graceful shutdown waits for every
 /// open call).
 #[derive(Clone, Debug)]
-pub struct Inventory {
+pub(crate) struct Inventory {
     store: Store,
     watch: StockWatch,
     auth: Auth,
@@ -44,7 +44,12 @@ pub struct Inventory {
 
 impl Inventory {
     /// Builds the service.
-    pub fn new(store: Store, watch: StockWatch, auth: Auth, shutdown: CancellationToken) -> Self {
+    pub(crate) fn new(
+        store: Store,
+        watch: StockWatch,
+        auth: Auth,
+        shutdown: CancellationToken,
+    ) -> Self {
         Self {
             store,
             watch,

@@ -5,7 +5,7 @@ use axum::{Json, Router, extract::State, http::StatusCode, response::IntoRespons
 use crate::{domain::Product, error::Result, store::Store};
 
 /// The REST routes.
-pub fn router(store: Store) -> Router {
+pub(crate) fn router(store: Store) -> Router {
     Router::new()
         .route("/inventory/products", get(products))
         .route("/health", get(health))

@@ -10,24 +10,28 @@
 //!                                                      or one transaction
 //! ```
 //!
-//! - [`domain`] holds validated request types; the transports parse into them.
-//! - [`auth`] guards the RPCs that change stock with a shared token, when one
+//! - `domain` holds validated request types; the transports parse into them.
+//! - `auth` guards the RPCs that change stock with a shared token, when one
 //!   is configured.
-//! - [`store`] has all SQL. Its comments explain why stock can never go below
+//! - `store` has all SQL. Its comments explain why stock can never go below
 //!   zero and why a reservation key is applied at most once.
 //! - [`Server::start`] binds both listeners and returns their addresses, so
 //!   tests run the real service on free ports; `main.rs` only reads the
 //!   configuration and waits for a signal.
+//!
+//! The crate exports only what runs the service: [`Config`] (with its
+//! [`Command`]), [`Server`], [`migrations`] and [`healthcheck`]. Everything
+//! else is private, so the compiler can tell when code is no longer used.
 
-pub mod auth;
-pub mod config;
-pub mod domain;
-pub mod error;
-pub mod grpc;
-pub mod http;
-pub mod retention;
-pub mod store;
-pub mod watch;
+mod auth;
+mod config;
+mod domain;
+mod error;
+mod grpc;
+mod http;
+mod retention;
+mod store;
+mod watch;
 
 use std::net::SocketAddr;
 
@@ -37,7 +41,7 @@ use support::db::{Db, Migrations};
 use support::service::{self, Listeners, Running};
 use tonic::transport::server::TcpIncoming;
 
-pub use config::Config;
+pub use config::{Command, Config};
 
 /// The embedded migrations for both backends.
 pub fn migrations() -> Migrations {

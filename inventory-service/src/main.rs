@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use inventory_service::{Config, Server, config::Command};
+use inventory_service::{Command, Config, Server};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {

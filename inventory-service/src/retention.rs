@@ -15,7 +15,7 @@ const EVERY: Duration = Duration::from_secs(3600);
 
 /// Sweeps at start and then every [`EVERY`] until `shutdown`, deleting
 /// settled reservations created more than `retention` ago.
-pub async fn run(store: Store, retention: Duration, shutdown: CancellationToken) {
+pub(crate) async fn run(store: Store, retention: Duration, shutdown: CancellationToken) {
     loop {
         match sweep(&store, retention, &shutdown).await {
             Ok(0) => {}
@@ -30,7 +30,7 @@ pub async fn run(store: Store, retention: Duration, shutdown: CancellationToken)
 }
 
 /// One sweep: batches until one comes back short.
-pub async fn sweep(
+pub(crate) async fn sweep(
     store: &Store,
     retention: Duration,
     shutdown: &CancellationToken,

@@ -31,35 +31,35 @@ use crate::{
 
 /// The inventory's storage.
 #[derive(Clone, Debug)]
-pub struct Store {
+pub(crate) struct Store {
     db: Db,
 }
 
 /// The answer to a reservation.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Reservation {
+pub(crate) struct Reservation {
     /// What the key ended up as (the first answer, on a retry).
-    pub state: ReservationState,
+    pub(crate) state: ReservationState,
     /// The product's stock now.
-    pub stock: i64,
+    pub(crate) stock: i64,
     /// The change to publish, when this call changed stock.
-    pub change: Option<StockChange>,
+    pub(crate) change: Option<StockChange>,
 }
 
 /// The answer to a release.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Release {
+pub(crate) struct Release {
     /// Set when this call returned stock (exactly one call per key does).
-    pub change: Option<StockChange>,
+    pub(crate) change: Option<StockChange>,
 }
 
 /// The answer to the original, non-idempotent `UpdateStock`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Decrement {
+pub(crate) struct Decrement {
     /// Stock now.
-    pub stock: i64,
+    pub(crate) stock: i64,
     /// Set when stock was decremented.
-    pub change: Option<StockChange>,
+    pub(crate) change: Option<StockChange>,
 }
 
 /// Milliseconds since the Unix epoch, as `created_at_ms` stores them.
@@ -76,17 +76,17 @@ fn unknown(product: &ProductName) -> Error {
 
 impl Store {
     /// Wraps an open, migrated database.
-    pub fn new(db: Db) -> Self {
+    pub(crate) fn new(db: Db) -> Self {
         Self { db }
     }
 
     /// The database, for readiness checks and shutdown.
-    pub fn db(&self) -> &Db {
+    pub(crate) fn db(&self) -> &Db {
         &self.db
     }
 
     /// Every product, by id.
-    pub async fn list_products(&self) -> Result<Vec<Product>> {
+    pub(crate) async fn list_products(&self) -> Result<Vec<Product>> {
         let rows = with_db!(&self.db, read, |pool| {
             sqlx::query("SELECT id, name, stock FROM products ORDER BY id")
                 .fetch_all(pool)
@@ -105,7 +105,7 @@ impl Store {
     }
 
     /// Every product's current stock and version, for a watcher's snapshot.
-    pub async fn snapshot(&self) -> Result<Vec<StockChange>> {
+    pub(crate) async fn snapshot(&self) -> Result<Vec<StockChange>> {
         let rows = with_db!(&self.db, read, |pool| {
             sqlx::query("SELECT name, stock, version FROM products ORDER BY id")
                 .fetch_all(pool)
@@ -124,7 +124,7 @@ impl Store {
     }
 
     /// The stock of one product, `None` when unknown.
-    pub async fn stock_of(&self, product: &ProductName) -> Result<Option<i64>> {
+    pub(crate) async fn stock_of(&self, product: &ProductName) -> Result<Option<i64>> {
         let stock = with_db!(&self.db, read, |pool| {
             sqlx::query_scalar("SELECT stock FROM products WHERE name = $1")
                 .bind(product.as_str())
@@ -135,7 +135,11 @@ impl Store {
     }
 
     /// The original `UpdateStock`: takes `quantity` if that much is left.
-    pub async fn decrement(&self, product: &ProductName, quantity: Quantity) -> Result<Decrement> {
+    pub(crate) async fn decrement(
+        &self,
+        product: &ProductName,
+        quantity: Quantity,
+    ) -> Result<Decrement> {
         let updated: Option<(i64, i64)> = with_db!(&self.db, write, |pool| {
             sqlx::query_as(
                 "UPDATE products SET stock = stock - $1, version = version + 1 \
@@ -171,7 +175,11 @@ impl Store {
     /// Adds `quantity` to a product's stock, as long as stock plus the units
     /// held by reservations stays within the int32 range (every held unit
     /// may come back to stock by a release).
-    pub async fn restock(&self, product: &ProductName, quantity: Quantity) -> Result<StockChange> {
+    pub(crate) async fn restock(
+        &self,
+        product: &ProductName,
+        quantity: Quantity,
+    ) -> Result<StockChange> {
         let updated: Option<(i64, i64)> = with_db!(&self.db, write, |pool| {
             sqlx::query_as(
                 "UPDATE products SET stock = stock + $1, version = version + 1 \
@@ -204,7 +212,7 @@ impl Store {
     /// outcome and changes nothing. A key released before it was reserved
     /// answers `Released`. Reusing a key for another product or quantity is
     /// refused, since the caller has confused two requests.
-    pub async fn reserve(
+    pub(crate) async fn reserve(
         &self,
         key: &ReservationKey,
         product: &ProductName,
@@ -296,7 +304,7 @@ impl Store {
     /// Releasing an unknown key records a tombstone so that a reservation
     /// arriving later (a request that outlived its deadline) fails instead of
     /// holding stock nobody will release.
-    pub async fn release(&self, key: &ReservationKey) -> Result<Release> {
+    pub(crate) async fn release(&self, key: &ReservationKey) -> Result<Release> {
         with_db!(&self.db, write, |pool| {
             async {
                 let mut tx = pool.begin().await?;
@@ -350,7 +358,7 @@ impl Store {
     /// retries), so after the retention period it is dead weight. Batches
     /// keep each transaction short, so reservations are not held up behind
     /// one large delete on SQLite's single writer.
-    pub async fn prune_settled(&self, before_ms: i64, limit: i64) -> Result<u64> {
+    pub(crate) async fn prune_settled(&self, before_ms: i64, limit: i64) -> Result<u64> {
         with_db!(&self.db, write, |pool| {
             async {
                 let deleted = sqlx::query(
@@ -369,3 +377,6 @@ impl Store {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -10,11 +10,11 @@ use tokio::sync::broadcast;
 use crate::domain::StockChange;
 
 /// Changes buffered for slow watchers before they must resynchronise.
-pub const CAPACITY: usize = 1024;
+const CAPACITY: usize = 1024;
 
 /// The publishing side, shared by every request handler.
 #[derive(Clone, Debug)]
-pub struct StockWatch {
+pub(crate) struct StockWatch {
     tx: broadcast::Sender<StockChange>,
 }
 
@@ -28,7 +28,7 @@ impl Default for StockWatch {
 
 impl StockWatch {
     /// Publishes a committed change, if the operation made one.
-    pub fn publish(&self, change: Option<StockChange>) {
+    pub(crate) fn publish(&self, change: Option<StockChange>) {
         if let Some(change) = change {
             // An error only means nobody is watching.
             let _ = self.tx.send(change);
@@ -36,7 +36,7 @@ impl StockWatch {
     }
 
     /// A receiver of every change published from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<StockChange> {
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<StockChange> {
         self.tx.subscribe()
     }
 }

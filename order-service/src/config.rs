@@ -88,9 +88,9 @@ pub enum Command {
 
 impl Config {
     /// Defaults for an in-process test: loopback, free ports, the given
-    /// database and inventory.
+    /// database and inventory; nothing from the environment.
     pub fn for_tests(database_url: impl Into<String>, inventory_url: impl Into<String>) -> Self {
-        let mut config = Self::parse_from(["order-service"]);
+        let mut config: Self = support::config::defaults();
         config.database_url = database_url.into();
         config.inventory_url = inventory_url.into();
         config.bind_addr = IpAddr::from([127, 0, 0, 1]);

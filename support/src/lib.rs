@@ -1,8 +1,10 @@
 //! What both services share and would otherwise write twice: opening the
 //! database (SQLite or PostgreSQL, chosen by URL) with its migrations,
 //! setting up logs, running and stopping their tasks, and waiting for a
-//! shutdown signal, and serving HTTP under limits.
+//! shutdown signal, serving HTTP under limits, and building a
+//! configuration at its defaults for tests.
 
+pub mod config;
 pub mod db;
 pub mod http;
 pub mod service;
