@@ -103,17 +103,6 @@ pub struct HttpLimits {
     pub max_http_connections: usize,
 }
 
-impl Default for HttpLimits {
-    fn default() -> Self {
-        Self {
-            http_header_timeout_ms: 10_000,
-            http_body_timeout_ms: 30_000,
-            http_idle_timeout_ms: 75_000,
-            max_http_connections: 4096,
-        }
-    }
-}
-
 impl HttpLimits {
     fn header_timeout(&self) -> Duration {
         Duration::from_millis(self.http_header_timeout_ms)
