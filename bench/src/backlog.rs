@@ -11,7 +11,7 @@ use support::{db::Db, with_db};
 
 /// How fast a release backlog drained.
 #[derive(Clone, Debug, Default, Serialize)]
-pub struct Drain {
+pub(crate) struct Drain {
     /// Orders made to await a release.
     pub orders: u64,
     /// Orders released per second, from the first round's end to the last's.
@@ -21,7 +21,7 @@ pub struct Drain {
 }
 
 /// Turns up to `n` CREATED orders into a release backlog and times its drain.
-pub async fn drain(orders_db: &str, n: u64) -> anyhow::Result<Drain> {
+pub(crate) async fn drain(orders_db: &str, n: u64) -> anyhow::Result<Drain> {
     let db = Db::connect(orders_db, &order_service::migrations()).await?;
     let orders = with_db!(&db, write, |pool| {
         sqlx::query(

@@ -25,7 +25,7 @@ const CONNECT_CONCURRENCY: usize = 128;
 
 /// Delivery latencies of a set of events.
 #[derive(Clone, Debug, Serialize)]
-pub struct Delivery {
+pub(crate) struct Delivery {
     /// Subscribers.
     pub subscribers: usize,
     /// Events measured.
@@ -55,7 +55,7 @@ impl Delivery {
 }
 
 /// Connected subscribers; deliveries arrive on `deliveries` as (order id, when).
-pub struct Subscribers {
+pub(crate) struct Subscribers {
     deliveries: mpsc::Receiver<(i64, Instant)>,
     /// Subscribed connections that never read (slow consumers).
     stalled: Vec<Ws>,
@@ -110,7 +110,7 @@ fn order_id(frame: &str) -> Option<i64> {
 
 impl Subscribers {
     /// Connects `n` reading subscribers and `stalled` ones that never read.
-    pub async fn connect(url: &str, n: usize, stalled: usize) -> anyhow::Result<Self> {
+    pub(crate) async fn connect(url: &str, n: usize, stalled: usize) -> anyhow::Result<Self> {
         // Room for every delivery of a steady-rate phase, so subscribers never
         // wait on the collector (that would inflate the latencies measured).
         let (tx, deliveries) = mpsc::channel((n.max(1) * 1024).min(4_000_000));
@@ -151,7 +151,7 @@ impl Subscribers {
 
     /// Waits until every subscriber has each of `sent` (order id → sent at),
     /// or `timeout` passes; returns the delivery latencies.
-    pub async fn collect(
+    pub(crate) async fn collect(
         &mut self,
         sent: &HashMap<i64, Instant>,
         timeout: Duration,
@@ -178,7 +178,7 @@ impl Subscribers {
     /// Whether the server has closed every stalled subscriber's connection
     /// (reading only now reveals it; a connection still open has data or
     /// nothing queued).
-    pub async fn stalled_were_dropped(&mut self) -> bool {
+    pub(crate) async fn stalled_were_dropped(&mut self) -> bool {
         let mut all = true;
         for ws in &mut self.stalled {
             // The server gives up on it after its send timeout once its
@@ -200,7 +200,7 @@ impl Subscribers {
 }
 
 /// Places one order at a time and measures its fan-out, `events` times.
-pub async fn one_event_at_a_time(
+pub(crate) async fn one_event_at_a_time(
     subs: &mut Subscribers,
     http: &reqwest::Client,
     order_url: &str,
@@ -229,7 +229,7 @@ pub async fn one_event_at_a_time(
 
 /// Places orders at `rate` per second for `duration`, measuring every
 /// delivery from the moment its order was sent.
-pub async fn steady_rate(
+pub(crate) async fn steady_rate(
     subs: &mut Subscribers,
     http: &reqwest::Client,
     order_url: &str,

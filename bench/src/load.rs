@@ -10,14 +10,14 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 /// One operation of a worker; true when it succeeded.
-pub trait Op: Send + 'static {
+pub(crate) trait Op: Send + 'static {
     /// Runs it once.
     fn run(&mut self) -> impl Future<Output = bool> + Send;
 }
 
 /// What a phase measured.
 #[derive(Clone, Debug)]
-pub struct Stats {
+pub(crate) struct Stats {
     /// Successful operations.
     pub ok: u64,
     /// Failed operations.
@@ -30,7 +30,7 @@ pub struct Stats {
 
 /// A phase's figures, for the report.
 #[derive(Clone, Debug, Serialize)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// Operations per second.
     pub per_second: f64,
     /// Failed operations.
@@ -66,7 +66,7 @@ impl Stats {
     }
 
     /// The figures.
-    pub fn summary(&self) -> Summary {
+    pub(crate) fn summary(&self) -> Summary {
         let ms = |q: f64| self.latency.value_at_quantile(q) as f64 / 1000.0;
         Summary {
             per_second: self.ok as f64 / self.elapsed.as_secs_f64(),
@@ -80,7 +80,7 @@ impl Stats {
 }
 
 /// Runs `ops` (one per worker) as fast as they go for `duration`.
-pub async fn closed_loop<O: Op>(ops: Vec<O>, duration: Duration) -> Stats {
+pub(crate) async fn closed_loop<O: Op>(ops: Vec<O>, duration: Duration) -> Stats {
     let started = Instant::now();
     let deadline = started + duration;
     let workers = ops.into_iter().map(|mut op| {
@@ -112,7 +112,7 @@ pub async fn closed_loop<O: Op>(ops: Vec<O>, duration: Duration) -> Stats {
 }
 
 /// Runs `ops` at `rate` operations per second in all for `duration`.
-pub async fn open_loop<O: Op>(ops: Vec<O>, rate: f64, duration: Duration) -> Stats {
+pub(crate) async fn open_loop<O: Op>(ops: Vec<O>, rate: f64, duration: Duration) -> Stats {
     let started = Instant::now();
     let deadline = started + duration;
     let n = ops.len() as f64;

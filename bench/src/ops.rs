@@ -14,7 +14,7 @@ use tonic::transport::Channel;
 use crate::load::Op;
 
 /// One HTTP/1.1 keep-alive connection per worker.
-pub fn http_client() -> reqwest::Client {
+pub(crate) fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
         .http1_only()
         .pool_max_idle_per_host(1)
@@ -24,7 +24,7 @@ pub fn http_client() -> reqwest::Client {
 }
 
 /// `POST /orders` for 1 unit of a product, cycling through `products`.
-pub struct PlaceOrder {
+pub(crate) struct PlaceOrder {
     pub client: reqwest::Client,
     pub url: String,
     pub products: Arc<Vec<String>>,
@@ -46,7 +46,7 @@ impl Op for PlaceOrder {
 }
 
 /// A GET of order-service's cheapest endpoint (`/health/live`): HTTP alone.
-pub struct NoopHttp {
+pub(crate) struct NoopHttp {
     pub client: reqwest::Client,
     pub url: String,
 }
@@ -61,7 +61,7 @@ impl Op for NoopHttp {
 }
 
 /// `CheckStock` over one shared channel, as order-service calls inventory.
-pub struct CheckStock {
+pub(crate) struct CheckStock {
     pub client: InventoryServiceClient<Channel>,
 }
 
@@ -79,7 +79,7 @@ impl Op for CheckStock {
 
 /// One single-row INSERT per commit, on the same kind of database and with
 /// the same connection settings as the services.
-pub struct Commit {
+pub(crate) struct Commit {
     pub db: Db,
     pub seq: Arc<AtomicU64>,
 }

@@ -9,7 +9,7 @@ use crate::{fanout::Delivery, load::Summary};
 
 /// Figures of one fan-out size.
 #[derive(Debug, Serialize)]
-pub struct Fanout {
+pub(crate) struct Fanout {
     pub subscribers: usize,
     pub bytes_per_idle_connection: f64,
     pub one_event: Delivery,
@@ -20,7 +20,7 @@ pub struct Fanout {
 
 /// Every figure of one database backend.
 #[derive(Debug, Serialize)]
-pub struct BackendRun {
+pub(crate) struct BackendRun {
     pub backend: String,
     pub startup_ms: [f64; 2],
     pub rss_idle_kib: [u64; 2],
@@ -52,7 +52,7 @@ fn empty() -> Summary {
 }
 
 impl BackendRun {
-    pub fn new(backend: &str) -> Self {
+    pub(crate) fn new(backend: &str) -> Self {
         Self {
             backend: backend.into(),
             startup_ms: [0.0; 2],
@@ -94,7 +94,7 @@ impl BackendRun {
 
 /// The whole run.
 #[derive(Debug, Serialize)]
-pub struct Report {
+pub(crate) struct Report {
     #[serde(skip)]
     path: PathBuf,
     pub quick: bool,
@@ -103,7 +103,7 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn new(path: &Path, quick: bool) -> Self {
+    pub(crate) fn new(path: &Path, quick: bool) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         Self {
             path: path.to_owned(),
@@ -113,7 +113,7 @@ impl Report {
         }
     }
 
-    pub fn print_and_save(&mut self) -> anyhow::Result<()> {
+    pub(crate) fn print_and_save(&mut self) -> anyhow::Result<()> {
         for b in &mut self.backends {
             b.derive_ratios();
         }

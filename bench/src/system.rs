@@ -17,7 +17,7 @@ use tokio::{
 
 /// Which service a child process runs.
 #[derive(Clone, Copy, Debug)]
-pub enum Role {
+pub(crate) enum Role {
     /// inventory-service
     Inventory,
     /// order-service
@@ -43,7 +43,7 @@ impl Role {
 }
 
 /// A running service process.
-pub struct Service {
+pub(crate) struct Service {
     child: Child,
     /// REST address.
     pub http_addr: SocketAddr,
@@ -56,7 +56,7 @@ pub struct Service {
 impl Service {
     /// Starts `role` with the settings in `env` (see [`Role::settings`]) on
     /// free loopback ports and waits until it is ready.
-    pub async fn spawn(role: Role, env: &[(&str, String)]) -> anyhow::Result<Self> {
+    pub(crate) async fn spawn(role: Role, env: &[(&str, String)]) -> anyhow::Result<Self> {
         for (name, _) in env {
             ensure!(
                 role.settings().contains(name),
@@ -104,7 +104,7 @@ impl Service {
     }
 
     /// Resident memory of the process, in KiB (from /proc).
-    pub fn rss_kib(&self) -> u64 {
+    pub(crate) fn rss_kib(&self) -> u64 {
         let Some(pid) = self.child.id() else { return 0 };
         std::fs::read_to_string(format!("/proc/{pid}/status"))
             .ok()
@@ -117,7 +117,7 @@ impl Service {
     }
 
     /// Stops the process.
-    pub async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         let _ = self.child.start_kill();
         let _ = self.child.wait().await;
     }
@@ -128,7 +128,7 @@ impl Service {
 /// [`Service::spawn`] passed taken from the environment. Anything else
 /// exported in the shell that started the bench (a connection cap, a
 /// timeout, a token) would otherwise change what is measured.
-pub async fn serve(role: &str) -> anyhow::Result<()> {
+pub(crate) async fn serve(role: &str) -> anyhow::Result<()> {
     support::telemetry::init(support::telemetry::LogFormat::Json);
     let given = |name: &str| std::env::var(name).with_context(|| format!("{name} not passed"));
     let loopback = IpAddr::from(Ipv4Addr::LOCALHOST);

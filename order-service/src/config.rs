@@ -4,7 +4,7 @@
 use std::{net::IpAddr, path::PathBuf, time::Duration};
 
 use clap::Parser;
-pub use support::telemetry::LogFormat;
+pub(crate) use support::telemetry::LogFormat;
 
 /// order-service settings.
 #[derive(Clone, Debug, Parser)]

@@ -9,16 +9,16 @@ use crate::error::Error;
 
 /// Largest quantity one order may ask for: far above any real basket, far
 /// below anything that could overflow stock arithmetic.
-pub const MAX_QUANTITY: i64 = 1000;
+pub(crate) const MAX_QUANTITY: i64 = 1000;
 /// Longest product name, in bytes (inventory enforces the same limit).
-pub const MAX_PRODUCT_NAME: usize = 100;
+pub(crate) const MAX_PRODUCT_NAME: usize = 100;
 /// Longest `Idempotency-Key` header value accepted.
-pub const MAX_IDEMPOTENCY_KEY: usize = 255;
+pub(crate) const MAX_IDEMPOTENCY_KEY: usize = 255;
 
 /// Where an order stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Status {
+pub(crate) enum Status {
     /// Recorded; its reservation is under way.
     Pending,
     /// Stock is reserved for it.
@@ -31,7 +31,7 @@ pub enum Status {
 
 impl Status {
     /// The value stored in `orders.status` (and sent in JSON).
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "PENDING",
             Self::Created => "CREATED",
@@ -41,7 +41,7 @@ impl Status {
     }
 
     /// Parses a stored status.
-    pub fn parse(s: &str) -> Result<Self, Error> {
+    pub(crate) fn parse(s: &str) -> Result<Self, Error> {
         Ok(match s {
             "PENDING" => Self::Pending,
             "CREATED" => Self::Created,
@@ -53,22 +53,22 @@ impl Status {
 }
 
 /// Human reasons for a rejection, shown to users as they are.
-pub mod reason {
+pub(crate) mod reason {
     /// Inventory had less than the quantity.
-    pub const INSUFFICIENT_STOCK: &str = "Insufficient stock";
+    pub(crate) const INSUFFICIENT_STOCK: &str = "Insufficient stock";
     /// Inventory does not know the product.
-    pub const UNKNOWN_PRODUCT: &str = "Unknown product";
+    pub(crate) const UNKNOWN_PRODUCT: &str = "Unknown product";
     /// Inventory could not be reached or did not answer in time.
-    pub const INVENTORY_UNAVAILABLE: &str = "Inventory unavailable";
+    pub(crate) const INVENTORY_UNAVAILABLE: &str = "Inventory unavailable";
     /// The service stopped before the order was confirmed; it was rolled back.
-    pub const INTERRUPTED: &str = "Interrupted before confirmation";
+    pub(crate) const INTERRUPTED: &str = "Interrupted before confirmation";
 }
 
 /// An order as clients see it: `{"id","product","quantity","status"}` as the
 /// original, plus `reason` (rejections) and `createdAt` (RFC 3339, UTC).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Order {
+pub(crate) struct Order {
     /// Increasing id; pages of `GET /orders` are cut by it.
     pub id: i64,
     /// Product name.
@@ -99,28 +99,28 @@ fn rfc3339<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error
 }
 
 /// Milliseconds since the epoch, as stored.
-pub fn to_ms(t: SystemTime) -> i64 {
+pub(crate) fn to_ms(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
 }
 
 /// The inverse of [`to_ms`].
-pub fn from_ms(ms: i64) -> SystemTime {
+pub(crate) fn from_ms(ms: i64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }
 
 /// A valid order request: a non-empty product of bounded length and a
 /// quantity from 1 to [`MAX_QUANTITY`].
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NewOrder {
+pub(crate) struct NewOrder {
     product: String,
     quantity: i64,
 }
 
 impl NewOrder {
     /// Validates raw input; the error says what is wrong, for the client.
-    pub fn parse(product: Option<String>, quantity: Option<i64>) -> Result<Self, Error> {
+    pub(crate) fn parse(product: Option<String>, quantity: Option<i64>) -> Result<Self, Error> {
         let product = product.ok_or_else(|| Error::BadRequest("product is required".into()))?;
         if product.trim().is_empty() {
             return Err(Error::BadRequest("product must not be empty".into()));
@@ -147,29 +147,29 @@ impl NewOrder {
     }
 
     /// The product name.
-    pub fn product(&self) -> &str {
+    pub(crate) fn product(&self) -> &str {
         &self.product
     }
 
     /// The quantity, 1..=[`MAX_QUANTITY`].
-    pub fn quantity(&self) -> i64 {
+    pub(crate) fn quantity(&self) -> i64 {
         self.quantity
     }
 
     /// A fingerprint of the request, to tell a retry from a different request
     /// reusing the same `Idempotency-Key`.
-    pub fn fingerprint(&self) -> String {
+    pub(crate) fn fingerprint(&self) -> String {
         format!("{}\u{1f}{}", self.quantity, self.product)
     }
 }
 
 /// A client's `Idempotency-Key`: printable ASCII, bounded.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct IdempotencyKey(String);
+pub(crate) struct IdempotencyKey(String);
 
 impl IdempotencyKey {
     /// Accepts 1 to [`MAX_IDEMPOTENCY_KEY`] visible ASCII characters.
-    pub fn parse(s: &str) -> Result<Self, Error> {
+    pub(crate) fn parse(s: &str) -> Result<Self, Error> {
         if s.is_empty() || s.len() > MAX_IDEMPOTENCY_KEY || !s.bytes().all(|b| b.is_ascii_graphic())
         {
             return Err(Error::BadRequest(format!(
@@ -180,7 +180,7 @@ impl IdempotencyKey {
     }
 
     /// The key.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }

@@ -11,7 +11,7 @@ use support::db::is_unavailable;
 
 /// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     /// Malformed or invalid input (400).
     #[error("{0}")]
     BadRequest(String),
@@ -52,7 +52,7 @@ pub enum Error {
 }
 
 /// Result with this crate's error.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     fn status(&self) -> StatusCode {

@@ -64,7 +64,7 @@ pub struct Round {
 
 /// Places and cancels orders. Cheap to clone.
 #[derive(Clone, Debug)]
-pub struct Flow {
+pub(crate) struct Flow {
     store: Store,
     inventory: Inventory,
     events: Events,
@@ -76,7 +76,7 @@ pub struct Flow {
 
 impl Flow {
     /// Builds the flow; `reserve_timeout` is the inventory client's deadline.
-    pub fn new(
+    pub(crate) fn new(
         store: Store,
         inventory: Inventory,
         events: Events,
@@ -100,7 +100,11 @@ impl Flow {
     ///
     /// With an Idempotency-Key, a retry of the same request returns the first
     /// answer; the same key with another request is `Error::Unprocessable`.
-    pub async fn place(&self, new: NewOrder, idempotency: Option<IdempotencyKey>) -> Result<Order> {
+    pub(crate) async fn place(
+        &self,
+        new: NewOrder,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<Order> {
         let key = uuid::Uuid::now_v7().to_string();
         let order = match self.store.record(&new, &key, idempotency.as_ref()).await? {
             Recorded::New(order) => order,
@@ -156,7 +160,7 @@ impl Flow {
     /// status change is conditional, and release is idempotent). If
     /// inventory is down, the order is still cancelled and the reconciler
     /// releases the stock once inventory is back.
-    pub async fn cancel(&self, id: i64) -> Result<Order> {
+    pub(crate) async fn cancel(&self, id: i64) -> Result<Order> {
         let Some(order) = self.store.cancel(id).await? else {
             return Err(match self.store.get(id).await? {
                 None => Error::NotFound(format!("Order {id} not found")),
@@ -214,7 +218,7 @@ impl Flow {
     /// PENDING, then releases the stock of up to a batch of orders whose
     /// release is due, concurrently, recording the successes in one
     /// statement.
-    pub async fn reconcile_once(&self) -> Result<Round> {
+    pub(crate) async fn reconcile_once(&self) -> Result<Round> {
         let now = SystemTime::now();
         for order in self
             .store
@@ -278,7 +282,7 @@ impl Flow {
 
     /// Runs [`Flow::reconcile_once`] now, then again at once while rounds
     /// come back full, else every `interval`, until shutdown.
-    pub async fn reconcile_forever(self, interval: Duration, shutdown: CancellationToken) {
+    pub(crate) async fn reconcile_forever(self, interval: Duration, shutdown: CancellationToken) {
         loop {
             let more = match self.reconcile_once().await {
                 Ok(round) => round.more,

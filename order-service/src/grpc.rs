@@ -8,13 +8,13 @@ use crate::{domain::NewOrder, flow::Flow};
 
 /// The service implementation.
 #[derive(Clone, Debug)]
-pub struct Orders {
+pub(crate) struct Orders {
     flow: Flow,
 }
 
 impl Orders {
     /// Serves `flow`.
-    pub fn new(flow: Flow) -> Self {
+    pub(crate) fn new(flow: Flow) -> Self {
         Self { flow }
     }
 }

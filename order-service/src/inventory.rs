@@ -30,7 +30,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// What a reservation came to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Reserved {
+pub(crate) enum Reserved {
     /// Stock is held under the order's key.
     Yes,
     /// Not enough stock.
@@ -43,7 +43,7 @@ pub enum Reserved {
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
-pub enum CallError {
+pub(crate) enum CallError {
     /// Unreachable, too slow, or answered with a server-side failure: the
     /// outcome is unknown and the caller must treat stock as possibly held.
     #[error("inventory unavailable: {0}")]
@@ -57,7 +57,7 @@ impl CallError {
     /// True when inventory could not be reached or did not answer in time:
     /// a failure of the connection, not of the request, so every other
     /// call now would most likely fail the same way.
-    pub fn is_unreachable(&self) -> bool {
+    pub(crate) fn is_unreachable(&self) -> bool {
         matches!(
             self,
             CallError::Unavailable(s) if matches!(
@@ -71,7 +71,7 @@ impl CallError {
 /// A product as inventory lists it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Product {
+pub(crate) struct Product {
     /// Inventory's id.
     pub id: i64,
     /// Name.
@@ -82,7 +82,7 @@ pub struct Product {
 
 /// Cheap to clone: clones share the channel.
 #[derive(Clone)]
-pub struct Inventory {
+pub(crate) struct Inventory {
     client: InventoryServiceClient<Channel>,
     channel: Channel,
     timeout: Duration,
@@ -105,7 +105,7 @@ impl Inventory {
     /// A client of `url` (e.g. `http://127.0.0.1:9091`); connects on first
     /// use. With a `token`, every call carries `authorization: Bearer <token>`
     /// (inventory's mutating RPCs require it when it has one configured).
-    pub fn new(
+    pub(crate) fn new(
         url: &str,
         timeout: Duration,
         metrics: Metrics,
@@ -133,7 +133,7 @@ impl Inventory {
     }
 
     /// Reserves stock for an order, keyed by the order's unique key.
-    pub async fn reserve(
+    pub(crate) async fn reserve(
         &self,
         key: &str,
         product: &str,
@@ -170,7 +170,7 @@ impl Inventory {
     }
 
     /// Releases an order's reservation (idempotent; safe to repeat).
-    pub async fn release(&self, key: &str) -> Result<(), CallError> {
+    pub(crate) async fn release(&self, key: &str) -> Result<(), CallError> {
         let request = ReleaseStockRequest {
             reservation_key: key.to_owned(),
         };
@@ -183,7 +183,7 @@ impl Inventory {
     }
 
     /// Every product with its stock.
-    pub async fn products(&self) -> Result<Vec<Product>, CallError> {
+    pub(crate) async fn products(&self) -> Result<Vec<Product>, CallError> {
         let listed = self
             .idempotent("list_products", |mut c, deadline| {
                 let request = self.request(ListProductsRequest {}, deadline);
@@ -202,7 +202,7 @@ impl Inventory {
     }
 
     /// True when inventory's gRPC health service says it is serving.
-    pub async fn ping(&self) -> bool {
+    pub(crate) async fn ping(&self) -> bool {
         let mut health = tonic_health::pb::health_client::HealthClient::new(self.channel.clone());
         let request = self.request(
             tonic_health::pb::HealthCheckRequest {
@@ -217,7 +217,7 @@ impl Inventory {
     }
 
     /// Opens the stock-change stream (no deadline: it lives as long as inventory).
-    pub async fn watch(&self) -> Result<tonic::Streaming<proto::StockChange>, Status> {
+    pub(crate) async fn watch(&self) -> Result<tonic::Streaming<proto::StockChange>, Status> {
         let mut request = tonic::Request::new(WatchStockRequest {});
         if let Some(value) = &self.authorization {
             request

@@ -54,7 +54,7 @@ fn latency_histogram() -> Histogram {
 
 /// Every metric of the service. Cheap to clone.
 #[derive(Clone, Debug)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     inner: Arc<Inner>,
 }
 
@@ -140,7 +140,13 @@ impl Metrics {
     /// Records one HTTP request. Both labels must come from closed sets
     /// (standard methods; route templates), or a client could create time
     /// series at will.
-    pub fn http_request(&self, method: &'static str, route: &str, status: u16, elapsed: Duration) {
+    pub(crate) fn http_request(
+        &self,
+        method: &'static str,
+        route: &str,
+        status: u16,
+        elapsed: Duration,
+    ) {
         let route = route.to_owned();
         self.inner
             .http_latency
@@ -160,7 +166,7 @@ impl Metrics {
     }
 
     /// Records an order reaching a final status.
-    pub fn order_settled(&self, status: &'static str) {
+    pub(crate) fn order_settled(&self, status: &'static str) {
         self.inner
             .orders
             .get_or_create(&StatusLabels { status })
@@ -168,7 +174,7 @@ impl Metrics {
     }
 
     /// Records one inventory call; `error` is its gRPC code when it failed.
-    pub fn inventory_call(
+    pub(crate) fn inventory_call(
         &self,
         method: &'static str,
         elapsed: Duration,
@@ -193,19 +199,19 @@ impl Metrics {
     ///
     /// A guard rather than a decrement after the session: a WebSocket's
     /// session is dropped, not run to its end, when the socket closes.
-    pub fn open_connection(&self) -> OpenConnection {
+    pub(crate) fn open_connection(&self) -> OpenConnection {
         self.inner.live_connections.inc();
         OpenConnection(self.inner.live_connections.clone())
     }
 
     /// Sets the number of orders awaiting a release (from the database, so
     /// every replica reports the same number).
-    pub fn awaiting_release(&self, orders: i64) {
+    pub(crate) fn awaiting_release(&self, orders: i64) {
         self.inner.awaiting_release.set(orders);
     }
 
     /// The Prometheus text exposition of every metric.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = encode(&mut out, &self.inner.registry);
@@ -215,7 +221,7 @@ impl Metrics {
 
 /// One open STOMP connection in `live_connections`; decrements on drop.
 #[derive(Debug)]
-pub struct OpenConnection(Gauge);
+pub(crate) struct OpenConnection(Gauge);
 
 impl Drop for OpenConnection {
     fn drop(&mut self) {

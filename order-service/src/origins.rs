@@ -80,7 +80,7 @@ impl<'a> Origin<'a> {
 #[error(
     "ALLOWED_ORIGINS entry {entry:?} is not an origin or pattern ({why}); expected e.g. http://localhost:4200, https://*.example.com, http://localhost:[*] or *"
 )]
-pub struct InvalidOrigin {
+pub(crate) struct InvalidOrigin {
     entry: String,
     why: &'static str,
 }
@@ -185,7 +185,7 @@ fn glob(pattern: &[u8], text: &[u8]) -> bool {
 
 /// Origins allowed besides the same origin.
 #[derive(Clone, Debug, Default)]
-pub struct AllowedOrigins {
+pub(crate) struct AllowedOrigins {
     entries: Vec<Entry>,
 }
 
@@ -193,7 +193,7 @@ impl AllowedOrigins {
     /// Parses `ALLOWED_ORIGINS` entries (blank ones are ignored, a trailing
     /// slash too); an entry that is neither an origin nor a pattern is an
     /// error, so a typo cannot silently allow nothing (or everything).
-    pub fn new<I, S>(entries: I) -> Result<Self, InvalidOrigin>
+    pub(crate) fn new<I, S>(entries: I) -> Result<Self, InvalidOrigin>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
@@ -210,7 +210,7 @@ impl AllowedOrigins {
     /// True when `origin` matches an entry or is the same origin as the
     /// request's `Host` (the page served by this service, or by a proxy in
     /// front of it that keeps the Host header).
-    pub fn allows_origin(&self, origin: &HeaderValue, host: Option<&HeaderValue>) -> bool {
+    pub(crate) fn allows_origin(&self, origin: &HeaderValue, host: Option<&HeaderValue>) -> bool {
         let Some(parsed) = origin.to_str().ok().and_then(Origin::parse) else {
             return false;
         };
@@ -228,7 +228,7 @@ impl AllowedOrigins {
     }
 
     /// Applies the whole rule to a request's headers: no `Origin` is allowed.
-    pub fn allows(&self, headers: &HeaderMap) -> bool {
+    pub(crate) fn allows(&self, headers: &HeaderMap) -> bool {
         match headers.get(header::ORIGIN) {
             None => true,
             Some(origin) => self.allows_origin(origin, headers.get(header::HOST)),

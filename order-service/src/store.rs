@@ -21,13 +21,13 @@ const COLUMNS: &str = "id, product, quantity, status, reason, created_at_ms, ord
 
 /// The orders table.
 #[derive(Clone, Debug)]
-pub struct Store {
+pub(crate) struct Store {
     db: Db,
 }
 
 /// What recording a new order found.
 #[derive(Debug)]
-pub enum Recorded {
+pub(crate) enum Recorded {
     /// A new pending order.
     New(Order),
     /// An earlier order with the same Idempotency-Key, and whether its
@@ -42,7 +42,7 @@ pub enum Recorded {
 
 /// How a pending order is settled.
 #[derive(Clone, Copy, Debug)]
-pub struct Settlement<'a> {
+pub(crate) struct Settlement<'a> {
     /// The final status.
     pub status: Status,
     /// Why, for rejections.
@@ -77,18 +77,18 @@ where
 
 impl Store {
     /// Wraps an open, migrated database.
-    pub fn new(db: Db) -> Self {
+    pub(crate) fn new(db: Db) -> Self {
         Self { db }
     }
 
     /// Whether the database answers, for readiness.
-    pub async fn ping(&self) -> bool {
+    pub(crate) async fn ping(&self) -> bool {
         self.db.ping().await.is_ok()
     }
 
     /// Records a pending order under `key`. With an Idempotency-Key already
     /// recorded, returns that order instead and writes nothing.
-    pub async fn record(
+    pub(crate) async fn record(
         &self,
         new: &NewOrder,
         key: &str,
@@ -146,7 +146,7 @@ impl Store {
 
     /// Moves a pending order to its final state. `None` when it was no
     /// longer pending (someone else settled it first).
-    pub async fn settle(&self, id: i64, s: Settlement<'_>) -> Result<Option<Order>> {
+    pub(crate) async fn settle(&self, id: i64, s: Settlement<'_>) -> Result<Option<Order>> {
         let forget = if s.forget_idempotency_key {
             ", idempotency_key = NULL"
         } else {
@@ -171,7 +171,7 @@ impl Store {
 
     /// Cancels a created order and marks its stock for release. `None` when
     /// the order is not CREATED (see [`Store::get`] for why).
-    pub async fn cancel(&self, id: i64) -> Result<Option<Order>> {
+    pub(crate) async fn cancel(&self, id: i64) -> Result<Option<Order>> {
         with_db!(&self.db, write, |pool| {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "UPDATE orders SET status = 'CANCELLED', release_pending = TRUE, updated_at_ms = $1 \
@@ -188,7 +188,7 @@ impl Store {
 
     /// Inventory confirmed the release of these orders' stock; one
     /// statement for a whole reconciliation round.
-    pub async fn releases_done(&self, ids: &[i64]) -> Result<()> {
+    pub(crate) async fn releases_done(&self, ids: &[i64]) -> Result<()> {
         if ids.is_empty() {
             return Ok(());
         }
@@ -208,7 +208,7 @@ impl Store {
 
     /// A release failed for a reason of this order's own: count it, and
     /// retry it no sooner than `retry_at`.
-    pub async fn release_failed(&self, id: i64, retry_at: SystemTime) -> Result<()> {
+    pub(crate) async fn release_failed(&self, id: i64, retry_at: SystemTime) -> Result<()> {
         with_db!(&self.db, write, |pool| {
             sqlx::query(
                 "UPDATE orders SET release_attempts = release_attempts + 1, release_after_ms = $1 \
@@ -224,7 +224,7 @@ impl Store {
     }
 
     /// One order.
-    pub async fn get(&self, id: i64) -> Result<Option<Order>> {
+    pub(crate) async fn get(&self, id: i64) -> Result<Option<Order>> {
         with_db!(&self.db, read, |pool| {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT {COLUMNS} FROM orders WHERE id = $1"
@@ -240,7 +240,7 @@ impl Store {
     /// Newest first, at most `limit`, only ids below `before` when given.
     /// Walks the primary key backwards: constant cost per page, however
     /// many orders there are.
-    pub async fn list(&self, before: Option<i64>, limit: i64) -> Result<Vec<Order>> {
+    pub(crate) async fn list(&self, before: Option<i64>, limit: i64) -> Result<Vec<Order>> {
         self.select(
             "id < $1 ORDER BY id DESC",
             before.unwrap_or(i64::MAX),
@@ -251,7 +251,7 @@ impl Store {
 
     /// Orders whose stock is to be released and whose next attempt is due
     /// by `now`, the longest-waiting first (index `orders_awaiting_release`).
-    pub async fn due_releases(&self, now: SystemTime, limit: i64) -> Result<Vec<Order>> {
+    pub(crate) async fn due_releases(&self, now: SystemTime, limit: i64) -> Result<Vec<Order>> {
         self.select(
             "release_pending = TRUE AND release_after_ms <= $1 ORDER BY release_after_ms, id",
             to_ms(now),
@@ -262,7 +262,11 @@ impl Store {
 
     /// Orders pending since before `stale_before`: their request died
     /// (index `orders_pending`).
-    pub async fn stale_pending(&self, stale_before: SystemTime, limit: i64) -> Result<Vec<Order>> {
+    pub(crate) async fn stale_pending(
+        &self,
+        stale_before: SystemTime,
+        limit: i64,
+    ) -> Result<Vec<Order>> {
         self.select(
             "status = 'PENDING' AND created_at_ms < $1 ORDER BY created_at_ms, id",
             to_ms(stale_before),
@@ -272,7 +276,7 @@ impl Store {
     }
 
     /// How many orders still have stock to release (backing off or not).
-    pub async fn awaiting_release(&self) -> Result<i64> {
+    pub(crate) async fn awaiting_release(&self) -> Result<i64> {
         let count = with_db!(&self.db, read, |pool| {
             sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE release_pending = TRUE")
                 .fetch_one(pool)

@@ -12,7 +12,7 @@ use support::{
 };
 use tonic::transport::Channel;
 
-pub struct TestInventory {
+pub(crate) struct TestInventory {
     pub server: Server,
     pub grpc: InventoryServiceClient<Channel>,
     pub http: reqwest::Client,
@@ -22,12 +22,15 @@ pub struct TestInventory {
 
 impl TestInventory {
     /// `None` when the backend is not available here (PostgreSQL outside CI).
-    pub async fn spawn(backend: Backend) -> Option<Self> {
+    pub(crate) async fn spawn(backend: Backend) -> Option<Self> {
         Self::spawn_with(backend, |_| {}).await
     }
 
     /// Like [`spawn`](Self::spawn), with the test's changes to the config.
-    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> Option<Self> {
+    pub(crate) async fn spawn_with(
+        backend: Backend,
+        configure: impl FnOnce(&mut Config),
+    ) -> Option<Self> {
         let db = TestDatabase::create(backend, "inventory").await?;
         let mut config = Config::for_tests(&db.url);
         configure(&mut config);
@@ -45,12 +48,12 @@ impl TestInventory {
         })
     }
 
-    pub async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.server.stop().await.expect("clean shutdown");
         self.db.cleanup().await;
     }
 
-    pub async fn stock(&self, product: &str) -> i32 {
+    pub(crate) async fn stock(&self, product: &str) -> i32 {
         let reply = self
             .grpc
             .clone()
@@ -65,14 +68,14 @@ impl TestInventory {
     }
 
     /// A second handle on the service's database, to look behind its API.
-    pub async fn sql(&self) -> Db {
+    pub(crate) async fn sql(&self) -> Db {
         Db::connect(&self.db.url, &inventory_service::migrations())
             .await
             .expect("second database handle")
     }
 
     /// How many rows the reservations table has.
-    pub async fn reservation_rows(&self) -> i64 {
+    pub(crate) async fn reservation_rows(&self) -> i64 {
         let db = self.sql().await;
         let n = with_db!(&db, read, |pool| {
             sqlx::query_scalar("SELECT COUNT(*) FROM reservations")
@@ -85,7 +88,7 @@ impl TestInventory {
     }
 
     /// Runs one statement of the test's own on the service's database.
-    pub async fn execute(&self, sql: &'static str) {
+    pub(crate) async fn execute(&self, sql: &'static str) {
         let db = self.sql().await;
         with_db!(&db, write, |pool| {
             sqlx::query(sql).execute(pool).await.expect(sql);
@@ -95,7 +98,7 @@ impl TestInventory {
 
     /// Asserts that every product's `held` is the sum of its RESERVED
     /// reservations.
-    pub async fn assert_held_matches_reservations(&self) {
+    pub(crate) async fn assert_held_matches_reservations(&self) {
         let db = self.sql().await;
         let off: Vec<(String, i64, i64)> = with_db!(&db, read, |pool| {
             sqlx::query_as(

@@ -32,7 +32,7 @@ use crate::{error::Error, origins::AllowedOrigins};
 const PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(1800);
 
 /// CORS headers for the allowed origins.
-pub fn cors(origins: AllowedOrigins) -> CorsLayer {
+pub(super) fn cors(origins: AllowedOrigins) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::predicate(
             move |origin: &HeaderValue, parts| {
@@ -47,7 +47,7 @@ pub fn cors(origins: AllowedOrigins) -> CorsLayer {
 
 /// Refuses what a refused origin may not do, and strips the CORS headers
 /// tower-http adds to answers for origins it refused.
-pub async fn guard(
+pub(super) async fn guard(
     State(origins): State<AllowedOrigins>,
     request: Request,
     next: Next,

@@ -19,7 +19,7 @@ async fn probe(app: &AppState) -> (bool, bool) {
 }
 
 /// Liveness and readiness in one answer.
-pub async fn health(State(app): State<AppState>) -> impl IntoResponse {
+pub(super) async fn health(State(app): State<AppState>) -> impl IntoResponse {
     let (db, inventory) = probe(&app).await;
     let status = match (db, inventory) {
         (true, true) => "UP",
@@ -38,12 +38,12 @@ pub async fn health(State(app): State<AppState>) -> impl IntoResponse {
 }
 
 /// 200 while the process serves requests.
-pub async fn live() -> impl IntoResponse {
+pub(super) async fn live() -> impl IntoResponse {
     Json(json!({ "status": "UP" }))
 }
 
 /// 200 when the database and inventory answer, 503 otherwise.
-pub async fn ready(State(app): State<AppState>) -> impl IntoResponse {
+pub(super) async fn ready(State(app): State<AppState>) -> impl IntoResponse {
     let (db, inventory) = probe(&app).await;
     let code = if db && inventory {
         StatusCode::OK
@@ -59,7 +59,7 @@ pub async fn ready(State(app): State<AppState>) -> impl IntoResponse {
 }
 
 /// Prometheus text exposition.
-pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
+pub(super) async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
     (
         [(
             axum::http::header::CONTENT_TYPE,

@@ -19,10 +19,10 @@ use support::http::BodyTimeout;
 use crate::error::Error;
 
 /// Largest request body accepted: an order is a few dozen bytes.
-pub const MAX_BODY: usize = 16 * 1024;
+pub(super) const MAX_BODY: usize = 16 * 1024;
 
 /// A deserialized JSON body.
-pub struct JsonBody<T>(pub T);
+pub(super) struct JsonBody<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = Error;

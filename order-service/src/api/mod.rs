@@ -28,7 +28,7 @@ use crate::{
 /// What every handler can reach. Writes go through the order flow; reads
 /// go straight to where the data lives.
 #[derive(Clone, Debug)]
-pub struct AppState {
+pub(crate) struct AppState {
     /// Places and cancels orders.
     pub flow: Flow,
     /// Reads orders.
@@ -41,7 +41,7 @@ pub struct AppState {
 
 /// REST routes with CORS and request metrics, the page's files for every
 /// other path, and JSON errors for unknown routes and methods.
-pub fn router(state: AppState, origins: AllowedOrigins, frontend_dir: &Path) -> Router {
+pub(crate) fn router(state: AppState, origins: AllowedOrigins, frontend_dir: &Path) -> Router {
     let page = page::Page::new(frontend_dir);
     Router::new()
         .route("/orders", post(orders::create).get(orders::list))

@@ -15,21 +15,21 @@ use crate::{
 };
 
 /// Page size when `limit` is not given.
-pub const DEFAULT_PAGE: i64 = 100;
+pub(super) const DEFAULT_PAGE: i64 = 100;
 /// Largest page; bounds the work and memory of one request.
-pub const MAX_PAGE: i64 = 1000;
+pub(super) const MAX_PAGE: i64 = 1000;
 
 /// The request body, as the original: `{"product":"Laptop","quantity":2}`.
 /// Fields are optional here so that a missing one gets a precise message.
 #[derive(Deserialize)]
-pub struct CreateOrder {
+pub(super) struct CreateOrder {
     product: Option<String>,
     quantity: Option<i64>,
 }
 
 /// `POST /orders`: 200 with the order (CREATED or REJECTED with a reason),
 /// 503 when inventory cannot answer. `Idempotency-Key` makes retries safe.
-pub async fn create(
+pub(super) async fn create(
     State(app): State<AppState>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<CreateOrder>,
@@ -67,7 +67,10 @@ fn parse_param(
 /// `GET /orders?limit=&before=`: newest first. `limit` defaults to
 /// [`DEFAULT_PAGE`], at most [`MAX_PAGE`]; `before=<id>` continues below that
 /// id. A full page carries `Link: <…?before=…>; rel="next"`.
-pub async fn list(State(app): State<AppState>, RawQuery(query): RawQuery) -> Result<Response> {
+pub(super) async fn list(
+    State(app): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Response> {
     let page: Page = serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
         .map_err(|e| Error::BadRequest(format!("Invalid query: {e}")))?;
     let limit = parse_param("limit", page.limit, 1..=MAX_PAGE)?.unwrap_or(DEFAULT_PAGE);
@@ -96,7 +99,10 @@ fn parse_id(raw: &str) -> Result<i64> {
 }
 
 /// `GET /orders/{id}`.
-pub async fn get(State(app): State<AppState>, Path(id): Path<String>) -> Result<Json<Order>> {
+pub(super) async fn get(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Order>> {
     let id = parse_id(&id)?;
     app.orders
         .get(id)
@@ -107,7 +113,10 @@ pub async fn get(State(app): State<AppState>, Path(id): Path<String>) -> Result<
 
 /// `POST /orders/{id}/cancel`: 200 CANCELLED with its stock released, 404,
 /// or 409 when the order is not CREATED.
-pub async fn cancel(State(app): State<AppState>, Path(id): Path<String>) -> Result<Json<Order>> {
+pub(super) async fn cancel(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Order>> {
     let id = parse_id(&id)?;
     Ok(Json(app.flow.cancel(id).await?))
 }

@@ -24,20 +24,20 @@ const MAX_PATH: usize = 1024;
 
 /// Serves the files under `dir`.
 #[derive(Clone, Debug)]
-pub struct Page {
+pub(super) struct Page {
     files: ServeDir,
 }
 
 impl Page {
     /// Files under `dir`, `index.html` for directories.
-    pub fn new(dir: &Path) -> Self {
+    pub(super) fn new(dir: &Path) -> Self {
         Self {
             files: ServeDir::new(dir).append_index_html_on_directories(true),
         }
     }
 
     /// Answers any request no route matched.
-    pub async fn serve(self, request: Request) -> Response {
+    pub(super) async fn serve(self, request: Request) -> Response {
         let path = request.uri().path();
         if path.len() > MAX_PATH || path.split('/').any(|s| s.len() > MAX_SEGMENT) {
             return not_found();

@@ -10,7 +10,7 @@ use crate::{
 
 /// `[{"id":1,"name":"Laptop","stockQuantity":10}, …]`; 503 when inventory
 /// cannot answer.
-pub async fn list(State(app): State<AppState>) -> Result<Json<Vec<Product>>> {
+pub(super) async fn list(State(app): State<AppState>) -> Result<Json<Vec<Product>>> {
     app.inventory.products().await.map(Json).map_err(|e| {
         tracing::warn!(error = %e, "cannot list products");
         Error::InventoryUnavailable

@@ -13,23 +13,23 @@ use crate::domain::Order;
 
 mod pg_bus;
 
-pub use pg_bus::PgBus;
+pub(crate) use pg_bus::PgBus;
 
 /// Topic of order changes (created, rejected, cancelled).
-pub const ORDERS_TOPIC: &str = "/topic/orders";
+pub(crate) const ORDERS_TOPIC: &str = "/topic/orders";
 /// Topic of stock changes.
-pub const PRODUCTS_TOPIC: &str = "/topic/products";
+pub(crate) const PRODUCTS_TOPIC: &str = "/topic/products";
 
 /// Something that delivers a JSON body to a destination's subscribers
 /// without blocking.
-pub trait Publish: Send + Sync + 'static {
+pub(crate) trait Publish: Send + Sync + 'static {
     /// Delivers `body` to every subscriber of `destination`.
     fn publish(&self, destination: &str, body: Bytes);
 }
 
 /// The flow's handle for announcing changes. Cheap to clone.
 #[derive(Clone)]
-pub struct Events {
+pub(crate) struct Events {
     sink: Arc<dyn Publish>,
 }
 
@@ -41,12 +41,12 @@ impl std::fmt::Debug for Events {
 
 impl Events {
     /// Publishes through `sink`.
-    pub fn new(sink: Arc<dyn Publish>) -> Self {
+    pub(crate) fn new(sink: Arc<dyn Publish>) -> Self {
         Self { sink }
     }
 
     /// Announces an order's new state; the body is the Order JSON of REST.
-    pub fn order_changed(&self, order: &Order) {
+    pub(crate) fn order_changed(&self, order: &Order) {
         match serde_json::to_vec(order) {
             Ok(json) => self.sink.publish(ORDERS_TOPIC, Bytes::from(json)),
             Err(e) => tracing::error!(error = %e, "cannot encode order event"),
@@ -54,7 +54,7 @@ impl Events {
     }
 
     /// Announces a product's new stock: `{"name":…,"stockQuantity":…}`.
-    pub fn stock_changed(&self, name: &str, stock: i32) {
+    pub(crate) fn stock_changed(&self, name: &str, stock: i32) {
         let body = serde_json::json!({ "name": name, "stockQuantity": stock });
         self.sink
             .publish(PRODUCTS_TOPIC, Bytes::from(body.to_string()));

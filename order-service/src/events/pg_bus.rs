@@ -25,7 +25,7 @@ const QUEUE: usize = 4096;
 
 /// Routes `/topic/orders` through PostgreSQL, everything else straight to
 /// this replica's own sink.
-pub struct PgBus {
+pub(crate) struct PgBus {
     local: Arc<dyn Publish>,
     outbox: mpsc::Sender<Bytes>,
 }
@@ -35,7 +35,7 @@ impl PgBus {
     /// end at `shutdown`. What this replica hears goes to `local` (its STOMP
     /// broker). Returns once LISTEN is in place, so no event published after
     /// start-up is missed by this replica's clients.
-    pub async fn start(
+    pub(crate) async fn start(
         pool: PgPool,
         local: Arc<dyn Publish>,
         shutdown: CancellationToken,

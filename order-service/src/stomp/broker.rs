@@ -15,11 +15,11 @@ use crate::events::Publish;
 
 /// Events a session may fall behind before it is dropped as a slow consumer:
 /// minutes of normal traffic, a few MiB of `Arc`s at most.
-pub const CAPACITY: usize = 4096;
+pub(crate) const CAPACITY: usize = 4096;
 
 /// One published event.
 #[derive(Debug)]
-pub struct Event {
+pub(crate) struct Event {
     /// `/topic/orders`, `/topic/products`.
     pub destination: String,
     /// JSON.
@@ -28,7 +28,7 @@ pub struct Event {
 
 /// Fan-out hub. Cheap to clone.
 #[derive(Clone, Debug)]
-pub struct Broker {
+pub(crate) struct Broker {
     tx: broadcast::Sender<Arc<Event>>,
 }
 
@@ -42,7 +42,7 @@ impl Default for Broker {
 
 impl Broker {
     /// A receiver of every event published from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.tx.subscribe()
     }
 }

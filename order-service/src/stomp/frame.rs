@@ -17,15 +17,15 @@
 mod decode;
 mod encode;
 
-pub use decode::Decoder;
-pub use encode::{encode, encode_message};
+pub(crate) use decode::Decoder;
+pub(crate) use encode::{encode, encode_message};
 
 /// The protocol versions we speak, best first.
-pub const VERSIONS: [Version; 3] = [Version::V1_2, Version::V1_1, Version::V1_0];
+pub(crate) const VERSIONS: [Version; 3] = [Version::V1_2, Version::V1_1, Version::V1_0];
 
 /// A negotiated STOMP version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Version {
+pub(crate) enum Version {
     /// STOMP 1.0: no header escaping.
     V1_0,
     /// STOMP 1.1: escaping without `\r`.
@@ -36,7 +36,7 @@ pub enum Version {
 
 impl Version {
     /// As in the `version` header.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Version::V1_0 => "1.0",
             Version::V1_1 => "1.1",
@@ -47,7 +47,7 @@ impl Version {
 
 /// Bounds on what a client may send.
 #[derive(Clone, Copy, Debug)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// Largest frame, headers and body together.
     pub max_frame_bytes: usize,
     /// Most headers in one frame.
@@ -58,7 +58,7 @@ pub struct Limits {
 
 /// One frame.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Frame {
+pub(crate) struct Frame {
     /// `CONNECT`, `SUBSCRIBE`, … (as sent).
     pub command: String,
     /// Headers in order, unescaped; repeats are kept (the first one wins).
@@ -69,7 +69,7 @@ pub struct Frame {
 
 /// What [`Decoder::next`] took off the buffer.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Item {
+pub(crate) enum Item {
     /// A bare EOL: a heart-beat.
     Heartbeat,
     /// A whole frame.
@@ -78,7 +78,7 @@ pub enum Item {
 
 /// Why the input is not STOMP.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum FrameError {
+pub(crate) enum FrameError {
     /// Over `max_frame_bytes`.
     #[error("frame larger than {0} bytes")]
     TooLarge(usize),
@@ -107,7 +107,7 @@ pub enum FrameError {
 
 impl Frame {
     /// A frame with no headers and no body.
-    pub fn new(command: &str) -> Self {
+    pub(crate) fn new(command: &str) -> Self {
         Self {
             command: command.to_owned(),
             headers: Vec::new(),
@@ -116,19 +116,19 @@ impl Frame {
     }
 
     /// Adds a header.
-    pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
+    pub(crate) fn header(mut self, name: &str, value: impl Into<String>) -> Self {
         self.headers.push((name.to_owned(), value.into()));
         self
     }
 
     /// Sets the body.
-    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+    pub(crate) fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
         self.body = body.into();
         self
     }
 
     /// The first value of header `name`.
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n == name)

@@ -10,9 +10,9 @@
 //! with the 1.0/1.1/1.2 escaping differences; the codec is ~400 lines without
 //! I/O, with exhaustive tests.
 
-pub mod broker;
-pub mod frame;
-pub mod session;
+pub(crate) mod broker;
+pub(crate) mod frame;
+pub(crate) mod session;
 
-pub use broker::Broker;
-pub use session::{StompConfig, serve};
+pub(crate) use broker::Broker;
+pub(crate) use session::{StompConfig, serve};

@@ -22,7 +22,7 @@ use crate::transport::Connection;
 
 /// Session limits and timings.
 #[derive(Clone, Debug)]
-pub struct StompConfig {
+pub(crate) struct StompConfig {
     /// Largest inbound frame (Spring's default message size limit, 64 KiB).
     pub max_frame_bytes: usize,
     /// Most headers per frame (real clients send fewer than 10).
@@ -84,7 +84,7 @@ struct Session {
 }
 
 /// Runs one STOMP session until either side ends it.
-pub async fn serve(conn: Connection, broker: Broker, config: StompConfig) {
+pub(crate) async fn serve(conn: Connection, broker: Broker, config: StompConfig) {
     let peer = conn.peer;
     let mut session = Session {
         conn,

@@ -71,7 +71,7 @@ const INCOMING_CAPACITY: usize = 32;
 // `pub` only because the public `stomp::serve` takes one; its fields are
 // the crate's own.
 #[derive(Debug)]
-pub struct Connection {
+pub(crate) struct Connection {
     /// Text messages from the client, in order. Yields `None` once the
     /// client has gone (socket closed, SockJS session timed out or closed).
     pub(crate) incoming: mpsc::Receiver<String>,

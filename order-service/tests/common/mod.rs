@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-pub mod proxy;
+pub(crate) mod proxy;
 
 use std::{collections::HashMap, time::Duration};
 
@@ -14,7 +14,7 @@ use support::testing::{Backend, TestDatabase};
 use tonic::transport::Channel;
 
 /// Inventory's seed stock (its first migration).
-pub const SEED: [(&str, i64); 5] = [
+pub(crate) const SEED: [(&str, i64); 5] = [
     ("Laptop", 10),
     ("Phone", 20),
     ("Tablet", 15),
@@ -22,7 +22,7 @@ pub const SEED: [(&str, i64); 5] = [
     ("Monitor", 8),
 ];
 
-pub struct TestSystem {
+pub(crate) struct TestSystem {
     pub inventory: Option<inventory_service::Server>,
     pub inventory_config: inventory_service::Config,
     pub orders: Option<order_service::Server>,
@@ -35,12 +35,12 @@ pub struct TestSystem {
 }
 
 impl TestSystem {
-    pub async fn spawn(backend: Backend) -> Option<Self> {
+    pub(crate) async fn spawn(backend: Backend) -> Option<Self> {
         Self::spawn_with(backend, |_| {}).await
     }
 
     /// Starts both services; `configure` adjusts order-service's settings.
-    pub async fn spawn_with(
+    pub(crate) async fn spawn_with(
         backend: Backend,
         configure: impl FnOnce(&mut order_service::Config),
     ) -> Option<Self> {
@@ -79,7 +79,7 @@ impl TestSystem {
         })
     }
 
-    pub async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         if let Some(o) = self.orders.take() {
             o.stop().await.expect("order-service stops cleanly");
         }
@@ -91,12 +91,12 @@ impl TestSystem {
         }
     }
 
-    pub async fn stop_inventory(&mut self) {
+    pub(crate) async fn stop_inventory(&mut self) {
         let inventory = self.inventory.take().expect("inventory is running");
         inventory.stop().await.expect("inventory stops cleanly");
     }
 
-    pub async fn start_inventory(&mut self) {
+    pub(crate) async fn start_inventory(&mut self) {
         let inventory = inventory_service::Server::start(&self.inventory_config)
             .await
             .expect("inventory restarts");
@@ -105,7 +105,10 @@ impl TestSystem {
 
     /// Stops order-service gracefully (if running) and starts it again on the
     /// same database, with `configure` applied to its settings.
-    pub async fn restart_orders(&mut self, configure: impl FnOnce(&mut order_service::Config)) {
+    pub(crate) async fn restart_orders(
+        &mut self,
+        configure: impl FnOnce(&mut order_service::Config),
+    ) {
         if let Some(o) = self.orders.take() {
             o.stop().await.expect("order-service stops cleanly");
         }
@@ -117,11 +120,11 @@ impl TestSystem {
         self.orders = Some(orders);
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
     }
 
-    pub async fn post_order(&self, product: &str, quantity: i64) -> reqwest::Response {
+    pub(crate) async fn post_order(&self, product: &str, quantity: i64) -> reqwest::Response {
         self.http
             .post(self.url("/orders"))
             .json(&json!({ "product": product, "quantity": quantity }))
@@ -131,26 +134,26 @@ impl TestSystem {
     }
 
     /// Places an order that must get a 200 answer.
-    pub async fn order(&self, product: &str, quantity: i64) -> Value {
+    pub(crate) async fn order(&self, product: &str, quantity: i64) -> Value {
         let response = self.post_order(product, quantity).await;
         assert_eq!(response.status(), 200);
         response.json().await.expect("Order JSON")
     }
 
     /// The body of a `GET` as text (e.g. `/metrics`).
-    pub async fn get_text(&self, path: &str) -> String {
+    pub(crate) async fn get_text(&self, path: &str) -> String {
         let r = self.http.get(self.url(path)).send().await.expect("GET");
         r.text().await.expect("text body")
     }
 
-    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+    pub(crate) async fn get_json(&self, path: &str) -> (u16, Value) {
         let r = self.http.get(self.url(path)).send().await.expect("GET");
         let status = r.status().as_u16();
         (status, r.json().await.expect("JSON body"))
     }
 
     /// Stock as inventory has it (read directly, not through order-service).
-    pub async fn stock(&self) -> HashMap<String, i64> {
+    pub(crate) async fn stock(&self) -> HashMap<String, i64> {
         let products = self
             .inventory_grpc
             .clone()
@@ -166,7 +169,7 @@ impl TestSystem {
     }
 
     /// Every order, walking the pages of GET /orders.
-    pub async fn all_orders(&self) -> Vec<Value> {
+    pub(crate) async fn all_orders(&self) -> Vec<Value> {
         let mut all = Vec::new();
         let mut before: Option<i64> = None;
         loop {
@@ -184,7 +187,7 @@ impl TestSystem {
     }
 
     /// Runs the reconciler until nothing is left to settle (or fails after 20 s).
-    pub async fn settle(&self) {
+    pub(crate) async fn settle(&self) {
         let orders = self.orders.as_ref().expect("order-service is running");
         tokio::time::timeout(Duration::from_secs(20), async {
             loop {
@@ -203,7 +206,7 @@ impl TestSystem {
     }
 
     /// initial stock = current stock + quantities of CREATED orders, per product.
-    pub async fn assert_invariant(&self) {
+    pub(crate) async fn assert_invariant(&self) {
         let stock = self.stock().await;
         let orders = self.all_orders().await;
         for (product, initial) in SEED {

@@ -18,7 +18,7 @@ use tokio::{
 };
 
 #[derive(Clone)]
-pub struct FaultyProxy {
+pub(crate) struct FaultyProxy {
     pub addr: std::net::SocketAddr,
     delay_ms: Arc<AtomicU64>,
     down: Arc<AtomicBool>,
@@ -27,7 +27,7 @@ pub struct FaultyProxy {
 }
 
 impl FaultyProxy {
-    pub async fn start(upstream: std::net::SocketAddr) -> Self {
+    pub(crate) async fn start(upstream: std::net::SocketAddr) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let proxy = Self {
             addr: listener.local_addr().unwrap(),
@@ -55,13 +55,13 @@ impl FaultyProxy {
     }
 
     /// Holds every chunk inventory sends back for `delay`.
-    pub fn delay_answers(&self, delay: Duration) {
+    pub(crate) fn delay_answers(&self, delay: Duration) {
         self.delay_ms
             .store(delay.as_millis() as u64, Ordering::SeqCst);
     }
 
     /// Refuses new connections and cuts the open ones (inventory "down").
-    pub fn set_down(&self, down: bool) {
+    pub(crate) fn set_down(&self, down: bool) {
         self.down.store(down, Ordering::SeqCst);
         if down {
             self.cut.send_modify(|n| *n += 1);

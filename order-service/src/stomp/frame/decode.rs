@@ -12,7 +12,7 @@ use super::{Frame, FrameError, Item, Limits, Version, never_escaped};
 /// the buffer on each message made a frame sent one byte per message cost
 /// time quadratic in its size.
 #[derive(Debug)]
-pub struct Decoder {
+pub(crate) struct Decoder {
     buf: BytesMut,
     limits: Limits,
     /// While looking for the header block's end: how far `buf` has been
@@ -44,7 +44,7 @@ struct Head {
 
 impl Decoder {
     /// An empty decoder enforcing `limits`.
-    pub fn new(limits: Limits) -> Self {
+    pub(crate) fn new(limits: Limits) -> Self {
         Self {
             buf: BytesMut::new(),
             limits,
@@ -57,13 +57,13 @@ impl Decoder {
     }
 
     /// Appends bytes as they were received.
-    pub fn extend(&mut self, bytes: &[u8]) {
+    pub(crate) fn extend(&mut self, bytes: &[u8]) {
         self.buf.extend_from_slice(bytes);
     }
 
     /// Bytes held: part of a frame, or items not yet taken.
     #[cfg(test)]
-    pub fn buffered(&self) -> usize {
+    pub(crate) fn buffered(&self) -> usize {
         self.buf.len()
     }
 
@@ -71,7 +71,7 @@ impl Decoder {
     /// header block's parse and the body's copy are a pass each): what a
     /// test pins to stay linear in the bytes received.
     #[cfg(test)]
-    pub fn examined(&self) -> u64 {
+    pub(crate) fn examined(&self) -> u64 {
         self.examined
     }
 
@@ -83,7 +83,7 @@ impl Decoder {
     /// another version is parsed again, so the result is the same as if the
     /// whole frame had arrived in this call. After an error every call
     /// returns that error.
-    pub fn next(&mut self, version: Version) -> Result<Option<Item>, FrameError> {
+    pub(crate) fn next(&mut self, version: Version) -> Result<Option<Item>, FrameError> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }

@@ -18,7 +18,7 @@ fn escape_into(out: &mut String, s: &str, version: Version) {
 
 /// Encodes a server frame as text (bodies here are JSON or plain text),
 /// always with `content-length` when there is a body.
-pub fn encode(frame: &Frame, version: Version) -> String {
+pub(crate) fn encode(frame: &Frame, version: Version) -> String {
     let body = String::from_utf8_lossy(&frame.body);
     let mut out = String::with_capacity(64 + frame.headers.len() * 32 + body.len());
     out.push_str(&frame.command);
@@ -36,7 +36,7 @@ pub fn encode(frame: &Frame, version: Version) -> String {
 /// every subscriber gets its own copy, makes one allocation instead of a
 /// dozen. The message id is ours (session id and counter) and never needs
 /// escaping.
-pub fn encode_message(
+pub(crate) fn encode_message(
     destination: &str,
     subscription: &str,
     message_id: (&str, u64),
