@@ -141,10 +141,9 @@ test('at start-up the page fetches the orders and the products once each', async
     const { pathname } = new URL(r.url());
     if (r.method() === 'GET' && Object.hasOwn(gets, pathname)) gets[pathname] += 1;
   }));
+  // openPage waited for "live", which the page shows only once its start-up
+  // loads are done: every start-up fetch has been made.
   await stock(page, 'Laptop').waitFor();
-  // The page is live only once its start-up loads are done; give anything
-  // later a moment to show itself.
-  await page.waitForTimeout(500);
   assert.deepEqual(gets, { '/orders': 1, '/products': 1 });
   await page.close();
 });
