@@ -39,7 +39,6 @@ use anyhow::Context;
 use proto::inventory_service_server::InventoryServiceServer;
 use support::db::{Db, Migrations};
 use support::service::{self, Listeners, Running};
-use tonic::transport::server::TcpIncoming;
 
 pub use config::{Command, Config};
 
@@ -49,15 +48,6 @@ pub fn migrations() -> Migrations {
         sqlite: sqlx::migrate!("./migrations/sqlite"),
         postgres: sqlx::migrate!("./migrations/postgres"),
     }
-}
-
-/// Reflection over what this server serves: the inventory, health and
-/// reflection itself, so `grpcurl list` shows exactly those.
-fn reflection() -> anyhow::Result<tonic_reflection::server::Builder<'static>> {
-    Ok(tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(proto::INVENTORY_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET))
 }
 
 /// Asks the gRPC health service on `127.0.0.1:port` whether it is serving;
@@ -120,30 +110,13 @@ impl Server {
             shutdown.clone(),
         );
 
-        let (health_reporter, health_service) = tonic_health::server::health_reporter();
-        health_reporter
-            .set_serving::<InventoryServiceServer<grpc::Inventory>>()
-            .await;
-        let reflection_v1 = reflection()?.build_v1()?;
-        let reflection_v1alpha = reflection()?.build_v1alpha()?;
-
-        let stop = shutdown.clone();
-        running.spawn(async move {
-            tonic::transport::Server::builder()
-                .add_service(health_service)
-                .add_service(reflection_v1)
-                .add_service(reflection_v1alpha)
-                .add_service(InventoryServiceServer::new(inventory))
-                .serve_with_incoming_shutdown(
-                    // Accepted sockets do not inherit the builder's
-                    // `tcp_nodelay`; without it Nagle and delayed ACKs add
-                    // 40 ms to one call in a few hundred.
-                    TcpIncoming::from(grpc_listener).with_nodelay(Some(true)),
-                    stop.cancelled_owned(),
-                )
-                .await
-                .context("gRPC server")
-        });
+        support::grpc::spawn(
+            &mut running,
+            grpc_listener,
+            InventoryServiceServer::new(inventory),
+            proto::INVENTORY_DESCRIPTOR_SET,
+        )
+        .await?;
         if let Some(retention) = config.reservation_retention() {
             let (store, stop) = (store.clone(), shutdown.clone());
             running.spawn(async move {

@@ -47,7 +47,6 @@ use proto::order_service_server::OrderServiceServer;
 use support::db::{Db, Migrations};
 use support::service::{self, Listeners, Running};
 use tokio_util::sync::CancellationToken;
-use tonic::transport::server::TcpIncoming;
 
 pub use config::{Command, Config};
 pub use flow::Round;
@@ -64,14 +63,6 @@ pub fn migrations() -> Migrations {
         sqlite: sqlx::migrate!("./migrations/sqlite"),
         postgres: sqlx::migrate!("./migrations/postgres"),
     }
-}
-
-/// Reflection over OrderService, health and reflection itself.
-fn reflection() -> tonic_reflection::server::Builder<'static> {
-    tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(proto::ORDER_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
 }
 
 /// Asks `GET /health/live` on `127.0.0.1:port` (plain HTTP/1.0 over TCP,
@@ -155,30 +146,13 @@ impl Server {
             config.reserve_timeout(),
         );
 
-        let (health_reporter, health_service) = tonic_health::server::health_reporter();
-        health_reporter
-            .set_serving::<OrderServiceServer<grpc::Orders>>()
-            .await;
-        let reflection_v1 = reflection().build_v1()?;
-        let reflection_v1alpha = reflection().build_v1alpha()?;
-        let orders = grpc::Orders::new(flow.clone());
-        let stop = shutdown.clone();
-        running.spawn(async move {
-            tonic::transport::Server::builder()
-                .add_service(health_service)
-                .add_service(reflection_v1)
-                .add_service(reflection_v1alpha)
-                .add_service(OrderServiceServer::new(orders))
-                .serve_with_incoming_shutdown(
-                    // Accepted sockets do not inherit the builder's
-                    // `tcp_nodelay`; without it Nagle and delayed ACKs add
-                    // 40 ms to one call in a few hundred.
-                    TcpIncoming::from(grpc_listener).with_nodelay(Some(true)),
-                    stop.cancelled_owned(),
-                )
-                .await
-                .context("gRPC server")
-        });
+        support::grpc::spawn(
+            &mut running,
+            grpc_listener,
+            OrderServiceServer::new(grpc::Orders::new(flow.clone())),
+            proto::ORDER_DESCRIPTOR_SET,
+        )
+        .await?;
 
         // Every connection is a descriptor: the caps must fit the limit.
         let [max_http, max_live, max_handshakes] = service::fit_to_open_files([

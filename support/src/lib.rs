@@ -1,11 +1,13 @@
 //! What both services share and would otherwise write twice: opening the
 //! database (SQLite or PostgreSQL, chosen by URL) with its migrations,
 //! setting up logs, running and stopping their tasks, and waiting for a
-//! shutdown signal, serving HTTP under limits, and building a
+//! shutdown signal, serving HTTP under limits, serving gRPC with health
+//! and reflection, and building a
 //! configuration at its defaults for tests.
 
 pub mod config;
 pub mod db;
+pub mod grpc;
 pub mod http;
 pub mod service;
 pub mod shutdown;
