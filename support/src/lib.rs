@@ -2,8 +2,7 @@
 //! database (SQLite or PostgreSQL, chosen by URL) with its migrations,
 //! setting up logs, running and stopping their tasks, and waiting for a
 //! shutdown signal, serving HTTP under limits, serving gRPC with health
-//! and reflection, and building a
-//! configuration at its defaults for tests.
+//! and reflection, and building a configuration at its defaults for tests.
 
 pub mod config;
 pub mod db;
