@@ -1,119 +1,10 @@
-//! Test helpers: a fresh, empty database per test on either backend, and
-//! a WebSocket/STOMP client ([`ws`]).
-//!
-//! SQLite tests get a file in a temporary directory. PostgreSQL tests need
-//! `TEST_DATABASE_URL` (a server URL whose user may create databases; `.ci/run`
-//! starts one); each test creates its own database and drops it afterwards.
-//! Without that variable the PostgreSQL tests are skipped locally, but fail
-//! under CI (`CI` set), so CI can never pass without having run them.
-//!
-//! A test that must stop and restart PostgreSQL under a running service uses
-//! a [`PrivatePostgres`] instead: the shared server must stay up for others.
+//! A throwaway PostgreSQL server of a test's own, to stop and restart
+//! under a running service.
 
 use std::{
     path::{Path, PathBuf},
     process::Output,
 };
-
-use sqlx::{Connection, Executor, PgConnection};
-
-pub mod ws;
-
-/// Which backend a test runs on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    /// A SQLite file.
-    Sqlite,
-    /// A database on the `TEST_DATABASE_URL` server.
-    Postgres,
-}
-
-/// A database that exists for one test.
-pub struct TestDatabase {
-    /// The URL to give the service.
-    pub url: String,
-    dir: Option<tempfile::TempDir>,
-    pg: Option<(String, String)>,
-}
-
-impl TestDatabase {
-    /// Creates an empty database, or `None` when PostgreSQL is not configured
-    /// outside CI (the caller skips the test).
-    pub async fn create(backend: Backend, name: &str) -> Option<Self> {
-        match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("temporary directory");
-                let url = format!(
-                    "sqlite://{}",
-                    dir.path().join(format!("{name}.db")).display()
-                );
-                Some(Self {
-                    url,
-                    dir: Some(dir),
-                    pg: None,
-                })
-            }
-            Backend::Postgres => {
-                let Ok(server) = std::env::var("TEST_DATABASE_URL") else {
-                    assert!(
-                        std::env::var_os("CI").is_none(),
-                        "TEST_DATABASE_URL must be set in CI: the PostgreSQL tests cannot be skipped there"
-                    );
-                    eprintln!("skipping: TEST_DATABASE_URL is not set");
-                    return None;
-                };
-                let db = format!("test_{name}_{}", uuid::Uuid::new_v4().simple());
-                let mut conn = PgConnection::connect(&server)
-                    .await
-                    .expect("connect to TEST_DATABASE_URL");
-                let create = format!("CREATE DATABASE \"{db}\"");
-                conn.execute(sqlx::AssertSqlSafe(create))
-                    .await
-                    .expect("create test database");
-                let url = with_database(&server, &db);
-                Some(Self {
-                    url,
-                    dir: None,
-                    pg: Some((server, db)),
-                })
-            }
-        }
-    }
-
-    /// A second SQLite file in the same directory (for a second service),
-    /// or a second PostgreSQL database.
-    pub async fn sibling(&self, name: &str) -> Self {
-        match (&self.dir, &self.pg) {
-            (Some(dir), _) => Self {
-                url: format!(
-                    "sqlite://{}",
-                    dir.path().join(format!("{name}.db")).display()
-                ),
-                dir: None,
-                pg: None,
-            },
-            (None, Some(_)) => Box::pin(Self::create(Backend::Postgres, name))
-                .await
-                .expect("PostgreSQL is configured"),
-            (None, None) => unreachable!("a test database is SQLite or PostgreSQL"),
-        }
-    }
-
-    /// The temporary directory of a SQLite database.
-    pub fn dir(&self) -> Option<PathBuf> {
-        self.dir.as_ref().map(|d| d.path().to_owned())
-    }
-
-    /// Drops a PostgreSQL test database (SQLite's directory goes on drop).
-    pub async fn cleanup(self) {
-        if let Some((server, db)) = &self.pg
-            && let Ok(mut conn) = PgConnection::connect(server).await
-        {
-            let drop_db = format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)");
-            let _ = conn.execute(sqlx::AssertSqlSafe(drop_db)).await;
-        }
-    }
-}
 
 /// A throwaway PostgreSQL server of one test's own, on a free loopback port,
 /// with its data and socket in a temporary directory: stopped (fast) and
@@ -316,108 +207,11 @@ fn check(what: &str, out: &Output) {
     );
 }
 
-/// Replaces the database name (the URL path) of a PostgreSQL URL.
-fn with_database(server: &str, db: &str) -> String {
-    let (base, query) = match server.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (server, None),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host_end = base[scheme_end..]
-        .find('/')
-        .map_or(base.len(), |i| scheme_end + i);
-    let mut url = format!("{}/{db}", &base[..host_end]);
-    if let Some(q) = query {
-        url.push('?');
-        url.push_str(q);
-    }
-    url
-}
-
-/// Generates one `#[tokio::test]` per backend for an `async fn(Backend)`.
-#[macro_export]
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name($crate::testing::Backend::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name($crate::testing::Backend::Postgres).await;
-            }
-        }
-    )*};
-}
-
-/// Counts the ERROR events of the given crates (log targets), keeping the
-/// first: install it with [`ErrorEvents::install`] in a test that asserts
-/// nothing a client or an outage does is logged at ERROR. Clones share
-/// the count.
-#[derive(Clone, Default)]
-pub struct ErrorEvents {
-    targets: Vec<&'static str>,
-    count: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-    first: std::sync::Arc<std::sync::Mutex<Option<String>>>,
-}
-
-impl ErrorEvents {
-    /// Installs a process-wide subscriber counting ERROR events whose target
-    /// starts with one of `targets` (a test binary with one such test).
-    pub fn install(targets: &[&'static str]) -> Self {
-        use tracing_subscriber::layer::SubscriberExt;
-        let events = Self {
-            targets: targets.to_vec(),
-            ..Self::default()
-        };
-        let subscriber = tracing_subscriber::registry().with(events.clone());
-        tracing::subscriber::set_global_default(subscriber).expect("no other subscriber");
-        events
-    }
-
-    /// ERROR events so far, and the first one's target and fields.
-    pub fn seen(&self) -> (usize, Option<String>) {
-        let first = self
-            .first
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
-        (self.count.load(std::sync::atomic::Ordering::Relaxed), first)
-    }
-}
-
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for ErrorEvents {
-    fn on_event(
-        &self,
-        event: &tracing::Event<'_>,
-        _ctx: tracing_subscriber::layer::Context<'_, S>,
-    ) {
-        let meta = event.metadata();
-        let ours = self.targets.iter().any(|t| meta.target().starts_with(t));
-        if !ours || *meta.level() != tracing::Level::ERROR {
-            return;
-        }
-        self.count
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let mut fields = format!("{}: ", meta.target());
-        event.record(
-            &mut |field: &tracing::field::Field, value: &dyn std::fmt::Debug| {
-                fields.push_str(&format!("{}={value:?} ", field.name()));
-            },
-        );
-        self.first
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get_or_insert(fields);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use sqlx::{Connection, Executor, PgConnection};
 
-    use super::{PrivatePostgres, with_database};
+    use super::PrivatePostgres;
     use crate::db::is_unavailable;
 
     #[tokio::test]
@@ -450,21 +244,5 @@ mod tests {
         drop(pg);
         assert!(!dir.exists(), "{} is left behind", dir.display());
         assert!(PgConnection::connect(&url).await.is_err());
-    }
-
-    #[test]
-    fn replaces_the_database_name() {
-        assert_eq!(
-            with_database("postgres://u:p@h:5433/postgres", "t1"),
-            "postgres://u:p@h:5433/t1"
-        );
-        assert_eq!(
-            with_database("postgres://u@h:5433", "t1"),
-            "postgres://u@h:5433/t1"
-        );
-        assert_eq!(
-            with_database("postgres://u@h/x?sslmode=disable", "t1"),
-            "postgres://u@h/t1?sslmode=disable"
-        );
     }
 }

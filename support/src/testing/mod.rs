@@ -1,0 +1,174 @@
+//! Test helpers: a fresh, empty database per test on either backend, and
+//! a WebSocket/STOMP client ([`ws`]).
+//!
+//! SQLite tests get a file in a temporary directory. PostgreSQL tests need
+//! `TEST_DATABASE_URL` (a server URL whose user may create databases; `.ci/run`
+//! starts one); each test creates its own database and drops it afterwards.
+//! Without that variable the PostgreSQL tests are skipped locally, but fail
+//! under CI (`CI` set), so CI can never pass without having run them.
+//!
+//! A test that must stop and restart PostgreSQL under a running service uses
+//! a [`PrivatePostgres`] instead: the shared server must stay up for others.
+
+use std::path::PathBuf;
+
+use sqlx::{Connection, Executor, PgConnection};
+
+mod error_events;
+mod private_postgres;
+pub mod ws;
+
+pub use error_events::ErrorEvents;
+pub use private_postgres::PrivatePostgres;
+
+/// Which backend a test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file.
+    Sqlite,
+    /// A database on the `TEST_DATABASE_URL` server.
+    Postgres,
+}
+
+/// A database that exists for one test.
+pub struct TestDatabase {
+    /// The URL to give the service.
+    pub url: String,
+    dir: Option<tempfile::TempDir>,
+    pg: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    /// Creates an empty database, or `None` when PostgreSQL is not configured
+    /// outside CI (the caller skips the test).
+    pub async fn create(backend: Backend, name: &str) -> Option<Self> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temporary directory");
+                let url = format!(
+                    "sqlite://{}",
+                    dir.path().join(format!("{name}.db")).display()
+                );
+                Some(Self {
+                    url,
+                    dir: Some(dir),
+                    pg: None,
+                })
+            }
+            Backend::Postgres => {
+                let Ok(server) = std::env::var("TEST_DATABASE_URL") else {
+                    assert!(
+                        std::env::var_os("CI").is_none(),
+                        "TEST_DATABASE_URL must be set in CI: the PostgreSQL tests cannot be skipped there"
+                    );
+                    eprintln!("skipping: TEST_DATABASE_URL is not set");
+                    return None;
+                };
+                let db = format!("test_{name}_{}", uuid::Uuid::new_v4().simple());
+                let mut conn = PgConnection::connect(&server)
+                    .await
+                    .expect("connect to TEST_DATABASE_URL");
+                let create = format!("CREATE DATABASE \"{db}\"");
+                conn.execute(sqlx::AssertSqlSafe(create))
+                    .await
+                    .expect("create test database");
+                let url = with_database(&server, &db);
+                Some(Self {
+                    url,
+                    dir: None,
+                    pg: Some((server, db)),
+                })
+            }
+        }
+    }
+
+    /// A second SQLite file in the same directory (for a second service),
+    /// or a second PostgreSQL database.
+    pub async fn sibling(&self, name: &str) -> Self {
+        match (&self.dir, &self.pg) {
+            (Some(dir), _) => Self {
+                url: format!(
+                    "sqlite://{}",
+                    dir.path().join(format!("{name}.db")).display()
+                ),
+                dir: None,
+                pg: None,
+            },
+            (None, Some(_)) => Box::pin(Self::create(Backend::Postgres, name))
+                .await
+                .expect("PostgreSQL is configured"),
+            (None, None) => unreachable!("a test database is SQLite or PostgreSQL"),
+        }
+    }
+
+    /// The temporary directory of a SQLite database.
+    pub fn dir(&self) -> Option<PathBuf> {
+        self.dir.as_ref().map(|d| d.path().to_owned())
+    }
+
+    /// Drops a PostgreSQL test database (SQLite's directory goes on drop).
+    pub async fn cleanup(self) {
+        if let Some((server, db)) = &self.pg
+            && let Ok(mut conn) = PgConnection::connect(server).await
+        {
+            let drop_db = format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)");
+            let _ = conn.execute(sqlx::AssertSqlSafe(drop_db)).await;
+        }
+    }
+}
+
+/// Replaces the database name (the URL path) of a PostgreSQL URL.
+fn with_database(server: &str, db: &str) -> String {
+    let (base, query) = match server.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (server, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host_end = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
+    let mut url = format!("{}/{db}", &base[..host_end]);
+    if let Some(q) = query {
+        url.push('?');
+        url.push_str(q);
+    }
+    url
+}
+
+/// Generates one `#[tokio::test]` per backend for an `async fn(Backend)`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::testing::Backend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::testing::Backend::Postgres).await;
+            }
+        }
+    )*};
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn replaces_the_database_name() {
+        assert_eq!(
+            with_database("postgres://u:p@h:5433/postgres", "t1"),
+            "postgres://u:p@h:5433/t1"
+        );
+        assert_eq!(
+            with_database("postgres://u@h:5433", "t1"),
+            "postgres://u@h:5433/t1"
+        );
+        assert_eq!(
+            with_database("postgres://u@h/x?sslmode=disable", "t1"),
+            "postgres://u@h/t1?sslmode=disable"
+        );
+    }
+}
