@@ -13,7 +13,8 @@ export const PAGE_SIZE = 100;
 export const MIN_QUANTITY = 1;
 export const MAX_QUANTITY = 1000;
 
-async function call(path, options = {}) {
+/** The answer's JSON body, and the answer itself (for its headers). */
+async function request(path, options = {}) {
   let response;
   try {
     response = await fetch(path, { ...options, headers: { accept: 'application/json', ...options.headers } });
@@ -22,16 +23,29 @@ async function call(path, options = {}) {
   }
   const body = await response.json().catch(() => null);
   if (!response.ok) throw new ApiError(response.status, body?.message ?? `Request failed (${response.status})`);
-  return body;
+  return { body, response };
 }
 
-export const listProducts = () => call('/products');
+const call = async (path, options) => (await request(path, options)).body;
+
+/**
+ * A list and its `Event-Seq`: the seq of the newest event of its topic the
+ * list reflects (null when the server does not know one yet). Subscribing
+ * with `from-seq` set to it misses nothing in between.
+ */
+async function list(path) {
+  const { body, response } = await request(path);
+  const seq = response.headers.get('event-seq');
+  return { items: body, seq: seq === null ? null : Number(seq) };
+}
+
+export const listProducts = () => list('/products');
 
 /** A page of orders, newest first: the newest, or those below id `before`. */
 export function listOrders(before) {
   const query = new URLSearchParams({ limit: PAGE_SIZE });
   if (before) query.set('before', before);
-  return call(`/orders?${query}`);
+  return list(`/orders?${query}`);
 }
 
 export const placeOrder = (product, quantity, idempotencyKey) =>

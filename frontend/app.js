@@ -9,6 +9,15 @@ const $ = (id) => document.getElementById(id);
 const products = new Map(); // name -> stock
 const orders = new Map(); // id -> order
 let oldestLoaded = null;
+// Live events are numbered per topic (their `seq`), and lists say how far
+// into their topic they are (`Event-Seq`). `last` is the newest seq applied,
+// where a reconnect resumes; `shown` is the seq of each item's shown state,
+// so neither a late list nor a replayed event puts an older state over a
+// newer one.
+const topics = {
+  orders: { last: null, shown: new Map() },
+  products: { last: null, shown: new Map() },
+};
 let pendingKey = null; // reused if the same submission is retried
 
 // ---- rendering -----------------------------------------------------------
@@ -96,6 +105,19 @@ function upsert(order) {
   renderOrders();
 }
 
+// An order only moves forward: created or rejected, then maybe cancelled.
+const STAGE = { PENDING: 0, CREATED: 1, REJECTED: 1, CANCELLED: 2 };
+
+/**
+ * An order from a REST answer (placing, cancelling): it carries no seq, and
+ * a live event may already have shown a later state (another page cancelled
+ * it meanwhile), which it must not undo.
+ */
+function answered(order) {
+  const shown = orders.get(order.id);
+  if (!shown || STAGE[order.status] >= STAGE[shown.status]) upsert(order);
+}
+
 function say(text, kind = '') {
   const m = $('form-message');
   m.textContent = text;
@@ -104,11 +126,34 @@ function say(text, kind = '') {
 
 // ---- loading -------------------------------------------------------------
 
+/** Whether a list read at `seq` is at least as new as what is shown for `key`. */
+function fresher(topic, key, seq) {
+  const shown = topics[topic].shown.get(key);
+  return seq === null || shown === undefined || shown <= seq;
+}
+
+/** Merges a list read at `seq` into what is shown. */
+function merge(topic, items, keyOf, seq, set) {
+  const { shown } = topics[topic];
+  for (const item of items) {
+    const key = keyOf(item);
+    if (!fresher(topic, key, seq)) continue;
+    set(item);
+    if (seq !== null) shown.set(key, seq);
+  }
+}
+
+/** A list read at `seq` covers the topic's events up to it. */
+function listed(topic, seq) {
+  const t = topics[topic];
+  if (seq !== null && (t.last === null || seq > t.last)) t.last = seq;
+}
+
 async function loadProducts() {
   try {
-    const list = await listProducts();
-    products.clear();
-    for (const p of list) products.set(p.name, p.stockQuantity);
+    const { items, seq } = await listProducts();
+    merge('products', items, (p) => p.name, seq, (p) => products.set(p.name, p.stockQuantity));
+    listed('products', seq);
     renderProducts();
   } catch (e) {
     $('products').innerHTML = '';
@@ -121,9 +166,10 @@ async function loadProducts() {
 
 async function loadOrders() {
   try {
-    const page = await listOrders();
+    const { items: page, seq } = await listOrders();
     // Merged into what is shown: older pages already loaded stay.
-    for (const o of page) orders.set(o.id, o);
+    merge('orders', page, (o) => o.id, seq, (o) => orders.set(o.id, o));
+    listed('orders', seq);
     if (oldestLoaded === null && page.length) oldestLoaded = page[page.length - 1].id;
     $('older').hidden = page.length < PAGE_SIZE;
     $('orders-error').hidden = true;
@@ -141,8 +187,8 @@ async function loadOlder() {
   if (oldestLoaded === null || button.disabled) return;
   button.disabled = true;
   try {
-    const page = await listOrders(oldestLoaded);
-    for (const o of page) orders.set(o.id, o);
+    const { items: page, seq } = await listOrders(oldestLoaded);
+    merge('orders', page, (o) => o.id, seq, (o) => orders.set(o.id, o));
     if (page.length) oldestLoaded = page[page.length - 1].id;
     button.hidden = page.length < PAGE_SIZE;
     error.hidden = true;
@@ -182,7 +228,7 @@ async function submit(event) {
   try {
     const order = await placeOrder(product, quantity, pendingKey);
     pendingKey = null;
-    upsert(order);
+    answered(order);
     if (order.status === 'CREATED') say(`Order #${order.id} created: ${order.quantity} × ${order.product}.`, 'ok');
     else say(`Order #${order.id} rejected: ${order.reason ?? 'no reason given'}.`, 'error');
   } catch (e) {
@@ -201,7 +247,7 @@ async function submit(event) {
 async function cancel(id, button) {
   button.disabled = true;
   try {
-    upsert(await cancelOrder(id));
+    answered(await cancelOrder(id));
     say(`Order #${id} cancelled.`, 'ok');
   } catch (e) {
     say(e.message, 'error');
@@ -212,18 +258,32 @@ async function cancel(id, button) {
 // ---- live updates --------------------------------------------------------
 
 let attempt = 0;
-let loadedOnce = false;
-/** How long the page waits for the live connection before loading without it. */
-const LIVE_WAIT_MS = 5000;
 
 /**
- * Orders and products from the REST API. Loaded once subscribed, so that no
- * change falls between the load and the live updates: at start-up this is
- * the first load, after a reconnect the resync of what happened meanwhile.
+ * Applies a live event of `topic` about `key`, unless it was applied
+ * already. A gap in the seqs means events were missed, and `resync:
+ * required` that the server no longer has them: either way the list is
+ * reloaded. Events without a seq (stock values after inventory had to be
+ * re-read from scratch) are state, and applied as they come.
  */
-function loadAll() {
-  loadedOnce = true;
-  return Promise.all([loadOrders(), loadProducts()]);
+function onEvent(topic, key, frame, apply, reload) {
+  const t = topics[topic];
+  if (frame.headers.resync === 'required') {
+    t.last = null;
+    reload();
+    return;
+  }
+  if (frame.headers.seq === undefined) {
+    apply();
+    return;
+  }
+  const seq = Number(frame.headers.seq);
+  if (t.last !== null && seq <= t.last) return;
+  const gap = t.last !== null && seq > t.last + 1;
+  t.last = seq;
+  t.shown.set(key, seq);
+  apply();
+  if (gap) reload();
 }
 
 function setConnection(state) {
@@ -232,21 +292,27 @@ function setConnection(state) {
   pill.textContent = state;
 }
 
+// Orders and products, loaded once at start-up; a (re)connection subscribes
+// from where they, and every event since, left off.
+const started = Promise.all([loadOrders(), loadProducts()]);
+
 function connect() {
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
   const session = new StompSession(`${scheme}://${location.host}/ws-orders`, {
     onConnected: async () => {
+      await started;
+      const resume = { orders: topics.orders.last, products: topics.products.last };
       await Promise.all([
-        session.subscribe('/topic/orders', upsert),
-        session.subscribe('/topic/products', (p) => setStock(p.name, p.stockQuantity)),
+        session.subscribe('/topic/orders', (o, f) => onEvent('orders', o?.id, f, () => upsert(o), loadOrders), resume.orders),
+        session.subscribe('/topic/products', (p, f) => onEvent('products', p?.name, f, () => setStock(p.name, p.stockQuantity), loadProducts), resume.products),
       ]);
-      await loadAll();
+      // Without a place to resume from (a list failed to load), the only
+      // way to catch up is to load it now.
+      await Promise.all([resume.orders === null && loadOrders(), resume.products === null && loadProducts()]);
       attempt = 0;
       setConnection('live');
     },
     onClose: () => {
-      // No live updates yet: show what there is while we retry.
-      if (!loadedOnce) loadAll();
       setConnection(navigator.onLine === false ? 'offline' : 'reconnecting');
       // Exponential back-off with jitter, capped at 10 s.
       const delay = Math.min(10000, 500 * 2 ** attempt) * (0.5 + Math.random() / 2);
@@ -268,5 +334,3 @@ $('quantity').addEventListener('change', () => { pendingKey = null; });
 $('older').addEventListener('click', loadOlder);
 
 connect();
-// A connection that neither comes up nor fails must not leave the page empty.
-setTimeout(() => loadedOnce || loadAll(), LIVE_WAIT_MS);

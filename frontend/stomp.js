@@ -111,7 +111,8 @@ export class StompSession {
       }
       onConnected?.(f);
     } else if (f.command === 'MESSAGE') {
-      this.handlers.get(f.headers.subscription)?.(JSON.parse(f.body), f);
+      // A `resync: required` message has no body: the handler gets null.
+      this.handlers.get(f.headers.subscription)?.(f.body ? JSON.parse(f.body) : null, f);
     } else if (f.command === 'RECEIPT') {
       this.receipts.get(f.headers['receipt-id'])?.();
       this.receipts.delete(f.headers['receipt-id']);
@@ -120,13 +121,19 @@ export class StompSession {
     }
   }
 
-  /** Subscribes; resolves once the server confirmed it (a receipt). */
-  subscribe(destination, handler) {
+  /**
+   * Subscribes, resuming after `fromSeq` when it is a number (the server
+   * first replays what followed it); resolves once the server confirmed it
+   * (a receipt).
+   */
+  subscribe(destination, handler, fromSeq = null) {
     const id = `sub-${this.nextId++}`;
     this.handlers.set(id, handler);
+    const headers = { id, destination, receipt: id };
+    if (fromSeq !== null) headers['from-seq'] = fromSeq;
     return new Promise((resolve) => {
       this.receipts.set(id, resolve);
-      this.ws.send(frame('SUBSCRIBE', { id, destination, receipt: id }));
+      this.ws.send(frame('SUBSCRIBE', headers));
     });
   }
 }

@@ -47,6 +47,9 @@ pub struct Config {
     /// Timeouts and the connection cap of the REST port.
     #[command(flatten)]
     pub http: support::http::HttpLimits,
+    /// How much of the stock log is kept for watchers that resume.
+    #[command(flatten)]
+    pub events: support::event_log::Retention,
     /// What to do (default: serve).
     #[command(subcommand)]
     pub command: Option<Command>,

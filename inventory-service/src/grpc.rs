@@ -15,14 +15,15 @@ use proto::{
     RestockRequest, StockChange as PbStockChange, StockRequest, StockResponse, UpdateStockRequest,
     WatchStockRequest, inventory_service_server::InventoryService,
 };
-use tokio::sync::{broadcast, mpsc};
+use support::event_log::Wake;
+use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use crate::{
     auth::Auth,
-    domain::{ProductName, Quantity, ReservationKey, ReservationState, StockChange},
+    domain::{ProductName, Quantity, ReservationKey, ReservationState},
     store::Store,
     watch::StockWatch,
 };
@@ -30,14 +31,16 @@ use crate::{
 /// Events queued per watcher between its task and its HTTP/2 stream.
 const WATCH_QUEUE: usize = 64;
 
-/// The service implementation: a store, the change feed, the token check of
-/// the mutating calls, and the shutdown token that ends watch streams (they
-/// would otherwise never finish, and a graceful shutdown waits for every
-/// open call).
+/// The service implementation: a store, the change feed and the relay's
+/// wake-up (every change is logged by the database; the relay publishes
+/// it), the token check of the mutating calls, and the shutdown token that
+/// ends watch streams (they would otherwise never finish, and a graceful
+/// shutdown waits for every open call).
 #[derive(Clone, Debug)]
 pub(crate) struct Inventory {
     store: Store,
     watch: StockWatch,
+    committed: Wake,
     auth: Auth,
     shutdown: CancellationToken,
 }
@@ -47,12 +50,14 @@ impl Inventory {
     pub(crate) fn new(
         store: Store,
         watch: StockWatch,
+        committed: Wake,
         auth: Auth,
         shutdown: CancellationToken,
     ) -> Self {
         Self {
             store,
             watch,
+            committed,
             auth,
             shutdown,
         }
@@ -62,14 +67,6 @@ impl Inventory {
 /// Stock is stored as BIGINT but bounded to the int32 range by a CHECK.
 fn wire(stock: i64) -> i32 {
     i32::try_from(stock).unwrap_or(i32::MAX)
-}
-
-fn to_pb(c: StockChange) -> PbStockChange {
-    PbStockChange {
-        product: c.product,
-        stock_quantity: wire(c.stock),
-        version: c.version,
-    }
 }
 
 #[tonic::async_trait]
@@ -112,7 +109,9 @@ impl InventoryService for Inventory {
         let quantity = Quantity::parse(req.quantity)?;
         let outcome = self.store.decrement(&product, quantity).await?;
         let available = outcome.change.is_some();
-        self.watch.publish(outcome.change);
+        if available {
+            self.committed.wake();
+        }
         Ok(Response::new(StockResponse {
             available,
             stock_quantity: wire(outcome.stock),
@@ -153,7 +152,9 @@ impl InventoryService for Inventory {
         let product = ProductName::parse(req.product)?;
         let quantity = Quantity::parse(req.quantity)?;
         let r = self.store.reserve(&key, &product, quantity).await?;
-        self.watch.publish(r.change);
+        if r.change.is_some() {
+            self.committed.wake();
+        }
         let (outcome, message) = match r.state {
             ReservationState::Reserved => (ReservationOutcome::Reserved, "Stock reserved"),
             ReservationState::InsufficientStock => {
@@ -185,7 +186,9 @@ impl InventoryService for Inventory {
             },
             None => ReleaseStockResponse::default(),
         };
-        self.watch.publish(released.change);
+        if released.change.is_some() {
+            self.committed.wake();
+        }
         Ok(Response::new(reply))
     }
 
@@ -199,7 +202,7 @@ impl InventoryService for Inventory {
         let quantity = Quantity::parse_restock(req.quantity)?;
         let change = self.store.restock(&product, quantity).await?;
         let stock = wire(change.stock);
-        self.watch.publish(Some(change));
+        self.committed.wake();
         Ok(Response::new(StockResponse {
             available: true,
             stock_quantity: stock,
@@ -211,60 +214,11 @@ impl InventoryService for Inventory {
 
     async fn watch_stock(
         &self,
-        _req: Request<WatchStockRequest>,
+        req: Request<WatchStockRequest>,
     ) -> Result<Response<Self::WatchStockStream>, Status> {
-        // Subscribe before reading the snapshot, so no change falls between them.
-        let changes = self.watch.subscribe();
-        let snapshot = self.store.snapshot().await?;
+        let from_seq = req.into_inner().from_seq;
         let (tx, rx) = mpsc::channel(WATCH_QUEUE);
-        tokio::spawn(feed_watcher(
-            self.store.clone(),
-            snapshot,
-            changes,
-            tx,
-            self.shutdown.clone(),
-        ));
+        self.watch.watch(from_seq, tx, self.shutdown.clone());
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
-    }
-}
-
-/// Sends the snapshot, then every change, until the watcher goes away or the
-/// service shuts down. A watcher that lagged gets a new snapshot.
-async fn feed_watcher(
-    store: Store,
-    mut snapshot: Vec<StockChange>,
-    mut changes: broadcast::Receiver<StockChange>,
-    tx: mpsc::Sender<Result<PbStockChange, Status>>,
-    shutdown: CancellationToken,
-) {
-    loop {
-        for change in snapshot.drain(..) {
-            if tx.send(Ok(to_pb(change))).await.is_err() {
-                return;
-            }
-        }
-        let next = tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tx.closed() => return,
-            next = changes.recv() => next,
-        };
-        match next {
-            Ok(change) => {
-                if tx.send(Ok(to_pb(change))).await.is_err() {
-                    return;
-                }
-            }
-            Err(broadcast::error::RecvError::Lagged(missed)) => {
-                tracing::debug!(missed, "stock watcher lagged, resending a snapshot");
-                match store.snapshot().await {
-                    Ok(s) => snapshot = s,
-                    Err(e) => {
-                        let _ = tx.send(Err(e.into())).await;
-                        return;
-                    }
-                }
-            }
-            Err(broadcast::error::RecvError::Closed) => return,
-        }
     }
 }

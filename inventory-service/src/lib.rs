@@ -4,10 +4,11 @@
 //! talk to it over gRPC on port 9091; the original REST listing stays on 8081.
 //!
 //! ```text
-//!  gRPC :9091 ─► grpc::Inventory ─┐                 ┌─► watch::StockWatch ─► WatchStock streams
-//!  (reflection, health)           ├─► store::Store ─┤
-//!  REST :8081 ─► http::router ────┘   (SQLite/PG)   └─ every change is one atomic statement
-//!                                                      or one transaction
+//!  gRPC :9091 ─► grpc::Inventory ─┐
+//!  (reflection, health)           ├─► store::Store ──► products, reservations, stock_events
+//!  REST :8081 ─► http::router ────┘   (SQLite/PG)        │ (the log: appended by triggers,
+//!                                                        │  in each change's transaction)
+//!            WatchStock streams ◄── watch::StockWatch ◄──┘ relay (woken on commit, NOTIFY)
 //! ```
 //!
 //! - `domain` holds validated request types; the transports parse into them.
@@ -15,6 +16,8 @@
 //!   is configured.
 //! - `store` has all SQL. Its comments explain why stock can never go below
 //!   zero and why a reservation key is applied at most once.
+//! - `watch` serves `WatchStock` from the stock log: every change exactly
+//!   once and in order, whichever replica on the same database made it.
 //! - [`Server::start`] binds both listeners and returns their addresses, so
 //!   tests run the real service on free ports; `main.rs` only reads the
 //!   configuration and waits for a signal.
@@ -38,6 +41,7 @@ use std::net::SocketAddr;
 use anyhow::Context;
 use proto::inventory_service_server::InventoryServiceServer;
 use support::db::{Db, Migrations};
+use support::event_log::{self, Wake};
 use support::service::{self, Listeners, Running};
 
 pub use config::{Command, Config};
@@ -103,12 +107,38 @@ impl Server {
         let store = store::Store::new(db.clone());
         let auth = auth::Auth::new(config.inventory_token.as_deref());
         let token_required = auth.is_required();
-        let inventory = grpc::Inventory::new(
-            store.clone(),
-            watch::StockWatch::default(),
-            auth,
+
+        // The stock log's relay: woken by this process's commits and, on
+        // PostgreSQL, by every replica's (LISTEN in place before we serve).
+        let committed = Wake::default();
+        if let Db::Postgres(pool) = &db {
+            event_log::listen(
+                pool.clone(),
+                store::LOG,
+                committed.clone(),
+                shutdown.clone(),
+            )
+            .await
+            .context("listening for stock events")?;
+        }
+        let watch = watch::StockWatch::new(store.clone());
+        let relay = watch.relay(committed.clone(), shutdown.clone()).await?;
+        running.spawn(async move {
+            relay.await;
+            Ok(())
+        });
+        let prune = event_log::prune_forever(
+            db.clone(),
+            store::LOG,
+            config.events.clone(),
             shutdown.clone(),
         );
+        running.spawn(async move {
+            prune.await;
+            Ok(())
+        });
+        let inventory =
+            grpc::Inventory::new(store.clone(), watch, committed, auth, shutdown.clone());
 
         support::grpc::spawn(
             &mut running,

@@ -104,25 +104,6 @@ impl Store {
         Ok(rows)
     }
 
-    /// Every product's current stock and version, for a watcher's snapshot.
-    pub(crate) async fn snapshot(&self) -> Result<Vec<StockChange>> {
-        let rows = with_db!(&self.db, read, |pool| {
-            sqlx::query("SELECT name, stock, version FROM products ORDER BY id")
-                .fetch_all(pool)
-                .await?
-                .into_iter()
-                .map(|r| {
-                    Ok(StockChange {
-                        product: r.try_get(0)?,
-                        stock: r.try_get(1)?,
-                        version: r.try_get(2)?,
-                    })
-                })
-                .collect::<Result<Vec<_>, sqlx::Error>>()?
-        });
-        Ok(rows)
-    }
-
     /// The stock of one product, `None` when unknown.
     pub(crate) async fn stock_of(&self, product: &ProductName) -> Result<Option<i64>> {
         let stock = with_db!(&self.db, read, |pool| {
@@ -377,6 +358,10 @@ impl Store {
         })
     }
 }
+
+mod log;
+
+pub(crate) use log::LOG;
 
 #[cfg(test)]
 mod tests;

@@ -113,7 +113,7 @@ async fn writes_need_the_token_and_reads_do_not(backend: Backend) {
         .into_inner();
     assert!(checked.available);
     let mut watch = c
-        .watch_stock(WatchStockRequest {})
+        .watch_stock(WatchStockRequest::default())
         .await
         .unwrap()
         .into_inner();

@@ -454,7 +454,7 @@ async fn watch_streams_a_snapshot_then_changes(backend: Backend) {
     };
     let mut c = app.grpc.clone();
     let mut stream = c
-        .watch_stock(WatchStockRequest {})
+        .watch_stock(WatchStockRequest::default())
         .await
         .unwrap()
         .into_inner();

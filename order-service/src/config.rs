@@ -73,6 +73,14 @@ pub struct Config {
     /// Timeouts and the connection cap of the HTTP port.
     #[command(flatten)]
     pub http: support::http::HttpLimits,
+    /// How much of the order log is kept for clients that resume.
+    #[command(flatten)]
+    pub events: support::event_log::Retention,
+    /// Test builds only: a crash to inject. `abort-before-publish` aborts
+    /// the process after an order event's commit, before its publication.
+    #[cfg(debug_assertions)]
+    #[arg(long, env = "FAULT_POINT", hide = true)]
+    pub fault_point: Option<String>,
     /// What to do (default: serve).
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -113,5 +121,13 @@ impl Config {
     /// The reconciler's period.
     pub fn reconcile_interval(&self) -> Duration {
         Duration::from_millis(self.reconcile_interval_ms)
+    }
+
+    /// Whether the test-only fault point before publishing is armed.
+    pub(crate) fn abort_before_publish(&self) -> bool {
+        #[cfg(debug_assertions)]
+        return self.fault_point.as_deref() == Some("abort-before-publish");
+        #[cfg(not(debug_assertions))]
+        false
     }
 }

@@ -26,12 +26,12 @@ use std::{
 };
 
 use futures::{StreamExt, stream};
+use support::event_log::Wake;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     domain::{IdempotencyKey, NewOrder, Order, Status, reason},
     error::{Error, Result},
-    events::Events,
     inventory::{CallError, Inventory, Reserved},
     metrics::Metrics,
     store::{Recorded, Settlement, Store},
@@ -67,7 +67,9 @@ pub struct Round {
 pub(crate) struct Flow {
     store: Store,
     inventory: Inventory,
-    events: Events,
+    /// Wakes the order log's relay after a commit that logged an event
+    /// (the database logs every status change; the relay publishes it).
+    committed: Wake,
     metrics: Metrics,
     /// A PENDING order older than this has lost its request (which gives up
     /// after the reservation deadline) and is abandoned by the reconciler.
@@ -79,7 +81,7 @@ impl Flow {
     pub(crate) fn new(
         store: Store,
         inventory: Inventory,
-        events: Events,
+        committed: Wake,
         metrics: Metrics,
         reserve_timeout: Duration,
     ) -> Self {
@@ -87,7 +89,7 @@ impl Flow {
         Self {
             store,
             inventory,
-            events,
+            committed,
             metrics,
             stale_after,
         }
@@ -171,7 +173,7 @@ impl Flow {
             });
         };
         self.metrics.order_settled(Status::Cancelled.as_str());
-        self.events.order_changed(&order);
+        self.committed.wake();
         Ok(self.release(order).await)
     }
 
@@ -181,7 +183,7 @@ impl Flow {
         match self.store.settle(order.id, s).await? {
             Some(settled) => {
                 self.metrics.order_settled(settled.status.as_str());
-                self.events.order_changed(&settled);
+                self.committed.wake();
                 Ok(settled)
             }
             None => self

@@ -216,9 +216,13 @@ impl Inventory {
         )
     }
 
-    /// Opens the stock-change stream (no deadline: it lives as long as inventory).
-    pub(crate) async fn watch(&self) -> Result<tonic::Streaming<proto::StockChange>, Status> {
-        let mut request = tonic::Request::new(WatchStockRequest {});
+    /// Opens the stock-change stream (no deadline: it lives as long as
+    /// inventory), resuming after `from_seq` of inventory's stock log.
+    pub(crate) async fn watch(
+        &self,
+        from_seq: Option<i64>,
+    ) -> Result<tonic::Streaming<proto::StockChange>, Status> {
+        let mut request = tonic::Request::new(WatchStockRequest { from_seq });
         if let Some(value) = &self.authorization {
             request
                 .metadata_mut()

@@ -6,21 +6,25 @@
 //!
 //! ```text
 //!  REST :8080 ── api ──┬─► flow (place, cancel, reconcile) ─┬─► store ──► SQLite / PostgreSQL
-//!  gRPC :9090 ── grpc ─┘         │                          └─► inventory ─► inventory-service
-//!               api reads ───────┼─► store, inventory                      │ WatchStock
-//!                                ▼                                         ▼
-//!                             events ◄──────────────────────────── stock_relay
-//!                                │ (PostgreSQL: through LISTEN/NOTIFY, to every replica)
-//!                                ▼
+//!  gRPC :9090 ── grpc ─┘                                    │   (orders + order log, appended
+//!               api reads ─────► store, inventory           │    by triggers in each commit)
+//!                                                           └─► inventory ─► inventory-service
+//!                                                                               │ WatchStock
+//!  events: order log relay (woken on commit and by NOTIFY) ◄── store           ▼
+//!          product window ◄──────────────────────────────────────────── stock_relay
+//!                                │ publish (seq)      ▲ history (from-seq)
+//!                                ▼                    │
 //!  /ws-orders ── transport (WebSocket, SockJS) ── stomp (sessions, broker)
 //! ```
 //!
-//! Dependencies run one way, down this picture: `api` and `grpc` call
-//! `flow` for writes, and read from `store` and `inventory` directly;
-//! `flow` announces changes through `events`, which knows only its
-//! `Publish` trait; `stomp`'s broker implements it and `transport` carries
-//! the sessions. Nothing below calls back up. `flow`'s module comment
-//! explains why no stock is ever lost or invented.
+//! Dependencies run one way: `api` and `grpc` call `flow` for writes, and
+//! read from `store` and `inventory` directly; `flow` changes orders in
+//! `store`, whose database logs each change in the same transaction, and
+//! wakes the relay in `events`, which publishes the log in order through
+//! its `Publish` trait; `stomp`'s broker implements it, serves resuming
+//! subscriptions from `events`' `History`, and `transport` carries the
+//! sessions. `flow`'s module comment explains why no stock is ever lost or
+//! invented; `support::event_log` why no event is.
 //! [`Server::start`] wires the parts, binds every port and returns the
 //! addresses, so tests run the real service on free ports; `main.rs` only
 //! reads the configuration.
@@ -45,6 +49,7 @@ use std::{net::SocketAddr, sync::Arc};
 use anyhow::Context;
 use proto::order_service_server::OrderServiceServer;
 use support::db::{Db, Migrations};
+use support::event_log::{self, Wake};
 use support::service::{self, Listeners, Running};
 use tokio_util::sync::CancellationToken;
 
@@ -125,23 +130,40 @@ impl Server {
             config.inventory_token.as_deref(),
         )
         .context("INVENTORY_URL or INVENTORY_TOKEN")?;
-        let broker = stomp::Broker::default();
-        // One instance on SQLite: events stay in-process. On PostgreSQL there
-        // may be replicas: order events go through LISTEN/NOTIFY.
-        let sink: Arc<dyn events::Publish> = match &db {
-            Db::Postgres(pool) => Arc::new(
-                events::PgBus::start(pool.clone(), Arc::new(broker.clone()), shutdown.clone())
-                    .await
-                    .context("listening for order events")?,
-            ),
-            Db::Sqlite { .. } => Arc::new(broker.clone()),
-        };
-        let events = events::Events::new(sink);
         let store = store::Store::new(db.clone());
+        // The order log's relay: woken by this process's commits and, on
+        // PostgreSQL, by every replica's (LISTEN in place before we serve).
+        let committed = Wake::default();
+        if let Db::Postgres(pool) = &db {
+            event_log::listen(
+                pool.clone(),
+                store::LOG,
+                committed.clone(),
+                shutdown.clone(),
+            )
+            .await
+            .context("listening for order events")?;
+        }
+        let hub = stomp::Broker::default();
+        let orders_log = events::OrderLog::new(store.clone());
+        let products = events::ProductLog::new(Arc::new(hub.clone()));
+        let relay = orders_log
+            .relay(
+                Arc::new(hub.clone()),
+                committed.clone(),
+                config.abort_before_publish(),
+                shutdown.clone(),
+            )
+            .await
+            .context("reading the order log")?;
+        let broker = hub.with_history(Arc::new(events::Logs {
+            orders: orders_log,
+            products: products.clone(),
+        }));
         let flow = flow::Flow::new(
             store.clone(),
             inventory.clone(),
-            events.clone(),
+            committed,
             metrics.clone(),
             config.reserve_timeout(),
         );
@@ -172,6 +194,7 @@ impl Server {
             flow: flow.clone(),
             orders: store,
             inventory: inventory.clone(),
+            products: products.clone(),
             metrics,
         };
         let app = api::router(state, origins, &config.frontend_dir).merge(live);
@@ -197,9 +220,23 @@ impl Server {
             reconciler.await;
             Ok(())
         });
-        let relay = stock_relay::run(inventory, events, shutdown.clone());
         running.spawn(async move {
             relay.await;
+            Ok(())
+        });
+        let stock = stock_relay::run(inventory, products, shutdown.clone());
+        running.spawn(async move {
+            stock.await;
+            Ok(())
+        });
+        let prune = event_log::prune_forever(
+            db.clone(),
+            store::LOG,
+            config.events.clone(),
+            shutdown.clone(),
+        );
+        running.spawn(async move {
+            prune.await;
             Ok(())
         });
 

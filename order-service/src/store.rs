@@ -302,3 +302,7 @@ impl Store {
         })
     }
 }
+
+mod log;
+
+pub(crate) use log::LOG;

@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod db;
+pub mod event_log;
 pub mod grpc;
 pub mod http;
 pub mod service;

@@ -4,8 +4,8 @@
 //! - An allowed origin (see [`AllowedOrigins`]) gets CORS headers: its own
 //!   value echoed (never `*`), the methods, whatever request headers its
 //!   preflight asks for (Spring's default `allowedHeaders("*")`, so an
-//!   Angular interceptor adding `Authorization` just works), and `Link` and
-//!   `Retry-After` exposed. No credentials: nothing here uses cookies.
+//!   Angular interceptor adding `Authorization` just works), and `Link`,
+//!   `Retry-After` and `Event-Seq` exposed. No credentials: nothing here uses cookies.
 //! - A refused origin gets 403 on a preflight (Spring: "Invalid CORS
 //!   request") and on any state-changing request, before the handler runs:
 //!   a browser sends some cross-site POSTs without a preflight (an HTML
@@ -41,7 +41,11 @@ pub(super) fn cors(origins: AllowedOrigins) -> CorsLayer {
         ))
         .allow_methods([Method::GET, Method::HEAD, Method::POST])
         .allow_headers(AllowHeaders::mirror_request())
-        .expose_headers([header::LINK, header::RETRY_AFTER])
+        .expose_headers([
+            header::LINK,
+            header::RETRY_AFTER,
+            HeaderName::from_static(super::EVENT_SEQ),
+        ])
         .max_age(PREFLIGHT_MAX_AGE)
 }
 

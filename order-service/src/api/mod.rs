@@ -21,9 +21,15 @@ use axum::{
 };
 
 use crate::{
-    error::Error, flow::Flow, inventory::Inventory, metrics::Metrics, origins::AllowedOrigins,
-    store::Store,
+    error::Error, events::ProductLog, flow::Flow, inventory::Inventory, metrics::Metrics,
+    origins::AllowedOrigins, store::Store,
 };
+
+/// The response header of `GET /orders` and `GET /products` that says how
+/// far into its topic's event log the answer is (the `seq` of the newest
+/// event it reflects): a client subscribes with `from-seq` set to it and
+/// misses nothing in between.
+pub(crate) const EVENT_SEQ: &str = "event-seq";
 
 /// What every handler can reach. Writes go through the order flow; reads
 /// go straight to where the data lives.
@@ -31,10 +37,12 @@ use crate::{
 pub(crate) struct AppState {
     /// Places and cancels orders.
     pub flow: Flow,
-    /// Reads orders.
+    /// Reads orders and their log's position.
     pub orders: Store,
     /// Reads products (and answers readiness).
     pub inventory: Inventory,
+    /// The position of `/topic/products`.
+    pub products: ProductLog,
     /// Metrics registry.
     pub metrics: Metrics,
 }

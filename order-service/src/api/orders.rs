@@ -8,7 +8,7 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::{AppState, json::JsonBody};
+use super::{AppState, EVENT_SEQ, json::JsonBody};
 use crate::{
     domain::{IdempotencyKey, NewOrder, Order},
     error::{Error, Result},
@@ -66,7 +66,9 @@ fn parse_param(
 
 /// `GET /orders?limit=&before=`: newest first. `limit` defaults to
 /// [`DEFAULT_PAGE`], at most [`MAX_PAGE`]; `before=<id>` continues below that
-/// id. A full page carries `Link: <…?before=…>; rel="next"`.
+/// id. A full page carries `Link: <…?before=…>; rel="next"`. `Event-Seq`
+/// is the order log's newest seq, read before the orders: replaying from it
+/// may repeat a change the page already shows, never miss one.
 pub(super) async fn list(
     State(app): State<AppState>,
     RawQuery(query): RawQuery,
@@ -75,6 +77,7 @@ pub(super) async fn list(
         .map_err(|e| Error::BadRequest(format!("Invalid query: {e}")))?;
     let limit = parse_param("limit", page.limit, 1..=MAX_PAGE)?.unwrap_or(DEFAULT_PAGE);
     let before = parse_param("before", page.before, 1..=i64::MAX)?;
+    let seq = app.orders.event_bounds().await?.last;
     let orders = app.orders.list(before, limit).await?;
     let next = (orders.len() as i64 == limit)
         .then(|| orders.last().map(|o| o.id))
@@ -86,8 +89,10 @@ pub(super) async fn list(
             .ok()
         });
     let mut response = Json(orders).into_response();
+    let headers = response.headers_mut();
+    headers.insert(EVENT_SEQ, HeaderValue::from(seq));
     if let Some(link) = next {
-        response.headers_mut().insert(header::LINK, link);
+        headers.insert(header::LINK, link);
     }
     Ok(response)
 }

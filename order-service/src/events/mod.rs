@@ -1,19 +1,27 @@
-//! What the order flow tells the world: every order change on
-//! `/topic/orders`, every stock change on `/topic/products`.
+//! What the world hears: every order change on `/topic/orders`, every
+//! stock change on `/topic/products`, each with its place (`seq`) in a log.
 //!
-//! The flow only knows the [`Publish`] trait; the STOMP broker implements it.
-//! Publishing never waits: the broker hands events to each connection's own
-//! bounded queue, so a slow browser never slows an order down.
-
-use std::sync::Arc;
+//! Order changes come from the order log (see `support::event_log`): the
+//! database appends them in the transaction of each change, and one relay
+//! per process publishes them in order to this process's clients, woken by
+//! its own commits and, on PostgreSQL, by every replica's `NOTIFY`. Stock
+//! changes come from inventory's log through `WatchStock` (the stock relay)
+//! and are kept here in a bounded window for clients that resume.
+//!
+//! Publishing never waits: the broker hands events to each connection's
+//! own bounded queue, so a slow browser never slows anything down. A client
+//! that resumes (`SUBSCRIBE` with `from-seq`) is served from [`History`].
 
 use bytes::Bytes;
+use futures::future::BoxFuture;
 
-use crate::domain::Order;
+use crate::{domain::Order, error::Result};
 
-mod pg_bus;
+mod orders;
+mod products;
 
-pub(crate) use pg_bus::PgBus;
+pub(crate) use orders::OrderLog;
+pub(crate) use products::ProductLog;
 
 /// Topic of order changes (created, rejected, cancelled).
 pub(crate) const ORDERS_TOPIC: &str = "/topic/orders";
@@ -23,40 +31,77 @@ pub(crate) const PRODUCTS_TOPIC: &str = "/topic/products";
 /// Something that delivers a JSON body to a destination's subscribers
 /// without blocking.
 pub(crate) trait Publish: Send + Sync + 'static {
-    /// Delivers `body` to every subscriber of `destination`.
-    fn publish(&self, destination: &str, body: Bytes);
+    /// Delivers `body` to every subscriber of `destination`; `seq` is its
+    /// place in the destination's log (`None` for a stock snapshot's
+    /// values, which are state rather than logged changes).
+    fn publish(&self, destination: &'static str, seq: Option<i64>, body: Bytes);
 }
 
-/// The flow's handle for announcing changes. Cheap to clone.
-#[derive(Clone)]
-pub(crate) struct Events {
-    sink: Arc<dyn Publish>,
+/// The retained events of a destination after some seq.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Replay {
+    /// The events that follow, in order (at most the limit asked for;
+    /// fewer means the end of what is retained was reached).
+    Events(Vec<(i64, Bytes)>),
+    /// The log no longer reaches back that far (or the seq is not one it
+    /// ever handed out): the client must reload.
+    Resync,
 }
 
-impl std::fmt::Debug for Events {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Events")
-    }
+/// Where resuming clients are served from.
+pub(crate) trait History: Send + Sync + 'static {
+    /// What `destination` published after `seq`, at most `limit` events.
+    fn after(
+        &self,
+        destination: &str,
+        seq: i64,
+        limit: usize,
+    ) -> BoxFuture<'static, Result<Replay>>;
 }
 
-impl Events {
-    /// Publishes through `sink`.
-    pub(crate) fn new(sink: Arc<dyn Publish>) -> Self {
-        Self { sink }
-    }
+/// Both logs: orders from the database, products from memory.
+#[derive(Clone, Debug)]
+pub(crate) struct Logs {
+    /// The order log.
+    pub orders: OrderLog,
+    /// The window of recent stock changes.
+    pub products: ProductLog,
+}
 
-    /// Announces an order's new state; the body is the Order JSON of REST.
-    pub(crate) fn order_changed(&self, order: &Order) {
-        match serde_json::to_vec(order) {
-            Ok(json) => self.sink.publish(ORDERS_TOPIC, Bytes::from(json)),
-            Err(e) => tracing::error!(error = %e, "cannot encode order event"),
+impl History for Logs {
+    fn after(
+        &self,
+        destination: &str,
+        seq: i64,
+        limit: usize,
+    ) -> BoxFuture<'static, Result<Replay>> {
+        match destination {
+            ORDERS_TOPIC => {
+                let orders = self.orders.clone();
+                Box::pin(async move { orders.after(seq, limit).await })
+            }
+            PRODUCTS_TOPIC => {
+                let replay = self.products.after(seq, limit);
+                Box::pin(async move { Ok(replay) })
+            }
+            // Nothing was ever published anywhere else.
+            _ => Box::pin(async { Ok(Replay::Events(Vec::new())) }),
         }
     }
+}
 
-    /// Announces a product's new stock: `{"name":…,"stockQuantity":…}`.
-    pub(crate) fn stock_changed(&self, name: &str, stock: i32) {
-        let body = serde_json::json!({ "name": name, "stockQuantity": stock });
-        self.sink
-            .publish(PRODUCTS_TOPIC, Bytes::from(body.to_string()));
+/// An order as its event's body: the Order JSON of REST.
+fn order_json(order: &Order) -> Option<Bytes> {
+    match serde_json::to_vec(order) {
+        Ok(json) => Some(Bytes::from(json)),
+        Err(e) => {
+            tracing::error!(error = %e, order = order.id, "cannot encode order event");
+            None
+        }
     }
+}
+
+/// A stock change as its event's body: `{"name":…,"stockQuantity":…}`.
+fn stock_json(name: &str, stock: i32) -> Bytes {
+    Bytes::from(serde_json::json!({ "name": name, "stockQuantity": stock }).to_string())
 }

@@ -1,4 +1,5 @@
-//! The publish hub behind `/topic/…`: one bounded broadcast channel.
+//! The publish hub behind `/topic/…`: one bounded broadcast channel, and
+//! the history a resuming subscription is served from.
 //!
 //! Publishing is O(1) for the caller whatever the number of subscribers:
 //! the event goes into the channel once, and every session takes it
@@ -11,7 +12,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::sync::broadcast;
 
-use crate::events::Publish;
+use crate::events::{History, Publish};
 
 /// Events a session may fall behind before it is dropped as a slow consumer:
 /// minutes of normal traffic, a few MiB of `Arc`s at most.
@@ -21,37 +22,65 @@ pub(crate) const CAPACITY: usize = 4096;
 #[derive(Debug)]
 pub(crate) struct Event {
     /// `/topic/orders`, `/topic/products`.
-    pub destination: String,
+    pub destination: &'static str,
+    /// Its place in the destination's log, when it has one.
+    pub seq: Option<i64>,
     /// JSON.
     pub body: Bytes,
 }
 
 /// Fan-out hub. Cheap to clone.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct Broker {
     tx: broadcast::Sender<Arc<Event>>,
+    history: Option<Arc<dyn History>>,
+}
+
+impl std::fmt::Debug for Broker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broker")
+            .field("history", &self.history.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Broker {
+    /// A hub without history: every resuming subscription is told to resync.
     fn default() -> Self {
         Self {
             tx: broadcast::channel(CAPACITY).0,
+            history: None,
         }
     }
 }
 
 impl Broker {
+    /// The same hub (clones share one channel), serving resuming
+    /// subscriptions from `history`.
+    pub(crate) fn with_history(self, history: Arc<dyn History>) -> Self {
+        Self {
+            history: Some(history),
+            ..self
+        }
+    }
+
     /// A receiver of every event published from now on.
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.tx.subscribe()
     }
+
+    /// Where resuming subscriptions are served from.
+    pub(crate) fn history(&self) -> Option<&Arc<dyn History>> {
+        self.history.as_ref()
+    }
 }
 
 impl Publish for Broker {
-    fn publish(&self, destination: &str, body: Bytes) {
+    fn publish(&self, destination: &'static str, seq: Option<i64>, body: Bytes) {
         // An error only means that nobody is connected.
         let _ = self.tx.send(Arc::new(Event {
-            destination: destination.to_owned(),
+            destination,
+            seq,
             body,
         }));
     }

@@ -9,16 +9,37 @@
 //! with a timeout: a client that does not read is dropped after
 //! `send_timeout`, and one that falls behind the broker is dropped at once;
 //! in neither case does anyone else wait.
+//!
+//! Every MESSAGE of a logged event carries its `seq`. A `SUBSCRIBE` with
+//! `from-seq: N` resumes: the session first replays what the history holds
+//! after N, page by page, then goes live, skipping the live events it
+//! already replayed. It subscribes to the broker before reading the history,
+//! so every event is in one or the other: no gap, nothing twice. Live
+//! delivery waits while a replay runs (the broker buffers it), so events
+//! arrive in seq order. When the history no longer reaches back to N, the
+//! first frame says `resync: required` and live delivery follows.
 
-use std::{collections::HashMap, pin::pin, sync::Arc, time::Duration};
+use std::{
+    collections::{HashMap, VecDeque},
+    pin::pin,
+    sync::Arc,
+    time::Duration,
+};
 
+use futures::future::BoxFuture;
 use tokio::{sync::broadcast, time::Instant};
 
 use super::{
     broker::{Broker, Event},
     frame::{self, Frame, FrameError, Item, Limits, VERSIONS, Version},
 };
-use crate::transport::Connection;
+use crate::{error::Result, events::Replay, transport::Connection};
+
+/// Events fetched from the history per read.
+const REPLAY_PAGE: usize = 256;
+/// Most events one resuming subscription is replayed; a client further
+/// behind is told to resync, since reloading costs it (and us) less.
+const MAX_REPLAY: u64 = 10_000;
 
 /// Session limits and timings.
 #[derive(Clone, Debug)]
@@ -68,14 +89,33 @@ enum End {
     Error(String, String),
 }
 
+/// One subscription.
+struct Subscription {
+    destination: String,
+    /// For a resuming subscription, the seq of the newest event it was sent:
+    /// live events up to it were replayed already.
+    delivered: Option<i64>,
+    /// Events replayed so far.
+    replayed: u64,
+}
+
+/// A page of history being read for a resuming subscription.
+struct Fetch {
+    subscription: String,
+    page: BoxFuture<'static, Result<Replay>>,
+}
+
 struct Session {
     conn: Connection,
     broker: Broker,
     config: StompConfig,
     id: String,
     version: Option<Version>,
-    /// Subscription id → destination.
-    subscriptions: HashMap<String, String>,
+    subscriptions: HashMap<String, Subscription>,
+    /// Resuming subscriptions waiting for their replay, in SUBSCRIBE order.
+    replays: VecDeque<String>,
+    /// The replay under way.
+    fetch: Option<Fetch>,
     events: Option<broadcast::Receiver<Arc<Event>>>,
     sent: u64,
     send_every: Option<Duration>,
@@ -93,6 +133,8 @@ pub(crate) async fn serve(conn: Connection, broker: Broker, config: StompConfig)
         id: uuid::Uuid::new_v4().simple().to_string(),
         version: None,
         subscriptions: HashMap::new(),
+        replays: VecDeque::new(),
+        fetch: None,
         events: None,
         sent: 0,
         send_every: None,
@@ -160,7 +202,13 @@ impl Session {
                         }
                     }
                 }
-                event = next_event(&mut self.events) => match event {
+                page = next_page(&mut self.fetch) => {
+                    if let Some(end) = self.replay(page).await {
+                        return end;
+                    }
+                }
+                // Live events wait while a replay runs, so they follow it.
+                event = next_event(&mut self.events), if self.fetch.is_none() => match event {
                     Ok(event) => {
                         if let Some(end) = self.deliver(&event).await {
                             return end;
@@ -226,6 +274,11 @@ impl Session {
                         self.subscriptions.remove(id);
                         if self.subscriptions.is_empty() {
                             self.events = None;
+                        }
+                        // A replay under way for it is dropped with it.
+                        if self.fetch.as_ref().is_some_and(|f| f.subscription == id) {
+                            self.fetch = None;
+                            self.next_replay();
                         }
                         None
                     }
@@ -357,11 +410,124 @@ impl Session {
                 format!("at most {} per connection", self.config.max_subscriptions),
             ));
         }
+        let from_seq = match f.get("from-seq").map(str::parse::<i64>) {
+            None => None,
+            Some(Ok(seq)) if seq >= 0 => Some(seq),
+            Some(_) => {
+                return Some(End::Error(
+                    "invalid from-seq".into(),
+                    "from-seq must be the seq header of a message received earlier".into(),
+                ));
+            }
+        };
+        // Before the history is read, so every event is in one or the other.
         if self.events.is_none() {
             self.events = Some(self.broker.subscribe());
         }
-        self.subscriptions
-            .insert(id.to_owned(), destination.to_owned());
+        self.subscriptions.insert(
+            id.to_owned(),
+            Subscription {
+                destination: destination.to_owned(),
+                delivered: from_seq,
+                replayed: 0,
+            },
+        );
+        if from_seq.is_some() {
+            self.replays.push_back(id.to_owned());
+            if self.fetch.is_none() {
+                self.next_replay();
+            }
+        }
+        None
+    }
+
+    /// Starts reading the next waiting replay's first page, if any.
+    fn next_replay(&mut self) {
+        while let Some(id) = self.replays.pop_front() {
+            if let Some(sub) = self.subscriptions.get(&id) {
+                let after = sub.delivered.unwrap_or(0);
+                self.fetch = Some(Fetch {
+                    page: self.read_history(&sub.destination, after),
+                    subscription: id,
+                });
+                return;
+            }
+        }
+    }
+
+    fn read_history(&self, destination: &str, after: i64) -> BoxFuture<'static, Result<Replay>> {
+        match self.broker.history() {
+            Some(history) => history.after(destination, after, REPLAY_PAGE),
+            None => Box::pin(async { Ok(Replay::Resync) }),
+        }
+    }
+
+    /// Sends a page of history; reads the next one, or moves on to the
+    /// next replay when this one is complete.
+    async fn replay(&mut self, page: (String, Result<Replay>)) -> Option<End> {
+        let (id, page) = page;
+        self.fetch = None;
+        let page = match page {
+            Ok(page) => page,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the event history for a resuming client");
+                return Some(End::Error(
+                    "history unavailable".into(),
+                    "the events to resume from cannot be read now; reconnect to retry".into(),
+                ));
+            }
+        };
+        let version = self.version.unwrap_or(Version::V1_2);
+        let Some(sub) = self.subscriptions.get_mut(&id) else {
+            self.next_replay();
+            return None;
+        };
+        let events = match page {
+            Replay::Events(events) if sub.replayed + (events.len() as u64) <= MAX_REPLAY => events,
+            Replay::Events(_) | Replay::Resync => {
+                sub.delivered = None;
+                self.sent += 1;
+                let resync = Frame::new("MESSAGE")
+                    .header("destination", sub.destination.clone())
+                    .header("subscription", id.clone())
+                    .header("message-id", format!("{}-{}", self.id, self.sent))
+                    .header("resync", "required");
+                if !self.send_frame(resync).await {
+                    return Some(End::Quietly);
+                }
+                self.next_replay();
+                return None;
+            }
+        };
+        let complete = events.len() < REPLAY_PAGE;
+        sub.replayed += events.len() as u64;
+        let mut messages = Vec::with_capacity(events.len());
+        for (seq, body) in &events {
+            self.sent += 1;
+            messages.push(frame::encode_message(
+                &sub.destination,
+                &id,
+                (&self.id, self.sent),
+                Some(*seq),
+                &String::from_utf8_lossy(body),
+                version,
+            ));
+            sub.delivered = Some(*seq);
+        }
+        let (destination, after) = (sub.destination.clone(), sub.delivered.unwrap_or(0));
+        for message in messages {
+            if !self.send(message).await {
+                return Some(End::Quietly);
+            }
+        }
+        if complete {
+            self.next_replay();
+        } else {
+            self.fetch = Some(Fetch {
+                page: self.read_history(&destination, after),
+                subscription: id,
+            });
+        }
         None
     }
 
@@ -371,17 +537,25 @@ impl Session {
         // Encoded before sending so the subscriptions are not borrowed
         // across an await; a page has one subscription per topic.
         let mut messages = Vec::new();
-        for (id, destination) in &self.subscriptions {
-            if *destination == event.destination {
-                self.sent += 1;
-                messages.push(frame::encode_message(
-                    destination,
-                    id,
-                    (&self.id, self.sent),
-                    &body,
-                    version,
-                ));
+        for (id, sub) in &mut self.subscriptions {
+            if sub.destination != event.destination {
+                continue;
             }
+            if let (Some(seq), Some(delivered)) = (event.seq, sub.delivered) {
+                if seq <= delivered {
+                    continue; // replayed already
+                }
+                sub.delivered = Some(seq);
+            }
+            self.sent += 1;
+            messages.push(frame::encode_message(
+                &sub.destination,
+                id,
+                (&self.id, self.sent),
+                event.seq,
+                &body,
+                version,
+            ));
         }
         for message in messages {
             if !self.send(message).await {
@@ -390,6 +564,17 @@ impl Session {
             }
         }
         None
+    }
+}
+
+/// The next page of the replay under way, or never when there is none.
+async fn next_page(fetch: &mut Option<Fetch>) -> (String, Result<Replay>) {
+    match fetch {
+        Some(f) => {
+            let page = f.page.as_mut().await;
+            (f.subscription.clone(), page)
+        }
+        None => std::future::pending().await,
     }
 }
 

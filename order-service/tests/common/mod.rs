@@ -4,7 +4,9 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod process;
 pub(crate) mod proxy;
+pub(crate) mod stomp;
 
 use std::{collections::HashMap, time::Duration};
 

@@ -35,11 +35,12 @@ pub(crate) fn encode(frame: &Frame, version: Version) -> String {
 /// [`encode`] of the equivalent [`Frame`]: the fan-out's hot path, where
 /// every subscriber gets its own copy, makes one allocation instead of a
 /// dozen. The message id is ours (session id and counter) and never needs
-/// escaping.
+/// escaping; `seq` is the event's place in its log, when it has one.
 pub(crate) fn encode_message(
     destination: &str,
     subscription: &str,
     message_id: (&str, u64),
+    seq: Option<i64>,
     body: &str,
     version: Version,
 ) -> String {
@@ -52,6 +53,9 @@ pub(crate) fn encode_message(
     out.push_str("content-type:application/json\n");
     push_header(&mut out, "subscription", subscription, escaped, version);
     let _ = writeln!(out, "message-id:{}-{}", message_id.0, message_id.1);
+    if let Some(seq) = seq {
+        let _ = writeln!(out, "seq:{seq}");
+    }
     end_with_body(&mut out, body);
     out
 }

@@ -312,20 +312,26 @@ fn random_input_never_panics_nor_overbuffers() {
 #[test]
 fn encode_message_is_encode_of_the_same_frame() {
     for version in VERSIONS {
-        let frame = Frame::new("MESSAGE")
-            .header("destination", "/topic/orders")
-            .header("content-type", "application/json")
-            .header("subscription", "sub:1\nx")
-            .header("message-id", "abc-7")
-            .body(br#"{"id":1,"product":"Laptop"}"#.to_vec());
-        let direct = encode_message(
-            "/topic/orders",
-            "sub:1\nx",
-            ("abc", 7),
-            r#"{"id":1,"product":"Laptop"}"#,
-            version,
-        );
-        assert_eq!(direct, encode(&frame, version), "{version:?}");
+        for seq in [None, Some(42)] {
+            let mut frame = Frame::new("MESSAGE")
+                .header("destination", "/topic/orders")
+                .header("content-type", "application/json")
+                .header("subscription", "sub:1\nx")
+                .header("message-id", "abc-7");
+            if let Some(seq) = seq {
+                frame = frame.header("seq", seq.to_string());
+            }
+            let frame = frame.body(br#"{"id":1,"product":"Laptop"}"#.to_vec());
+            let direct = encode_message(
+                "/topic/orders",
+                "sub:1\nx",
+                ("abc", 7),
+                seq,
+                r#"{"id":1,"product":"Laptop"}"#,
+                version,
+            );
+            assert_eq!(direct, encode(&frame, version), "{version:?}");
+        }
     }
 }
 

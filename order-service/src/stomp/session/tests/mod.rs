@@ -8,6 +8,8 @@ use tokio::sync::mpsc;
 use super::*;
 use crate::events::Publish;
 
+mod replay;
+
 struct Client {
     to_server: mpsc::Sender<String>,
     from_server: mpsc::Receiver<String>,
@@ -121,7 +123,7 @@ async fn delivers_one_message_per_subscription_with_every_header() {
     c.connect().await;
     c.subscribe("sub:1", "/topic/orders").await;
     c.subscribe("p", "/topic/products").await;
-    broker.publish("/topic/orders", Bytes::from_static(br#"{"id":1}"#));
+    broker.publish("/topic/orders", None, Bytes::from_static(br#"{"id":1}"#));
     let message = c.frame().await;
     assert!(message.starts_with("MESSAGE\n"));
     assert_eq!(header(&message, "destination"), Some("/topic/orders"));
@@ -138,8 +140,12 @@ async fn delivers_one_message_per_subscription_with_every_header() {
     // With a receipt, so the events below cannot overtake it.
     c.send("UNSUBSCRIBE\nid:sub\\c1\nreceipt:u\n\n\0").await;
     assert_eq!(c.frame().await, "RECEIPT\nreceipt-id:u\n\n\0");
-    broker.publish("/topic/orders", Bytes::from_static(b"{}"));
-    broker.publish("/topic/products", Bytes::from_static(br#"{"name":"x"}"#));
+    broker.publish("/topic/orders", None, Bytes::from_static(b"{}"));
+    broker.publish(
+        "/topic/products",
+        None,
+        Bytes::from_static(br#"{"name":"x"}"#),
+    );
     let next = c.frame().await;
     assert_eq!(header(&next, "destination"), Some("/topic/products"));
 }
@@ -255,7 +261,11 @@ async fn a_slow_consumer_is_dropped_and_others_get_everything() {
     fast.connect().await;
     fast.subscribe("0", "/topic/orders").await;
     for i in 0..100 {
-        broker.publish("/topic/orders", Bytes::from(format!("{{\"id\":{i}}}")));
+        broker.publish(
+            "/topic/orders",
+            None,
+            Bytes::from(format!("{{\"id\":{i}}}")),
+        );
         let m = fast.frame().await;
         assert!(m.ends_with(&format!("{{\"id\":{i}}}\0")), "{m}");
     }

@@ -1,0 +1,46 @@
+//! The order log's reads (its rows are written by the triggers of
+//! migration 0003, in the transaction of each status change).
+
+use support::{
+    event_log::{Bounds, Log},
+    with_db,
+};
+
+use super::{Store, order_from_row};
+use crate::{domain::Order, error::Result};
+
+/// The order log.
+pub(crate) const LOG: Log = Log {
+    table: "order_events",
+};
+
+/// An event row's columns, in [`order_from_row`]'s order (the log keeps
+/// what clients see; the key and release state are not logged).
+const COLUMNS: &str = "order_id, product, quantity, status, reason, created_at_ms, \
+     '' AS order_key, FALSE AS release_pending, CAST(0 AS BIGINT) AS release_attempts, seq";
+
+impl Store {
+    /// The logged order states after `seq`, oldest first, at most `limit`.
+    pub(crate) async fn events_after(&self, seq: i64, limit: i64) -> Result<Vec<(i64, Order)>> {
+        with_db!(&self.db, read, |pool| {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM order_events WHERE seq > $1 ORDER BY seq LIMIT $2"
+            )))
+            .bind(seq)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|row| {
+                use sqlx::Row;
+                Ok((row.try_get(9)?, order_from_row(row)?))
+            })
+            .collect()
+        })
+    }
+
+    /// The span of the log still retained.
+    pub(crate) async fn event_bounds(&self) -> Result<Bounds> {
+        Ok(LOG.bounds(&self.db).await?)
+    }
+}

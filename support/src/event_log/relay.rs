@@ -1,0 +1,69 @@
+//! The relay: publishes every log row after the last one it published, in
+//! sequence order, whenever it is woken (and once a second regardless).
+
+use std::{fmt::Display, time::Duration};
+
+use tokio_util::sync::CancellationToken;
+
+use super::Wake;
+
+/// Rows read per query: large enough to drain a burst in few reads,
+/// small enough to bound a read's memory.
+pub const BATCH: i64 = 512;
+/// Longest time between reads: catches whatever no wake-up announced (a
+/// `NOTIFY` lost between a listener's death and its reconnection is caught
+/// by the wake-up after reconnecting; this is the last resort).
+const POLL: Duration = Duration::from_secs(1);
+
+/// Publishes the rows after `start` as `fetch(after, limit)` returns them
+/// (ascending seq, at most `limit`), calling `publish(seq, event)` for each
+/// in order, until `shutdown`. A failed read is retried after a pause; the
+/// rows are still there.
+pub async fn run<E, Err, Fut>(
+    start: i64,
+    mut fetch: impl FnMut(i64, i64) -> Fut,
+    mut publish: impl FnMut(i64, E),
+    wake: Wake,
+    shutdown: CancellationToken,
+) where
+    Fut: Future<Output = Result<Vec<(i64, E)>, Err>>,
+    Err: Display,
+{
+    let mut last = start;
+    loop {
+        loop {
+            let rows = tokio::select! {
+                () = shutdown.cancelled() => return,
+                rows = fetch(last, BATCH) => rows,
+            };
+            let rows = match rows {
+                Ok(rows) => rows,
+                Err(e) => {
+                    tracing::warn!(error = %e, after = last, "cannot read the event log; retrying");
+                    break;
+                }
+            };
+            let full = rows.len() as i64 == BATCH;
+            for (seq, event) in rows {
+                if seq != last + 1 {
+                    // Only pruning makes holes, and only this far behind.
+                    tracing::warn!(
+                        expected = last + 1,
+                        seq,
+                        "events were pruned before they were published"
+                    );
+                }
+                publish(seq, event);
+                last = seq;
+            }
+            if !full {
+                break;
+            }
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = wake.woken() => {}
+            () = tokio::time::sleep(POLL) => {}
+        }
+    }
+}
