@@ -26,20 +26,18 @@ use std::{
     time::Duration,
 };
 
-use futures::future::BoxFuture;
 use tokio::{sync::broadcast, time::Instant};
 
 use super::{
     broker::{Broker, Event},
-    frame::{self, Frame, FrameError, Item, Limits, VERSIONS, Version},
+    frame::{self, Frame, FrameError, Item, Limits, Version},
 };
-use crate::{error::Result, events::Replay, transport::Connection};
+use crate::transport::Connection;
 
-/// Events fetched from the history per read.
-const REPLAY_PAGE: usize = 256;
-/// Most events one resuming subscription is replayed; a client further
-/// behind is told to resync, since reloading costs it (and us) less.
-const MAX_REPLAY: u64 = 10_000;
+mod connect;
+mod replay;
+
+use replay::{Fetch, next_page};
 
 /// Session limits and timings.
 #[derive(Clone, Debug)]
@@ -97,12 +95,6 @@ struct Subscription {
     delivered: Option<i64>,
     /// Events replayed so far.
     replayed: u64,
-}
-
-/// A page of history being read for a resuming subscription.
-struct Fetch {
-    subscription: String,
-    page: BoxFuture<'static, Result<Replay>>,
 }
 
 struct Session {
@@ -321,59 +313,6 @@ impl Session {
         (f.command == "DISCONNECT").then_some(End::Quietly)
     }
 
-    async fn connect(&mut self, f: &Frame, beat: &mut tokio::time::Interval) -> Option<End> {
-        let offered = f.get("accept-version").unwrap_or("1.0");
-        let offered: Vec<&str> = offered.split(',').map(str::trim).collect();
-        let Some(version) = VERSIONS.into_iter().find(|v| offered.contains(&v.as_str())) else {
-            let _ = self
-                .send_frame(
-                    Frame::new("ERROR")
-                        .header("version", "1.0,1.1,1.2")
-                        .header("message", "unsupported version"),
-                )
-                .await;
-            return Some(End::Quietly);
-        };
-        if !self.conn.admission.admit() {
-            tracing::info!(peer = ?self.conn.peer, "refusing a STOMP client: connection limit reached");
-            return Some(End::Error(
-                "too many connections".into(),
-                "the server has no room for another client; retry later".into(),
-            ));
-        }
-        self.version = Some(version);
-        let (cx, cy) = parse_heartbeat(f.get("heart-beat"));
-        let sx = self.config.server_heartbeat;
-        let sy = self.config.min_client_heartbeat;
-        // Per the spec: we send every max(sx, cy) if both are set, and
-        // expect something every max(cx, sy) if both are set.
-        self.send_every = (!cy.is_zero() && !sx.is_zero()).then(|| cy.max(sx));
-        self.expect_every = (!cx.is_zero() && !sy.is_zero()).then(|| cx.max(sy));
-        if let Some(every) = self.send_every {
-            *beat = tokio::time::interval_at(Instant::now() + every, every);
-        }
-        let connected = Frame::new("CONNECTED")
-            .header("version", version.as_str())
-            .header(
-                "heart-beat",
-                format!("{},{}", sx.as_millis(), sy.as_millis()),
-            )
-            .header("session", self.id.clone())
-            .header(
-                "server",
-                concat!("order-service/", env!("CARGO_PKG_VERSION")),
-            );
-        if !self.send_frame(connected).await {
-            return Some(End::Quietly);
-        }
-        if let Some(receipt) = f.get("receipt") {
-            let _ = self
-                .send_frame(Frame::new("RECEIPT").header("receipt-id", receipt))
-                .await;
-        }
-        None
-    }
-
     fn subscribe(&mut self, f: &Frame, version: Version) -> Option<End> {
         let Some(destination) = f.get("destination") else {
             return Some(End::Error(
@@ -410,15 +349,9 @@ impl Session {
                 format!("at most {} per connection", self.config.max_subscriptions),
             ));
         }
-        let from_seq = match f.get("from-seq").map(str::parse::<i64>) {
-            None => None,
-            Some(Ok(seq)) if seq >= 0 => Some(seq),
-            Some(_) => {
-                return Some(End::Error(
-                    "invalid from-seq".into(),
-                    "from-seq must be the seq header of a message received earlier".into(),
-                ));
-            }
+        let from_seq = match replay::from_seq(f) {
+            Ok(seq) => seq,
+            Err(end) => return Some(end),
         };
         // Before the history is read, so every event is in one or the other.
         if self.events.is_none() {
@@ -433,100 +366,7 @@ impl Session {
             },
         );
         if from_seq.is_some() {
-            self.replays.push_back(id.to_owned());
-            if self.fetch.is_none() {
-                self.next_replay();
-            }
-        }
-        None
-    }
-
-    /// Starts reading the next waiting replay's first page, if any.
-    fn next_replay(&mut self) {
-        while let Some(id) = self.replays.pop_front() {
-            if let Some(sub) = self.subscriptions.get(&id) {
-                let after = sub.delivered.unwrap_or(0);
-                self.fetch = Some(Fetch {
-                    page: self.read_history(&sub.destination, after),
-                    subscription: id,
-                });
-                return;
-            }
-        }
-    }
-
-    fn read_history(&self, destination: &str, after: i64) -> BoxFuture<'static, Result<Replay>> {
-        match self.broker.history() {
-            Some(history) => history.after(destination, after, REPLAY_PAGE),
-            None => Box::pin(async { Ok(Replay::Resync) }),
-        }
-    }
-
-    /// Sends a page of history; reads the next one, or moves on to the
-    /// next replay when this one is complete.
-    async fn replay(&mut self, page: (String, Result<Replay>)) -> Option<End> {
-        let (id, page) = page;
-        self.fetch = None;
-        let page = match page {
-            Ok(page) => page,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the event history for a resuming client");
-                return Some(End::Error(
-                    "history unavailable".into(),
-                    "the events to resume from cannot be read now; reconnect to retry".into(),
-                ));
-            }
-        };
-        let version = self.version.unwrap_or(Version::V1_2);
-        let Some(sub) = self.subscriptions.get_mut(&id) else {
-            self.next_replay();
-            return None;
-        };
-        let events = match page {
-            Replay::Events(events) if sub.replayed + (events.len() as u64) <= MAX_REPLAY => events,
-            Replay::Events(_) | Replay::Resync => {
-                sub.delivered = None;
-                self.sent += 1;
-                let resync = Frame::new("MESSAGE")
-                    .header("destination", sub.destination.clone())
-                    .header("subscription", id.clone())
-                    .header("message-id", format!("{}-{}", self.id, self.sent))
-                    .header("resync", "required");
-                if !self.send_frame(resync).await {
-                    return Some(End::Quietly);
-                }
-                self.next_replay();
-                return None;
-            }
-        };
-        let complete = events.len() < REPLAY_PAGE;
-        sub.replayed += events.len() as u64;
-        let mut messages = Vec::with_capacity(events.len());
-        for (seq, body) in &events {
-            self.sent += 1;
-            messages.push(frame::encode_message(
-                &sub.destination,
-                &id,
-                (&self.id, self.sent),
-                Some(*seq),
-                &String::from_utf8_lossy(body),
-                version,
-            ));
-            sub.delivered = Some(*seq);
-        }
-        let (destination, after) = (sub.destination.clone(), sub.delivered.unwrap_or(0));
-        for message in messages {
-            if !self.send(message).await {
-                return Some(End::Quietly);
-            }
-        }
-        if complete {
-            self.next_replay();
-        } else {
-            self.fetch = Some(Fetch {
-                page: self.read_history(&destination, after),
-                subscription: id,
-            });
+            self.resume(id);
         }
         None
     }
@@ -567,17 +407,6 @@ impl Session {
     }
 }
 
-/// The next page of the replay under way, or never when there is none.
-async fn next_page(fetch: &mut Option<Fetch>) -> (String, Result<Replay>) {
-    match fetch {
-        Some(f) => {
-            let page = f.page.as_mut().await;
-            (f.subscription.clone(), page)
-        }
-        None => std::future::pending().await,
-    }
-}
-
 /// The next broker event, or never when not subscribed.
 async fn next_event(
     events: &mut Option<broadcast::Receiver<Arc<Event>>>,
@@ -586,16 +415,6 @@ async fn next_event(
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
     }
-}
-
-fn parse_heartbeat(value: Option<&str>) -> (Duration, Duration) {
-    let mut parts = value
-        .unwrap_or("0,0")
-        .split(',')
-        .map(|p| p.trim().parse::<u64>().unwrap_or(0));
-    let cx = parts.next().unwrap_or(0);
-    let cy = parts.next().unwrap_or(0);
-    (Duration::from_millis(cx), Duration::from_millis(cy))
 }
 
 fn malformed(e: &FrameError) -> End {

@@ -6,7 +6,10 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use futures::future::BoxFuture;
 
-use super::{Client, header, start};
+use super::{
+    super::replay::{MAX_REPLAY, REPLAY_PAGE},
+    Client, header, start,
+};
 use crate::{
     error::Result,
     events::{History, Publish, Replay},
@@ -134,8 +137,7 @@ async fn a_replay_is_bounded_beyond_that_the_client_resyncs() {
     let mut c = start(&broker, StompConfig::default(), 1024);
     c.connect().await;
     resume(&mut c, "0").await;
-    let pages =
-        (super::super::MAX_REPLAY as usize / super::super::REPLAY_PAGE) * super::super::REPLAY_PAGE;
+    let pages = (MAX_REPLAY as usize / REPLAY_PAGE) * REPLAY_PAGE;
     assert_eq!(
         seqs(&mut c, pages).await,
         (1..=pages as i64).collect::<Vec<_>>()
