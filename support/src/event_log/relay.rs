@@ -3,6 +3,7 @@
 
 use std::{fmt::Display, time::Duration};
 
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::Wake;
@@ -14,6 +15,12 @@ pub const BATCH: i64 = 512;
 /// `NOTIFY` lost between a listener's death and its reconnection is caught
 /// by the wake-up after reconnecting; this is the last resort).
 const POLL: Duration = Duration::from_secs(1);
+/// Shortest time between reads. A read costs far more than the rows it
+/// returns (measured: one read per order event took a quarter of the
+/// order throughput on two cores), so under load a read waits for this
+/// much to pass since the previous one and takes every event committed
+/// meanwhile; after a quiet spell an event is read at once.
+const MIN_READ_INTERVAL: Duration = Duration::from_millis(5);
 
 /// Publishes the rows after `start` as `fetch(after, limit)` returns them
 /// (ascending seq, at most `limit`), calling `publish(seq, event)` for each
@@ -30,7 +37,16 @@ pub async fn run<E, Err, Fut>(
     Err: Display,
 {
     let mut last = start;
+    let mut last_read = Instant::now();
     loop {
+        let due = last_read + MIN_READ_INTERVAL;
+        if Instant::now() < due {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep_until(due) => {}
+            }
+        }
+        last_read = Instant::now();
         loop {
             let rows = tokio::select! {
                 () = shutdown.cancelled() => return,
