@@ -1,13 +1,12 @@
 -- The stock event log; see migrations/sqlite/0004 for what it is.
 --
 -- Transactions run side by side here, so the numbering needs the counter's
--- row lock: a transaction takes its numbers at the end of the statement
--- that changes stock and holds the lock until it commits, so numbers are
--- handed out in commit order, and a rollback gives them back. The counter
--- is taken once per statement (a statement-level trigger), after every
--- product row the statement changes is locked, and the store changes stock
--- in the last statement of its transactions, so the lock is held for the
--- commit only and no transaction waits for a row while holding it.
+-- row lock, held until commit: numbers are handed out in commit order, and
+-- a rollback gives them back. The triggers are deferred to the commit: the
+-- counter is taken only once the transaction has finished its statements,
+-- so it is held for the commit alone (never across a round trip to the
+-- client: measured, that halved the reservation rate, every reservation
+-- of every product waiting for it), and never while waiting for a row.
 -- `pg_notify` is delivered at commit, and only then, to every replica.
 CREATE TABLE stock_events (
     seq           BIGINT PRIMARY KEY,
@@ -24,48 +23,24 @@ CREATE TABLE stock_events_seq (
 );
 INSERT INTO stock_events_seq (id, last) VALUES (1, 0);
 
-CREATE FUNCTION log_inserted_products() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Appends the product's new stock to the log and notifies the relays.
+CREATE FUNCTION log_stock_event() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    n      BIGINT;
     newest BIGINT;
 BEGIN
-    SELECT COUNT(*) INTO n FROM new_rows;
-    IF n = 0 THEN
-        RETURN NULL;
-    END IF;
-    UPDATE stock_events_seq SET last = last + n WHERE id = 1 RETURNING last INTO newest;
+    UPDATE stock_events_seq SET last = last + 1 WHERE id = 1 RETURNING last INTO newest;
     INSERT INTO stock_events (seq, product_id, product, stock, version, logged_at_ms)
-    SELECT newest - n + ROW_NUMBER() OVER (ORDER BY c.id), c.id, c.name, c.stock, c.version,
-           (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT
-    FROM new_rows c;
+    VALUES (newest, NEW.id, NEW.name, NEW.stock, NEW.version,
+            (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT);
     PERFORM pg_notify('stock_events', newest::text);
     RETURN NULL;
 END $$;
 
-CREATE FUNCTION log_updated_products() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    n      BIGINT;
-    newest BIGINT;
-BEGIN
-    SELECT COUNT(*) INTO n FROM new_rows c JOIN old_rows o ON o.id = c.id
-    WHERE c.version <> o.version;
-    IF n = 0 THEN
-        RETURN NULL;
-    END IF;
-    UPDATE stock_events_seq SET last = last + n WHERE id = 1 RETURNING last INTO newest;
-    INSERT INTO stock_events (seq, product_id, product, stock, version, logged_at_ms)
-    SELECT newest - n + ROW_NUMBER() OVER (ORDER BY c.id), c.id, c.name, c.stock, c.version,
-           (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT
-    FROM new_rows c JOIN old_rows o ON o.id = c.id
-    WHERE c.version <> o.version;
-    PERFORM pg_notify('stock_events', newest::text);
-    RETURN NULL;
-END $$;
+CREATE CONSTRAINT TRIGGER stock_events_on_insert AFTER INSERT ON products
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+    EXECUTE FUNCTION log_stock_event();
 
-CREATE TRIGGER stock_events_on_insert AFTER INSERT ON products
-    REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION log_inserted_products();
-
-CREATE TRIGGER stock_events_on_update AFTER UPDATE ON products
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION log_updated_products();
+CREATE CONSTRAINT TRIGGER stock_events_on_update AFTER UPDATE OF version ON products
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+    WHEN (NEW.version <> OLD.version)
+    EXECUTE FUNCTION log_stock_event();

@@ -1,13 +1,12 @@
 -- The order event log; see migrations/sqlite/0003 for what it is.
 --
 -- On PostgreSQL transactions run side by side, so the numbering needs the
--- counter's row lock: a transaction takes the next numbers at the end of
--- its statement and holds the lock until it commits, so numbers are handed
--- out in commit order, and a rollback gives them back. The counter is
--- taken once per statement (a statement-level trigger), after the
--- statement has locked every order row it changes, so a transaction never
--- waits for an order row while holding the counter: no deadlock. A
--- transaction must therefore change statuses in one statement, or last.
+-- counter's row lock, held until commit: numbers are handed out in commit
+-- order, and a rollback gives them back. The triggers are deferred to the
+-- commit: the counter is taken only once the transaction has finished its
+-- statements, so it is held for the commit alone (never across a round
+-- trip to the client, which would make every change in the database wait
+-- for it), and never while waiting for an order row: no deadlock.
 -- `pg_notify` is delivered at commit, and only then: the relays of every
 -- replica are woken with the newest seq.
 CREATE TABLE order_events (
@@ -27,50 +26,25 @@ CREATE TABLE order_events_seq (
 );
 INSERT INTO order_events_seq (id, last) VALUES (1, 0);
 
--- Each appends the orders its statement moved to a visible state, in id
--- order, then notifies the relays.
-CREATE FUNCTION log_inserted_orders() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Appends the order's new state to the log and notifies the relays.
+CREATE FUNCTION log_order_event() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    n      BIGINT;
     newest BIGINT;
 BEGIN
-    SELECT COUNT(*) INTO n FROM new_rows c WHERE c.status <> 'PENDING';
-    IF n = 0 THEN
-        RETURN NULL;
-    END IF;
-    UPDATE order_events_seq SET last = last + n WHERE id = 1 RETURNING last INTO newest;
+    UPDATE order_events_seq SET last = last + 1 WHERE id = 1 RETURNING last INTO newest;
     INSERT INTO order_events (seq, order_id, product, quantity, status, reason, created_at_ms, logged_at_ms)
-    SELECT newest - n + ROW_NUMBER() OVER (ORDER BY c.id), c.id, c.product, c.quantity, c.status,
-           c.reason, c.created_at_ms, c.updated_at_ms
-    FROM new_rows c WHERE c.status <> 'PENDING';
+    VALUES (newest, NEW.id, NEW.product, NEW.quantity, NEW.status, NEW.reason, NEW.created_at_ms,
+            NEW.updated_at_ms);
     PERFORM pg_notify('order_events', newest::text);
     RETURN NULL;
 END $$;
 
-CREATE FUNCTION log_updated_orders() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    n      BIGINT;
-    newest BIGINT;
-BEGIN
-    SELECT COUNT(*) INTO n FROM new_rows c JOIN old_rows o ON o.id = c.id
-    WHERE c.status <> o.status AND c.status <> 'PENDING';
-    IF n = 0 THEN
-        RETURN NULL;
-    END IF;
-    UPDATE order_events_seq SET last = last + n WHERE id = 1 RETURNING last INTO newest;
-    INSERT INTO order_events (seq, order_id, product, quantity, status, reason, created_at_ms, logged_at_ms)
-    SELECT newest - n + ROW_NUMBER() OVER (ORDER BY c.id), c.id, c.product, c.quantity, c.status,
-           c.reason, c.created_at_ms, c.updated_at_ms
-    FROM new_rows c JOIN old_rows o ON o.id = c.id
-    WHERE c.status <> o.status AND c.status <> 'PENDING';
-    PERFORM pg_notify('order_events', newest::text);
-    RETURN NULL;
-END $$;
+CREATE CONSTRAINT TRIGGER order_events_on_insert AFTER INSERT ON orders
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+    WHEN (NEW.status <> 'PENDING')
+    EXECUTE FUNCTION log_order_event();
 
-CREATE TRIGGER order_events_on_insert AFTER INSERT ON orders
-    REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION log_inserted_orders();
-
-CREATE TRIGGER order_events_on_update AFTER UPDATE ON orders
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION log_updated_orders();
+CREATE CONSTRAINT TRIGGER order_events_on_update AFTER UPDATE OF status ON orders
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+    WHEN (NEW.status <> OLD.status AND NEW.status <> 'PENDING')
+    EXECUTE FUNCTION log_order_event();
