@@ -41,7 +41,7 @@ use std::net::SocketAddr;
 use anyhow::Context;
 use proto::inventory_service_server::InventoryServiceServer;
 use support::db::{Db, Migrations};
-use support::event_log::{self, Wake};
+use support::event_log;
 use support::service::{self, Listeners, Running};
 
 pub use config::{Command, Config};
@@ -110,33 +110,17 @@ impl Server {
 
         // The stock log's relay: woken by this process's commits and, on
         // PostgreSQL, by every replica's (LISTEN in place before we serve).
-        let committed = Wake::default();
-        if let Db::Postgres(pool) = &db {
-            event_log::listen(
-                pool.clone(),
-                store::LOG,
-                committed.clone(),
-                shutdown.clone(),
-            )
+        let committed = event_log::wake_on_commit(&db, store::LOG, &shutdown)
             .await
             .context("listening for stock events")?;
-        }
         let watch = watch::StockWatch::new(store.clone());
-        let relay = watch.relay(committed.clone(), shutdown.clone()).await?;
-        running.spawn(async move {
-            relay.await;
-            Ok(())
-        });
-        let prune = event_log::prune_forever(
+        running.spawn_background(watch.relay(committed.clone(), shutdown.clone()).await?);
+        running.spawn_background(event_log::prune_forever(
             db.clone(),
             store::LOG,
             config.events.clone(),
             shutdown.clone(),
-        );
-        running.spawn(async move {
-            prune.await;
-            Ok(())
-        });
+        ));
         let inventory =
             grpc::Inventory::new(store.clone(), watch, committed, auth, shutdown.clone());
 
@@ -148,11 +132,7 @@ impl Server {
         )
         .await?;
         if let Some(retention) = config.reservation_retention() {
-            let (store, stop) = (store.clone(), shutdown.clone());
-            running.spawn(async move {
-                retention::run(store, retention, stop).await;
-                Ok(())
-            });
+            running.spawn_background(retention::run(store.clone(), retention, shutdown.clone()));
         }
         let stop = shutdown.clone();
         let app = http::router(store);

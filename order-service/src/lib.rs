@@ -49,7 +49,7 @@ use std::{net::SocketAddr, sync::Arc};
 use anyhow::Context;
 use proto::order_service_server::OrderServiceServer;
 use support::db::{Db, Migrations};
-use support::event_log::{self, Wake};
+use support::event_log;
 use support::service::{self, Listeners, Running};
 use tokio_util::sync::CancellationToken;
 
@@ -133,17 +133,9 @@ impl Server {
         let store = store::Store::new(db.clone());
         // The order log's relay: woken by this process's commits and, on
         // PostgreSQL, by every replica's (LISTEN in place before we serve).
-        let committed = Wake::default();
-        if let Db::Postgres(pool) = &db {
-            event_log::listen(
-                pool.clone(),
-                store::LOG,
-                committed.clone(),
-                shutdown.clone(),
-            )
+        let committed = event_log::wake_on_commit(&db, store::LOG, &shutdown)
             .await
             .context("listening for order events")?;
-        }
         let hub = stomp::Broker::default();
         let orders_log = events::OrderLog::new(store.clone());
         let products = events::ProductLog::new(Arc::new(hub.clone()));
@@ -213,32 +205,18 @@ impl Server {
         });
 
         // Background work: never fails the server; each logs its own trouble.
-        let reconciler = flow
-            .clone()
-            .reconcile_forever(config.reconcile_interval(), shutdown.clone());
-        running.spawn(async move {
-            reconciler.await;
-            Ok(())
-        });
-        running.spawn(async move {
-            relay.await;
-            Ok(())
-        });
-        let stock = stock_relay::run(inventory, products, shutdown.clone());
-        running.spawn(async move {
-            stock.await;
-            Ok(())
-        });
-        let prune = event_log::prune_forever(
+        running.spawn_background(
+            flow.clone()
+                .reconcile_forever(config.reconcile_interval(), shutdown.clone()),
+        );
+        running.spawn_background(relay);
+        running.spawn_background(stock_relay::run(inventory, products, shutdown.clone()));
+        running.spawn_background(event_log::prune_forever(
             db.clone(),
             store::LOG,
             config.events.clone(),
             shutdown.clone(),
-        );
-        running.spawn(async move {
-            prune.await;
-            Ok(())
-        });
+        ));
 
         tracing::info!(%http_addr, %grpc_addr, database = db.kind(), inventory = %config.inventory_url, "ready");
         Ok(Self {

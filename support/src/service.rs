@@ -41,6 +41,15 @@ impl Running {
         self.tasks.spawn(task);
     }
 
+    /// Runs background work (a relay, a sweeper) until it ends at shutdown:
+    /// it never fails the service, and logs its own trouble.
+    pub fn spawn_background(&mut self, task: impl Future<Output = ()> + Send + 'static) {
+        self.tasks.spawn(async move {
+            task.await;
+            Ok(())
+        });
+    }
+
     /// Stops accepting, lets in-flight requests finish (up to
     /// [`DRAIN_TIMEOUT`]), then closes the database.
     pub async fn stop(mut self) -> anyhow::Result<()> {

@@ -114,6 +114,22 @@ impl Retention {
     }
 }
 
+/// The wake-up of `log`'s relay in this process: [`Wake::wake`] after each
+/// of its own commits and, on PostgreSQL, every replica's `NOTIFY` (the
+/// LISTEN is in place when this returns, so nothing committed after it
+/// depends on the timer). The listener ends at `shutdown`.
+pub async fn wake_on_commit(
+    db: &Db,
+    log: Log,
+    shutdown: &CancellationToken,
+) -> Result<Wake, sqlx::Error> {
+    let wake = Wake::default();
+    if let Db::Postgres(pool) = db {
+        listen(pool.clone(), log, wake.clone(), shutdown.clone()).await?;
+    }
+    Ok(wake)
+}
+
 /// How long a PostgreSQL listener waits before trying to reconnect.
 const RELISTEN_PAUSE: Duration = Duration::from_secs(1);
 
