@@ -36,6 +36,7 @@ use crate::transport::Connection;
 
 mod connect;
 mod replay;
+mod subscribe;
 
 use replay::{Fetch, next_page};
 
@@ -255,31 +256,7 @@ impl Session {
         };
         let end = match f.command.as_str() {
             "SUBSCRIBE" => self.subscribe(&f, version),
-            "UNSUBSCRIBE" => {
-                let id = f.get("id").or(if version == Version::V1_0 {
-                    f.get("destination")
-                } else {
-                    None
-                });
-                match id {
-                    Some(id) => {
-                        self.subscriptions.remove(id);
-                        if self.subscriptions.is_empty() {
-                            self.events = None;
-                        }
-                        // A replay under way for it is dropped with it.
-                        if self.fetch.as_ref().is_some_and(|f| f.subscription == id) {
-                            self.fetch = None;
-                            self.next_replay();
-                        }
-                        None
-                    }
-                    None => Some(End::Error(
-                        "missing id".into(),
-                        "UNSUBSCRIBE needs an id header".into(),
-                    )),
-                }
-            }
+            "UNSUBSCRIBE" => self.unsubscribe(&f, version),
             "SEND" => {
                 let dest = f.get("destination").unwrap_or("");
                 Some(End::Error(
@@ -311,64 +288,6 @@ impl Session {
             }
         }
         (f.command == "DISCONNECT").then_some(End::Quietly)
-    }
-
-    fn subscribe(&mut self, f: &Frame, version: Version) -> Option<End> {
-        let Some(destination) = f.get("destination") else {
-            return Some(End::Error(
-                "missing destination".into(),
-                "SUBSCRIBE needs a destination".into(),
-            ));
-        };
-        let id = match (f.get("id"), version) {
-            (Some(id), _) => id,
-            // 1.0 makes the id optional; the destination names it then.
-            (None, Version::V1_0) => destination,
-            (None, _) => {
-                return Some(End::Error(
-                    "missing id".into(),
-                    "SUBSCRIBE needs an id header".into(),
-                ));
-            }
-        };
-        if !destination.starts_with("/topic/") {
-            return Some(End::Error(
-                "unknown destination".into(),
-                format!("{destination:?}: only /topic/… exists"),
-            ));
-        }
-        if self.subscriptions.contains_key(id) {
-            return Some(End::Error(
-                "duplicate subscription".into(),
-                format!("subscription id {id:?} is in use"),
-            ));
-        }
-        if self.subscriptions.len() >= self.config.max_subscriptions {
-            return Some(End::Error(
-                "too many subscriptions".into(),
-                format!("at most {} per connection", self.config.max_subscriptions),
-            ));
-        }
-        let from_seq = match replay::from_seq(f) {
-            Ok(seq) => seq,
-            Err(end) => return Some(end),
-        };
-        // Before the history is read, so every event is in one or the other.
-        if self.events.is_none() {
-            self.events = Some(self.broker.subscribe());
-        }
-        self.subscriptions.insert(
-            id.to_owned(),
-            Subscription {
-                destination: destination.to_owned(),
-                delivered: from_seq,
-                replayed: 0,
-            },
-        );
-        if from_seq.is_some() {
-            self.resume(id);
-        }
-        None
     }
 
     async fn deliver(&mut self, event: &Event) -> Option<End> {
