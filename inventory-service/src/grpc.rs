@@ -15,7 +15,6 @@ use proto::{
     RestockRequest, StockChange as PbStockChange, StockRequest, StockResponse, UpdateStockRequest,
     WatchStockRequest, inventory_service_server::InventoryService,
 };
-use support::event_log::Wake;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
@@ -31,16 +30,14 @@ use crate::{
 /// Events queued per watcher between its task and its HTTP/2 stream.
 const WATCH_QUEUE: usize = 64;
 
-/// The service implementation: a store, the change feed and the relay's
-/// wake-up (every change is logged by the database; the relay publishes
-/// it), the token check of the mutating calls, and the shutdown token that
-/// ends watch streams (they would otherwise never finish, and a graceful
+/// The service implementation: a store (its database logs every change,
+/// and it wakes the log's relay), the change feed, the token check of the
+/// mutating calls, and the shutdown token that ends watch streams (they would otherwise never finish, and a graceful
 /// shutdown waits for every open call).
 #[derive(Clone, Debug)]
 pub(crate) struct Inventory {
     store: Store,
     watch: StockWatch,
-    committed: Wake,
     auth: Auth,
     shutdown: CancellationToken,
 }
@@ -50,14 +47,12 @@ impl Inventory {
     pub(crate) fn new(
         store: Store,
         watch: StockWatch,
-        committed: Wake,
         auth: Auth,
         shutdown: CancellationToken,
     ) -> Self {
         Self {
             store,
             watch,
-            committed,
             auth,
             shutdown,
         }
@@ -109,9 +104,6 @@ impl InventoryService for Inventory {
         let quantity = Quantity::parse(req.quantity)?;
         let outcome = self.store.decrement(&product, quantity).await?;
         let available = outcome.change.is_some();
-        if available {
-            self.committed.wake();
-        }
         Ok(Response::new(StockResponse {
             available,
             stock_quantity: wire(outcome.stock),
@@ -152,9 +144,6 @@ impl InventoryService for Inventory {
         let product = ProductName::parse(req.product)?;
         let quantity = Quantity::parse(req.quantity)?;
         let r = self.store.reserve(&key, &product, quantity).await?;
-        if r.change.is_some() {
-            self.committed.wake();
-        }
         let (outcome, message) = match r.state {
             ReservationState::Reserved => (ReservationOutcome::Reserved, "Stock reserved"),
             ReservationState::InsufficientStock => {
@@ -186,9 +175,6 @@ impl InventoryService for Inventory {
             },
             None => ReleaseStockResponse::default(),
         };
-        if released.change.is_some() {
-            self.committed.wake();
-        }
         Ok(Response::new(reply))
     }
 
@@ -202,7 +188,6 @@ impl InventoryService for Inventory {
         let quantity = Quantity::parse_restock(req.quantity)?;
         let change = self.store.restock(&product, quantity).await?;
         let stock = wire(change.stock);
-        self.committed.wake();
         Ok(Response::new(StockResponse {
             available: true,
             stock_quantity: stock,

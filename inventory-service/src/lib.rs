@@ -104,7 +104,6 @@ impl Server {
 
         let mut running = Running::new(db.clone());
         let shutdown = running.shutdown();
-        let store = store::Store::new(db.clone());
         let auth = auth::Auth::new(config.inventory_token.as_deref());
         let token_required = auth.is_required();
 
@@ -113,16 +112,16 @@ impl Server {
         let committed = event_log::wake_on_commit(&db, store::LOG, &shutdown)
             .await
             .context("listening for stock events")?;
+        let store = store::Store::new(db.clone(), committed.clone());
         let watch = watch::StockWatch::new(store.clone());
-        running.spawn_background(watch.relay(committed.clone(), shutdown.clone()).await?);
+        running.spawn_background(watch.relay(committed, shutdown.clone()).await?);
         running.spawn_background(event_log::prune_forever(
             db.clone(),
             store::LOG,
             config.events.clone(),
             shutdown.clone(),
         ));
-        let inventory =
-            grpc::Inventory::new(store.clone(), watch, committed, auth, shutdown.clone());
+        let inventory = grpc::Inventory::new(store.clone(), watch, auth, shutdown.clone());
 
         support::grpc::spawn(
             &mut running,

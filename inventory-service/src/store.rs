@@ -22,7 +22,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::Row;
-use support::{db::Db, with_db};
+use support::{db::Db, event_log::Wake, with_db};
 
 use crate::{
     domain::{Product, ProductName, Quantity, ReservationKey, ReservationState, StockChange},
@@ -33,6 +33,10 @@ use crate::{
 #[derive(Clone, Debug)]
 pub(crate) struct Store {
     db: Db,
+    /// Woken after every commit that changed stock: the database logged
+    /// the change in that transaction, and the log's relay reads it now
+    /// rather than at its next poll.
+    committed: Wake,
 }
 
 /// The answer to a reservation.
@@ -75,9 +79,10 @@ fn unknown(product: &ProductName) -> Error {
 }
 
 impl Store {
-    /// Wraps an open, migrated database.
-    pub(crate) fn new(db: Db) -> Self {
-        Self { db }
+    /// Wraps an open, migrated database; `committed` wakes the stock
+    /// log's relay.
+    pub(crate) fn new(db: Db, committed: Wake) -> Self {
+        Self { db, committed }
     }
 
     /// The database, for readiness checks and shutdown.
@@ -132,14 +137,17 @@ impl Store {
             .await?
         });
         match updated {
-            Some((stock, version)) => Ok(Decrement {
-                stock,
-                change: Some(StockChange {
-                    product: product.as_str().into(),
+            Some((stock, version)) => {
+                self.committed.wake();
+                Ok(Decrement {
                     stock,
-                    version,
-                }),
-            }),
+                    change: Some(StockChange {
+                        product: product.as_str().into(),
+                        stock,
+                        version,
+                    }),
+                })
+            }
             None => {
                 let stock = self
                     .stock_of(product)
@@ -172,11 +180,14 @@ impl Store {
             .await?
         });
         match updated {
-            Some((stock, version)) => Ok(StockChange {
-                product: product.as_str().into(),
-                stock,
-                version,
-            }),
+            Some((stock, version)) => {
+                self.committed.wake();
+                Ok(StockChange {
+                    product: product.as_str().into(),
+                    stock,
+                    version,
+                })
+            }
             None => match self.stock_of(product).await? {
                 None => Err(unknown(product)),
                 Some(_) => Err(Error::FailedPrecondition(
@@ -199,7 +210,7 @@ impl Store {
         product: &ProductName,
         quantity: Quantity,
     ) -> Result<Reservation> {
-        with_db!(&self.db, write, |pool| {
+        let reservation = with_db!(&self.db, write, |pool| {
             async {
                 let mut tx = pool.begin().await?;
                 // Claim the key first: this takes the write lock (SQLite) or
@@ -274,10 +285,14 @@ impl Store {
                     }
                 };
                 tx.commit().await?;
-                Ok(reservation)
+                Ok::<_, Error>(reservation)
             }
             .await
-        })
+        })?;
+        if reservation.change.is_some() {
+            self.committed.wake();
+        }
+        Ok(reservation)
     }
 
     /// Releases the reservation under `key`, returning its stock exactly once.
@@ -286,7 +301,7 @@ impl Store {
     /// arriving later (a request that outlived its deadline) fails instead of
     /// holding stock nobody will release.
     pub(crate) async fn release(&self, key: &ReservationKey) -> Result<Release> {
-        with_db!(&self.db, write, |pool| {
+        let release = with_db!(&self.db, write, |pool| {
             async {
                 let mut tx = pool.begin().await?;
                 let tombstone = sqlx::query(
@@ -324,10 +339,14 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?;
                 tx.commit().await?;
-                Ok(Release { change: Some(StockChange { product, stock, version }) })
+                Ok::<_, Error>(Release { change: Some(StockChange { product, stock, version }) })
             }
             .await
-        })
+        })?;
+        if release.change.is_some() {
+            self.committed.wake();
+        }
+        Ok(release)
     }
 
     /// Deletes at most `limit` settled reservations (released, or refused

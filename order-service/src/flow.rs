@@ -26,7 +26,6 @@ use std::{
 };
 
 use futures::{StreamExt, stream};
-use support::event_log::Wake;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -67,9 +66,6 @@ pub struct Round {
 pub(crate) struct Flow {
     store: Store,
     inventory: Inventory,
-    /// Wakes the order log's relay after a commit that logged an event
-    /// (the database logs every status change; the relay publishes it).
-    committed: Wake,
     metrics: Metrics,
     /// A PENDING order older than this has lost its request (which gives up
     /// after the reservation deadline) and is abandoned by the reconciler.
@@ -81,7 +77,6 @@ impl Flow {
     pub(crate) fn new(
         store: Store,
         inventory: Inventory,
-        committed: Wake,
         metrics: Metrics,
         reserve_timeout: Duration,
     ) -> Self {
@@ -89,7 +84,6 @@ impl Flow {
         Self {
             store,
             inventory,
-            committed,
             metrics,
             stale_after,
         }
@@ -173,7 +167,6 @@ impl Flow {
             });
         };
         self.metrics.order_settled(Status::Cancelled.as_str());
-        self.committed.wake();
         Ok(self.release(order).await)
     }
 
@@ -183,7 +176,6 @@ impl Flow {
         match self.store.settle(order.id, s).await? {
             Some(settled) => {
                 self.metrics.order_settled(settled.status.as_str());
-                self.committed.wake();
                 Ok(settled)
             }
             None => self

@@ -19,9 +19,9 @@
 //!
 //! Dependencies run one way: `api` and `grpc` call `flow` for writes, and
 //! read from `store` and `inventory` directly; `flow` changes orders in
-//! `store`, whose database logs each change in the same transaction, and
-//! wakes the relay in `events`, which publishes the log in order through
-//! its `Publish` trait; `stomp`'s broker implements it, serves resuming
+//! `store`, whose database logs each change in the same transaction; the
+//! store then wakes the relay in `events`, which publishes the log in order
+//! through its `Publish` trait; `stomp`'s broker implements it, serves resuming
 //! subscriptions from `events`' `History`, and `transport` carries the
 //! sessions. `flow`'s module comment explains why no stock is ever lost or
 //! invented; `support::event_log` why no event is.
@@ -130,19 +130,20 @@ impl Server {
             config.inventory_token.as_deref(),
         )
         .context("INVENTORY_URL or INVENTORY_TOKEN")?;
-        let store = store::Store::new(db.clone());
         // The order log's relay: woken by this process's commits and, on
         // PostgreSQL, by every replica's (LISTEN in place before we serve).
         let committed = event_log::wake_on_commit(&db, store::LOG, &shutdown)
             .await
             .context("listening for order events")?;
+        let store = store::Store::new(db.clone(), committed.clone());
         let hub = stomp::Broker::default();
+        let sink: Arc<dyn events::Publish> = Arc::new(hub.clone());
         let orders_log = events::OrderLog::new(store.clone());
-        let products = events::ProductLog::new(Arc::new(hub.clone()));
+        let products = events::ProductLog::new(sink.clone());
         let relay = orders_log
             .relay(
-                Arc::new(hub.clone()),
-                committed.clone(),
+                sink,
+                committed,
                 config.abort_before_publish(),
                 shutdown.clone(),
             )
@@ -155,7 +156,6 @@ impl Server {
         let flow = flow::Flow::new(
             store.clone(),
             inventory.clone(),
-            committed,
             metrics.clone(),
             config.reserve_timeout(),
         );

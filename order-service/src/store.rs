@@ -8,7 +8,7 @@
 use std::time::SystemTime;
 
 use sqlx::Row;
-use support::{db::Db, with_db};
+use support::{db::Db, event_log::Wake, with_db};
 
 use crate::{
     domain::{IdempotencyKey, NewOrder, Order, Status, from_ms, to_ms},
@@ -23,6 +23,10 @@ const COLUMNS: &str = "id, product, quantity, status, reason, created_at_ms, ord
 #[derive(Clone, Debug)]
 pub(crate) struct Store {
     db: Db,
+    /// Woken after every commit that changed an order's status: the
+    /// database logged the change in that transaction, and the log's relay
+    /// reads it now rather than at its next poll.
+    committed: Wake,
 }
 
 /// What recording a new order found.
@@ -76,9 +80,10 @@ where
 }
 
 impl Store {
-    /// Wraps an open, migrated database.
-    pub(crate) fn new(db: Db) -> Self {
-        Self { db }
+    /// Wraps an open, migrated database; `committed` wakes the order log's
+    /// relay.
+    pub(crate) fn new(db: Db, committed: Wake) -> Self {
+        Self { db, committed }
     }
 
     /// Whether the database answers, for readiness.
@@ -152,7 +157,7 @@ impl Store {
         } else {
             ""
         };
-        with_db!(&self.db, write, |pool| {
+        let settled = with_db!(&self.db, write, |pool| {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "UPDATE orders SET status = $1, reason = $2, release_pending = $3, updated_at_ms = $4{forget} \
                  WHERE id = $5 AND status = 'PENDING' RETURNING {COLUMNS}"
@@ -166,13 +171,14 @@ impl Store {
             .await?
             .map(|row| order_from_row(&row))
             .transpose()
-        })
+        })?;
+        self.changed(settled)
     }
 
     /// Cancels a created order and marks its stock for release. `None` when
     /// the order is not CREATED (see [`Store::get`] for why).
     pub(crate) async fn cancel(&self, id: i64) -> Result<Option<Order>> {
-        with_db!(&self.db, write, |pool| {
+        let cancelled = with_db!(&self.db, write, |pool| {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "UPDATE orders SET status = 'CANCELLED', release_pending = TRUE, updated_at_ms = $1 \
                  WHERE id = $2 AND status = 'CREATED' RETURNING {COLUMNS}"
@@ -183,7 +189,16 @@ impl Store {
             .await?
             .map(|row| order_from_row(&row))
             .transpose()
-        })
+        })?;
+        self.changed(cancelled)
+    }
+
+    /// Wakes the log's relay when `order` changed status (and was logged).
+    fn changed(&self, order: Option<Order>) -> Result<Option<Order>> {
+        if order.is_some() {
+            self.committed.wake();
+        }
+        Ok(order)
     }
 
     /// Inventory confirmed the release of these orders' stock; one

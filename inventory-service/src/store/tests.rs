@@ -10,6 +10,7 @@ use std::time::Duration;
 use sqlx::{postgres::PgPool, sqlite::SqlitePoolOptions};
 use support::{
     db::Db,
+    event_log::Wake,
     testing::{Backend, TestDatabase},
     with_db,
 };
@@ -40,7 +41,7 @@ async fn only_settled_reservations_are_pruned(backend: Backend) {
         return;
     };
     let db = Db::connect(&test_db.url, &migrations()).await.unwrap();
-    let store = Store::new(db.clone());
+    let store = Store::new(db.clone(), Wake::default());
     assert_eq!(reserve(&store, "held", 2).await, ReservationState::Reserved);
     assert_eq!(
         reserve(&store, "refused", 100).await,
@@ -144,7 +145,7 @@ async fn held_is_backfilled_from_reserved_reservations(backend: Backend) {
     );
     assert!(held[2..].iter().all(|(_, _, h)| *h == 0), "{held:?}");
 
-    let store = Store::new(db.clone());
+    let store = Store::new(db.clone(), Wake::default());
     let released = store.release(&key("a")).await.unwrap().change.unwrap();
     assert_eq!(released.stock, 8);
     let laptop_held: i64 = with_db!(&db, read, |pool| {
