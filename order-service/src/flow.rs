@@ -21,6 +21,7 @@
 //! reached at all, nobody is at fault and nothing backs off.
 
 use std::{
+    collections::BTreeMap,
     sync::atomic::{AtomicBool, Ordering},
     time::{Duration, SystemTime},
 };
@@ -249,6 +250,9 @@ impl Flow {
             .collect()
             .await;
         let mut released = Vec::new();
+        // Refused releases by their wait: one statement per distinct wait
+        // (a handful), not one per order.
+        let mut refused: BTreeMap<Duration, Vec<i64>> = BTreeMap::new();
         for (order, attempt) in attempts {
             match attempt {
                 Attempt::Released => released.push(order.id),
@@ -260,9 +264,12 @@ impl Flow {
                 Attempt::Refused(e) => {
                     let wait = backoff(order.release_attempts);
                     tracing::warn!(order = order.id, error = %e, ?wait, "release failed; backing off");
-                    self.store.release_failed(order.id, now + wait).await?;
+                    refused.entry(wait).or_default().push(order.id);
                 }
             }
+        }
+        for (wait, ids) in refused {
+            self.store.releases_failed(&ids, now + wait).await?;
         }
         self.store.releases_done(&released).await?;
         let awaiting_release = self.store.awaiting_release().await?;

@@ -79,6 +79,19 @@ where
     })
 }
 
+/// Appends ` id IN ($n, …)` with `ids` bound.
+fn push_ids<DB: sqlx::Database>(query: &mut sqlx::QueryBuilder<DB>, ids: &[i64])
+where
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    query.push(" id IN (");
+    let mut list = query.separated(", ");
+    for id in ids {
+        list.push_bind(*id);
+    }
+    query.push(")");
+}
+
 impl Store {
     /// Wraps an open, migrated database; `committed` wakes the order log's
     /// relay.
@@ -209,31 +222,29 @@ impl Store {
         }
         with_db!(&self.db, write, |pool| {
             let mut query = sqlx::QueryBuilder::new(
-                "UPDATE orders SET release_pending = FALSE, release_attempts = 0 WHERE id IN (",
+                "UPDATE orders SET release_pending = FALSE, release_attempts = 0 WHERE",
             );
-            let mut list = query.separated(", ");
-            for id in ids {
-                list.push_bind(*id);
-            }
-            query.push(")");
+            push_ids(&mut query, ids);
             query.build().execute(pool).await.map(drop)?
         });
         Ok(())
     }
 
-    /// A release failed for a reason of this order's own: count it, and
-    /// retry it no sooner than `retry_at`.
-    pub(crate) async fn release_failed(&self, id: i64, retry_at: SystemTime) -> Result<()> {
+    /// Releases failed for reasons of these orders' own: count them, and
+    /// retry them no sooner than `retry_at`. One statement for all.
+    pub(crate) async fn releases_failed(&self, ids: &[i64], retry_at: SystemTime) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
         with_db!(&self.db, write, |pool| {
-            sqlx::query(
-                "UPDATE orders SET release_attempts = release_attempts + 1, release_after_ms = $1 \
-                 WHERE id = $2 AND release_pending = TRUE",
-            )
-            .bind(to_ms(retry_at))
-            .bind(id)
-            .execute(pool)
-            .await
-            .map(drop)?
+            let mut query = sqlx::QueryBuilder::new(
+                "UPDATE orders SET release_attempts = release_attempts + 1, release_after_ms = ",
+            );
+            query
+                .push_bind(to_ms(retry_at))
+                .push(" WHERE release_pending = TRUE AND");
+            push_ids(&mut query, ids);
+            query.build().execute(pool).await.map(drop)?
         });
         Ok(())
     }

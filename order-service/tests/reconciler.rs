@@ -109,7 +109,9 @@ async fn a_release_that_keeps_failing_backs_off_and_blocks_nobody(backend: Backe
         return;
     };
     let db = orders_db(&sys).await;
-    // 600 orders inventory will never release: keys it refuses (too long).
+    // 600 orders inventory will never release: keys it refuses (too long),
+    // which failed three times already, so the next failure backs off 8 s:
+    // far longer than the rounds below take, however slow the machine.
     // They are older than everything else, so they come first.
     let now_ms = i64::try_from(
         SystemTime::now()
@@ -123,7 +125,8 @@ async fn a_release_that_keeps_failing_backs_off_and_blocks_nobody(backend: Backe
         for i in 0..600 {
             sqlx::query(
                 "INSERT INTO orders (order_key, product, quantity, status, release_pending, \
-                 created_at_ms, updated_at_ms) VALUES ($1, 'Laptop', 1, 'CANCELLED', TRUE, $2, $2)",
+                 release_attempts, created_at_ms, updated_at_ms) \
+                 VALUES ($1, 'Laptop', 1, 'CANCELLED', TRUE, 3, $2, $2)",
             )
             .bind(format!("poison-{i}-{}", "x".repeat(200)))
             .bind(now_ms)
@@ -149,7 +152,7 @@ async fn a_release_that_keeps_failing_backs_off_and_blocks_nobody(backend: Backe
         10,
         "the real orders' stock is back"
     );
-    // The failing ones wait their turn, one attempt counted each.
+    // The failing ones wait their turn, one more attempt counted each.
     let third = server.reconcile_once().await.unwrap();
     assert_eq!((third.released, third.more), (0, false), "{third:?}");
     let (attempts, later): (i64, i64) = with_db!(&db, read, |pool| {
@@ -160,8 +163,8 @@ async fn a_release_that_keeps_failing_backs_off_and_blocks_nobody(backend: Backe
         .await
         .unwrap()
     });
-    assert_eq!(attempts, 1);
-    assert!(later > now_ms, "backed off into the future");
+    assert_eq!(attempts, 4);
+    assert!(later >= now_ms + 8_000, "backed off 2^3 s into the future");
     let metrics = sys.get_text("/metrics").await;
     assert!(
         metrics.contains("order_service_orders_awaiting_release 600"),
