@@ -39,7 +39,7 @@ pub struct Config {
     #[arg(long, env = "RESERVATION_RETENTION_HOURS", default_value_t = 168)]
     pub reservation_retention_hours: u64,
     /// Shared token for the RPCs that change stock (UpdateStock,
-    /// ReserveStock, ReleaseStock, Restock): when set, they need gRPC
+    /// ReserveStock, ReserveStockBatch, ReleaseStock, Restock): when set, they need gRPC
     /// metadata `authorization: Bearer <token>`. Reads, health and
     /// reflection stay open. Unset or empty: no token needed.
     #[arg(long, env = "INVENTORY_TOKEN", hide_env_values = true)]

@@ -11,9 +11,10 @@ use std::pin::Pin;
 use futures::Stream;
 use proto::{
     ListProductsRequest, ListProductsResponse, Product as PbProduct, ReleaseStockRequest,
-    ReleaseStockResponse, ReservationOutcome, ReserveStockRequest, ReserveStockResponse,
+    ReleaseStockResponse, ReservationError, ReservationOutcome, ReserveStockBatchRequest,
+    ReserveStockBatchResponse, ReserveStockRequest, ReserveStockResponse, ReserveStockResult,
     RestockRequest, StockChange as PbStockChange, StockRequest, StockResponse, UpdateStockRequest,
-    WatchStockRequest, inventory_service_server::InventoryService,
+    WatchStockRequest, inventory_service_server::InventoryService, reserve_stock_result,
 };
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -23,7 +24,8 @@ use tonic::{Request, Response, Status};
 use crate::{
     auth::Auth,
     domain::{ProductName, Quantity, ReservationKey, ReservationState},
-    store::Store,
+    error::Error,
+    store::{Reservation, ReserveRequest, Store},
     watch::StockWatch,
 };
 
@@ -56,6 +58,27 @@ impl Inventory {
             auth,
             shutdown,
         }
+    }
+}
+
+/// Reservations one `ReserveStockBatch` call may carry: far above the
+/// batches order-service sends, small enough to bound one transaction.
+const MAX_BATCH: usize = 1024;
+
+/// A reservation's answer, as `ReserveStock` gives it and each entry of
+/// `ReserveStockBatch`.
+fn answer(r: &Reservation) -> ReserveStockResponse {
+    let (outcome, message) = match r.state {
+        ReservationState::Reserved => (ReservationOutcome::Reserved, "Stock reserved"),
+        ReservationState::InsufficientStock => {
+            (ReservationOutcome::InsufficientStock, "Insufficient stock")
+        }
+        ReservationState::Released => (ReservationOutcome::Released, "Reservation was released"),
+    };
+    ReserveStockResponse {
+        outcome: outcome.into(),
+        stock_quantity: wire(r.stock),
+        message: message.into(),
     }
 }
 
@@ -144,20 +167,58 @@ impl InventoryService for Inventory {
         let product = ProductName::parse(req.product)?;
         let quantity = Quantity::parse(req.quantity)?;
         let r = self.store.reserve(&key, &product, quantity).await?;
-        let (outcome, message) = match r.state {
-            ReservationState::Reserved => (ReservationOutcome::Reserved, "Stock reserved"),
-            ReservationState::InsufficientStock => {
-                (ReservationOutcome::InsufficientStock, "Insufficient stock")
-            }
-            ReservationState::Released => {
-                (ReservationOutcome::Released, "Reservation was released")
-            }
-        };
-        Ok(Response::new(ReserveStockResponse {
-            outcome: outcome.into(),
-            stock_quantity: wire(r.stock),
-            message: message.into(),
-        }))
+        Ok(Response::new(answer(&r)))
+    }
+
+    async fn reserve_stock_batch(
+        &self,
+        req: Request<ReserveStockBatchRequest>,
+    ) -> Result<Response<ReserveStockBatchResponse>, Status> {
+        self.auth.check(&req)?;
+        let entries = req.into_inner().reservations;
+        if entries.len() > MAX_BATCH {
+            return Err(Status::invalid_argument(format!(
+                "at most {MAX_BATCH} reservations per batch"
+            )));
+        }
+        // Invalid entries are answered on their own; the rest go to the store.
+        let parsed: Vec<Result<ReserveRequest, Error>> = entries
+            .into_iter()
+            .map(|e| {
+                Ok(ReserveRequest {
+                    key: ReservationKey::parse(e.reservation_key)?,
+                    product: ProductName::parse(e.product)?,
+                    quantity: Quantity::parse(e.quantity)?,
+                })
+            })
+            .collect();
+        let valid: Vec<ReserveRequest> = parsed.iter().filter_map(|p| p.as_ref().ok().cloned()).collect();
+        let mut decided = self.store.reserve_batch(&valid).await?.into_iter();
+        let results = parsed
+            .into_iter()
+            .map(|p| {
+                let outcome = match p {
+                    Ok(_) => decided
+                        .next()
+                        .unwrap_or_else(|| Err(Error::Internal("a batch answer is missing".into()))),
+                    Err(e) => Err(e),
+                };
+                let result = match outcome {
+                    Ok(r) => reserve_stock_result::Result::Answer(answer(&r)),
+                    Err(e) => {
+                        let status = Status::from(e);
+                        reserve_stock_result::Result::Error(ReservationError {
+                            code: status.code() as i32,
+                            message: status.message().to_owned(),
+                        })
+                    }
+                };
+                ReserveStockResult {
+                    result: Some(result),
+                }
+            })
+            .collect();
+        Ok(Response::new(ReserveStockBatchResponse { results }))
     }
 
     async fn release_stock(

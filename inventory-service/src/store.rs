@@ -78,6 +78,13 @@ fn unknown(product: &ProductName) -> Error {
     Error::NotFound(format!("unknown product {:?}", product.as_str()))
 }
 
+/// A reservation key reused for another request.
+fn reused(key: &str, quantity: i64, product: &str) -> Error {
+    Error::FailedPrecondition(format!(
+        "reservation key {key:?} was already used for {quantity} x {product:?}"
+    ))
+}
+
 impl Store {
     /// Wraps an open, migrated database; `committed` wakes the stock
     /// log's relay.
@@ -249,10 +256,7 @@ impl Store {
                         return Ok(Reservation { state, stock, change: None });
                     };
                     if name != product.as_str() || recorded_qty != quantity.get() {
-                        return Err(Error::FailedPrecondition(format!(
-                            "reservation key {:?} was already used for {recorded_qty} x {name:?}",
-                            key.as_str()
-                        )));
+                        return Err(reused(key.as_str(), recorded_qty, &name));
                     }
                     return Ok(Reservation { state, stock: stock.unwrap_or(0), change: None });
                 }
@@ -378,8 +382,10 @@ impl Store {
     }
 }
 
+mod batch;
 mod log;
 
+pub(crate) use batch::ReserveRequest;
 pub(crate) use log::LOG;
 
 #[cfg(test)]

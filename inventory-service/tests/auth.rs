@@ -9,8 +9,8 @@ mod common;
 
 use common::TestInventory;
 use proto::{
-    ListProductsRequest, ReleaseStockRequest, ReservationOutcome, ReserveStockRequest,
-    RestockRequest, StockRequest, UpdateStockRequest, WatchStockRequest,
+    ListProductsRequest, ReleaseStockRequest, ReservationOutcome, ReserveStockBatchRequest,
+    ReserveStockRequest, RestockRequest, StockRequest, UpdateStockRequest, WatchStockRequest,
 };
 use support::testing::Backend;
 use tokio_stream::StreamExt;
@@ -78,6 +78,14 @@ async fn writes_need_the_token_and_reads_do_not(backend: Backend) {
             c.reserve_stock(with_auth(reserve("k1", 2), auth))
                 .await
                 .map(drop),
+            c.reserve_stock_batch(with_auth(
+                ReserveStockBatchRequest {
+                    reservations: vec![reserve("k1", 2)],
+                },
+                auth,
+            ))
+            .await
+            .map(drop),
             c.release_stock(with_auth(release("k1"), auth))
                 .await
                 .map(drop),

@@ -65,6 +65,7 @@ async fn grpcurl_lists_describes_calls_and_checks_health() {
         "CheckStock",
         "UpdateStock",
         "ReserveStock",
+        "ReserveStockBatch",
         "ReleaseStock",
         "Restock",
         "WatchStock",

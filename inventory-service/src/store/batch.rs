@@ -1,0 +1,283 @@
+//! Many reservations in one transaction (`ReserveStockBatch`).
+//!
+//! The transaction makes the same decisions as [`Store::reserve`] makes one
+//! key at a time, with a few statements for the whole batch instead of
+//! three per key:
+//! 1. Claim every new key in one `INSERT … ON CONFLICT DO NOTHING`, in key
+//!    order (so two batches sharing keys take their index entries in the
+//!    same order and cannot deadlock on PostgreSQL).
+//! 2. Read what the keys it could not claim already are.
+//! 3. Read (and on PostgreSQL lock, in id order) the products involved.
+//! 4. Decide each reservation in the order given against the running stock,
+//!    in memory: none can oversell, and each gets its own answer.
+//! 5. Write each product row once, with everything the batch took from it,
+//!    and mark the claims that found too little stock.
+//!
+//! Locks are always taken keys first, then products, as by the single-key
+//! path, so batches and single calls cannot deadlock either.
+
+use std::collections::{BTreeMap, HashMap};
+
+use sqlx::Row;
+use support::{db::Db, with_db};
+
+use super::{Reservation, Store, now_ms, reused, unknown};
+use crate::{
+    domain::{ProductName, Quantity, ReservationKey, ReservationState},
+    error::{Error, Result},
+};
+
+/// One reservation of a batch, validated.
+#[derive(Clone, Debug)]
+pub(crate) struct ReserveRequest {
+    /// The caller's unique key.
+    pub(crate) key: ReservationKey,
+    /// What to reserve.
+    pub(crate) product: ProductName,
+    /// How many.
+    pub(crate) quantity: Quantity,
+}
+
+/// A key recorded before this batch: its state, quantity and product
+/// (`None` for a tombstone).
+struct Known {
+    state: ReservationState,
+    quantity: i64,
+    product: Option<String>,
+}
+
+/// A product's row while the batch decides.
+struct Stock {
+    id: i64,
+    stock: i64,
+    taken: i64,
+}
+
+/// Appends `(v1, v2, …)` with the values bound.
+fn push_list<'a, DB: sqlx::Database>(
+    query: &mut sqlx::QueryBuilder<DB>,
+    values: impl IntoIterator<Item = &'a str>,
+) where
+    for<'t> &'a str: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    query.push("(");
+    let mut list = query.separated(", ");
+    for v in values {
+        list.push_bind(v);
+    }
+    query.push(")");
+}
+
+impl Store {
+    /// Decides `batch` in one transaction, in the order given: each entry
+    /// answers as [`Store::reserve`] would have answered it, or with the
+    /// error it would have failed with. Fails as a whole only when the
+    /// database does (and then nothing is written).
+    pub(crate) async fn reserve_batch(
+        &self,
+        batch: &[ReserveRequest],
+    ) -> Result<Vec<Result<Reservation>>> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The first request of each key claims it; later ones are retries.
+        let mut first: BTreeMap<&str, &ReserveRequest> = BTreeMap::new();
+        for r in batch {
+            first.entry(r.key.as_str()).or_insert(r);
+        }
+        let names: Vec<&str> = {
+            let mut names: Vec<&str> = batch.iter().map(|r| r.product.as_str()).collect();
+            names.sort_unstable();
+            names.dedup();
+            names
+        };
+        // NO KEY: the claims' foreign keys hold KEY SHARE locks on these
+        // rows (ours and other batches'), which FOR UPDATE would wait for.
+        let lock = if matches!(self.db, Db::Postgres(_)) {
+            " FOR NO KEY UPDATE"
+        } else {
+            ""
+        };
+        let now = now_ms();
+        let (answers, changed) = with_db!(&self.db, write, |pool| {
+            async {
+                let mut tx = pool.begin().await?;
+
+                let mut claim = sqlx::QueryBuilder::new(
+                    "INSERT INTO reservations (reservation_key, product_id, quantity, state, created_at_ms) \
+                     SELECT v.column1, p.id, v.column3, 'RESERVED', ",
+                );
+                claim.push_bind(now).push(" FROM (VALUES ");
+                let mut rows = claim.separated(", ");
+                for r in first.values() {
+                    rows.push("(")
+                        .push_bind_unseparated(r.key.as_str())
+                        .push_unseparated(", ")
+                        .push_bind_unseparated(r.product.as_str())
+                        .push_unseparated(", ")
+                        .push_bind_unseparated(r.quantity.get())
+                        .push_unseparated(")");
+                }
+                // `WHERE` rather than `JOIN … ON`: SQLite would read that
+                // `ON` as the start of the upsert clause.
+                claim.push(
+                    ") AS v, products p WHERE p.name = v.column2 ORDER BY v.column1 \
+                     ON CONFLICT (reservation_key) DO NOTHING RETURNING reservation_key",
+                );
+                let claimed: Vec<String> = claim
+                    .build()
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(|row| row.try_get(0))
+                    .collect::<Result<_, _>>()?;
+                let mut claimed: HashMap<String, Option<ReservationState>> =
+                    claimed.into_iter().map(|k| (k, None)).collect();
+
+                let mut known: HashMap<String, Known> = HashMap::new();
+                if claimed.len() < first.len() {
+                    let mut query = sqlx::QueryBuilder::new(
+                        "SELECT r.reservation_key, r.state, r.quantity, p.name FROM reservations r \
+                         LEFT JOIN products p ON p.id = r.product_id WHERE r.reservation_key IN ",
+                    );
+                    push_list(
+                        &mut query,
+                        first.keys().copied().filter(|k| !claimed.contains_key(*k)),
+                    );
+                    for row in query.build().fetch_all(&mut *tx).await? {
+                        known.insert(
+                            row.try_get(0)?,
+                            Known {
+                                state: ReservationState::from_db(&row.try_get::<String, _>(1)?)?,
+                                quantity: row.try_get(2)?,
+                                product: row.try_get(3)?,
+                            },
+                        );
+                    }
+                }
+
+                let mut query =
+                    sqlx::QueryBuilder::new("SELECT id, name, stock FROM products WHERE name IN ");
+                push_list(&mut query, names.iter().copied());
+                query.push(" ORDER BY id").push(lock);
+                let mut stock: HashMap<String, Stock> = HashMap::new();
+                for row in query.build().fetch_all(&mut *tx).await? {
+                    stock.insert(
+                        row.try_get(1)?,
+                        Stock {
+                            id: row.try_get(0)?,
+                            stock: row.try_get(2)?,
+                            taken: 0,
+                        },
+                    );
+                }
+
+                let mut short: Vec<&str> = Vec::new();
+                let answers: Vec<Result<Reservation>> = batch
+                    .iter()
+                    .map(|r| decide(r, &first, &mut claimed, &known, &mut stock, &mut short))
+                    .collect();
+
+                let mut changed = false;
+                for (name, s) in stock.iter().filter(|(_, s)| s.taken > 0) {
+                    let updated = sqlx::query(
+                        "UPDATE products SET stock = stock - $1, held = held + $1, version = version + 1 \
+                         WHERE id = $2 AND stock >= $1",
+                    )
+                    .bind(s.taken)
+                    .bind(s.id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    if updated != 1 {
+                        // The row was read (and locked) in this transaction.
+                        return Err(Error::Internal(format!(
+                            "stock of {name:?} changed under a batch"
+                        )));
+                    }
+                    changed = true;
+                }
+                if !short.is_empty() {
+                    let mut query = sqlx::QueryBuilder::new(
+                        "UPDATE reservations SET state = 'INSUFFICIENT_STOCK' WHERE reservation_key IN ",
+                    );
+                    push_list(&mut query, short.iter().copied());
+                    query.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok::<_, Error>((answers, changed))
+            }
+            .await
+        })?;
+        if changed {
+            self.committed.wake();
+        }
+        Ok(answers)
+    }
+}
+
+/// Decides one reservation of a batch. `first` is each key's first
+/// request, `claimed` the keys this batch claimed (with their state once
+/// decided), `known` the keys recorded before it, `stock` the running
+/// stock; claimed keys that found too little stock are added to `short`.
+fn decide<'a>(
+    r: &'a ReserveRequest,
+    first: &BTreeMap<&str, &ReserveRequest>,
+    claimed: &mut HashMap<String, Option<ReservationState>>,
+    known: &HashMap<String, Known>,
+    stock: &mut HashMap<String, Stock>,
+    short: &mut Vec<&'a str>,
+) -> Result<Reservation> {
+    let key = r.key.as_str();
+    let name = r.product.as_str();
+    let quantity = r.quantity.get();
+    if let Some(decided) = claimed.get_mut(key) {
+        // A key given twice: the first request decides, a repeat of it gets
+        // the same answer, another request under the key is refused.
+        if let Some(f) = first.get(key).filter(|f| f.product != r.product || f.quantity != r.quantity) {
+            return Err(reused(key, f.quantity.get(), f.product.as_str()));
+        }
+        let s = stock
+            .get_mut(name)
+            .ok_or_else(|| Error::Internal(format!("claimed {key:?} for a product not read")))?;
+        let state = match *decided {
+            Some(state) => state,
+            None if s.stock >= quantity => {
+                s.stock -= quantity;
+                s.taken += quantity;
+                ReservationState::Reserved
+            }
+            None => {
+                short.push(key);
+                ReservationState::InsufficientStock
+            }
+        };
+        *decided = Some(state);
+        return Ok(Reservation {
+            state,
+            stock: s.stock,
+            change: None,
+        });
+    }
+    let Some(k) = known.get(key) else {
+        // Neither claimed nor recorded: the product does not exist.
+        return Err(unknown(&r.product));
+    };
+    let current = stock.get(name).map(|s| s.stock);
+    match &k.product {
+        // A tombstone: released before it was reserved.
+        None => Ok(Reservation {
+            state: k.state,
+            stock: current.ok_or_else(|| unknown(&r.product))?,
+            change: None,
+        }),
+        Some(recorded) if recorded != name || k.quantity != quantity => {
+            Err(reused(key, k.quantity, recorded))
+        }
+        Some(_) => Ok(Reservation {
+            state: k.state,
+            stock: current.unwrap_or(0),
+            change: None,
+        }),
+    }
+}
