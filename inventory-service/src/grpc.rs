@@ -192,15 +192,18 @@ impl InventoryService for Inventory {
                 })
             })
             .collect();
-        let valid: Vec<ReserveRequest> = parsed.iter().filter_map(|p| p.as_ref().ok().cloned()).collect();
+        let valid: Vec<ReserveRequest> = parsed
+            .iter()
+            .filter_map(|p| p.as_ref().ok().cloned())
+            .collect();
         let mut decided = self.store.reserve_batch(&valid).await?.into_iter();
         let results = parsed
             .into_iter()
             .map(|p| {
                 let outcome = match p {
-                    Ok(_) => decided
-                        .next()
-                        .unwrap_or_else(|| Err(Error::Internal("a batch answer is missing".into()))),
+                    Ok(_) => decided.next().unwrap_or_else(|| {
+                        Err(Error::Internal("a batch answer is missing".into()))
+                    }),
                     Err(e) => Err(e),
                 };
                 let result = match outcome {

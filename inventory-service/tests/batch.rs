@@ -81,7 +81,9 @@ async fn a_batch_is_decided_in_order_with_one_write_per_product(backend: Backend
     };
     let (version, events) = version_and_events(&app, "Laptop").await;
     // Laptop has 10: twelve orders of 1, then one of 2 for Phone (20).
-    let mut entries: Vec<_> = (0..12).map(|i| reserve(&format!("l{i}"), "Laptop", 1)).collect();
+    let mut entries: Vec<_> = (0..12)
+        .map(|i| reserve(&format!("l{i}"), "Laptop", 1))
+        .collect();
     entries.push(reserve("p0", "Phone", 2));
     let answers = send(&app, entries).await;
     for (i, a) in answers[..12].iter().enumerate() {
@@ -90,7 +92,11 @@ async fn a_batch_is_decided_in_order_with_one_write_per_product(backend: Backend
             assert_eq!(a.outcome(), ReservationOutcome::Reserved, "entry {i}");
             assert_eq!(a.stock_quantity, 9 - i as i32, "stock after entry {i}");
         } else {
-            assert_eq!(a.outcome(), ReservationOutcome::InsufficientStock, "entry {i}");
+            assert_eq!(
+                a.outcome(),
+                ReservationOutcome::InsufficientStock,
+                "entry {i}"
+            );
             assert_eq!(a.stock_quantity, 0);
         }
     }
@@ -105,7 +111,9 @@ async fn a_batch_is_decided_in_order_with_one_write_per_product(backend: Backend
     app.assert_held_matches_reservations().await;
 
     // A retry of the whole batch answers the same and changes nothing.
-    let mut again: Vec<_> = (0..12).map(|i| reserve(&format!("l{i}"), "Laptop", 1)).collect();
+    let mut again: Vec<_> = (0..12)
+        .map(|i| reserve(&format!("l{i}"), "Laptop", 1))
+        .collect();
     again.push(reserve("p0", "Phone", 2));
     let retried = send(&app, again).await;
     for (i, (a, b)) in answers.iter().zip(&retried).enumerate() {
@@ -171,7 +179,9 @@ async fn each_entry_gets_its_own_answer(backend: Backend) {
 
     // An empty batch is answered; an oversized one refused whole.
     assert!(send(&app, Vec::new()).await.is_empty());
-    let huge: Vec<_> = (0..1025).map(|i| reserve(&format!("x{i}"), "Laptop", 1)).collect();
+    let huge: Vec<_> = (0..1025)
+        .map(|i| reserve(&format!("x{i}"), "Laptop", 1))
+        .collect();
     let e = c.reserve_stock_batch(batch(huge)).await.unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);
     assert_eq!(app.stock("Laptop").await, 7);

@@ -2,6 +2,8 @@
 //! status in one place each. Clients see `{"message": "…"}`; internal
 //! failures are logged with their source and shown as a generic message.
 
+use std::sync::Arc;
+
 use axum::{
     Json,
     http::StatusCode,
@@ -49,6 +51,10 @@ pub(crate) enum Error {
     /// A broken invariant.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The failure of a whole batch (see `flow::batches`), shared by every
+    /// request in it; answered as that failure would be.
+    #[error("{0}")]
+    Batch(Arc<Error>),
 }
 
 /// Result with this crate's error.
@@ -69,6 +75,25 @@ impl Error {
             Error::InventoryUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Error::Database(e) if is_unavailable(e) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Database(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::Batch(e) => e.status(),
+        }
+    }
+
+    fn grpc_code(&self) -> tonic::Code {
+        use tonic::Code;
+        match self {
+            Error::BadRequest(_) | Error::PayloadTooLarge(_) | Error::UnsupportedMediaType(_) => {
+                Code::InvalidArgument
+            }
+            Error::NotFound(_) => Code::NotFound,
+            Error::MethodNotAllowed(_) => Code::Unimplemented,
+            Error::Forbidden(_) => Code::PermissionDenied,
+            Error::RequestTimeout(_) => Code::DeadlineExceeded,
+            Error::Conflict(_) | Error::Unprocessable(_) => Code::FailedPrecondition,
+            Error::InventoryUnavailable => Code::Unavailable,
+            Error::Database(e) if is_unavailable(e) => Code::Unavailable,
+            Error::Database(_) | Error::Internal(_) => Code::Internal,
+            Error::Batch(e) => e.grpc_code(),
         }
     }
 
@@ -85,6 +110,7 @@ impl Error {
                 tracing::error!(error = %self, "request failed");
                 "Internal error".into()
             }
+            Error::Batch(e) => e.public_message(),
             other => other.to_string(),
         }
     }
@@ -122,22 +148,7 @@ impl IntoResponse for Error {
 
 impl From<Error> for tonic::Status {
     fn from(e: Error) -> Self {
-        let message = e.public_message();
-        match e {
-            Error::BadRequest(_) | Error::PayloadTooLarge(_) | Error::UnsupportedMediaType(_) => {
-                tonic::Status::invalid_argument(message)
-            }
-            Error::NotFound(_) => tonic::Status::not_found(message),
-            Error::MethodNotAllowed(_) => tonic::Status::unimplemented(message),
-            Error::Forbidden(_) => tonic::Status::permission_denied(message),
-            Error::RequestTimeout(_) => tonic::Status::deadline_exceeded(message),
-            Error::Conflict(_) | Error::Unprocessable(_) => {
-                tonic::Status::failed_precondition(message)
-            }
-            Error::InventoryUnavailable => tonic::Status::unavailable(message),
-            Error::Database(ref e) if is_unavailable(e) => tonic::Status::unavailable(message),
-            Error::Database(_) | Error::Internal(_) => tonic::Status::internal(message),
-        }
+        tonic::Status::new(e.grpc_code(), e.public_message())
     }
 }
 

@@ -34,8 +34,12 @@ use crate::{
     error::{Error, Result},
     inventory::{CallError, Inventory, Reserved},
     metrics::Metrics,
-    store::{Recorded, Settlement, Store},
+    store::{Pending, Recorded, Settlement, Store},
 };
+
+mod batches;
+
+use batches::Batches;
 
 /// Orders the reconciler takes per round; a full round is followed at once
 /// by the next, so this bounds a round's work and memory, not the rate.
@@ -67,6 +71,8 @@ pub struct Round {
 pub(crate) struct Flow {
     store: Store,
     inventory: Inventory,
+    /// The write path's stages (record, reserve, settle), in batches.
+    batches: Batches,
     metrics: Metrics,
     /// A PENDING order older than this has lost its request (which gives up
     /// after the reservation deadline) and is abandoned by the reconciler.
@@ -74,7 +80,8 @@ pub(crate) struct Flow {
 }
 
 impl Flow {
-    /// Builds the flow; `reserve_timeout` is the inventory client's deadline.
+    /// Builds the flow and starts its batch workers (within a Tokio
+    /// runtime); `reserve_timeout` is the inventory client's deadline.
     pub(crate) fn new(
         store: Store,
         inventory: Inventory,
@@ -82,9 +89,11 @@ impl Flow {
         reserve_timeout: Duration,
     ) -> Self {
         let stale_after = reserve_timeout * 2 + Duration::from_secs(1);
+        let batches = Batches::spawn(&store, &inventory, &metrics, reserve_timeout);
         Self {
             store,
             inventory,
+            batches,
             metrics,
             stale_after,
         }
@@ -102,8 +111,12 @@ impl Flow {
         new: NewOrder,
         idempotency: Option<IdempotencyKey>,
     ) -> Result<Order> {
-        let key = uuid::Uuid::now_v7().to_string();
-        let order = match self.store.record(&new, &key, idempotency.as_ref()).await? {
+        let pending = Pending {
+            new,
+            key: uuid::Uuid::now_v7().to_string(),
+            idempotency,
+        };
+        let order = match self.record(pending).await? {
             Recorded::New(order) => order,
             Recorded::Existing {
                 same_request: false,
@@ -121,11 +134,7 @@ impl Flow {
             Recorded::Existing { order, .. } => return Ok(order),
         };
 
-        let (settlement, unavailable) = match self
-            .inventory
-            .reserve(&order.key, &order.product, order.quantity)
-            .await
-        {
+        let (settlement, unavailable) = match self.batches.reserve(&order).await {
             Ok(Reserved::Yes) => (settled(Status::Created, None), false),
             Ok(Reserved::InsufficientStock) => (
                 settled(Status::Rejected, Some(reason::INSUFFICIENT_STOCK)),
@@ -171,10 +180,38 @@ impl Flow {
         Ok(self.release(order).await)
     }
 
+    /// Records a new order PENDING, or finds the order recorded earlier
+    /// under its Idempotency-Key.
+    async fn record(&self, pending: Pending) -> Result<Recorded> {
+        // A second round only when the earlier order's key was forgotten
+        // between our insert and our read (it failed retryably); a third
+        // would need that to happen twice within one request.
+        for _ in 0..3 {
+            if let Some(order) = self.batches.record(pending.clone()).await? {
+                return Ok(Recorded::New(order));
+            }
+            let Some(idempotency) = &pending.idempotency else {
+                return Err(Error::Internal(
+                    "insert without idempotency key conflicted".into(),
+                ));
+            };
+            if let Some(found) = self
+                .store
+                .existing(idempotency, &pending.new.fingerprint())
+                .await?
+            {
+                return Ok(found);
+            }
+        }
+        Err(Error::Conflict(
+            "A request with this Idempotency-Key is still being processed".into(),
+        ))
+    }
+
     /// Moves a PENDING order to its final state, or returns the state
     /// someone else moved it to first.
-    async fn settle(&self, order: Order, s: Settlement<'_>) -> Result<Order> {
-        match self.store.settle(order.id, s).await? {
+    async fn settle(&self, order: Order, s: Settlement) -> Result<Order> {
+        match self.batches.settle(order.id, s).await? {
             Some(settled) => {
                 self.metrics.order_settled(settled.status.as_str());
                 Ok(settled)
@@ -320,7 +357,7 @@ fn backoff(failures: i64) -> Duration {
     (RELEASE_BACKOFF * 2u32.pow(doublings)).min(MAX_RELEASE_BACKOFF)
 }
 
-fn settled(status: Status, reason: Option<&'static str>) -> Settlement<'static> {
+fn settled(status: Status, reason: Option<&'static str>) -> Settlement {
     Settlement {
         status,
         reason,
@@ -331,7 +368,7 @@ fn settled(status: Status, reason: Option<&'static str>) -> Settlement<'static> 
 
 /// A PENDING order whose request died: rejected, and whatever inventory may
 /// hold for it (the reservation may have been applied) is released.
-const ABANDONED: Settlement<'static> = Settlement {
+const ABANDONED: Settlement = Settlement {
     status: Status::Rejected,
     reason: Some(reason::INTERRUPTED),
     release_pending: true,
@@ -340,7 +377,7 @@ const ABANDONED: Settlement<'static> = Settlement {
 
 /// The reservation's outcome is unknown: reject, release whatever inventory
 /// may hold, and let a retry with the same Idempotency-Key try afresh.
-const UNAVAILABLE: Settlement<'static> = Settlement {
+const UNAVAILABLE: Settlement = Settlement {
     status: Status::Rejected,
     reason: Some(reason::INVENTORY_UNAVAILABLE),
     release_pending: true,

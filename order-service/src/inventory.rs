@@ -10,8 +10,9 @@
 use std::time::{Duration, Instant};
 
 use proto::{
-    ListProductsRequest, ReleaseStockRequest, ReservationOutcome, ReserveStockRequest,
-    WatchStockRequest, inventory_service_client::InventoryServiceClient,
+    ListProductsRequest, ReleaseStockRequest, ReservationOutcome, ReserveStockBatchRequest,
+    ReserveStockRequest, WatchStockRequest, inventory_service_client::InventoryServiceClient,
+    reserve_stock_result,
 };
 use tonic::{
     Code, Status,
@@ -42,7 +43,7 @@ pub(crate) enum Reserved {
 }
 
 /// Why a call failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub(crate) enum CallError {
     /// Unreachable, too slow, or answered with a server-side failure: the
     /// outcome is unknown and the caller must treat stock as possibly held.
@@ -132,41 +133,43 @@ impl Inventory {
         })
     }
 
-    /// Reserves stock for an order, keyed by the order's unique key.
-    pub(crate) async fn reserve(
+    /// Reserves stock for many orders in one call (`ReserveStockBatch`,
+    /// one transaction at inventory). Per entry and in order: what
+    /// [`Inventory::reserve`] would have answered. Fails as a whole only
+    /// when the call does (then nothing is known about any entry).
+    pub(crate) async fn reserve_batch(
         &self,
-        key: &str,
-        product: &str,
-        quantity: i64,
-    ) -> Result<Reserved, CallError> {
-        let request = ReserveStockRequest {
-            reservation_key: key.to_owned(),
-            product: product.to_owned(),
-            quantity: i32::try_from(quantity).unwrap_or(i32::MAX),
-        };
+        reservations: Vec<ReserveStockRequest>,
+    ) -> Result<Vec<Result<Reserved, CallError>>, CallError> {
+        let n = reservations.len();
+        let request = ReserveStockBatchRequest { reservations };
         let answer = self
-            .idempotent("reserve", |mut c, deadline| {
-                let request = request.clone();
-                let request = self.request(request, deadline);
-                async move { c.reserve_stock(request).await }
+            .idempotent("reserve_batch", |mut c, deadline| {
+                let request = self.request(request.clone(), deadline);
+                async move { c.reserve_stock_batch(request).await }
             })
-            .await;
-        match answer {
-            Ok(r) => Ok(match r.outcome() {
-                ReservationOutcome::Reserved => Reserved::Yes,
-                ReservationOutcome::InsufficientStock => Reserved::InsufficientStock,
-                ReservationOutcome::Released => Reserved::Released,
-                ReservationOutcome::Unspecified => {
-                    return Err(CallError::Unavailable(Status::unknown(
-                        "no reservation outcome",
-                    )));
-                }
-            }),
-            Err(CallError::Refused(s)) if s.code() == Code::NotFound => {
-                Ok(Reserved::UnknownProduct)
-            }
-            Err(e) => Err(e),
+            .await?;
+        if answer.results.len() != n {
+            return Err(CallError::Unavailable(Status::internal(format!(
+                "{} answers to {n} reservations",
+                answer.results.len()
+            ))));
         }
+        Ok(answer
+            .results
+            .into_iter()
+            .map(|r| {
+                reserved(match r.result {
+                    Some(reserve_stock_result::Result::Answer(a)) => Ok(a.outcome()),
+                    Some(reserve_stock_result::Result::Error(e)) => {
+                        Err(call_error(Status::new(Code::from(e.code), e.message)))
+                    }
+                    None => Err(CallError::Unavailable(Status::unknown(
+                        "no answer for a reservation",
+                    ))),
+                })
+            })
+            .collect())
     }
 
     /// Releases an order's reservation (idempotent; safe to repeat).
@@ -268,13 +271,32 @@ impl Inventory {
             started.elapsed(),
             result.as_ref().err().map(Status::code),
         );
-        result.map_err(|status| match status.code() {
-            Code::InvalidArgument
-            | Code::NotFound
-            | Code::FailedPrecondition
-            | Code::AlreadyExists => CallError::Refused(status),
-            _ => CallError::Unavailable(status),
-        })
+        result.map_err(call_error)
+    }
+}
+
+/// Whether a failed call says inventory refused the request itself or that
+/// its outcome is unknown.
+fn call_error(status: Status) -> CallError {
+    match status.code() {
+        Code::InvalidArgument | Code::NotFound | Code::FailedPrecondition | Code::AlreadyExists => {
+            CallError::Refused(status)
+        }
+        _ => CallError::Unavailable(status),
+    }
+}
+
+/// A reservation's outcome as the flow reads it.
+fn reserved(outcome: Result<ReservationOutcome, CallError>) -> Result<Reserved, CallError> {
+    match outcome {
+        Ok(ReservationOutcome::Reserved) => Ok(Reserved::Yes),
+        Ok(ReservationOutcome::InsufficientStock) => Ok(Reserved::InsufficientStock),
+        Ok(ReservationOutcome::Released) => Ok(Reserved::Released),
+        Ok(ReservationOutcome::Unspecified) => Err(CallError::Unavailable(Status::unknown(
+            "no reservation outcome",
+        ))),
+        Err(CallError::Refused(s)) if s.code() == Code::NotFound => Ok(Reserved::UnknownProduct),
+        Err(e) => Err(e),
     }
 }
 

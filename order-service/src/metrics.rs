@@ -37,6 +37,11 @@ struct StatusLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StageLabels {
+    stage: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CallLabels {
     method: &'static str,
 }
@@ -50,6 +55,11 @@ struct CallErrorLabels {
 /// Latency buckets from 100 µs to ~1.6 s.
 fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.0001, 2.0, 15))
+}
+
+/// Batch-size buckets: 1, 2, 4, … 512 orders.
+fn batch_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(1.0, 2.0, 10))
 }
 
 /// Every metric of the service. Cheap to clone.
@@ -68,6 +78,7 @@ struct Inner {
     inventory_errors: Family<CallErrorLabels, Counter>,
     live_connections: Gauge,
     awaiting_release: Gauge,
+    batch_size: Family<StageLabels, Histogram, fn() -> Histogram>,
 }
 
 impl Default for Metrics {
@@ -121,6 +132,14 @@ impl Default for Metrics {
             "Orders whose stock inventory has yet to confirm released (cancelled, or rejected after an unanswered reservation)",
             awaiting_release.clone(),
         );
+        let batch_size = Family::<StageLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            batch_histogram,
+        );
+        registry.register(
+            "batch_size",
+            "Orders per batch of the write path, by stage (record, reserve, settle)",
+            batch_size.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -131,6 +150,7 @@ impl Default for Metrics {
                 inventory_errors,
                 live_connections,
                 awaiting_release,
+                batch_size,
             }),
         }
     }
@@ -208,6 +228,14 @@ impl Metrics {
     /// every replica reports the same number).
     pub(crate) fn awaiting_release(&self, orders: i64) {
         self.inner.awaiting_release.set(orders);
+    }
+
+    /// Records one batch of the write path's `stage` and its size.
+    pub(crate) fn batch(&self, stage: &'static str, size: usize) {
+        self.inner
+            .batch_size
+            .get_or_create(&StageLabels { stage })
+            .observe(size as f64);
     }
 
     /// The Prometheus text exposition of every metric.

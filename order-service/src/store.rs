@@ -11,7 +11,7 @@ use sqlx::Row;
 use support::{db::Db, event_log::Wake, with_db};
 
 use crate::{
-    domain::{IdempotencyKey, NewOrder, Order, Status, from_ms, to_ms},
+    domain::{IdempotencyKey, Order, Status, from_ms, to_ms},
     error::{Error, Result},
 };
 
@@ -45,12 +45,12 @@ pub(crate) enum Recorded {
 }
 
 /// How a pending order is settled.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Settlement<'a> {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Settlement {
     /// The final status.
     pub status: Status,
     /// Why, for rejections.
-    pub reason: Option<&'a str>,
+    pub reason: Option<&'static str>,
     /// Inventory may hold stock for it that must be released.
     pub release_pending: bool,
     /// Forget the Idempotency-Key, so a retry is a new attempt (for
@@ -104,42 +104,15 @@ impl Store {
         self.db.ping().await.is_ok()
     }
 
-    /// Records a pending order under `key`. With an Idempotency-Key already
-    /// recorded, returns that order instead and writes nothing.
-    pub(crate) async fn record(
+    /// The order recorded earlier under `idempotency`, and whether its
+    /// request had this `fingerprint`; `None` when the key is not (or no
+    /// longer) recorded.
+    pub(crate) async fn existing(
         &self,
-        new: &NewOrder,
-        key: &str,
-        idempotency: Option<&IdempotencyKey>,
-    ) -> Result<Recorded> {
-        let now = to_ms(SystemTime::now());
-        let fingerprint = new.fingerprint();
-        let inserted = with_db!(&self.db, write, |pool| {
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO orders (order_key, product, quantity, status, idempotency_key, request_hash, \
-                 created_at_ms, updated_at_ms) VALUES ($1, $2, $3, 'PENDING', $4, $5, $6, $6) \
-                 ON CONFLICT (idempotency_key) DO NOTHING RETURNING {COLUMNS}"
-            )))
-            .bind(key)
-            .bind(new.product())
-            .bind(new.quantity())
-            .bind(idempotency.map(IdempotencyKey::as_str))
-            .bind(idempotency.map(|_| fingerprint.as_str()))
-            .bind(now)
-            .fetch_optional(pool)
-            .await?
-            .map(|row| order_from_row(&row))
-            .transpose()?
-        });
-        if let Some(order) = inserted {
-            return Ok(Recorded::New(order));
-        }
-        let Some(idempotency) = idempotency else {
-            return Err(Error::Internal(
-                "insert without idempotency key conflicted".into(),
-            ));
-        };
-        let existing = with_db!(&self.db, write, |pool| {
+        idempotency: &IdempotencyKey,
+        fingerprint: &str,
+    ) -> Result<Option<Recorded>> {
+        let found = with_db!(&self.db, write, |pool| {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT {COLUMNS}, request_hash FROM orders WHERE idempotency_key = $1"
             )))
@@ -151,41 +124,10 @@ impl Store {
             })
             .transpose()?
         });
-        match existing {
-            Some((order, hash)) => Ok(Recorded::Existing {
-                order,
-                same_request: hash.as_deref() == Some(fingerprint.as_str()),
-            }),
-            // The key was forgotten between our insert and our read: the
-            // earlier attempt failed retryably. Record this one afresh.
-            None => Box::pin(self.record(new, key, Some(idempotency))).await,
-        }
-    }
-
-    /// Moves a pending order to its final state. `None` when it was no
-    /// longer pending (someone else settled it first).
-    pub(crate) async fn settle(&self, id: i64, s: Settlement<'_>) -> Result<Option<Order>> {
-        let forget = if s.forget_idempotency_key {
-            ", idempotency_key = NULL"
-        } else {
-            ""
-        };
-        let settled = with_db!(&self.db, write, |pool| {
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "UPDATE orders SET status = $1, reason = $2, release_pending = $3, updated_at_ms = $4{forget} \
-                 WHERE id = $5 AND status = 'PENDING' RETURNING {COLUMNS}"
-            )))
-            .bind(s.status.as_str())
-            .bind(s.reason)
-            .bind(s.release_pending)
-            .bind(to_ms(SystemTime::now()))
-            .bind(id)
-            .fetch_optional(pool)
-            .await?
-            .map(|row| order_from_row(&row))
-            .transpose()
-        })?;
-        self.changed(settled)
+        Ok(found.map(|(order, hash)| Recorded::Existing {
+            order,
+            same_request: hash.as_deref() == Some(fingerprint),
+        }))
     }
 
     /// Cancels a created order and marks its stock for release. `None` when
@@ -329,6 +271,8 @@ impl Store {
     }
 }
 
+mod batch;
 mod log;
 
+pub(crate) use batch::Pending;
 pub(crate) use log::LOG;

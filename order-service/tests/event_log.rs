@@ -130,7 +130,7 @@ async fn replicas_deliver_every_event_once_in_order_through_lost_listeners() {
         inventory_b.grpc_addr,
     ];
 
-    // Enough stock for every order, so each one changes stock once.
+    // Enough stock for every order.
     let mut grpc = sys.inventory_grpc.clone();
     for (product, _) in common::SEED {
         grpc.restock(RestockRequest {
@@ -237,26 +237,46 @@ async fn replicas_deliver_every_event_once_in_order_through_lost_listeners() {
         assert_eq!(seen, ids);
     });
     join_all(checks).await;
+    // Stock changes come in batches (one per product and batch), so their
+    // number is whatever the log holds: every one up to its newest seq,
+    // ending at each product's stock now.
+    let mut snapshot = grpc
+        .watch_stock(WatchStockRequest { from_seq: None })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut stock_now = std::collections::HashMap::new();
+    let mut stock_to = stock_from;
+    for _ in common::SEED {
+        let s = snapshot.next().await.unwrap().unwrap();
+        assert!(s.snapshot);
+        stock_to = s.seq;
+        stock_now.insert(s.product, s.stock_quantity);
+    }
+    drop(snapshot);
+    assert!(stock_to > stock_from, "orders changed stock");
     let checks = stock_subscribers.iter_mut().map(|socket| async {
-        for i in 1..=ORDERS as i64 {
-            let (seq, _) = next_event(socket).await;
-            assert_eq!(
-                seq,
-                stock_from + i,
-                "stock events in seq order, none missed"
+        let mut last = std::collections::HashMap::new();
+        for seq in stock_from + 1..=stock_to {
+            let (got, change) = next_event(socket).await;
+            assert_eq!(got, seq, "stock events in seq order, none missed");
+            last.insert(
+                change["name"].as_str().unwrap().to_owned(),
+                change["stockQuantity"].as_i64().unwrap() as i32,
             );
         }
+        assert!(last.iter().all(|(p, s)| stock_now[p] == *s), "{last:?}");
     });
     join_all(checks).await;
     for watcher in &mut watchers {
         let mut versions = std::collections::HashMap::new();
-        for i in 1..=ORDERS as i64 {
+        for seq in stock_from + 1..=stock_to {
             let change = tokio::time::timeout(ws::PATIENCE, watcher.next())
                 .await
                 .unwrap()
                 .unwrap()
                 .unwrap();
-            assert_eq!((change.seq, change.snapshot), (stock_from + i, false));
+            assert_eq!((change.seq, change.snapshot), (seq, false));
             let last = versions.insert(change.product.clone(), change.version);
             assert!(last < Some(change.version), "versions rise per product");
         }

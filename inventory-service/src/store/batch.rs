@@ -234,7 +234,10 @@ fn decide<'a>(
     if let Some(decided) = claimed.get_mut(key) {
         // A key given twice: the first request decides, a repeat of it gets
         // the same answer, another request under the key is refused.
-        if let Some(f) = first.get(key).filter(|f| f.product != r.product || f.quantity != r.quantity) {
+        if let Some(f) = first
+            .get(key)
+            .filter(|f| f.product != r.product || f.quantity != r.quantity)
+        {
             return Err(reused(key, f.quantity.get(), f.product.as_str()));
         }
         let s = stock

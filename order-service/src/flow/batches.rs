@@ -1,0 +1,151 @@
+//! The write path in batches: every order goes through three stages, each
+//! a worker that takes whatever orders are queued (no timer, at most
+//! [`MAX_BATCH`]) and does one thing for all of them at once:
+//! 1. **record**: one multi-row INSERT records them PENDING;
+//! 2. **reserve**: one `ReserveStockBatch` call, one transaction at
+//!    inventory, decides their reservations in arrival order;
+//! 3. **settle**: one transaction moves them to CREATED or REJECTED (their
+//!    events are logged by that transaction).
+//!
+//! The stages run side by side, so while one batch is being reserved the
+//! next is being recorded and the previous settled. An order alone goes
+//! through at once; under load, each commit and round trip is shared by
+//! as many orders as arrived while the last one was under way, so
+//! throughput grows with load instead of queueing behind commits.
+//!
+//! Nothing about the invariants changes: each order is still recorded
+//! before its reservation, keyed, and settled conditionally (see `flow`).
+
+use std::{sync::Arc, time::Duration};
+
+use proto::ReserveStockRequest;
+use support::batch::Batcher;
+use tonic::Status;
+
+use crate::{
+    domain::Order,
+    error::{Error, Result},
+    inventory::{CallError, Inventory, Reserved},
+    metrics::Metrics,
+    store::{Pending, Settlement, Store},
+};
+
+/// Most orders in one batch of any stage: bounds a statement's size and a
+/// transaction's length (inventory accepts up to 1024 per call).
+const MAX_BATCH: usize = 256;
+/// Orders that may wait for each stage; beyond that, requests wait to
+/// enqueue (the HTTP admission limit stops them well before).
+const QUEUE: usize = 4096;
+
+/// Handles on the three stages. Cheap to clone.
+#[derive(Clone, Debug)]
+pub(crate) struct Batches {
+    record: Batcher<Pending, Result<Option<Order>>>,
+    reserve: Batcher<ReserveStockRequest, Result<Reserved, CallError>>,
+    settle: Batcher<(i64, Settlement), Result<Option<Order>>>,
+    /// How long an order waits for its reservation, queueing included.
+    reserve_timeout: Duration,
+}
+
+impl Batches {
+    /// Starts the three workers (within a Tokio runtime); they stop when
+    /// the last handle is dropped.
+    pub(crate) fn spawn(
+        store: &Store,
+        inventory: &Inventory,
+        metrics: &Metrics,
+        reserve_timeout: Duration,
+    ) -> Self {
+        let record = Batcher::spawn(MAX_BATCH, QUEUE, {
+            let (store, metrics) = (store.clone(), metrics.clone());
+            move |batch: Vec<Pending>| {
+                let (store, metrics) = (store.clone(), metrics.clone());
+                async move {
+                    metrics.batch("record", batch.len());
+                    each(batch.len(), store.insert_pending(&batch).await)
+                }
+            }
+        });
+        let reserve = Batcher::spawn(MAX_BATCH, QUEUE, {
+            let (inventory, metrics) = (inventory.clone(), metrics.clone());
+            move |batch: Vec<ReserveStockRequest>| {
+                let (inventory, metrics) = (inventory.clone(), metrics.clone());
+                async move {
+                    let n = batch.len();
+                    metrics.batch("reserve", n);
+                    match inventory.reserve_batch(batch).await {
+                        Ok(answers) => answers,
+                        Err(e) => vec![Err(e); n],
+                    }
+                }
+            }
+        });
+        let settle = Batcher::spawn(MAX_BATCH, QUEUE, {
+            let (store, metrics) = (store.clone(), metrics.clone());
+            move |batch: Vec<(i64, Settlement)>| {
+                let (store, metrics) = (store.clone(), metrics.clone());
+                async move {
+                    metrics.batch("settle", batch.len());
+                    each(batch.len(), store.settle_batch(&batch).await)
+                }
+            }
+        });
+        Self {
+            record,
+            reserve,
+            settle,
+            reserve_timeout,
+        }
+    }
+
+    /// Records a new order PENDING; `None` when its Idempotency-Key is
+    /// already recorded (nothing was written).
+    pub(crate) async fn record(&self, pending: Pending) -> Result<Option<Order>> {
+        self.record
+            .call(pending)
+            .await
+            .unwrap_or_else(|_| Err(Error::Internal("the record stage gave no answer".into())))
+    }
+
+    /// Reserves an order's stock at inventory, keyed by the order's key.
+    /// Bounded by the reservation deadline from the moment it is queued:
+    /// past it, the outcome is unknown (the batch may still apply it), so
+    /// the caller treats stock as possibly held, as for any lost answer.
+    pub(crate) async fn reserve(&self, order: &Order) -> Result<Reserved, CallError> {
+        let request = ReserveStockRequest {
+            reservation_key: order.key.clone(),
+            product: order.product.clone(),
+            quantity: i32::try_from(order.quantity).unwrap_or(i32::MAX),
+        };
+        match tokio::time::timeout(self.reserve_timeout, self.reserve.call(request)).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(_)) => Err(CallError::Unavailable(Status::unavailable(
+                "the reserve stage gave no answer",
+            ))),
+            Err(_) => Err(CallError::Unavailable(Status::deadline_exceeded(
+                "inventory did not answer in time",
+            ))),
+        }
+    }
+
+    /// Moves a PENDING order to its final state; `None` when it was no
+    /// longer PENDING.
+    pub(crate) async fn settle(&self, id: i64, s: Settlement) -> Result<Option<Order>> {
+        self.settle
+            .call((id, s))
+            .await
+            .unwrap_or_else(|_| Err(Error::Internal("the settle stage gave no answer".into())))
+    }
+}
+
+/// One answer per entry of a batch of `n`: its own, or the whole batch's
+/// failure, shared.
+fn each<T>(n: usize, answers: Result<Vec<T>>) -> Vec<Result<T>> {
+    match answers {
+        Ok(answers) => answers.into_iter().map(Ok).collect(),
+        Err(e) => {
+            let e = Arc::new(e);
+            (0..n).map(|_| Err(Error::Batch(e.clone()))).collect()
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Recording and settling many orders at once: the statements behind the
+//! write path's batches (see `flow::batches`). One order is a batch of one,
+//! with the same statements.
+
+use std::{collections::HashMap, time::SystemTime};
+
+use support::with_db;
+
+use super::{COLUMNS, Settlement, Store, order_from_row, push_ids};
+use crate::{
+    domain::{IdempotencyKey, NewOrder, Order, to_ms},
+    error::{Error, Result},
+};
+
+/// A new order to record PENDING.
+#[derive(Clone, Debug)]
+pub(crate) struct Pending {
+    /// What was ordered.
+    pub(crate) new: NewOrder,
+    /// Its fresh unique key (also its reservation key at inventory).
+    pub(crate) key: String,
+    /// The client's Idempotency-Key, if it sent one.
+    pub(crate) idempotency: Option<IdempotencyKey>,
+}
+
+impl Store {
+    /// Records `batch` PENDING with one multi-row INSERT; answers, per
+    /// entry and in order, the new order, or `None` when its
+    /// Idempotency-Key was already recorded (earlier, or by an earlier
+    /// entry of the same batch): then nothing was written for it.
+    pub(crate) async fn insert_pending(&self, batch: &[Pending]) -> Result<Vec<Option<Order>>> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = to_ms(SystemTime::now());
+        let rows = with_db!(&self.db, write, |pool| {
+            let mut query = sqlx::QueryBuilder::new(
+                "INSERT INTO orders (order_key, product, quantity, status, idempotency_key, \
+                 request_hash, created_at_ms, updated_at_ms) ",
+            );
+            query.push_values(batch, |mut row, p| {
+                row.push_bind(p.key.as_str())
+                    .push_bind(p.new.product())
+                    .push_bind(p.new.quantity())
+                    .push("'PENDING'")
+                    .push_bind(p.idempotency.as_ref().map(IdempotencyKey::as_str))
+                    .push_bind(p.idempotency.as_ref().map(|_| p.new.fingerprint()))
+                    .push_bind(now)
+                    .push_bind(now);
+            });
+            query.push(format!(
+                " ON CONFLICT (idempotency_key) DO NOTHING RETURNING {COLUMNS}"
+            ));
+            query
+                .build()
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(order_from_row)
+                .collect::<Result<Vec<_>>>()?
+        });
+        let mut by_key: HashMap<String, Order> =
+            rows.into_iter().map(|o| (o.key.clone(), o)).collect();
+        Ok(batch.iter().map(|p| by_key.remove(&p.key)).collect())
+    }
+
+    /// Settles many pending orders in one transaction, with one statement
+    /// per distinct settlement (a batch has a handful: created, rejected
+    /// for stock, …). Per entry and in order: the settled order, or `None`
+    /// when it was no longer pending.
+    pub(crate) async fn settle_batch(
+        &self,
+        batch: &[(i64, Settlement)],
+    ) -> Result<Vec<Option<Order>>> {
+        let mut groups: Vec<(Settlement, Vec<i64>)> = Vec::new();
+        for (id, s) in batch {
+            match groups.iter_mut().find(|(g, _)| g == s) {
+                Some((_, ids)) => ids.push(*id),
+                None => groups.push((*s, vec![*id])),
+            }
+        }
+        let now = to_ms(SystemTime::now());
+        let settled: Vec<Order> = with_db!(&self.db, write, |pool| {
+            async {
+                let mut settled = Vec::with_capacity(batch.len());
+                if let [(s, ids)] = groups.as_slice() {
+                    // One statement commits on its own.
+                    for row in settle_query(s, ids, now).build().fetch_all(pool).await? {
+                        settled.push(order_from_row(&row)?);
+                    }
+                    return Ok(settled);
+                }
+                let mut tx = pool.begin().await?;
+                for (s, ids) in &groups {
+                    for row in settle_query(s, ids, now)
+                        .build()
+                        .fetch_all(&mut *tx)
+                        .await?
+                    {
+                        settled.push(order_from_row(&row)?);
+                    }
+                }
+                tx.commit().await?;
+                Ok::<_, Error>(settled)
+            }
+            .await
+        })?;
+        if !settled.is_empty() {
+            self.committed.wake();
+        }
+        let mut by_id: HashMap<i64, Order> = settled.into_iter().map(|o| (o.id, o)).collect();
+        Ok(batch.iter().map(|(id, _)| by_id.remove(id)).collect())
+    }
+}
+
+/// `UPDATE … RETURNING` that settles the orders `ids` that are still
+/// PENDING as `s` says.
+fn settle_query<DB: sqlx::Database>(s: &Settlement, ids: &[i64], now: i64) -> sqlx::QueryBuilder<DB>
+where
+    for<'t> &'static str: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> Option<&'static str>: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> bool: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    let mut query = sqlx::QueryBuilder::new("UPDATE orders SET status = ");
+    query
+        .push_bind(s.status.as_str())
+        .push(", reason = ")
+        .push_bind(s.reason)
+        .push(", release_pending = ")
+        .push_bind(s.release_pending)
+        .push(", updated_at_ms = ")
+        .push_bind(now);
+    if s.forget_idempotency_key {
+        query.push(", idempotency_key = NULL");
+    }
+    query.push(" WHERE status = 'PENDING' AND");
+    push_ids(&mut query, ids);
+    query.push(format!(" RETURNING {COLUMNS}"));
+    query
+}
