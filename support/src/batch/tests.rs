@@ -7,9 +7,12 @@ use tokio::sync::Semaphore;
 
 use super::*;
 
+/// Every batch the worker started, in order.
+type Seen = Arc<Mutex<Vec<Vec<u32>>>>;
+
 /// A worker that records each batch and holds it until the test lets it go
 /// (one permit per batch), answering each item doubled.
-fn gated(max: usize) -> (Batcher<u32, u32>, Arc<Mutex<Vec<Vec<u32>>>>, Arc<Semaphore>) {
+fn gated(max: usize) -> (Batcher<u32, u32>, Seen, Arc<Semaphore>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let gate = Arc::new(Semaphore::new(0));
     let batcher = Batcher::spawn(max, 1024, {
