@@ -15,7 +15,8 @@
 //! - `auth` guards the RPCs that change stock with a shared token, when one
 //!   is configured.
 //! - `store` has all SQL. Its comments explain why stock can never go below
-//!   zero and why a reservation key is applied at most once.
+//!   zero and why a reservation key is applied at most once, including in a
+//!   `ReserveStockBatch` (`store::batch`: many reservations, one transaction).
 //! - `watch` serves `WatchStock` from the stock log: every change exactly
 //!   once and in order, whichever replica on the same database made it.
 //! - [`Server::start`] binds both listeners and returns their addresses, so

@@ -7,8 +7,9 @@
 //! - On PostgreSQL, `INSERT … ON CONFLICT (reservation_key) DO NOTHING` makes
 //!   a second transaction with the same key wait for the first and then see
 //!   its row; the conditional `UPDATE` re-checks `stock >= $q` on the newest
-//!   row version after waiting for the row lock. Both kinds of transaction
-//!   lock the reservation row before the product row, so they cannot deadlock.
+//!   row version after waiting for the row lock. Every kind of transaction
+//!   locks reservation rows before product rows (a batch: its keys in key
+//!   order, then its products in id order), so they cannot deadlock.
 //! - On SQLite all writes go through one connection (see `support::db`), so
 //!   transactions are serial.
 //!

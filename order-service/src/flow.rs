@@ -14,6 +14,9 @@
 //!    idempotent, and a release that beats its reservation makes that
 //!    reservation fail), and abandons orders left PENDING by a dead request.
 //!
+//! Steps 1 to 3 run in batches shared by concurrent orders (see `batches`);
+//! each order still takes them in this order, with its own outcome.
+//!
 //! The reconciler drains a backlog (after an inventory outage, say) in
 //! batches of concurrent releases, a full batch followed at once by the
 //! next. A release that fails for a reason of the order's own backs off,

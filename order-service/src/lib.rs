@@ -19,7 +19,8 @@
 //!
 //! Dependencies run one way: `api` and `grpc` call `flow` for writes, and
 //! read from `store` and `inventory` directly; `flow` changes orders in
-//! `store`, whose database logs each change in the same transaction; the
+//! `store` (new orders in batches: recorded, reserved and settled a batch at
+//! a time, see `flow::batches`), whose database logs each change in the same transaction; the
 //! store then wakes the relay in `events`, which publishes the log in order
 //! through its `Publish` trait; `stomp`'s broker implements it, serves resuming
 //! subscriptions from `events`' `History`, and `transport` carries the
