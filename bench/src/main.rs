@@ -5,7 +5,8 @@
 //! across noisy machines:
 //! 1. order creation: C keep-alive HTTP/1.1 connections posting orders for
 //!    T seconds (closed loop: the maximum rate), then an open loop at half
-//!    that rate for the latency a user sees under load;
+//!    that rate for the latency a user sees under load; each phase ends
+//!    with a check that stock was conserved (nothing oversold, nothing lost);
 //! 2. the floor: a no-op HTTP request to order-service, a gRPC `CheckStock`
 //!    loop against inventory, single-row commits on the same database;
 //! 3. the reconciler's drain rate of a release backlog (as an inventory
@@ -21,6 +22,7 @@
 //! its numbers mean nothing.
 
 mod backlog;
+mod conservation;
 mod fanout;
 mod load;
 mod ops;
@@ -105,6 +107,20 @@ async fn main() -> anyhow::Result<()> {
         report.backends.push(run);
     }
     report.print_and_save()?;
+    // After the report is written: a correctness failure, not noise.
+    let failed: Vec<String> = report
+        .backends
+        .iter()
+        .flat_map(|b| {
+            b.not_conserved()
+                .map(|c| format!("{} {}", b.backend, c.phase))
+        })
+        .collect();
+    anyhow::ensure!(
+        failed.is_empty(),
+        "stock not conserved after: {}",
+        failed.join(", ")
+    );
     Ok(())
 }
 
@@ -157,6 +173,9 @@ async fn run_backend(backend: Backend, args: &Args) -> anyhow::Result<report::Ba
         }
     }
 
+    // At rest: every check compares with this.
+    let mut ledger = conservation::Ledger::record(&orders_db.url, channel.clone()).await?;
+
     let t = Duration::from_secs(args.seconds);
     let c = args.connections;
     let order_url = format!("http://{}/orders", order.http_addr);
@@ -179,10 +198,13 @@ async fn run_backend(backend: Backend, args: &Args) -> anyhow::Result<report::Ba
     run.orders_half_rate = load::open_loop((0..c).map(place).collect(), half, t)
         .await
         .summary();
+    run.conservation.push(ledger.check("orders").await?);
 
     let backlog = if args.quick { 200 } else { 5000 };
     println!("== {name}: draining a backlog of {backlog} releases");
     run.release_backlog = backlog::drain(&orders_db.url, backlog).await?;
+    run.conservation
+        .push(ledger.check("release backlog").await?);
 
     println!("== {name}: floor");
     let noop_url = format!("http://{}/health/live", order.http_addr);
@@ -216,7 +238,13 @@ async fn run_backend(backend: Backend, args: &Args) -> anyhow::Result<report::Ba
 
     let ws_url = format!("ws://{}/ws-orders", order.http_addr);
     let http = ops::http_client();
-    for &n in args.subscribers.iter().filter(|n| **n > 0) {
+    let fanout_sizes: Vec<usize> = args
+        .subscribers
+        .iter()
+        .copied()
+        .filter(|n| *n > 0)
+        .collect();
+    for &n in &fanout_sizes {
         println!("== {name}: fan-out to {n} subscribers");
         let before = order.rss_kib();
         let mut subs = fanout::Subscribers::connect(&ws_url, n, 1).await?;
@@ -245,6 +273,9 @@ async fn run_backend(backend: Backend, args: &Args) -> anyhow::Result<report::Ba
         });
         drop(subs);
         tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    if !fanout_sizes.is_empty() {
+        run.conservation.push(ledger.check("fan-out").await?);
     }
 
     order.stop().await;

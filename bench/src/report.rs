@@ -1,11 +1,11 @@
 //! The report: a table for people, JSON for tools, with order throughput
-//! as a ratio to each floor measured in the same run.
+//! as a ratio to each floor measured in the same run, and the stock checks.
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::{fanout::Delivery, load::Summary};
+use crate::{conservation::Check, fanout::Delivery, load::Summary};
 
 /// Figures of one fan-out size.
 #[derive(Debug, Serialize)]
@@ -38,6 +38,8 @@ pub(crate) struct BackendRun {
     pub ratio_to_combined: f64,
     pub release_backlog: crate::backlog::Drain,
     pub fanout: Vec<Fanout>,
+    /// The stock check at the end of each order-creating phase.
+    pub conservation: Vec<Check>,
 }
 
 fn empty() -> Summary {
@@ -70,7 +72,13 @@ impl BackendRun {
             ratio_to_combined: 0.0,
             release_backlog: Default::default(),
             fanout: Vec::new(),
+            conservation: Vec::new(),
         }
+    }
+
+    /// The checks that found stock not conserved.
+    pub(crate) fn not_conserved(&self) -> impl Iterator<Item = &Check> {
+        self.conservation.iter().filter(|c| !c.conserved)
     }
 
     fn derive_ratios(&mut self) {
@@ -147,6 +155,20 @@ impl Report {
                 "  orders / floor: HTTP {:.3}  gRPC {:.3}  commit {:.3}  combined {:.3}",
                 b.ratio_to_http, b.ratio_to_grpc, b.ratio_to_commit, b.ratio_to_combined
             );
+            for c in &b.conservation {
+                println!(
+                    "  stock conserved after {:<22} {:<5}  ({} PENDING, {} awaiting release at its end{})",
+                    format!("{}:", c.phase),
+                    c.conserved,
+                    c.pending_at_end,
+                    c.release_pending_at_end,
+                    if c.at_rest {
+                        ""
+                    } else {
+                        "; NOT AT REST after 60 s"
+                    }
+                );
+            }
             println!(
                 "  release backlog of {} orders drained at {:.0}/s ({:.0} ms in all)",
                 b.release_backlog.orders, b.release_backlog.per_second, b.release_backlog.total_ms
