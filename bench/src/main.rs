@@ -5,8 +5,9 @@
 //! across noisy machines:
 //! 1. order creation: C keep-alive HTTP/1.1 connections posting orders for
 //!    T seconds (closed loop: the maximum rate), then an open loop at half
-//!    that rate for the latency a user sees under load; each phase ends
-//!    with a check that stock was conserved (nothing oversold, nothing lost);
+//!    that rate for the latency a user sees under load. Each phase reports
+//!    the batch sizes order-service saw, and ends with a check that stock
+//!    was conserved (nothing oversold, nothing lost);
 //! 2. the floor: a no-op HTTP request to order-service, a gRPC `CheckStock`
 //!    loop against inventory, single-row commits on the same database;
 //! 3. the reconciler's drain rate of a release backlog (as an inventory
@@ -25,7 +26,9 @@ mod backlog;
 mod conservation;
 mod fanout;
 mod load;
+mod metrics;
 mod ops;
+mod orders;
 mod report;
 mod system;
 
@@ -179,25 +182,18 @@ async fn run_backend(backend: Backend, args: &Args) -> anyhow::Result<report::Ba
     let t = Duration::from_secs(args.seconds);
     let c = args.connections;
     let order_url = format!("http://{}/orders", order.http_addr);
+    let orders = orders::Orders::new(order.http_addr, t)?;
     let products = Arc::new(products);
     println!(
         "== {name}: order creation, {c} connections, {}s",
         args.seconds
     );
-    let place = |i: usize| ops::PlaceOrder {
-        client: ops::http_client(),
-        url: order_url.clone(),
-        products: products.clone(),
-        next: i,
-    };
-    let max = load::closed_loop((0..c).map(place).collect(), t).await;
+    (run.orders_max, run.orders_max_batches) = orders.max(c, &products).await?;
     run.rss_load_kib = [inventory.rss_kib(), order.rss_kib()];
-    run.orders_max = max.summary();
-    let half = max.summary().per_second / 2.0;
+    let half = run.orders_max.per_second / 2.0;
     println!("== {name}: orders at half that rate ({half:.0}/s)");
-    run.orders_half_rate = load::open_loop((0..c).map(place).collect(), half, t)
-        .await
-        .summary();
+    (run.orders_half_rate, run.orders_half_rate_batches) =
+        orders.at_rate(c, &products, half).await?;
     run.conservation.push(ledger.check("orders").await?);
 
     let backlog = if args.quick { 200 } else { 5000 };

@@ -1,11 +1,17 @@
 //! The report: a table for people, JSON for tools, with order throughput
-//! as a ratio to each floor measured in the same run, and the stock checks.
+//! as a ratio to each floor measured in the same run, the batch sizes
+//! order-service saw in each order phase, and the stock checks.
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::{conservation::Check, fanout::Delivery, load::Summary};
+use crate::{
+    conservation::Check,
+    fanout::Delivery,
+    load::Summary,
+    metrics::{BatchSizes, STAGES, StageBatches},
+};
 
 /// Figures of one fan-out size.
 #[derive(Debug, Serialize)]
@@ -26,7 +32,9 @@ pub(crate) struct BackendRun {
     pub rss_idle_kib: [u64; 2],
     pub rss_load_kib: [u64; 2],
     pub orders_max: Summary,
+    pub orders_max_batches: BatchSizes,
     pub orders_half_rate: Summary,
+    pub orders_half_rate_batches: BatchSizes,
     pub floor_http: Summary,
     pub floor_grpc: Summary,
     pub floor_commit: Summary,
@@ -61,7 +69,9 @@ impl BackendRun {
             rss_idle_kib: [0; 2],
             rss_load_kib: [0; 2],
             orders_max: empty(),
+            orders_max_batches: BatchSizes::default(),
             orders_half_rate: empty(),
+            orders_half_rate_batches: BatchSizes::default(),
             floor_http: empty(),
             floor_grpc: empty(),
             floor_commit: empty(),
@@ -97,6 +107,25 @@ impl BackendRun {
         self.ratio_to_grpc = ratio(self.floor_grpc.per_second);
         self.ratio_to_commit = ratio(self.floor_commit.per_second);
         self.ratio_to_combined = ratio(self.floor_combined_per_second);
+    }
+}
+
+/// A stage's batch sizes as a table cell.
+fn batch_cell(stage: Option<&StageBatches>) -> String {
+    let bound = |b: Option<f64>| match b {
+        Some(b) if b.is_finite() => format!("≤{b}"),
+        Some(_) => "+Inf".to_owned(),
+        None => "-".to_owned(),
+    };
+    match stage {
+        None => "n/a".to_owned(),
+        Some(s) => format!(
+            "{} × {} p50 {} max {}",
+            s.batches,
+            s.mean.map_or("-".to_owned(), |m| format!("{m:.1}")),
+            bound(s.p50),
+            bound(s.max)
+        ),
     }
 }
 
@@ -155,6 +184,18 @@ impl Report {
                 "  orders / floor: HTTP {:.3}  gRPC {:.3}  commit {:.3}  combined {:.3}",
                 b.ratio_to_http, b.ratio_to_grpc, b.ratio_to_commit, b.ratio_to_combined
             );
+            let [record, reserve, settle] = STAGES;
+            println!(
+                "  batch sizes (batches × mean, p50 and max as bucket bounds)  {record:<30} {reserve:<30} {settle}"
+            );
+            let batches = [
+                ("orders (max)".to_owned(), &b.orders_max_batches),
+                ("orders (half rate)".to_owned(), &b.orders_half_rate_batches),
+            ];
+            for (phase, sizes) in batches {
+                let [record, reserve, settle] = sizes.stages().map(batch_cell);
+                println!("    {phase:<57} {record:<30} {reserve:<30} {settle}");
+            }
             for c in &b.conservation {
                 println!(
                     "  stock conserved after {:<22} {:<5}  ({} PENDING, {} awaiting release at its end{})",
