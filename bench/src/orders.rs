@@ -1,6 +1,7 @@
 //! The order phases: C keep-alive connections posting orders, closed loop
 //! (the maximum rate) or open loop (a fixed rate), each between two scrapes
 //! of order-service's batch sizes, so every phase reports what it batched.
+//! A flash sale is both loops with every client ordering one product.
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -8,6 +9,7 @@ use crate::{
     load::{self, Summary},
     metrics::{self, BatchSizes, Scraper},
     ops::{self, PlaceOrder},
+    report::FlashSale,
 };
 
 /// Where and for how long order phases run.
@@ -60,6 +62,28 @@ impl Orders {
         let ops = self.clients(c, products);
         self.measured(load::open_loop(ops, rate, self.duration))
             .await
+    }
+
+    /// A flash sale: `c` connections all ordering `product`, at the
+    /// maximum rate, then at half of it. Ratios are left for the report.
+    pub(crate) async fn flash_sale(&self, c: usize, product: &str) -> anyhow::Result<FlashSale> {
+        let products = Arc::new(vec![product.to_owned()]);
+        let (max, max_batches) = self.max(c, &products).await?;
+        let half = max.per_second / 2.0;
+        println!("   flash sale at half that rate ({half:.0}/s)");
+        let (half_rate, half_rate_batches) = self.at_rate(c, &products, half).await?;
+        Ok(FlashSale {
+            connections: c,
+            max,
+            max_batches,
+            half_rate,
+            half_rate_batches,
+            ratio_to_http: 0.0,
+            ratio_to_grpc: 0.0,
+            ratio_to_commit: 0.0,
+            ratio_to_combined: 0.0,
+            ratio_to_orders_max: None,
+        })
     }
 
     /// Runs `phase` between two scrapes of the batch sizes.
