@@ -98,20 +98,7 @@ impl Ledger {
         }
         let rest_after_ms = ended.elapsed().as_secs_f64() * 1e3;
         let totals = self.totals(db).await?;
-        let products: BTreeSet<&String> = totals.keys().chain(self.baseline.keys()).collect();
-        let violations: Vec<Violation> = products
-            .into_iter()
-            .filter_map(|product| {
-                let (stock, created) = totals.get(product).copied().unwrap_or_default();
-                let baseline = self.baseline.get(product).copied().unwrap_or_default();
-                (stock < 0 || stock + created != baseline).then(|| Violation {
-                    product: product.clone(),
-                    stock,
-                    created,
-                    baseline,
-                })
-            })
-            .collect();
+        let violations = violations(&self.baseline, &totals);
         Ok(Check {
             phase: phase.to_owned(),
             conserved: violations.is_empty(),
@@ -149,6 +136,29 @@ impl Ledger {
         }
         Ok(totals)
     }
+}
+
+/// The products (in either map) with stock below zero, or whose stock +
+/// CREATED quantity differs from their baseline; a product missing from
+/// one side counts as 0 there.
+fn violations(
+    baseline: &BTreeMap<String, i64>,
+    totals: &BTreeMap<String, (i64, i64)>,
+) -> Vec<Violation> {
+    let products: BTreeSet<&String> = totals.keys().chain(baseline.keys()).collect();
+    products
+        .into_iter()
+        .filter_map(|product| {
+            let (stock, created) = totals.get(product).copied().unwrap_or_default();
+            let baseline = baseline.get(product).copied().unwrap_or_default();
+            (stock < 0 || stock + created != baseline).then(|| Violation {
+                product: product.clone(),
+                stock,
+                created,
+                baseline,
+            })
+        })
+        .collect()
 }
 
 /// Orders PENDING, and orders awaiting a release.
@@ -191,6 +201,51 @@ fn report(c: &Check) {
             v.stock + v.created,
             v.baseline,
             if v.stock < 0 { " (OVERSOLD)" } else { "" }
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map<V: Copy>(entries: &[(&str, V)]) -> BTreeMap<String, V> {
+        entries.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
+    }
+
+    #[test]
+    fn stock_moved_to_created_orders_is_conserved() {
+        let baseline = map(&[("Laptop", 100), ("Phone", 50)]);
+        let totals = map(&[("Laptop", (60, 40)), ("Phone", (50, 0))]);
+        assert!(violations(&baseline, &totals).is_empty());
+    }
+
+    #[test]
+    fn lost_doubled_and_oversold_stock_is_caught() {
+        let baseline = map(&[("Laptop", 100), ("Phone", 50), ("Tablet", 10), ("Gone", 5)]);
+        let totals = map(&[
+            // A reservation taken but its order not CREATED: stock lost.
+            ("Laptop", (59, 40)),
+            // An order CREATED without its reservation: oversold.
+            ("Phone", (50, 1)),
+            // Below zero, even though the sum matches.
+            ("Tablet", (-1, 11)),
+            // A product that appeared from nowhere.
+            ("New", (1, 0)),
+        ]);
+        let found: Vec<(String, i64, i64, i64)> = violations(&baseline, &totals)
+            .into_iter()
+            .map(|v| (v.product, v.stock, v.created, v.baseline))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("Gone".to_owned(), 0, 0, 5),
+                ("Laptop".to_owned(), 59, 40, 100),
+                ("New".to_owned(), 1, 0, 0),
+                ("Phone".to_owned(), 50, 1, 50),
+                ("Tablet".to_owned(), -1, 11, 10),
+            ]
         );
     }
 }
