@@ -5,7 +5,11 @@
 //! across noisy machines:
 //! 1. order creation: C keep-alive HTTP/1.1 connections posting orders for
 //!    T seconds (closed loop: the maximum rate), then an open loop at half
-//!    that rate for the latency a user sees under load;
+//!    that rate for the latency a user sees under load; then one connection
+//!    alone (the latency batching must not add to); then flash sales (every
+//!    client ordering the same product) at two connection counts. Each
+//!    phase reports the batch sizes order-service saw, and ends with a
+//!    check that stock was conserved (nothing oversold, nothing lost);
 //! 2. the floor: a no-op HTTP request to order-service, a gRPC `CheckStock`
 //!    loop against inventory, single-row commits on the same database;
 //! 3. the reconciler's drain rate of a release backlog (as an inventory
@@ -21,9 +25,12 @@
 //! its numbers mean nothing.
 
 mod backlog;
+mod conservation;
 mod fanout;
 mod load;
+mod metrics;
 mod ops;
+mod orders;
 mod report;
 mod system;
 
@@ -45,6 +52,10 @@ use system::{Role, Service};
 /// the queue, not delivery.
 const MAX_DELIVERIES_PER_S: f64 = 100_000.0;
 
+/// The product every flash-sale client orders (restocked like the others,
+/// to 4,000,000 more, so none is rejected).
+const FLASH_PRODUCT: &str = "Laptop";
+
 /// Benchmark settings.
 #[derive(Debug, Parser)]
 #[command(
@@ -58,6 +69,9 @@ struct Args {
     /// Concurrent HTTP connections (and gRPC callers, and committers).
     #[arg(long, default_value_t = 32)]
     connections: usize,
+    /// Connection counts for the flash-sale phase (all ordering one product).
+    #[arg(long, value_delimiter = ',', default_values_t = [32, 256])]
+    flash_connections: Vec<usize>,
     /// Subscriber counts for the fan-out phase.
     #[arg(long, value_delimiter = ',', default_values_t = [1000, 10000])]
     subscribers: Vec<usize>,
@@ -92,6 +106,7 @@ async fn main() -> anyhow::Result<()> {
     if args.quick {
         args.seconds = 1;
         args.connections = 4;
+        args.flash_connections = vec![4, 16];
         args.subscribers = vec![20, 100];
         args.steady_rate = 20.0;
     }
@@ -105,6 +120,20 @@ async fn main() -> anyhow::Result<()> {
         report.backends.push(run);
     }
     report.print_and_save()?;
+    // After the report is written: a correctness failure, not noise.
+    let failed: Vec<String> = report
+        .backends
+        .iter()
+        .flat_map(|b| {
+            b.not_conserved()
+                .map(|c| format!("{} {}", b.backend, c.phase))
+        })
+        .collect();
+    anyhow::ensure!(
+        failed.is_empty(),
+        "stock not conserved after: {}",
+        failed.join(", ")
+    );
     Ok(())
 }
 
@@ -130,7 +159,7 @@ async fn run_backend(backend: Backend, args: &Args) -> anyhow::Result<report::Ba
         ],
     )
     .await?;
-    let mut run = report::BackendRun::new(&name);
+    let mut run = report::BackendRun::new(&name, args.connections);
     run.startup_ms = [
         inventory.startup.as_secs_f64() * 1e3,
         order.startup.as_secs_f64() * 1e3,
@@ -138,7 +167,8 @@ async fn run_backend(backend: Backend, args: &Args) -> anyhow::Result<report::Ba
     tokio::time::sleep(Duration::from_millis(300)).await;
     run.rss_idle_kib = [inventory.rss_kib(), order.rss_kib()];
 
-    // Enough stock that nothing is rejected.
+    // Enough stock that nothing is rejected, flash sales included (4,000,000
+    // each: stock is an int32 on the wire, so far below its limit).
     let channel =
         tonic::transport::Endpoint::from_shared(format!("http://{}", inventory.grpc_addr))?
             .connect()
@@ -157,32 +187,46 @@ async fn run_backend(backend: Backend, args: &Args) -> anyhow::Result<report::Ba
         }
     }
 
+    // At rest: every check compares with this.
+    let mut ledger = conservation::Ledger::record(&orders_db.url, channel.clone()).await?;
+
     let t = Duration::from_secs(args.seconds);
     let c = args.connections;
     let order_url = format!("http://{}/orders", order.http_addr);
+    let orders = orders::Orders::new(order.http_addr, t)?;
     let products = Arc::new(products);
     println!(
         "== {name}: order creation, {c} connections, {}s",
         args.seconds
     );
-    let place = |i: usize| ops::PlaceOrder {
-        client: ops::http_client(),
-        url: order_url.clone(),
-        products: products.clone(),
-        next: i,
-    };
-    let max = load::closed_loop((0..c).map(place).collect(), t).await;
+    (run.orders_max, run.orders_max_batches) = orders.max(c, &products).await?;
     run.rss_load_kib = [inventory.rss_kib(), order.rss_kib()];
-    run.orders_max = max.summary();
-    let half = max.summary().per_second / 2.0;
+    let half = run.orders_max.per_second / 2.0;
     println!("== {name}: orders at half that rate ({half:.0}/s)");
-    run.orders_half_rate = load::open_loop((0..c).map(place).collect(), half, t)
-        .await
-        .summary();
+    (run.orders_half_rate, run.orders_half_rate_batches) =
+        orders.at_rate(c, &products, half).await?;
+    run.conservation.push(ledger.check("orders").await?);
+    println!("== {name}: order creation, 1 connection, {}s", args.seconds);
+    (run.orders_one_connection, run.orders_one_connection_batches) =
+        orders.max(1, &products).await?;
+    run.conservation
+        .push(ledger.check("orders, 1 connection").await?);
+    for &fc in &args.flash_connections {
+        println!(
+            "== {name}: flash sale, {fc} connections all ordering {FLASH_PRODUCT}, {}s",
+            args.seconds
+        );
+        run.flash_sale
+            .push(orders.flash_sale(fc, FLASH_PRODUCT).await?);
+        run.conservation
+            .push(ledger.check(&format!("flash sale C={fc}")).await?);
+    }
 
     let backlog = if args.quick { 200 } else { 5000 };
     println!("== {name}: draining a backlog of {backlog} releases");
     run.release_backlog = backlog::drain(&orders_db.url, backlog).await?;
+    run.conservation
+        .push(ledger.check("release backlog").await?);
 
     println!("== {name}: floor");
     let noop_url = format!("http://{}/health/live", order.http_addr);
@@ -216,7 +260,13 @@ async fn run_backend(backend: Backend, args: &Args) -> anyhow::Result<report::Ba
 
     let ws_url = format!("ws://{}/ws-orders", order.http_addr);
     let http = ops::http_client();
-    for &n in args.subscribers.iter().filter(|n| **n > 0) {
+    let fanout_sizes: Vec<usize> = args
+        .subscribers
+        .iter()
+        .copied()
+        .filter(|n| *n > 0)
+        .collect();
+    for &n in &fanout_sizes {
         println!("== {name}: fan-out to {n} subscribers");
         let before = order.rss_kib();
         let mut subs = fanout::Subscribers::connect(&ws_url, n, 1).await?;
@@ -245,6 +295,9 @@ async fn run_backend(backend: Backend, args: &Args) -> anyhow::Result<report::Ba
         });
         drop(subs);
         tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    if !fanout_sizes.is_empty() {
+        run.conservation.push(ledger.check("fan-out").await?);
     }
 
     order.stop().await;

@@ -1,11 +1,17 @@
 //! The report: a table for people, JSON for tools, with order throughput
-//! as a ratio to each floor measured in the same run.
+//! as a ratio to each floor measured in the same run, the batch sizes
+//! order-service saw in each order phase, and the stock checks.
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::{fanout::Delivery, load::Summary};
+use crate::{
+    conservation::Check,
+    fanout::Delivery,
+    load::Summary,
+    metrics::{BatchSizes, STAGES, StageBatches},
+};
 
 /// Figures of one fan-out size.
 #[derive(Debug, Serialize)]
@@ -18,6 +24,24 @@ pub(crate) struct Fanout {
     pub stalled_subscriber_dropped: bool,
 }
 
+/// Figures of one flash-sale size: every client orders the same product.
+#[derive(Debug, Serialize)]
+pub(crate) struct FlashSale {
+    pub connections: usize,
+    pub max: Summary,
+    pub max_batches: BatchSizes,
+    pub half_rate: Summary,
+    pub half_rate_batches: BatchSizes,
+    /// `max` orders/s over each floor, as for the orders spread over products.
+    pub ratio_to_http: f64,
+    pub ratio_to_grpc: f64,
+    pub ratio_to_commit: f64,
+    pub ratio_to_combined: f64,
+    /// `max` orders/s over `orders_max`'s, when both ran with as many
+    /// connections (else null: the comparison would mix two effects).
+    pub ratio_to_orders_max: Option<f64>,
+}
+
 /// Every figure of one database backend.
 #[derive(Debug, Serialize)]
 pub(crate) struct BackendRun {
@@ -25,8 +49,16 @@ pub(crate) struct BackendRun {
     pub startup_ms: [f64; 2],
     pub rss_idle_kib: [u64; 2],
     pub rss_load_kib: [u64; 2],
+    /// Connections of the orders spread over products.
+    pub connections: usize,
     pub orders_max: Summary,
+    pub orders_max_batches: BatchSizes,
     pub orders_half_rate: Summary,
+    pub orders_half_rate_batches: BatchSizes,
+    /// One connection, closed loop: the latency batching must not add to.
+    pub orders_one_connection: Summary,
+    pub orders_one_connection_batches: BatchSizes,
+    pub flash_sale: Vec<FlashSale>,
     pub floor_http: Summary,
     pub floor_grpc: Summary,
     pub floor_commit: Summary,
@@ -38,6 +70,8 @@ pub(crate) struct BackendRun {
     pub ratio_to_combined: f64,
     pub release_backlog: crate::backlog::Drain,
     pub fanout: Vec<Fanout>,
+    /// The stock check at the end of each order-creating phase.
+    pub conservation: Vec<Check>,
 }
 
 fn empty() -> Summary {
@@ -52,14 +86,20 @@ fn empty() -> Summary {
 }
 
 impl BackendRun {
-    pub(crate) fn new(backend: &str) -> Self {
+    pub(crate) fn new(backend: &str, connections: usize) -> Self {
         Self {
             backend: backend.into(),
             startup_ms: [0.0; 2],
             rss_idle_kib: [0; 2],
             rss_load_kib: [0; 2],
+            connections,
             orders_max: empty(),
+            orders_max_batches: BatchSizes::default(),
             orders_half_rate: empty(),
+            orders_half_rate_batches: BatchSizes::default(),
+            orders_one_connection: empty(),
+            orders_one_connection_batches: BatchSizes::default(),
+            flash_sale: Vec::new(),
             floor_http: empty(),
             floor_grpc: empty(),
             floor_commit: empty(),
@@ -70,7 +110,13 @@ impl BackendRun {
             ratio_to_combined: 0.0,
             release_backlog: Default::default(),
             fanout: Vec::new(),
+            conservation: Vec::new(),
         }
+    }
+
+    /// The checks that found stock not conserved.
+    pub(crate) fn not_conserved(&self) -> impl Iterator<Item = &Check> {
+        self.conservation.iter().filter(|c| !c.conserved)
     }
 
     fn derive_ratios(&mut self) {
@@ -83,12 +129,58 @@ impl BackendRun {
         };
         self.floor_combined_per_second =
             1.0 / (inv(&self.floor_http) + inv(&self.floor_grpc) + inv(&self.floor_commit));
-        let orders = self.orders_max.per_second;
+        [
+            self.ratio_to_http,
+            self.ratio_to_grpc,
+            self.ratio_to_commit,
+            self.ratio_to_combined,
+        ] = self.to_floors(self.orders_max.per_second);
+        let spread = (self.connections, self.orders_max.per_second);
+        for i in 0..self.flash_sale.len() {
+            let f = &self.flash_sale[i];
+            let to_floors = self.to_floors(f.max.per_second);
+            let to_spread =
+                (f.connections == spread.0 && spread.1 > 0.0).then(|| f.max.per_second / spread.1);
+            let f = &mut self.flash_sale[i];
+            [
+                f.ratio_to_http,
+                f.ratio_to_grpc,
+                f.ratio_to_commit,
+                f.ratio_to_combined,
+            ] = to_floors;
+            f.ratio_to_orders_max = to_spread;
+        }
+    }
+
+    /// `orders` per second over the HTTP, gRPC, commit and combined floors
+    /// (0 where a floor is 0).
+    fn to_floors(&self, orders: f64) -> [f64; 4] {
         let ratio = |floor: f64| if floor > 0.0 { orders / floor } else { 0.0 };
-        self.ratio_to_http = ratio(self.floor_http.per_second);
-        self.ratio_to_grpc = ratio(self.floor_grpc.per_second);
-        self.ratio_to_commit = ratio(self.floor_commit.per_second);
-        self.ratio_to_combined = ratio(self.floor_combined_per_second);
+        [
+            ratio(self.floor_http.per_second),
+            ratio(self.floor_grpc.per_second),
+            ratio(self.floor_commit.per_second),
+            ratio(self.floor_combined_per_second),
+        ]
+    }
+}
+
+/// A stage's batch sizes as a table cell.
+fn batch_cell(stage: Option<&StageBatches>) -> String {
+    let bound = |b: Option<f64>| match b {
+        Some(b) if b.is_finite() => format!("≤{b}"),
+        Some(_) => "+Inf".to_owned(),
+        None => "-".to_owned(),
+    };
+    match stage {
+        None => "n/a".to_owned(),
+        Some(s) => format!(
+            "{} × {} p50 {} max {}",
+            s.batches,
+            s.mean.map_or("-".to_owned(), |m| format!("{m:.1}")),
+            bound(s.p50),
+            bound(s.max)
+        ),
     }
 }
 
@@ -136,6 +228,15 @@ impl Report {
             println!("\n## {}", b.backend);
             row("orders (max, closed loop)", &b.orders_max);
             row("orders (half rate, open loop)", &b.orders_half_rate);
+            row(
+                "orders, 1 connection (closed loop)",
+                &b.orders_one_connection,
+            );
+            for f in &b.flash_sale {
+                let c = f.connections;
+                row(&format!("flash C={c} (max, closed loop)"), &f.max);
+                row(&format!("flash C={c} (half rate, open loop)"), &f.half_rate);
+            }
             row("floor: no-op HTTP", &b.floor_http);
             row("floor: gRPC CheckStock", &b.floor_grpc);
             row("floor: single-row commit", &b.floor_commit);
@@ -147,6 +248,53 @@ impl Report {
                 "  orders / floor: HTTP {:.3}  gRPC {:.3}  commit {:.3}  combined {:.3}",
                 b.ratio_to_http, b.ratio_to_grpc, b.ratio_to_commit, b.ratio_to_combined
             );
+            for f in &b.flash_sale {
+                println!(
+                    "  flash C={} / floor: HTTP {:.3}  gRPC {:.3}  commit {:.3}  combined {:.3};  / orders (max) {}",
+                    f.connections,
+                    f.ratio_to_http,
+                    f.ratio_to_grpc,
+                    f.ratio_to_commit,
+                    f.ratio_to_combined,
+                    f.ratio_to_orders_max
+                        .map_or("n/a".to_owned(), |r| format!("{r:.3}"))
+                );
+            }
+            let [record, reserve, settle] = STAGES;
+            println!(
+                "  batch sizes (batches × mean, p50 and max as bucket bounds)  {record:<30} {reserve:<30} {settle}"
+            );
+            let mut batches = vec![
+                ("orders (max)".to_owned(), &b.orders_max_batches),
+                ("orders (half rate)".to_owned(), &b.orders_half_rate_batches),
+                (
+                    "orders, 1 connection".to_owned(),
+                    &b.orders_one_connection_batches,
+                ),
+            ];
+            for f in &b.flash_sale {
+                let c = f.connections;
+                batches.push((format!("flash C={c} (max)"), &f.max_batches));
+                batches.push((format!("flash C={c} (half rate)"), &f.half_rate_batches));
+            }
+            for (phase, sizes) in batches {
+                let [record, reserve, settle] = sizes.stages().map(batch_cell);
+                println!("    {phase:<57} {record:<30} {reserve:<30} {settle}");
+            }
+            for c in &b.conservation {
+                println!(
+                    "  stock conserved after {:<22} {:<5}  ({} PENDING, {} awaiting release at its end{})",
+                    format!("{}:", c.phase),
+                    c.conserved,
+                    c.pending_at_end,
+                    c.release_pending_at_end,
+                    if c.at_rest {
+                        ""
+                    } else {
+                        "; NOT AT REST after 60 s"
+                    }
+                );
+            }
             println!(
                 "  release backlog of {} orders drained at {:.0}/s ({:.0} ms in all)",
                 b.release_backlog.orders, b.release_backlog.per_second, b.release_backlog.total_ms
