@@ -83,8 +83,7 @@ pub(crate) struct Flow {
 }
 
 impl Flow {
-    /// Builds the flow and starts its batch workers (within a Tokio
-    /// runtime); `reserve_timeout` is the inventory client's deadline.
+    /// Builds the flow; `reserve_timeout` is the inventory client's deadline.
     pub(crate) fn new(
         store: Store,
         inventory: Inventory,

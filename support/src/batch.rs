@@ -1,101 +1,209 @@
-//! Natural batching (group commit): concurrent callers hand their items to
-//! one worker, which takes whatever is queued, up to a cap, as one batch
-//! the moment it is free, and answers each caller.
+//! Natural batching (group commit): concurrent calls that find their stage
+//! busy wait together and go as one batch, up to a cap, the moment it is
+//! free; each caller gets its own answer.
 //!
-//! There is no timer: an item that arrives while the worker is idle is
-//! worked on at once, alone, so one caller waits no longer than it would
-//! without batching; items that arrive while a batch is being worked on
-//! wait for it and then go together. Batches therefore grow with load, and
-//! a cost paid per batch (a commit, a round trip) is shared by more items
-//! exactly when there are more of them.
+//! There is no timer. A call that finds the stage idle is worked on at
+//! once, alone, in the caller's own task: no hand-off to another task, so
+//! one caller waits exactly as long as it would without batching. Calls
+//! that arrive meanwhile queue; when the batch in progress ends, a task
+//! takes whatever has queued (up to the cap) as the next batch, and goes on
+//! until the queue is empty. Batches therefore grow with load, and a cost
+//! paid per batch (a commit, a round trip) is shared by more calls exactly
+//! when there are more of them.
+//!
+//! A batch, once started, always runs to its end: if the caller working on
+//! it inline goes away (its request was cancelled), the rest of the batch
+//! moves to a task of its own, so the other callers in it still get their
+//! answers. Written here rather than taken from a crate: the batching
+//! crates wait on timers or run their own executor.
 
-use std::panic::AssertUnwindSafe;
+use std::{
+    collections::VecDeque,
+    panic::AssertUnwindSafe,
+    pin::Pin,
+    sync::{Arc, Mutex, PoisonError},
+    task::{Context, Poll},
+};
 
-use futures::FutureExt;
-use tokio::sync::{mpsc, oneshot};
+use futures::{FutureExt, future::BoxFuture};
+use tokio::sync::{Semaphore, oneshot};
 
-/// The worker is gone (the service is stopping), or its batch failed
-/// without an answer for this item.
+/// The batch's work gave no answer for this call (it panicked), or the
+/// service is stopping.
 #[derive(Debug, thiserror::Error)]
-#[error("the batch worker gave no answer")]
+#[error("the batch gave no answer")]
 pub struct NoAnswer;
 
-/// A handle on one batching worker. Cheap to clone; the worker stops when
-/// the last handle is dropped.
-#[derive(Debug)]
+/// One batching stage. Cheap to clone: clones share the stage.
 pub struct Batcher<T, R> {
-    queue: mpsc::Sender<Call<T, R>>,
+    inner: Arc<Inner<T, R>>,
 }
 
 impl<T, R> Clone for Batcher<T, R> {
     fn clone(&self) -> Self {
         Self {
-            queue: self.queue.clone(),
+            inner: self.inner.clone(),
         }
     }
 }
 
-#[derive(Debug)]
+impl<T, R> std::fmt::Debug for Batcher<T, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batcher")
+            .field("max_batch", &self.inner.max_batch)
+            .finish_non_exhaustive()
+    }
+}
+
+type Run<T, R> = Box<dyn Fn(Vec<T>) -> BoxFuture<'static, Vec<R>> + Send + Sync>;
+
+struct Inner<T, R> {
+    state: Mutex<State<T, R>>,
+    run: Run<T, R>,
+    max_batch: usize,
+    /// Calls in the stage at once (working or queued): the bound on the
+    /// queue; a caller beyond it waits for a slot.
+    slots: Semaphore,
+}
+
+struct State<T, R> {
+    /// A batch is being worked on.
+    busy: bool,
+    /// Calls waiting for the next batch, oldest first.
+    queue: VecDeque<Call<T, R>>,
+}
+
 struct Call<T, R> {
     item: T,
     reply: oneshot::Sender<R>,
 }
 
 impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
-    /// Starts a worker that calls `run` with batches of at most `max_batch`
-    /// items, one batch at a time; `run` answers with one result per item,
-    /// in order. At most `queue` items wait (callers beyond that wait to
-    /// enqueue: the queue is bounded). Must be called within a Tokio runtime.
-    pub fn spawn<F, Fut>(max_batch: usize, queue: usize, run: F) -> Self
+    /// A stage whose batches (at most `max_batch` items) are worked on by
+    /// `run`, one batch at a time; `run` answers with one result per item,
+    /// in order. At most `queue` calls are in the stage at once.
+    pub fn new<F, Fut>(max_batch: usize, queue: usize, run: F) -> Self
     where
-        F: FnMut(Vec<T>) -> Fut + Send + 'static,
+        F: Fn(Vec<T>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Vec<R>> + Send + 'static,
     {
-        let (tx, rx) = mpsc::channel(queue.max(1));
-        tokio::spawn(work(rx, max_batch.max(1), run));
-        Self { queue: tx }
+        Self {
+            inner: Arc::new(Inner {
+                state: Mutex::new(State {
+                    busy: false,
+                    queue: VecDeque::new(),
+                }),
+                run: Box::new(move |items| run(items).boxed()),
+                max_batch: max_batch.max(1),
+                slots: Semaphore::new(queue.max(1)),
+            }),
+        }
     }
 
-    /// Hands `item` to the worker and waits for its answer. Dropping the
+    /// Hands `item` to the stage and waits for its answer. Dropping the
     /// returned future withdraws the item if its batch has not started.
     pub async fn call(&self, item: T) -> Result<R, NoAnswer> {
+        let _slot = self.inner.slots.acquire().await.map_err(|_| NoAnswer)?;
         let (reply, answer) = oneshot::channel();
-        self.queue
-            .send(Call { item, reply })
-            .await
-            .map_err(|_| NoAnswer)?;
+        let call = Call { item, reply };
+        let idle = {
+            let mut state = self.inner.lock();
+            if state.busy {
+                state.queue.push_back(call);
+                None
+            } else {
+                state.busy = true;
+                Some(call)
+            }
+        };
+        if let Some(call) = idle {
+            Detach(Some(self.inner.clone().work(vec![call], true))).await;
+        }
         answer.await.map_err(|_| NoAnswer)
     }
 }
 
-async fn work<T, R, F, Fut>(mut queue: mpsc::Receiver<Call<T, R>>, max_batch: usize, mut run: F)
-where
-    F: FnMut(Vec<T>) -> Fut,
-    Fut: Future<Output = Vec<R>>,
-{
-    let mut calls = Vec::with_capacity(max_batch);
-    while queue.recv_many(&mut calls, max_batch).await > 0 {
-        // Nobody waits for these any more (the request was cancelled or
-        // gave up): not worth working for.
-        calls.retain(|c: &Call<T, R>| !c.reply.is_closed());
-        if calls.is_empty() {
-            continue;
-        }
-        let (items, replies): (Vec<T>, Vec<oneshot::Sender<R>>) =
-            calls.drain(..).map(|c| (c.item, c.reply)).unzip();
-        // A panicking batch fails its own callers (their replies are
-        // dropped), not the worker and every later caller with it.
-        match AssertUnwindSafe(async { run(items).await })
-            .catch_unwind()
-            .await
-        {
-            Ok(results) => {
-                for (reply, result) in replies.into_iter().zip(results) {
-                    // The caller may have gone meanwhile; nothing to do.
-                    let _ = reply.send(result);
+impl<T: Send + 'static, R: Send + 'static> Inner<T, R> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State<T, R>> {
+        // Nothing panics while holding it; if something did, the queue is
+        // still consistent.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Works on `calls`, then on whatever queued meanwhile, until the queue
+    /// is empty. `inline`: running in the task of the call that found the
+    /// stage idle, which must not wait for later batches: those move to a
+    /// task of their own.
+    // Boxed: it spawns itself, and a recursive `async fn` cannot say it is Send.
+    fn work(self: Arc<Self>, mut calls: Vec<Call<T, R>>, inline: bool) -> BoxFuture<'static, ()> {
+        async move {
+            loop {
+                // Nobody waits for these any more: not worth working for.
+                calls.retain(|c| !c.reply.is_closed());
+                if !calls.is_empty() {
+                    let (items, replies): (Vec<T>, Vec<oneshot::Sender<R>>) =
+                        calls.drain(..).map(|c| (c.item, c.reply)).unzip();
+                    // A panicking batch fails its own callers (their replies
+                    // are dropped), not the stage and every later caller.
+                    match AssertUnwindSafe(async { (self.run)(items).await })
+                        .catch_unwind()
+                        .await
+                    {
+                        Ok(results) => {
+                            for (reply, result) in replies.into_iter().zip(results) {
+                                // The caller may have gone meanwhile.
+                                let _ = reply.send(result);
+                            }
+                        }
+                        Err(_) => tracing::error!(items = replies.len(), "a batch panicked"),
+                    }
+                }
+                calls = {
+                    let mut state = self.lock();
+                    if state.queue.is_empty() {
+                        state.busy = false;
+                        return;
+                    }
+                    let n = state.queue.len().min(self.max_batch);
+                    state.queue.drain(..n).collect()
+                };
+                if inline {
+                    tokio::spawn(self.work(calls, false));
+                    return;
                 }
             }
-            Err(_) => tracing::error!(items = replies.len(), "a batch panicked"),
+        }
+        .boxed()
+    }
+}
+
+/// Polls a batch's work in the caller's task; if the caller goes away
+/// before it is done, the rest runs in a task of its own.
+struct Detach(Option<BoxFuture<'static, ()>>);
+
+impl Future for Detach {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(work) = self.0.as_mut() else {
+            return Poll::Ready(());
+        };
+        match work.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                self.0 = None;
+                Poll::Ready(())
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for Detach {
+    fn drop(&mut self) {
+        if let Some(work) = self.0.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(work);
         }
     }
 }

@@ -30,6 +30,12 @@ use sqlx::{
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// SQLite readers beside the single writer.
 const SQLITE_READERS: u32 = 4;
+/// How often SQLite's write-ahead log is copied back into the database file,
+/// by a connection of its own (see [`Db::connect`]).
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
+/// Frames (pages) of write-ahead log beyond which a checkpoint makes the
+/// next writer restart the log: 4,096 frames are 16 MiB.
+const RESTART_FRAMES: i64 = 4096;
 /// PostgreSQL connections per service instance (replicas multiply this).
 const PG_CONNECTIONS: u32 = 16;
 
@@ -42,6 +48,8 @@ pub enum Db {
         write: SqlitePool,
         /// Read-only connections.
         read: SqlitePool,
+        /// The connection that checkpoints the write-ahead log.
+        checkpoint: SqlitePool,
     },
     /// PostgreSQL: one pool for everything.
     Postgres(PgPool),
@@ -118,7 +126,23 @@ impl Db {
                 source,
             })?;
         }
+        // Checkpoints run beside the writer, not in it: SQLite's automatic
+        // checkpoint runs inside the commit that crosses 1,000 pages of log,
+        // and that commit (and every request queued behind the single
+        // writer) waits the 10-20 ms it takes to copy the pages and fsync.
+        // A PASSIVE checkpoint takes no write lock, so the writer goes on.
         let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(
+                options
+                    .clone()
+                    .pragma("wal_autocheckpoint", "0")
+                    // When the log restarts, its file is cut back to this.
+                    .pragma("journal_size_limit", "16777216"),
+            )
+            .await?;
+        let checkpoint = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options.clone())
@@ -128,7 +152,12 @@ impl Db {
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(Self::Sqlite { write, read })
+        tokio::spawn(checkpoints(checkpoint.clone()));
+        Ok(Self::Sqlite {
+            write,
+            read,
+            checkpoint,
+        })
     }
 
     /// Which backend this is, for logs.
@@ -151,11 +180,56 @@ impl Db {
     /// Closes every pool, waiting for checked-out connections to return.
     pub async fn close(&self) {
         match self {
-            Db::Sqlite { write, read } => {
+            Db::Sqlite {
+                write,
+                read,
+                checkpoint,
+            } => {
+                checkpoint.close().await;
                 read.close().await;
                 write.close().await;
             }
             Db::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// Copies the write-ahead log back into the database file every
+/// [`CHECKPOINT_INTERVAL`] (cheap when there is nothing to copy), until
+/// `pool` is closed.
+///
+/// A PASSIVE checkpoint never waits for the writer, but under steady writes
+/// a commit usually lands while it runs, so the log is never completely
+/// copied when the next transaction starts, and SQLite never restarts it
+/// from its beginning: it would grow without end. Once it passes
+/// [`RESTART_FRAMES`], a RESTART checkpoint makes the next writer start it
+/// over; it holds writers back only for the frames the PASSIVE one just
+/// left (a millisecond or two, a few times a minute at full load).
+async fn checkpoints(pool: SqlitePool) {
+    let mut tick = tokio::time::interval(CHECKPOINT_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if pool.is_closed() {
+            return;
+        }
+        let passive: Result<(i64, i64, i64), _> = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&pool)
+            .await;
+        let outcome = match passive {
+            Ok((_, frames, _)) if frames > RESTART_FRAMES => {
+                sqlx::query("PRAGMA wal_checkpoint(RESTART)")
+                    .execute(&pool)
+                    .await
+                    .map(drop)
+            }
+            other => other.map(drop),
+        };
+        if let Err(e) = outcome {
+            if pool.is_closed() {
+                return;
+            }
+            tracing::debug!(error = %e, "WAL checkpoint failed; the next one retries");
         }
     }
 }

@@ -1,6 +1,8 @@
 //! The write path in batches: every order goes through three stages, each
-//! a worker that takes whatever orders are queued (no timer, at most
-//! [`MAX_BATCH`]) and does one thing for all of them at once:
+//! a `support::batch::Batcher`: an order that finds its stage idle goes at
+//! once, alone; orders that arrive while it is busy go next, together (no
+//! timer, at most [`MAX_BATCH`]), and the stage does one thing for all of
+//! them at once:
 //! 1. **record**: one multi-row INSERT records them PENDING;
 //! 2. **reserve**: one `ReserveStockBatch` call, one transaction at
 //!    inventory, decides their reservations in arrival order;
@@ -48,15 +50,15 @@ pub(crate) struct Batches {
 }
 
 impl Batches {
-    /// Starts the three workers (within a Tokio runtime); they stop when
-    /// the last handle is dropped.
+    /// The three stages (their work runs in Tokio tasks: the callers' own,
+    /// or one per stage while it has a queue).
     pub(crate) fn spawn(
         store: &Store,
         inventory: &Inventory,
         metrics: &Metrics,
         reserve_timeout: Duration,
     ) -> Self {
-        let record = Batcher::spawn(MAX_BATCH, QUEUE, {
+        let record = Batcher::new(MAX_BATCH, QUEUE, {
             let (store, metrics) = (store.clone(), metrics.clone());
             move |batch: Vec<Pending>| {
                 let (store, metrics) = (store.clone(), metrics.clone());
@@ -66,7 +68,7 @@ impl Batches {
                 }
             }
         });
-        let reserve = Batcher::spawn(MAX_BATCH, QUEUE, {
+        let reserve = Batcher::new(MAX_BATCH, QUEUE, {
             let (inventory, metrics) = (inventory.clone(), metrics.clone());
             move |batch: Vec<ReserveStockRequest>| {
                 let (inventory, metrics) = (inventory.clone(), metrics.clone());
@@ -80,7 +82,7 @@ impl Batches {
                 }
             }
         });
-        let settle = Batcher::spawn(MAX_BATCH, QUEUE, {
+        let settle = Batcher::new(MAX_BATCH, QUEUE, {
             let (store, metrics) = (store.clone(), metrics.clone());
             move |batch: Vec<(i64, Settlement)>| {
                 let (store, metrics) = (store.clone(), metrics.clone());

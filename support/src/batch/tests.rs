@@ -15,7 +15,7 @@ type Seen = Arc<Mutex<Vec<Vec<u32>>>>;
 fn gated(max: usize) -> (Batcher<u32, u32>, Seen, Arc<Semaphore>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let gate = Arc::new(Semaphore::new(0));
-    let batcher = Batcher::spawn(max, 1024, {
+    let batcher = Batcher::new(max, 1024, {
         let seen = seen.clone();
         let gate = gate.clone();
         move |items: Vec<u32>| {
@@ -33,14 +33,14 @@ fn gated(max: usize) -> (Batcher<u32, u32>, Seen, Arc<Semaphore>) {
     (batcher, seen, gate)
 }
 
-/// Waits until `n` items sit in the worker's queue.
+/// Waits until `n` items wait for the next batch.
 async fn queued(b: &Batcher<u32, u32>, n: usize) {
-    while b.queue.max_capacity() - b.queue.capacity() < n {
+    while b.inner.lock().queue.len() < n {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
 
-/// Waits until the worker has started `n` batches.
+/// Waits until `n` batches have started.
 async fn started(seen: &Mutex<Vec<Vec<u32>>>, n: usize) {
     while seen.lock().unwrap().len() < n {
         tokio::time::sleep(Duration::from_millis(1)).await;
@@ -135,4 +135,49 @@ async fn a_withdrawn_call_is_not_worked_on() {
     hold.await.unwrap().unwrap();
     assert_eq!(kept.await.unwrap().unwrap(), 10);
     assert_eq!(*seen.lock().unwrap(), vec![vec![0], vec![5]]);
+}
+
+#[tokio::test]
+async fn a_batch_outlives_the_caller_working_on_it() {
+    let (b, seen, gate) = gated(64);
+    // The first caller works on its batch in its own task, and is
+    // cancelled in the middle of it, with another call queued behind.
+    let leader = tokio::spawn({
+        let b = b.clone();
+        async move { b.call(1).await }
+    });
+    started(&seen, 1).await;
+    let follower = tokio::spawn({
+        let b = b.clone();
+        async move { b.call(2).await }
+    });
+    queued(&b, 1).await;
+    leader.abort();
+    assert!(leader.await.unwrap_err().is_cancelled());
+    // Its batch still ends, and the stage goes on.
+    gate.add_permits(3);
+    assert_eq!(follower.await.unwrap().unwrap(), 4);
+    assert_eq!(b.call(3).await.unwrap(), 6);
+    assert_eq!(*seen.lock().unwrap(), vec![vec![1], vec![2], vec![3]]);
+}
+
+#[tokio::test]
+async fn a_lone_call_is_worked_on_in_the_callers_task() {
+    let task = Arc::new(Mutex::new(None));
+    let b = Batcher::new(8, 8, {
+        let task = task.clone();
+        move |items: Vec<u32>| {
+            let task = task.clone();
+            async move {
+                *task.lock().unwrap() = tokio::task::try_id();
+                items
+            }
+        }
+    });
+    let caller = tokio::spawn(async move {
+        b.call(7).await.unwrap();
+        tokio::task::id()
+    });
+    let id = caller.await.unwrap();
+    assert_eq!(*task.lock().unwrap(), Some(id));
 }
