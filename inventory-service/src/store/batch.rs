@@ -7,11 +7,16 @@
 //!    order (so two batches sharing keys take their index entries in the
 //!    same order and cannot deadlock on PostgreSQL).
 //! 2. Read what the keys it could not claim already are.
-//! 3. Read (and on PostgreSQL lock, in id order) the products involved.
+//! 3. Per product (in id order), take everything the new claims ask of it
+//!    in one conditional `UPDATE … WHERE stock >= total`; only when a
+//!    product has less than the total, read (and on PostgreSQL lock) it.
 //! 4. Decide each reservation in the order given against the running stock,
 //!    in memory: none can oversell, and each gets its own answer.
-//! 5. Write each product row once, with everything the batch took from it,
-//!    and mark the claims that found too little stock.
+//! 5. Write each product that was only read once, with what its decisions
+//!    took, and mark the claims that found too little stock.
+//!
+//! In the common case (enough stock) a batch is four statements whatever
+//! its size: BEGIN, the claims, one UPDATE per product, COMMIT.
 //!
 //! Locks are always taken keys first, then products, as by the single-key
 //! path, so batches and single calls cannot deadlock either.
@@ -49,8 +54,12 @@ struct Known {
 /// A product's row while the batch decides.
 struct Stock {
     id: i64,
+    /// Running stock: before the batch, less what its decisions took.
     stock: i64,
+    /// What the batch's decisions took.
     taken: i64,
+    /// The row already has the batch's change (or needs none).
+    written: bool,
 }
 
 /// Appends `(v1, v2, …)` with the values bound.
@@ -122,17 +131,23 @@ impl Store {
                 // `ON` as the start of the upsert clause.
                 claim.push(
                     ") AS v, products p WHERE p.name = v.column2 ORDER BY v.column1 \
-                     ON CONFLICT (reservation_key) DO NOTHING RETURNING reservation_key",
+                     ON CONFLICT (reservation_key) DO NOTHING RETURNING reservation_key, product_id",
                 );
-                let claimed: Vec<String> = claim
+                let claimed: Vec<(String, i64)> = claim
                     .build()
                     .fetch_all(&mut *tx)
                     .await?
                     .iter()
-                    .map(|row| row.try_get(0))
+                    .map(|row| Ok::<_, sqlx::Error>((row.try_get(0)?, row.try_get(1)?)))
                     .collect::<Result<_, _>>()?;
+                // Units the new claims ask of each product, in id order.
+                let mut asked: BTreeMap<i64, i64> = BTreeMap::new();
+                for (key, product_id) in &claimed {
+                    let quantity = first.get(key.as_str()).map_or(0, |r| r.quantity.get());
+                    *asked.entry(*product_id).or_default() += quantity;
+                }
                 let mut claimed: HashMap<String, Option<ReservationState>> =
-                    claimed.into_iter().map(|k| (k, None)).collect();
+                    claimed.into_iter().map(|(k, _)| (k, None)).collect();
 
                 let mut known: HashMap<String, Known> = HashMap::new();
                 if claimed.len() < first.len() {
@@ -156,20 +171,47 @@ impl Store {
                     }
                 }
 
-                let mut query =
-                    sqlx::QueryBuilder::new("SELECT id, name, stock FROM products WHERE name IN ");
-                push_list(&mut query, names.iter().copied());
-                query.push(" ORDER BY id").push(lock);
+                // Each product first gives everything asked of it in one
+                // conditional UPDATE (id order: the lock order), which is
+                // the common case; only a product short of the total is read
+                // (and locked) to decide its reservations one by one.
                 let mut stock: HashMap<String, Stock> = HashMap::new();
-                for row in query.build().fetch_all(&mut *tx).await? {
-                    stock.insert(
-                        row.try_get(1)?,
-                        Stock {
-                            id: row.try_get(0)?,
-                            stock: row.try_get(2)?,
-                            taken: 0,
-                        },
-                    );
+                for (&id, &sum) in &asked {
+                    let given: Option<(String, i64)> = sqlx::query_as(
+                        "UPDATE products SET stock = stock - $1, held = held + $1, version = version + 1 \
+                         WHERE id = $2 AND stock >= $1 RETURNING name, stock",
+                    )
+                    .bind(sum)
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let (name, before, written) = match given {
+                        Some((name, after)) => (name, after + sum, true),
+                        None => {
+                            let (name, current): (String, i64) = sqlx::query_as(sqlx::AssertSqlSafe(
+                                format!("SELECT name, stock FROM products WHERE id = $1{lock}"),
+                            ))
+                            .bind(id)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                            (name, current, false)
+                        }
+                    };
+                    stock.insert(name, Stock { id, stock: before, taken: 0, written });
+                }
+                // Products only retried keys name: their stock, for the answers.
+                let unread: Vec<&str> =
+                    names.iter().copied().filter(|n| !stock.contains_key(*n)).collect();
+                if !unread.is_empty() {
+                    let mut query =
+                        sqlx::QueryBuilder::new("SELECT id, name, stock FROM products WHERE name IN ");
+                    push_list(&mut query, unread);
+                    for row in query.build().fetch_all(&mut *tx).await? {
+                        stock.insert(
+                            row.try_get(1)?,
+                            Stock { id: row.try_get(0)?, stock: row.try_get(2)?, taken: 0, written: true },
+                        );
+                    }
                 }
 
                 let mut short: Vec<&str> = Vec::new();
@@ -178,8 +220,17 @@ impl Store {
                     .map(|r| decide(r, &first, &mut claimed, &known, &mut stock, &mut short))
                     .collect();
 
-                let mut changed = false;
-                for (name, s) in stock.iter().filter(|(_, s)| s.taken > 0) {
+                for (name, s) in &stock {
+                    let expected = if s.written { asked.get(&s.id).copied().unwrap_or(0) } else { s.taken };
+                    if s.taken != expected {
+                        // The decisions must take exactly what was written.
+                        return Err(Error::Internal(format!(
+                            "a batch took {} of {name:?} but wrote {expected}", s.taken
+                        )));
+                    }
+                    if s.written || s.taken == 0 {
+                        continue;
+                    }
                     let updated = sqlx::query(
                         "UPDATE products SET stock = stock - $1, held = held + $1, version = version + 1 \
                          WHERE id = $2 AND stock >= $1",
@@ -190,13 +241,13 @@ impl Store {
                     .await?
                     .rows_affected();
                     if updated != 1 {
-                        // The row was read (and locked) in this transaction.
+                        // The row was read and locked in this transaction.
                         return Err(Error::Internal(format!(
                             "stock of {name:?} changed under a batch"
                         )));
                     }
-                    changed = true;
                 }
+                let changed = stock.values().any(|s| s.taken > 0);
                 if !short.is_empty() {
                     let mut query = sqlx::QueryBuilder::new(
                         "UPDATE reservations SET state = 'INSUFFICIENT_STOCK' WHERE reservation_key IN ",
