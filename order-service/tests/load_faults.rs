@@ -1,7 +1,8 @@
 //! Faults under load, with the write path's batches in flight: order-service
-//! killed with SIGKILL while 32 clients order, then inventory cut off and
-//! restarted while clients order and cancel. Once the system settles, no
-//! stock is lost or invented.
+//! killed with SIGKILL while 32 clients order; inventory cut off and
+//! restarted while clients order and cancel; inventory killed with SIGKILL
+//! while clients order. Once the system settles, no stock is lost or
+//! invented.
 
 // Test helpers unwrap: a panic is a failed test with its backtrace.
 #![allow(clippy::unwrap_used)]
@@ -178,7 +179,72 @@ async fn either_service_dying_under_load_loses_no_stock(backend: Backend) {
 
     sys.settle().await;
     sys.assert_invariant().await;
+
+    // 3. SIGKILL of inventory (a process of its own, on the same port and
+    //    database) while clients order, and a restart.
+    sys.stop_inventory().await;
+    let mut inventory = inventory_process(&sys).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients = load(sys.http.clone(), sys.base_url.clone(), stop.clone());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    inventory.kill().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut inventory = inventory_process(&sys).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, Ordering::SeqCst);
+    assert!(clients.await.unwrap() > 0, "orders went through around the kill");
+    sys.settle().await;
+    sys.assert_invariant().await;
+    inventory.kill().await.unwrap();
     sys.stop().await;
 }
 
 support::both_backends!(either_service_dying_under_load_loses_no_stock);
+
+/// Variables that make this test binary an inventory process (see
+/// [`inventory_child`]): its database and gRPC port.
+const CHILD_DATABASE: &str = "LOAD_FAULTS_INVENTORY_DATABASE_URL";
+const CHILD_PORT: &str = "LOAD_FAULTS_INVENTORY_GRPC_PORT";
+
+/// Starts inventory as a process that can be killed with SIGKILL: this test
+/// binary again, running only [`inventory_child`], on the system's
+/// inventory port and database.
+async fn inventory_process(sys: &TestSystem) -> tokio::process::Child {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .args(["inventory_child", "--exact", "--ignored", "--nocapture"])
+        .env(CHILD_DATABASE, &sys.inventory_config.database_url)
+        .env(CHILD_PORT, sys.inventory_config.grpc_port.to_string())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.starts_with("inventory ready") {
+                return;
+            }
+        }
+        panic!("the inventory process exited before it was ready");
+    })
+    .await
+    .expect("inventory ready within 20 s");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    child
+}
+
+/// Not a test of its own: inventory-service, in the process
+/// [`inventory_process`] starts (it does nothing when run otherwise).
+#[tokio::test]
+#[ignore = "runs only as the child process of the SIGKILL test"]
+async fn inventory_child() {
+    let (Ok(url), Ok(port)) = (std::env::var(CHILD_DATABASE), std::env::var(CHILD_PORT)) else {
+        return;
+    };
+    let mut config = inventory_service::Config::for_tests(url);
+    config.grpc_port = port.parse().unwrap();
+    let _server = inventory_service::Server::start(&config).await.unwrap();
+    println!("inventory ready");
+    std::future::pending::<()>().await;
+}
