@@ -192,7 +192,10 @@ async fn either_service_dying_under_load_loses_no_stock(backend: Backend) {
     let mut inventory = inventory_process(&sys).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     stop.store(true, Ordering::SeqCst);
-    assert!(clients.await.unwrap() > 0, "orders went through around the kill");
+    assert!(
+        clients.await.unwrap() > 0,
+        "orders went through around the kill"
+    );
     sys.settle().await;
     sys.assert_invariant().await;
     inventory.kill().await.unwrap();
