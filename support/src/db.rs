@@ -30,12 +30,6 @@ use sqlx::{
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// SQLite readers beside the single writer.
 const SQLITE_READERS: u32 = 4;
-/// How often SQLite's write-ahead log is copied back into the database file,
-/// by a connection of its own (see [`Db::connect`]).
-const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
-/// Frames (pages) of write-ahead log beyond which a checkpoint makes the
-/// next writer restart the log: 4,096 frames are 16 MiB.
-const RESTART_FRAMES: i64 = 4096;
 /// PostgreSQL connections per service instance (replicas multiply this).
 const PG_CONNECTIONS: u32 = 16;
 
@@ -48,7 +42,8 @@ pub enum Db {
         write: SqlitePool,
         /// Read-only connections.
         read: SqlitePool,
-        /// The connection that checkpoints the write-ahead log.
+        /// The connection that checkpoints the write-ahead log (see
+        /// `checkpoint`).
         checkpoint: SqlitePool,
     },
     /// PostgreSQL: one pool for everything.
@@ -152,7 +147,7 @@ impl Db {
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options.read_only(true))
             .await?;
-        tokio::spawn(checkpoints(checkpoint.clone()));
+        tokio::spawn(checkpoint::run(checkpoint.clone()));
         Ok(Self::Sqlite {
             write,
             read,
@@ -194,45 +189,7 @@ impl Db {
     }
 }
 
-/// Copies the write-ahead log back into the database file every
-/// [`CHECKPOINT_INTERVAL`] (cheap when there is nothing to copy), until
-/// `pool` is closed.
-///
-/// A PASSIVE checkpoint never waits for the writer, but under steady writes
-/// a commit usually lands while it runs, so the log is never completely
-/// copied when the next transaction starts, and SQLite never restarts it
-/// from its beginning: it would grow without end. Once it passes
-/// [`RESTART_FRAMES`], a RESTART checkpoint makes the next writer start it
-/// over; it holds writers back only for the frames the PASSIVE one just
-/// left (a millisecond or two, a few times a minute at full load).
-async fn checkpoints(pool: SqlitePool) {
-    let mut tick = tokio::time::interval(CHECKPOINT_INTERVAL);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        if pool.is_closed() {
-            return;
-        }
-        let passive: Result<(i64, i64, i64), _> = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
-            .fetch_one(&pool)
-            .await;
-        let outcome = match passive {
-            Ok((_, frames, _)) if frames > RESTART_FRAMES => {
-                sqlx::query("PRAGMA wal_checkpoint(RESTART)")
-                    .execute(&pool)
-                    .await
-                    .map(drop)
-            }
-            other => other.map(drop),
-        };
-        if let Err(e) = outcome {
-            if pool.is_closed() {
-                return;
-            }
-            tracing::debug!(error = %e, "WAL checkpoint failed; the next one retries");
-        }
-    }
-}
+mod checkpoint;
 
 /// Whether `e` says the database could not be reached or the connection was
 /// lost: an outage, a restart, a full connection table, a lock held too long.
