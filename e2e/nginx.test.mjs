@@ -1,11 +1,15 @@
 // The frontend container's path, without Docker: Debian's real nginx runs
-// deploy/nginx/default.conf.template rendered for local addresses, in front
-// of the services started with the compose file's environment against a
-// real PostgreSQL. Real clients go through nginx: REST, STOMP over
-// WebSocket, SockJS's xhr_streaming fallback, and the page in Chromium.
+// deploy/nginx/default.conf.template rendered as in the image, in front of
+// the services started with the compose file's environment against a real
+// PostgreSQL. The service names resolve through dnsmasq, standing in for
+// Docker's embedded DNS, and each service listens on its own loopback address
+// (127.0.0.x), as each container has its own: so a service can move to
+// another address, as a restarted, recreated or scaled container does. Real
+// clients go through nginx: REST, STOMP over WebSocket, SockJS's
+// xhr_streaming fallback, and the page in Chromium.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -22,11 +26,16 @@ Stomp.setInterval = (ms, f) => setInterval(f, ms);
 Stomp.clearInterval = (id) => clearInterval(id);
 
 const PG = process.env.TEST_DATABASE_URL;
+const DNSMASQ = existsSync('/usr/sbin/dnsmasq') ? '/usr/sbin/dnsmasq' : 'dnsmasq';
 let dir;
 let nginx;
+let nginxLog = '';
+let dns;
 let inventory;
 let order;
 let base;
+// What the stand-in DNS answers: service name -> addresses.
+const names = { 'order-service': ['127.0.0.2'], 'inventory-service': ['127.0.0.3'] };
 
 /** A service's environment in docker-compose.yml, adapted to this machine. */
 function composeEnv(service, local) {
@@ -45,25 +54,76 @@ function psql(sql, database = 'postgres') {
   execFileSync('psql', [url.toString(), '-v', 'ON_ERROR_STOP=1', '-q', '-c', sql], { stdio: 'inherit' });
 }
 
+/** Runs the postgres container's health check of docker-compose.yml against the test server. */
+function postgresHealthy() {
+  const config = JSON.parse(execFileSync('/usr/bin/python3', ['-c', `
+import json, subprocess, yaml
+out = subprocess.run(["docker-compose", "-f", "${join(ROOT, 'docker-compose.yml')}", "config"], capture_output=True, text=True, check=True).stdout
+print(json.dumps(yaml.safe_load(out)["services"]["postgres"]["healthcheck"]["test"]))`], { encoding: 'utf8' }));
+  assert.equal(config[0], 'CMD-SHELL');
+  const server = new URL(PG);
+  // Compose leaves $$ (its escape of $) in the normalised file.
+  const probe = spawnSync('sh', ['-c', config[1].replaceAll('$$', '$')], {
+    env: { ...process.env, POSTGRES_USER: decodeURIComponent(server.username), POSTGRES_PASSWORD: decodeURIComponent(server.password), PGPORT: server.port || '5432' },
+    stdio: 'ignore',
+  });
+  return probe.status === 0;
+}
+
+/** Rewrites the stand-in DNS's hosts file and makes dnsmasq re-read it. */
+function publishNames() {
+  const lines = Object.entries(names).flatMap(([name, addrs]) => addrs.map((a) => `${a} ${name}`));
+  writeFileSync(join(dir, 'hosts'), `${lines.join('\n')}\n`);
+  dns?.kill('SIGHUP');
+}
+
+/** The service on a new address: stopped, then started on `addr` with the same ports and database. */
+async function move(service, env, addr) {
+  const current = service === 'order-service' ? order : inventory;
+  const [, httpPort] = current.httpAddr.split(':');
+  const [, grpcPort] = current.grpcAddr.split(':');
+  await current.stop();
+  const moved = await startService(service, { ...env, BIND_ADDR: addr, HTTP_PORT: httpPort, GRPC_PORT: grpcPort });
+  if (service === 'order-service') order = moved; else inventory = moved;
+  return moved;
+}
+
+let orderEnv;
+let inventoryEnv;
+
 before(async () => {
   assert.ok(PG, 'TEST_DATABASE_URL (a PostgreSQL server) is required: scripts/test-all starts one');
-  // The databases compose's init script creates, created the same way.
+  // The databases compose's init script creates, created the same way; the
+  // container's health check must fail until they exist.
   psql('DROP DATABASE IF EXISTS inventory WITH (FORCE)');
   psql('DROP DATABASE IF EXISTS orders WITH (FORCE)');
+  assert.equal(postgresHealthy(), false, 'the postgres health check passed before init.sql ran');
   for (const statement of readFileSync(join(ROOT, 'deploy/postgres/init.sql'), 'utf8').split(';').map((s) => s.replace(/--.*$/gm, '').trim()).filter(Boolean)) {
     psql(statement);
   }
-  inventory = await startService('inventory-service', composeEnv('inventory-service', {}));
-  order = await startService('order-service', composeEnv('order-service', {
+  assert.equal(postgresHealthy(), true, 'the postgres health check failed once the databases exist');
+
+  inventoryEnv = composeEnv('inventory-service', { BIND_ADDR: names['inventory-service'][0] });
+  inventory = await startService('inventory-service', inventoryEnv);
+  orderEnv = composeEnv('order-service', {
+    BIND_ADDR: names['order-service'][0],
     INVENTORY_URL: `http://${inventory.grpcAddr}`,
     FRONTEND_DIR: join(ROOT, 'frontend'),
-  }));
+  });
+  order = await startService('order-service', orderEnv);
 
   dir = mkdtempSync(join(tmpdir(), 'nginx-e2e-'));
+  publishNames();
+  const dnsPort = await freePort();
+  dns = spawn(DNSMASQ, ['--keep-in-foreground', '--conf-file=/dev/null', `--port=${dnsPort}`, '--listen-address=127.0.0.1',
+    '--bind-interfaces', '--no-resolv', '--no-hosts', `--addn-hosts=${join(dir, 'hosts')}`, '--pid-file=',
+    `--user=${execFileSync('id', ['-un'], { encoding: 'utf8' }).trim()}`, '--log-facility=-'], { stdio: ['ignore', 'ignore', 'inherit'] });
+
   const port = await freePort();
   const vars = {
-    ORDER_SERVICE_HTTP: order.httpAddr,
-    INVENTORY_SERVICE_HTTP: inventory.httpAddr,
+    ORDER_SERVICE_HTTP: `order-service:${order.httpAddr.split(':')[1]}`,
+    INVENTORY_SERVICE_HTTP: `inventory-service:${inventory.httpAddr.split(':')[1]}`,
+    SERVICE_RESOLVER: `127.0.0.1:${dnsPort}`,
     LISTEN_PORT: `127.0.0.1:${port}`,
     WEB_ROOT: join(ROOT, 'frontend'),
   };
@@ -92,13 +152,20 @@ http {
   include ${dir}/default.conf;
 }
 `);
-  nginx = spawn('nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: 'inherit' });
+  nginx = spawn('nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: ['ignore', 'inherit', 'pipe'] });
+  nginx.stderr.on('data', (chunk) => {
+    nginxLog += chunk;
+    // Refused connections are what the move tests provoke, many times a second.
+    const shown = String(chunk).split('\n').filter((l) => l && !l.includes('(111: Connection refused)'));
+    if (shown.length) process.stderr.write(`${shown.join('\n')}\n`);
+  });
   base = `http://127.0.0.1:${port}`;
-  await waitFor(async () => (await fetch(`${base}/`).catch(() => null))?.ok, 10000, 'nginx');
+  await waitFor(async () => (await fetch(`${base}/health`).catch(() => null))?.ok, 10000, 'nginx and the services');
 });
 
 after(async () => {
   nginx?.kill('SIGTERM');
+  dns?.kill('SIGTERM');
   await order?.stop();
   await inventory?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -173,4 +240,66 @@ test('the page through nginx goes live (same origin via the Host header)', async
   } finally {
     await browser.close();
   }
+});
+
+/** Status of GET `path` through nginx (0 if nginx does not answer at all). */
+async function statusOf(path) {
+  const r = await fetch(`${base}${path}`).catch(() => null);
+  if (r) await r.arrayBuffer();
+  return r?.status ?? 0;
+}
+
+test('order-service moved to another address: the page and /orders keep working through the same nginx', async (t) => {
+  if (!existsSync('/usr/bin/chromium')) return t.skip('chromium missing');
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  try {
+    const page = await browser.newPage();
+    await page.goto(base);
+    await page.locator('[data-testid=connection-status][data-state=live]').waitFor();
+
+    // A restart or recreate: the container comes back on another address.
+    await move('order-service', orderEnv, '127.0.0.4');
+    // The old address is gone: nginx cannot have been using the new one yet.
+    assert.equal(await statusOf('/orders'), 502);
+    names['order-service'] = ['127.0.0.4'];
+    publishNames();
+    await waitFor(async () => (await statusOf('/orders')) === 200, 10000, '/orders through nginx after the move');
+    assert.equal(nginx.exitCode, null, 'nginx was restarted');
+
+    // The page reconnects through the same nginx and is live again.
+    await page.locator('[data-testid=connection-status][data-state=live]').waitFor({ timeout: 30000 });
+    const created = await post('Tablet', 1);
+    await page.locator(`#orders tr[data-order-id="${created.id}"]`).waitFor({ timeout: 30000 });
+    assert.equal((await (await fetch(`${base}/health`)).json()).status, 'UP');
+  } finally {
+    await browser.close();
+  }
+});
+
+test('a name with a vanished address and a live one (a replica gone): every request goes through', async () => {
+  // 127.0.0.2 is where order-service was before it moved: nothing listens.
+  names['order-service'] = ['127.0.0.2', '127.0.0.4'];
+  publishNames();
+  // Past the resolver's `valid=2s`, so that nginx asks again.
+  await new Promise((r) => setTimeout(r, 2500));
+  const stock = async () => (await (await fetch(`${base}/products`)).json()).find((p) => p.name === 'Headphones').stockQuantity;
+  const stockBefore = await stock();
+  nginxLog = '';
+  for (let i = 0; i < 20; i++) assert.equal(await statusOf('/orders?limit=1'), 200);
+  // A POST whose connection was refused was never sent: it goes to the next
+  // address, and is applied once.
+  for (let i = 0; i < 5; i++) assert.equal((await post('Headphones', 1)).status, 'CREATED');
+  assert.equal(await stock(), stockBefore - 5);
+  // nginx rotates the addresses of an answer, so it did try the vanished one.
+  assert.match(nginxLog, /connect\(\) failed .*127\.0\.0\.2:/);
+});
+
+test('inventory-service moved: /inventory through nginx follows it', async () => {
+  const before = await (await fetch(`${base}/inventory/products`)).json();
+  await move('inventory-service', inventoryEnv, '127.0.0.5');
+  assert.equal(await statusOf('/inventory/products'), 502);
+  names['inventory-service'] = ['127.0.0.5'];
+  publishNames();
+  await waitFor(async () => (await statusOf('/inventory/products')) === 200, 10000, '/inventory through nginx after the move');
+  assert.deepEqual(await (await fetch(`${base}/inventory/products`)).json(), before);
 });
