@@ -228,19 +228,24 @@ test('SockJS xhr_streaming through nginx (unbuffered) receives the order', async
   await new Promise((resolve) => client.disconnect(resolve));
 });
 
-test('the page through nginx goes live (same origin via the Host header)', async (t) => {
+/** Runs `body` with the page open through nginx and live; skipped without Chromium. */
+async function withLivePage(t, body) {
   if (!existsSync('/usr/bin/chromium')) return t.skip('chromium missing');
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
   try {
     const page = await browser.newPage();
     await page.goto(base);
     await page.locator('[data-testid=connection-status][data-state=live]').waitFor();
-    const created = await post('Headphones', 1);
-    await page.locator(`#orders tr[data-order-id="${created.id}"]`).waitFor();
+    await body(page);
   } finally {
     await browser.close();
   }
-});
+}
+
+test('the page through nginx goes live (same origin via the Host header)', (t) => withLivePage(t, async (page) => {
+  const created = await post('Headphones', 1);
+  await page.locator(`#orders tr[data-order-id="${created.id}"]`).waitFor();
+}));
 
 /** Status of GET `path` through nginx (0 if nginx does not answer at all). */
 async function statusOf(path) {
@@ -249,32 +254,22 @@ async function statusOf(path) {
   return r?.status ?? 0;
 }
 
-test('order-service moved to another address: the page and /orders keep working through the same nginx', async (t) => {
-  if (!existsSync('/usr/bin/chromium')) return t.skip('chromium missing');
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
-  try {
-    const page = await browser.newPage();
-    await page.goto(base);
-    await page.locator('[data-testid=connection-status][data-state=live]').waitFor();
+test('order-service moved to another address: the page and /orders keep working through the same nginx', (t) => withLivePage(t, async (page) => {
+  // A restart or recreate: the container comes back on another address.
+  await move('order-service', orderEnv, '127.0.0.4');
+  // The old address is gone: nginx cannot have been using the new one yet.
+  assert.equal(await statusOf('/orders'), 502);
+  names['order-service'] = ['127.0.0.4'];
+  publishNames();
+  await waitFor(async () => (await statusOf('/orders')) === 200, 10000, '/orders through nginx after the move');
+  assert.equal(nginx.exitCode, null, 'nginx was restarted');
 
-    // A restart or recreate: the container comes back on another address.
-    await move('order-service', orderEnv, '127.0.0.4');
-    // The old address is gone: nginx cannot have been using the new one yet.
-    assert.equal(await statusOf('/orders'), 502);
-    names['order-service'] = ['127.0.0.4'];
-    publishNames();
-    await waitFor(async () => (await statusOf('/orders')) === 200, 10000, '/orders through nginx after the move');
-    assert.equal(nginx.exitCode, null, 'nginx was restarted');
-
-    // The page reconnects through the same nginx and is live again.
-    await page.locator('[data-testid=connection-status][data-state=live]').waitFor({ timeout: 30000 });
-    const created = await post('Tablet', 1);
-    await page.locator(`#orders tr[data-order-id="${created.id}"]`).waitFor({ timeout: 30000 });
-    assert.equal((await (await fetch(`${base}/health`)).json()).status, 'UP');
-  } finally {
-    await browser.close();
-  }
-});
+  // The page reconnects through the same nginx and is live again.
+  await page.locator('[data-testid=connection-status][data-state=live]').waitFor({ timeout: 30000 });
+  const created = await post('Tablet', 1);
+  await page.locator(`#orders tr[data-order-id="${created.id}"]`).waitFor({ timeout: 30000 });
+  assert.equal((await (await fetch(`${base}/health`)).json()).status, 'UP');
+}));
 
 test('a name with a vanished address and a live one (a replica gone): every request goes through', async () => {
   // 127.0.0.2 is where order-service was before it moved: nothing listens.
