@@ -129,10 +129,18 @@ impl Service {
 /// exported in the shell that started the bench (a connection cap, a
 /// timeout, a token) would otherwise change what is measured.
 pub(crate) async fn serve(role: &str) -> anyhow::Result<()> {
-    support::telemetry::init(support::telemetry::LogFormat::Json);
+    let service = match role {
+        "inventory" => "inventory-service",
+        _ => "order-service",
+    };
+    // Traces are exported when the bench passed OTEL_EXPORTER_OTLP_ENDPOINT.
+    let telemetry = support::telemetry::init(support::telemetry::Settings::from_env(
+        service,
+        support::telemetry::LogFormat::Json,
+    ));
     let given = |name: &str| std::env::var(name).with_context(|| format!("{name} not passed"));
     let loopback = IpAddr::from(Ipv4Addr::LOCALHOST);
-    match role {
+    let served = match role {
         "inventory" => {
             let mut config: inventory_service::Config = support::config::defaults();
             (config.bind_addr, config.http_port, config.grpc_port) = (loopback, 0, 0);
@@ -152,6 +160,8 @@ pub(crate) async fn serve(role: &str) -> anyhow::Result<()> {
                 .run_until(support::shutdown::signal())
                 .await
         }
-        other => bail!("unknown role {other:?}"),
-    }
+        other => Err(anyhow::anyhow!("unknown role {other:?}")),
+    };
+    telemetry.shutdown().await;
+    served
 }

@@ -10,6 +10,11 @@ pub(crate) fn router(store: Store) -> Router {
         .route("/inventory/products", get(products))
         .route("/health", get(health))
         .method_not_allowed_fallback(method_not_allowed)
+        // A span per request (continuing the caller's trace), not per probe.
+        .route_layer(axum::middleware::from_fn_with_state(
+            &["/health"][..],
+            support::telemetry::http::trace,
+        ))
         .fallback(not_found)
         .with_state(store)
 }

@@ -1,4 +1,4 @@
-//! Reads the configuration, sets up logs, serves until SIGINT/SIGTERM; or,
+//! Reads the configuration, sets up logs and traces, serves until SIGINT/SIGTERM; or,
 //! with `healthcheck`, checks a running instance.
 
 use std::process::ExitCode;
@@ -12,9 +12,14 @@ async fn main() -> anyhow::Result<ExitCode> {
     if let Some(Command::Healthcheck) = config.command {
         return Ok(inventory_service::healthcheck(config.grpc_port).await);
     }
-    support::telemetry::init(config.log_format);
+    let telemetry = support::telemetry::init(support::telemetry::Settings::from_env(
+        "inventory-service",
+        config.log_format,
+    ));
     let server = Server::start(&config).await?;
-    server.run_until(support::shutdown::signal()).await?;
+    let served = server.run_until(support::shutdown::signal()).await;
+    telemetry.shutdown().await;
+    served?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

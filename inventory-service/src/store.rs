@@ -99,6 +99,7 @@ impl Store {
     }
 
     /// Every product, by id.
+    #[tracing::instrument(name = "SELECT products", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.db.system()))]
     pub(crate) async fn list_products(&self) -> Result<Vec<Product>> {
         let rows = with_db!(&self.db, read, |pool| {
             sqlx::query("SELECT id, name, stock FROM products ORDER BY id")
@@ -118,6 +119,7 @@ impl Store {
     }
 
     /// The stock of one product, `None` when unknown.
+    #[tracing::instrument(name = "SELECT products", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.db.system()))]
     pub(crate) async fn stock_of(&self, product: &ProductName) -> Result<Option<i64>> {
         let stock = with_db!(&self.db, read, |pool| {
             sqlx::query_scalar("SELECT stock FROM products WHERE name = $1")
@@ -129,6 +131,7 @@ impl Store {
     }
 
     /// The original `UpdateStock`: takes `quantity` if that much is left.
+    #[tracing::instrument(name = "UPDATE products", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.db.system()))]
     pub(crate) async fn decrement(
         &self,
         product: &ProductName,
@@ -172,6 +175,7 @@ impl Store {
     /// Adds `quantity` to a product's stock, as long as stock plus the units
     /// held by reservations stays within the int32 range (every held unit
     /// may come back to stock by a release).
+    #[tracing::instrument(name = "UPDATE products", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.db.system()))]
     pub(crate) async fn restock(
         &self,
         product: &ProductName,
@@ -212,6 +216,7 @@ impl Store {
     /// outcome and changes nothing. A key released before it was reserved
     /// answers `Released`. Reusing a key for another product or quantity is
     /// refused, since the caller has confused two requests.
+    #[tracing::instrument(name = "reserve transaction", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.db.system()))]
     pub(crate) async fn reserve(
         &self,
         key: &ReservationKey,
@@ -305,6 +310,7 @@ impl Store {
     /// Releasing an unknown key records a tombstone so that a reservation
     /// arriving later (a request that outlived its deadline) fails instead of
     /// holding stock nobody will release.
+    #[tracing::instrument(name = "release transaction", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.db.system()))]
     pub(crate) async fn release(&self, key: &ReservationKey) -> Result<Release> {
         let release = with_db!(&self.db, write, |pool| {
             async {

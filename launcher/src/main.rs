@@ -44,7 +44,11 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    support::telemetry::init(args.log_format);
+    // One process, one exporter: its spans are all "order-system"'s.
+    let telemetry = support::telemetry::init(support::telemetry::Settings::from_env(
+        "order-system",
+        args.log_format,
+    ));
     support::service::raise_open_file_limit();
 
     let mut inventory_config = inventory_service::Config::parse_from(["inventory-service"]);
@@ -80,6 +84,7 @@ async fn main() -> anyhow::Result<()> {
     // Orders first: its in-flight requests may still need inventory.
     let stopped_orders = orders.stop().await;
     let stopped_inventory = inventory.stop().await;
+    telemetry.shutdown().await;
     stopped_orders?;
     stopped_inventory?;
     tracing::info!("stopped");

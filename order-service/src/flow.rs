@@ -31,6 +31,7 @@ use std::{
 
 use futures::{StreamExt, stream};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::{
     domain::{IdempotencyKey, NewOrder, Order, Status, reason},
@@ -108,6 +109,7 @@ impl Flow {
     ///
     /// With an Idempotency-Key, a retry of the same request returns the first
     /// answer; the same key with another request is `Error::Unprocessable`.
+    #[tracing::instrument(name = "flow.place", level = "debug", skip_all)]
     pub(crate) async fn place(
         &self,
         new: NewOrder,
@@ -117,6 +119,7 @@ impl Flow {
             new,
             key: uuid::Uuid::now_v7().to_string(),
             idempotency,
+            trace_id: support::telemetry::trace_id(),
         };
         let order = match self.record(pending).await? {
             Recorded::New(order) => order,
@@ -136,7 +139,12 @@ impl Flow {
             Recorded::Existing { order, .. } => return Ok(order),
         };
 
-        let (settlement, unavailable) = match self.batches.reserve(&order).await {
+        let reserved = self
+            .batches
+            .reserve(&order)
+            .instrument(tracing::debug_span!("flow.reserve", order.id = order.id))
+            .await;
+        let (settlement, unavailable) = match reserved {
             Ok(Reserved::Yes) => (settled(Status::Created, None), false),
             Ok(Reserved::InsufficientStock) => (
                 settled(Status::Rejected, Some(reason::INSUFFICIENT_STOCK)),
@@ -168,8 +176,10 @@ impl Flow {
     /// status change is conditional, and release is idempotent). If
     /// inventory is down, the order is still cancelled and the reconciler
     /// releases the stock once inventory is back.
+    #[tracing::instrument(name = "flow.cancel", level = "debug", skip_all, fields(order.id = id))]
     pub(crate) async fn cancel(&self, id: i64) -> Result<Order> {
-        let Some(order) = self.store.cancel(id).await? else {
+        let trace_id = support::telemetry::trace_id();
+        let Some(order) = self.store.cancel(id, trace_id.as_deref()).await? else {
             return Err(match self.store.get(id).await? {
                 None => Error::NotFound(format!("Order {id} not found")),
                 Some(o) => Error::Conflict(format!(
@@ -184,6 +194,7 @@ impl Flow {
 
     /// Records a new order PENDING, or finds the order recorded earlier
     /// under its Idempotency-Key.
+    #[tracing::instrument(name = "flow.record", level = "debug", skip_all)]
     async fn record(&self, pending: Pending) -> Result<Recorded> {
         // A second round only when the earlier order's key was forgotten
         // between our insert and our read (it failed retryably); a third
@@ -212,6 +223,7 @@ impl Flow {
 
     /// Moves a PENDING order to its final state, or returns the state
     /// someone else moved it to first.
+    #[tracing::instrument(name = "flow.settle", level = "debug", skip_all, fields(order.id = order.id))]
     async fn settle(&self, order: Order, s: Settlement) -> Result<Order> {
         match self.batches.settle(order.id, s).await? {
             Some(settled) => {
@@ -228,6 +240,7 @@ impl Flow {
 
     /// Asks inventory to release an order's stock; on success clears the
     /// order's `release_pending`. Failures are left to the reconciler.
+    #[tracing::instrument(name = "flow.release", level = "debug", skip_all, fields(order.id = order.id))]
     async fn release(&self, mut order: Order) -> Order {
         match self.inventory.release(&order.key).await {
             Ok(()) => match self.store.releases_done(&[order.id]).await {
@@ -243,26 +256,51 @@ impl Flow {
 
     fn spawn_release(&self, order: Order) {
         let flow = self.clone();
-        tokio::spawn(async move {
-            flow.release(order).await;
-        });
+        // Still part of the request's trace, though it outlives it.
+        tokio::spawn(
+            async move {
+                flow.release(order).await;
+            }
+            .in_current_span(),
+        );
     }
 
     /// One reconciliation round: abandons orders whose request died while
     /// PENDING, then releases the stock of up to a batch of orders whose
     /// release is due, concurrently, recording the successes in one
     /// statement.
+    ///
+    /// A round that finds work is a trace of its own; an idle one (the
+    /// usual case, every second) leaves none.
     pub(crate) async fn reconcile_once(&self) -> Result<Round> {
         let now = SystemTime::now();
+        let mut round: Option<tracing::Span> = None;
+        let mut traced = || round.get_or_insert_with(round_span).clone();
         for order in self
             .store
             .stale_pending(now - self.stale_after, RECONCILE_BATCH)
             .await?
         {
-            tracing::info!(order = order.id, "abandoning an order left pending");
-            self.settle(order, ABANDONED).await?;
+            let span = traced();
+            span.in_scope(|| tracing::info!(order = order.id, "abandoning an order left pending"));
+            self.settle(order, ABANDONED).instrument(span).await?;
         }
         let due = self.store.due_releases(now, RECONCILE_BATCH).await?;
+        if due.is_empty() {
+            let awaiting_release = self.store.awaiting_release().await?;
+            self.metrics.awaiting_release(awaiting_release);
+            return Ok(Round {
+                released: 0,
+                awaiting_release,
+                more: false,
+            });
+        }
+        self.release_due(due, now).instrument(traced()).await
+    }
+
+    /// The release part of a round: releases `due` (a batch, from the
+    /// store) concurrently, recording the outcomes.
+    async fn release_due(&self, due: Vec<Order>, now: SystemTime) -> Result<Round> {
         let full = due.len() as i64 == RECONCILE_BATCH;
         // Once inventory is found unreachable, the rest of the batch waits
         // for the next round instead of each call finding out again.
@@ -340,6 +378,18 @@ impl Flow {
             }
         }
     }
+}
+
+/// The root span of a reconciliation round that has work: a trace of its
+/// own, since no request asked for it.
+fn round_span() -> tracing::Span {
+    let span = tracing::info_span!(
+        target: support::telemetry::TRACE_TARGET,
+        "reconcile",
+        trace_id = tracing::field::Empty,
+    );
+    support::telemetry::start_trace(&span, None);
+    span
 }
 
 /// How one release of a round went.

@@ -144,7 +144,7 @@ impl Inventory {
         let n = reservations.len();
         let request = ReserveStockBatchRequest { reservations };
         let answer = self
-            .idempotent("reserve_batch", |mut c, deadline| {
+            .idempotent(("reserve_batch", "ReserveStockBatch"), |mut c, deadline| {
                 let request = self.request(request.clone(), deadline);
                 async move { c.reserve_stock_batch(request).await }
             })
@@ -177,7 +177,7 @@ impl Inventory {
         let request = ReleaseStockRequest {
             reservation_key: key.to_owned(),
         };
-        self.idempotent("release", |mut c, deadline| {
+        self.idempotent(("release", "ReleaseStock"), |mut c, deadline| {
             let request = self.request(request.clone(), deadline);
             async move { c.release_stock(request).await }
         })
@@ -188,7 +188,7 @@ impl Inventory {
     /// Every product with its stock.
     pub(crate) async fn products(&self) -> Result<Vec<Product>, CallError> {
         let listed = self
-            .idempotent("list_products", |mut c, deadline| {
+            .idempotent(("list_products", "ListProducts"), |mut c, deadline| {
                 let request = self.request(ListProductsRequest {}, deadline);
                 async move { c.list_products(request).await }
             })
@@ -239,12 +239,32 @@ impl Inventory {
     }
 
     /// Runs `call` with retries for failures that mean "did not get there",
-    /// all within one deadline, recording latency and errors.
-    async fn idempotent<T, F, Fut>(&self, method: &'static str, call: F) -> Result<T, CallError>
+    /// all within one deadline, recording latency and errors. `rpc` is the
+    /// method's metrics label and its RPC name.
+    ///
+    /// The whole call, retries included, is one client span (exported only:
+    /// DEBUG), and each attempt carries it as the callee's parent.
+    #[tracing::instrument(
+        level = "debug",
+        skip_all,
+        fields(
+            otel.name = format!("InventoryService/{}", rpc.1),
+            otel.kind = "client",
+            rpc.system = "grpc",
+            rpc.service = "InventoryService",
+            rpc.method = rpc.1,
+        )
+    )]
+    async fn idempotent<T, F, Fut>(
+        &self,
+        rpc: (&'static str, &'static str),
+        call: F,
+    ) -> Result<T, CallError>
     where
         F: Fn(InventoryServiceClient<Channel>, Duration) -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, Status>>,
     {
+        let (method, _) = rpc;
         let started = Instant::now();
         let deadline = started + self.timeout;
         let mut backoff = RETRY_BACKOFF;
@@ -302,11 +322,12 @@ fn reserved(outcome: Result<ReservationOutcome, CallError>) -> Result<Reserved, 
 
 impl Inventory {
     /// A request with the remaining time as its gRPC deadline too (so
-    /// inventory can stop working on a call nobody waits for) and the
-    /// token, if any.
+    /// inventory can stop working on a call nobody waits for), the current
+    /// trace, and the token, if any.
     fn request<T>(&self, message: T, left: Duration) -> tonic::Request<T> {
         let mut request = tonic::Request::new(message);
         request.set_timeout(left);
+        support::telemetry::grpc::inject(request.metadata_mut());
         if let Some(value) = &self.authorization {
             request
                 .metadata_mut()

@@ -1,4 +1,4 @@
-//! Reads the configuration, sets up logs, serves until SIGINT/SIGTERM; or,
+//! Reads the configuration, sets up logs and traces, serves until SIGINT/SIGTERM; or,
 //! with `healthcheck`, checks a running instance.
 
 use std::process::ExitCode;
@@ -12,10 +12,15 @@ async fn main() -> anyhow::Result<ExitCode> {
     if let Some(Command::Healthcheck) = config.command {
         return Ok(order_service::healthcheck(config.http_port).await);
     }
-    support::telemetry::init(config.log_format);
+    let telemetry = support::telemetry::init(support::telemetry::Settings::from_env(
+        "order-service",
+        config.log_format,
+    ));
     support::service::raise_open_file_limit();
     let server = Server::start(&config).await?;
-    server.run_until(support::shutdown::signal()).await?;
+    let served = server.run_until(support::shutdown::signal()).await;
+    telemetry.shutdown().await;
+    served?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -107,6 +107,7 @@ impl Store {
     /// The order recorded earlier under `idempotency`, and whether its
     /// request had this `fingerprint`; `None` when the key is not (or no
     /// longer) recorded.
+    #[tracing::instrument(name = "SELECT orders", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.db.system()))]
     pub(crate) async fn existing(
         &self,
         idempotency: &IdempotencyKey,
@@ -130,16 +131,19 @@ impl Store {
         }))
     }
 
-    /// Cancels a created order and marks its stock for release. `None` when
-    /// the order is not CREATED (see [`Store::get`] for why).
-    pub(crate) async fn cancel(&self, id: i64) -> Result<Option<Order>> {
+    /// Cancels a created order and marks its stock for release; its event
+    /// names `trace_id`, the cancelling request's trace. `None` when the
+    /// order is not CREATED (see [`Store::get`] for why).
+    #[tracing::instrument(name = "UPDATE orders", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.db.system()))]
+    pub(crate) async fn cancel(&self, id: i64, trace_id: Option<&str>) -> Result<Option<Order>> {
         let cancelled = with_db!(&self.db, write, |pool| {
             sqlx::query(sqlx::AssertSqlSafe(format!(
-                "UPDATE orders SET status = 'CANCELLED', release_pending = TRUE, updated_at_ms = $1 \
-                 WHERE id = $2 AND status = 'CREATED' RETURNING {COLUMNS}"
+                "UPDATE orders SET status = 'CANCELLED', release_pending = TRUE, updated_at_ms = $1, \
+                 trace_id = $3 WHERE id = $2 AND status = 'CREATED' RETURNING {COLUMNS}"
             )))
             .bind(to_ms(SystemTime::now()))
             .bind(id)
+            .bind(trace_id)
             .fetch_optional(pool)
             .await?
             .map(|row| order_from_row(&row))
@@ -158,6 +162,7 @@ impl Store {
 
     /// Inventory confirmed the release of these orders' stock; one
     /// statement for a whole reconciliation round.
+    #[tracing::instrument(name = "UPDATE orders", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.db.system()))]
     pub(crate) async fn releases_done(&self, ids: &[i64]) -> Result<()> {
         if ids.is_empty() {
             return Ok(());
@@ -174,6 +179,7 @@ impl Store {
 
     /// Releases failed for reasons of these orders' own: count them, and
     /// retry them no sooner than `retry_at`. One statement for all.
+    #[tracing::instrument(name = "UPDATE orders", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.db.system()))]
     pub(crate) async fn releases_failed(&self, ids: &[i64], retry_at: SystemTime) -> Result<()> {
         if ids.is_empty() {
             return Ok(());
@@ -192,6 +198,7 @@ impl Store {
     }
 
     /// One order.
+    #[tracing::instrument(name = "SELECT orders", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.db.system()))]
     pub(crate) async fn get(&self, id: i64) -> Result<Option<Order>> {
         with_db!(&self.db, read, |pool| {
             sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -208,6 +215,7 @@ impl Store {
     /// Newest first, at most `limit`, only ids below `before` when given.
     /// Walks the primary key backwards: constant cost per page, however
     /// many orders there are.
+    #[tracing::instrument(name = "SELECT orders", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.db.system()))]
     pub(crate) async fn list(&self, before: Option<i64>, limit: i64) -> Result<Vec<Order>> {
         self.select(
             "id < $1 ORDER BY id DESC",

@@ -27,6 +27,9 @@ use std::{
 
 use futures::{FutureExt, future::BoxFuture};
 use tokio::sync::{Semaphore, oneshot};
+use tracing::{Instrument, Span};
+
+use crate::telemetry::TRACE_TARGET;
 
 /// The batch's work gave no answer for this call (it panicked), or the
 /// service is stopping.
@@ -58,6 +61,8 @@ impl<T, R> std::fmt::Debug for Batcher<T, R> {
 type Run<T, R> = Box<dyn Fn(Vec<T>) -> BoxFuture<'static, Vec<R>> + Send + Sync>;
 
 struct Inner<T, R> {
+    /// The stage's name, for its spans.
+    name: &'static str,
     state: Mutex<State<T, R>>,
     run: Run<T, R>,
     max_batch: usize,
@@ -76,19 +81,23 @@ struct State<T, R> {
 struct Call<T, R> {
     item: T,
     reply: oneshot::Sender<R>,
+    /// The caller's span: the batch's work is part of its trace.
+    span: Span,
 }
 
 impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
-    /// A stage whose batches (at most `max_batch` items) are worked on by
-    /// `run`, one batch at a time; `run` answers with one result per item,
-    /// in order. At most `queue` calls are in the stage at once.
-    pub fn new<F, Fut>(max_batch: usize, queue: usize, run: F) -> Self
+    /// A stage named `name` whose batches (at most `max_batch` items) are
+    /// worked on by `run`, one batch at a time; `run` answers with one
+    /// result per item, in order. At most `queue` calls are in the stage at
+    /// once.
+    pub fn new<F, Fut>(name: &'static str, max_batch: usize, queue: usize, run: F) -> Self
     where
         F: Fn(Vec<T>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Vec<R>> + Send + 'static,
     {
         Self {
             inner: Arc::new(Inner {
+                name,
                 state: Mutex::new(State {
                     busy: false,
                     queue: VecDeque::new(),
@@ -105,7 +114,11 @@ impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
     pub async fn call(&self, item: T) -> Result<R, NoAnswer> {
         let _slot = self.inner.slots.acquire().await.map_err(|_| NoAnswer)?;
         let (reply, answer) = oneshot::channel();
-        let call = Call { item, reply };
+        let call = Call {
+            item,
+            reply,
+            span: Span::current(),
+        };
         let idle = {
             let mut state = self.inner.lock();
             if state.busy {
@@ -141,12 +154,14 @@ impl<T: Send + 'static, R: Send + 'static> Inner<T, R> {
                 // Nobody waits for these any more: not worth working for.
                 calls.retain(|c| !c.reply.is_closed());
                 if !calls.is_empty() {
+                    let span = self.span(&calls);
                     let (items, replies): (Vec<T>, Vec<oneshot::Sender<R>>) =
                         calls.drain(..).map(|c| (c.item, c.reply)).unzip();
                     // A panicking batch fails its own callers (their replies
                     // are dropped), not the stage and every later caller.
                     match AssertUnwindSafe(async { (self.run)(items).await })
                         .catch_unwind()
+                        .instrument(span)
                         .await
                     {
                         Ok(results) => {
@@ -174,6 +189,27 @@ impl<T: Send + 'static, R: Send + 'static> Inner<T, R> {
             }
         }
         .boxed()
+    }
+
+    /// The span of one batch's work: a child of its first caller's span
+    /// (so the work, wherever it runs, is part of that trace and its log
+    /// lines carry that trace id), following from every other caller's.
+    fn span(&self, calls: &[Call<T, R>]) -> Span {
+        let Some(first) = calls.first() else {
+            return Span::none();
+        };
+        let span = tracing::info_span!(
+            target: TRACE_TARGET,
+            parent: &first.span,
+            "batch",
+            otel.name = self.name,
+            batch.stage = self.name,
+            batch.size = calls.len(),
+        );
+        for call in &calls[1..] {
+            span.follows_from(&call.span);
+        }
+        span
     }
 }
 

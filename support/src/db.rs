@@ -163,6 +163,15 @@ impl Db {
         }
     }
 
+    /// The database's name as OpenTelemetry's `db.system.name` has it, for
+    /// the spans of statements.
+    pub fn system(&self) -> &'static str {
+        match self {
+            Db::Sqlite { .. } => "sqlite",
+            Db::Postgres(_) => "postgresql",
+        }
+    }
+
     /// A trivial query, for readiness checks.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         crate::with_db!(self, read, |pool| sqlx::query("SELECT 1")

@@ -1,6 +1,7 @@
 //! gRPC serving as both services do it: their service beside the standard
 //! health service (reporting it SERVING) and server reflection over exactly
-//! what is served, so `grpcurl list` works without proto files.
+//! what is served, so `grpcurl list` works without proto files; every call
+//! but those two runs in a span continuing the caller's trace.
 
 use std::convert::Infallible;
 
@@ -48,6 +49,7 @@ where
     let stop = running.shutdown();
     running.spawn(async move {
         Server::builder()
+            .layer(crate::telemetry::grpc::TraceLayer)
             .add_service(health)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)

@@ -20,6 +20,8 @@ use axum::{
     routing::{any, get, post},
 };
 
+use support::telemetry::http as trace;
+
 use crate::{
     error::Error, events::ProductLog, flow::Flow, inventory::Inventory, metrics::Metrics,
     origins::AllowedOrigins, store::Store,
@@ -30,6 +32,9 @@ use crate::{
 /// event it reflects): a client subscribes with `from-seq` set to it and
 /// misses nothing in between.
 pub(crate) const EVENT_SEQ: &str = "event-seq";
+
+/// Routes without a span of their own: probes and scrapes.
+const UNTRACED: trace::Untraced = &["/health", "/health/live", "/health/ready", "/metrics"];
 
 /// What every handler can reach. Writes go through the order flow; reads
 /// go straight to where the data lives.
@@ -47,7 +52,7 @@ pub(crate) struct AppState {
     pub metrics: Metrics,
 }
 
-/// REST routes with CORS and request metrics, the page's files for every
+/// REST routes with CORS, a trace span per request and request metrics, the page's files for every
 /// other path, and JSON errors for unknown routes and methods.
 pub(crate) fn router(state: AppState, origins: AllowedOrigins, frontend_dir: &Path) -> Router {
     let page = page::Page::new(frontend_dir);
@@ -64,6 +69,8 @@ pub(crate) fn router(state: AppState, origins: AllowedOrigins, frontend_dir: &Pa
         // On the routes only: tower-http answers every OPTIONS as a
         // preflight, and an unknown path must stay a 404.
         .route_layer(cross_site::cors(origins.clone()))
+        // Outside CORS, so a refused preflight is part of the trace too.
+        .route_layer(middleware::from_fn_with_state(UNTRACED, trace::trace))
         .fallback(any(move |request: Request| page.clone().serve(request)))
         .layer(middleware::from_fn_with_state(origins, cross_site::guard))
         .layer(middleware::from_fn_with_state(state.metrics.clone(), track))

@@ -33,8 +33,42 @@ pub(crate) const PRODUCTS_TOPIC: &str = "/topic/products";
 pub(crate) trait Publish: Send + Sync + 'static {
     /// Delivers `body` to every subscriber of `destination`; `seq` is its
     /// place in the destination's log (`None` for a stock snapshot's
-    /// values, which are state rather than logged changes).
-    fn publish(&self, destination: &'static str, seq: Option<i64>, body: Bytes);
+    /// values, which are state rather than logged changes), `trace_id` the
+    /// trace of the request that caused it, if known.
+    fn publish_traced(
+        &self,
+        destination: &'static str,
+        seq: Option<i64>,
+        body: Bytes,
+        trace_id: Option<String>,
+    );
+
+    /// [`Publish::publish_traced`] of an event no request caused.
+    fn publish(&self, destination: &'static str, seq: Option<i64>, body: Bytes) {
+        self.publish_traced(destination, seq, body, None);
+    }
+}
+
+/// One retained event of a log, as a resuming client is sent it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Logged {
+    /// Its place in the log.
+    pub seq: i64,
+    /// JSON.
+    pub body: Bytes,
+    /// The trace of the request that caused it, if known.
+    pub trace_id: Option<String>,
+}
+
+impl Logged {
+    /// An event no request caused.
+    pub(crate) fn untraced(seq: i64, body: Bytes) -> Self {
+        Self {
+            seq,
+            body,
+            trace_id: None,
+        }
+    }
 }
 
 /// The retained events of a destination after some seq.
@@ -42,7 +76,7 @@ pub(crate) trait Publish: Send + Sync + 'static {
 pub(crate) enum Replay {
     /// The events that follow, in order (at most the limit asked for;
     /// fewer means the end of what is retained was reached).
-    Events(Vec<(i64, Bytes)>),
+    Events(Vec<Logged>),
     /// The log no longer reaches back that far (or the seq is not one it
     /// ever handed out): the client must reload.
     Resync,

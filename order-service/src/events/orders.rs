@@ -6,7 +6,7 @@ use std::sync::Arc;
 use support::event_log::{Wake, relay};
 use tokio_util::sync::CancellationToken;
 
-use super::{ORDERS_TOPIC, Publish, Replay, order_json};
+use super::{Logged, ORDERS_TOPIC, Publish, Replay, order_json};
 use crate::{error::Result, store::Store};
 
 /// The order log, read from the database. Cheap to clone.
@@ -42,13 +42,13 @@ impl OrderLog {
                 let store = store.clone();
                 async move { store.events_after(after, limit).await }
             },
-            move |seq, order| {
+            move |seq, (order, trace_id)| {
                 if abort_before_publish {
                     tracing::error!(seq, "fault point: aborting before publishing");
                     std::process::abort();
                 }
                 if let Some(body) = order_json(&order) {
-                    sink.publish(ORDERS_TOPIC, Some(seq), body);
+                    sink.publish_traced(ORDERS_TOPIC, Some(seq), body, trace_id);
                 }
             },
             wake,
@@ -72,8 +72,14 @@ impl OrderLog {
             None => {}
         }
         Ok(Replay::Events(
-            rows.iter()
-                .filter_map(|(seq, order)| Some((*seq, order_json(order)?)))
+            rows.into_iter()
+                .filter_map(|(seq, (order, trace_id))| {
+                    Some(Logged {
+                        seq,
+                        body: order_json(&order)?,
+                        trace_id,
+                    })
+                })
                 .collect(),
         ))
     }

@@ -15,7 +15,7 @@ use std::{
 
 use bytes::Bytes;
 
-use super::{PRODUCTS_TOPIC, Publish, Replay, stock_json};
+use super::{Logged, PRODUCTS_TOPIC, Publish, Replay, stock_json};
 
 /// Stock events kept for resuming clients: minutes of a busy shop, at a
 /// few hundred bytes each.
@@ -121,7 +121,7 @@ impl ProductLog {
                 .iter()
                 .skip(skip)
                 .take(limit)
-                .cloned()
+                .map(|(seq, body)| Logged::untraced(*seq, body.clone()))
                 .collect(),
         )
     }
@@ -139,14 +139,14 @@ mod tests {
     struct Recorder(Mutex<Vec<Option<i64>>>);
 
     impl Publish for Recorder {
-        fn publish(&self, _: &'static str, seq: Option<i64>, _: Bytes) {
+        fn publish_traced(&self, _: &'static str, seq: Option<i64>, _: Bytes, _: Option<String>) {
             self.0.lock().unwrap().push(seq);
         }
     }
 
     fn seqs(replay: Replay) -> Vec<i64> {
         match replay {
-            Replay::Events(events) => events.into_iter().map(|(seq, _)| seq).collect(),
+            Replay::Events(events) => events.into_iter().map(|e| e.seq).collect(),
             Replay::Resync => panic!("expected events"),
         }
     }

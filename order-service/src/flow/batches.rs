@@ -58,7 +58,7 @@ impl Batches {
         metrics: &Metrics,
         reserve_timeout: Duration,
     ) -> Self {
-        let record = Batcher::new(MAX_BATCH, QUEUE, {
+        let record = Batcher::new("record", MAX_BATCH, QUEUE, {
             let (store, metrics) = (store.clone(), metrics.clone());
             move |batch: Vec<Pending>| {
                 let (store, metrics) = (store.clone(), metrics.clone());
@@ -68,7 +68,7 @@ impl Batches {
                 }
             }
         });
-        let reserve = Batcher::new(MAX_BATCH, QUEUE, {
+        let reserve = Batcher::new("reserve", MAX_BATCH, QUEUE, {
             let (inventory, metrics) = (inventory.clone(), metrics.clone());
             move |batch: Vec<ReserveStockRequest>| {
                 let (inventory, metrics) = (inventory.clone(), metrics.clone());
@@ -82,7 +82,7 @@ impl Batches {
                 }
             }
         });
-        let settle = Batcher::new(MAX_BATCH, QUEUE, {
+        let settle = Batcher::new("settle", MAX_BATCH, QUEUE, {
             let (store, metrics) = (store.clone(), metrics.clone());
             move |batch: Vec<(i64, Settlement)>| {
                 let (store, metrics) = (store.clone(), metrics.clone());

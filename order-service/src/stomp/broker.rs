@@ -27,6 +27,8 @@ pub(crate) struct Event {
     pub seq: Option<i64>,
     /// JSON.
     pub body: Bytes,
+    /// The trace of the request that caused it, if known.
+    pub trace_id: Option<String>,
 }
 
 /// Fan-out hub. Cheap to clone.
@@ -76,12 +78,19 @@ impl Broker {
 }
 
 impl Publish for Broker {
-    fn publish(&self, destination: &'static str, seq: Option<i64>, body: Bytes) {
+    fn publish_traced(
+        &self,
+        destination: &'static str,
+        seq: Option<i64>,
+        body: Bytes,
+        trace_id: Option<String>,
+    ) {
         // An error only means that nobody is connected.
         let _ = self.tx.send(Arc::new(Event {
             destination,
             seq,
             body,
+            trace_id,
         }));
     }
 }

@@ -311,7 +311,7 @@ impl Session {
                 &sub.destination,
                 id,
                 (&self.id, self.sent),
-                event.seq,
+                (event.seq, event.trace_id.as_deref()),
                 &body,
                 version,
             ));

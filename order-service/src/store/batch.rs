@@ -21,6 +21,8 @@ pub(crate) struct Pending {
     pub(crate) key: String,
     /// The client's Idempotency-Key, if it sent one.
     pub(crate) idempotency: Option<IdempotencyKey>,
+    /// The trace of the request placing it; its events name it.
+    pub(crate) trace_id: Option<String>,
 }
 
 impl Store {
@@ -28,6 +30,7 @@ impl Store {
     /// entry and in order, the new order, or `None` when its
     /// Idempotency-Key was already recorded (earlier, or by an earlier
     /// entry of the same batch): then nothing was written for it.
+    #[tracing::instrument(name = "INSERT orders", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.db.system()))]
     pub(crate) async fn insert_pending(&self, batch: &[Pending]) -> Result<Vec<Option<Order>>> {
         if batch.is_empty() {
             return Ok(Vec::new());
@@ -36,7 +39,7 @@ impl Store {
         let rows = with_db!(&self.db, write, |pool| {
             let mut query = sqlx::QueryBuilder::new(
                 "INSERT INTO orders (order_key, product, quantity, status, idempotency_key, \
-                 request_hash, created_at_ms, updated_at_ms) ",
+                 request_hash, created_at_ms, updated_at_ms, trace_id) ",
             );
             query.push_values(batch, |mut row, p| {
                 row.push_bind(p.key.as_str())
@@ -46,7 +49,8 @@ impl Store {
                     .push_bind(p.idempotency.as_ref().map(IdempotencyKey::as_str))
                     .push_bind(p.idempotency.as_ref().map(|_| p.new.fingerprint()))
                     .push_bind(now)
-                    .push_bind(now);
+                    .push_bind(now)
+                    .push_bind(p.trace_id.as_deref());
             });
             query.push(format!(
                 " ON CONFLICT (idempotency_key) DO NOTHING RETURNING {COLUMNS}"
@@ -68,6 +72,7 @@ impl Store {
     /// per distinct settlement (a batch has a handful: created, rejected
     /// for stock, …). Per entry and in order: the settled order, or `None`
     /// when it was no longer pending.
+    #[tracing::instrument(name = "UPDATE orders", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.db.system()))]
     pub(crate) async fn settle_batch(
         &self,
         batch: &[(i64, Settlement)],

@@ -17,11 +17,17 @@ pub(crate) const LOG: Log = Log {
 /// An event row's columns, in [`order_from_row`]'s order (the log keeps
 /// what clients see; the key and release state are not logged).
 const COLUMNS: &str = "order_id, product, quantity, status, reason, created_at_ms, \
-     '' AS order_key, FALSE AS release_pending, CAST(0 AS BIGINT) AS release_attempts, seq";
+     '' AS order_key, FALSE AS release_pending, CAST(0 AS BIGINT) AS release_attempts, seq, \
+     trace_id";
 
 impl Store {
-    /// The logged order states after `seq`, oldest first, at most `limit`.
-    pub(crate) async fn events_after(&self, seq: i64, limit: i64) -> Result<Vec<(i64, Order)>> {
+    /// The logged order states after `seq`, oldest first, at most `limit`,
+    /// each with its seq and the trace of the change.
+    pub(crate) async fn events_after(
+        &self,
+        seq: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, (Order, Option<String>))>> {
         with_db!(&self.db, read, |pool| {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT {COLUMNS} FROM order_events WHERE seq > $1 ORDER BY seq LIMIT $2"
@@ -33,13 +39,14 @@ impl Store {
             .iter()
             .map(|row| {
                 use sqlx::Row;
-                Ok((row.try_get(9)?, order_from_row(row)?))
+                Ok((row.try_get(9)?, (order_from_row(row)?, row.try_get(10)?)))
             })
             .collect()
         })
     }
 
     /// The span of the log still retained.
+    #[tracing::instrument(name = "SELECT order_events", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.db.system()))]
     pub(crate) async fn event_bounds(&self) -> Result<Bounds> {
         Ok(LOG.bounds(&self.db).await?)
     }

@@ -1,5 +1,6 @@
-//! Test helpers: a fresh, empty database per test on either backend, and
-//! a WebSocket/STOMP client ([`ws`]).
+//! Test helpers: a fresh, empty database per test on either backend, a
+//! WebSocket/STOMP client ([`ws`]), an OTLP trace receiver ([`otlp`]) and
+//! a capture of this process's log lines.
 //!
 //! SQLite tests get a file in a temporary directory. PostgreSQL tests need
 //! `TEST_DATABASE_URL` (a server URL whose user may create databases; `.ci/run`
@@ -15,10 +16,13 @@ use std::path::PathBuf;
 use sqlx::{Connection, Executor, PgConnection};
 
 mod error_events;
+mod logs;
+pub mod otlp;
 mod private_postgres;
 pub mod ws;
 
 pub use error_events::ErrorEvents;
+pub use logs::CapturedLogs;
 pub use private_postgres::PrivatePostgres;
 
 /// Which backend a test runs on.

@@ -35,12 +35,13 @@ pub(crate) fn encode(frame: &Frame, version: Version) -> String {
 /// [`encode`] of the equivalent [`Frame`]: the fan-out's hot path, where
 /// every subscriber gets its own copy, makes one allocation instead of a
 /// dozen. The message id is ours (session id and counter) and never needs
-/// escaping; `seq` is the event's place in its log, when it has one.
+/// escaping; `seq` is the event's place in its log, when it has one, and
+/// `trace_id` the trace of the request that caused it, when known.
 pub(crate) fn encode_message(
     destination: &str,
     subscription: &str,
     message_id: (&str, u64),
-    seq: Option<i64>,
+    (seq, trace_id): (Option<i64>, Option<&str>),
     body: &str,
     version: Version,
 ) -> String {
@@ -56,9 +57,16 @@ pub(crate) fn encode_message(
     if let Some(seq) = seq {
         let _ = writeln!(out, "seq:{seq}");
     }
+    if let Some(trace_id) = trace_id {
+        push_header(&mut out, TRACE_ID, trace_id, escaped, version);
+    }
     end_with_body(&mut out, body);
     out
 }
+
+/// The MESSAGE header naming the trace behind an event, so a browser's log
+/// can be matched with the services' logs.
+pub(crate) const TRACE_ID: &str = "trace_id";
 
 fn push_header(out: &mut String, name: &str, value: &str, escaped: bool, version: Version) {
     if escaped {

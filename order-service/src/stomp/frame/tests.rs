@@ -312,7 +312,11 @@ fn random_input_never_panics_nor_overbuffers() {
 #[test]
 fn encode_message_is_encode_of_the_same_frame() {
     for version in VERSIONS {
-        for seq in [None, Some(42)] {
+        for (seq, trace_id) in [
+            (None, None),
+            (Some(42), None),
+            (Some(43), Some("0af7651916cd43dd8448eb211c80319c")),
+        ] {
             let mut frame = Frame::new("MESSAGE")
                 .header("destination", "/topic/orders")
                 .header("content-type", "application/json")
@@ -321,12 +325,15 @@ fn encode_message_is_encode_of_the_same_frame() {
             if let Some(seq) = seq {
                 frame = frame.header("seq", seq.to_string());
             }
+            if let Some(trace_id) = trace_id {
+                frame = frame.header("trace_id", trace_id);
+            }
             let frame = frame.body(br#"{"id":1,"product":"Laptop"}"#.to_vec());
             let direct = encode_message(
                 "/topic/orders",
                 "sub:1\nx",
                 ("abc", 7),
-                seq,
+                (seq, trace_id),
                 r#"{"id":1,"product":"Laptop"}"#,
                 version,
             );

@@ -106,17 +106,17 @@ impl Session {
         let complete = events.len() < REPLAY_PAGE;
         sub.replayed += events.len() as u64;
         let mut messages = Vec::with_capacity(events.len());
-        for (seq, body) in &events {
+        for event in &events {
             self.sent += 1;
             messages.push(frame::encode_message(
                 &sub.destination,
                 &id,
                 (&self.id, self.sent),
-                Some(*seq),
-                &String::from_utf8_lossy(body),
+                (Some(event.seq), event.trace_id.as_deref()),
+                &String::from_utf8_lossy(&event.body),
                 version,
             ));
-            sub.delivered = Some(*seq);
+            sub.delivered = Some(event.seq);
         }
         let (destination, after) = (sub.destination.clone(), sub.delivered.unwrap_or(0));
         for message in messages {

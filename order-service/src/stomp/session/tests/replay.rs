@@ -12,7 +12,7 @@ use super::{
 };
 use crate::{
     error::Result,
-    events::{History, Publish, Replay},
+    events::{History, Logged, Publish, Replay},
     stomp::{Broker, StompConfig},
 };
 
@@ -47,7 +47,7 @@ impl History for Memory {
                     .iter()
                     .filter(|(s, _)| *s > seq)
                     .take(limit)
-                    .cloned()
+                    .map(|(seq, body)| Logged::untraced(*seq, body.clone()))
                     .collect(),
             )
         };

@@ -1,0 +1,129 @@
+//! The trace a span belongs to, continued from a W3C `traceparent` and
+//! handed on to the calls it makes.
+//!
+//! With an exporter, OpenTelemetry's layer keeps every span's context and
+//! this reads it. Without one there is no such layer (it would cost every
+//! span some work for nothing): a request's root span gets a context of its
+//! own in its extensions, and every span inside it is taken to be part of
+//! the nearest such root. Enough to hand the trace on and to put its id in
+//! every log line, and nothing is built per inner span.
+
+use http::HeaderMap;
+use opentelemetry::{
+    Context,
+    propagation::{Extractor, Injector, TextMapPropagator},
+    trace::{SpanContext, TraceContextExt, TraceFlags, TraceId, TraceState},
+};
+use opentelemetry_sdk::{
+    propagation::TraceContextPropagator,
+    trace::{IdGenerator, RandomIdGenerator},
+};
+use tracing::{Span, field};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::{Registry, registry::LookupSpan};
+
+use super::exporting;
+
+/// A root span's trace context, when nothing exports (see the module doc).
+#[derive(Clone, Debug)]
+struct Root(SpanContext);
+
+/// The remote parent that `headers` name in `traceparent` (and
+/// `tracestate`), if they carry a valid one.
+pub fn extract(headers: &HeaderMap) -> Option<SpanContext> {
+    let cx = TraceContextPropagator::new().extract(&Headers(headers));
+    let parent = cx.span().span_context().clone();
+    parent.is_valid().then_some(parent)
+}
+
+/// Makes `span` (a root span with an empty `trace_id` field, just created)
+/// continue the trace of `parent`, or start a trace, and records its trace
+/// id in `trace_id`.
+pub fn start_trace(span: &Span, parent: Option<SpanContext>) {
+    let trace = if exporting() {
+        if let Some(parent) = parent {
+            // Fails only for a span that was entered already: a bug here.
+            let _ = span.set_parent(Context::new().with_remote_span_context(parent));
+        }
+        span.context().span().span_context().trace_id()
+    } else {
+        let ids = RandomIdGenerator::default();
+        let cx = match parent {
+            Some(p) => SpanContext::new(
+                p.trace_id(),
+                ids.new_span_id(),
+                p.trace_flags(),
+                false,
+                p.trace_state().clone(),
+            ),
+            // Nothing records this trace: not sampled, as W3C has it.
+            None => SpanContext::new(
+                ids.new_trace_id(),
+                ids.new_span_id(),
+                TraceFlags::default(),
+                false,
+                TraceState::NONE,
+            ),
+        };
+        let trace = cx.trace_id();
+        let stored = span.with_subscriber(|(id, dispatch)| {
+            let registry = dispatch.downcast_ref::<Registry>()?;
+            registry.span(id)?.extensions_mut().replace(Root(cx));
+            Some(())
+        });
+        if stored.flatten().is_none() {
+            return;
+        }
+        trace
+    };
+    if trace != TraceId::INVALID {
+        span.record("trace_id", field::display(trace));
+    }
+}
+
+/// The trace context of the current span, to hand on to a call: its own
+/// (exporting), or its root's (not exporting). `None` outside any trace.
+pub fn current() -> Option<SpanContext> {
+    let span = Span::current();
+    let cx = if exporting() {
+        span.context().span().span_context().clone()
+    } else {
+        span.with_subscriber(|(id, dispatch)| {
+            let registry = dispatch.downcast_ref::<Registry>()?;
+            registry
+                .span(id)?
+                .scope()
+                .find_map(|s| s.extensions().get::<Root>().map(|r| r.0.clone()))
+        })
+        .flatten()?
+    };
+    cx.is_valid().then_some(cx)
+}
+
+/// The current trace's id as 32 hex digits (what log lines and live
+/// events carry), if the current span is part of one.
+pub fn trace_id() -> Option<String> {
+    current().map(|cx| cx.trace_id().to_string())
+}
+
+/// Writes the `traceparent` (and `tracestate`) that hand the current
+/// trace on, with the current span as the parent, into `carrier`.
+pub(super) fn inject(carrier: &mut dyn Injector) {
+    if let Some(cx) = current() {
+        TraceContextPropagator::new()
+            .inject_context(&Context::new().with_remote_span_context(cx), carrier);
+    }
+}
+
+/// `HeaderMap` as OpenTelemetry's propagators read it.
+struct Headers<'a>(&'a HeaderMap);
+
+impl Extractor for Headers<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(http::HeaderName::as_str).collect()
+    }
+}

@@ -1,0 +1,166 @@
+//! Logs and traces, both through `tracing`.
+//!
+//! **Logs**: `RUST_LOG` filters (default `info`); `LOG_FORMAT=json` prints
+//! one JSON object per line (the fields of the event and of every span it
+//! happened in, on the top level), anything else human-readable lines.
+//!
+//! **Traces**: every request (REST or gRPC) runs in a root span that
+//! continues the W3C `traceparent` it came with, or starts a trace; its
+//! `trace_id` is a field of that span, so every log line of the request
+//! carries it, and calls to other services carry the trace on (see
+//! [`inject`]). Exporting is off unless `OTEL_EXPORTER_OTLP_ENDPOINT` is
+//! set: then spans go over OTLP/gRPC to that collector, with the inner
+//! spans (flow steps, calls to inventory, database statements), which are
+//! at DEBUG level so that, without an exporter, they are disabled at their
+//! call sites and cost nothing. The standard `OTEL_*` variables apply
+//! (`OTEL_SERVICE_NAME`, `OTEL_TRACES_SAMPLER`, …).
+
+mod context;
+pub mod grpc;
+pub mod http;
+mod otlp;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tracing_subscriber::{
+    EnvFilter, Layer, Registry, filter::Targets, fmt::writer::BoxMakeWriter, layer::SubscriberExt,
+    util::SubscriberInitExt,
+};
+
+pub use context::{current, extract, start_trace, trace_id};
+
+/// The target of the spans that must exist whatever `RUST_LOG` says: the
+/// roots of requests and the batches that work for them. Their `trace_id`
+/// is what ties a log line to its trace.
+pub const TRACE_TARGET: &str = "trace";
+
+/// Log output format (`LOG_FORMAT`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// What to set up.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// `service.name` of exported spans, unless `OTEL_SERVICE_NAME` is set.
+    pub service: &'static str,
+    /// How log lines look.
+    pub format: LogFormat,
+    /// Which log lines are written (`RUST_LOG`'s syntax; default `info`).
+    pub log_filter: String,
+    /// Where spans are exported (an OTLP/gRPC collector); `None`: nowhere.
+    pub otlp_endpoint: Option<String>,
+}
+
+impl Settings {
+    /// Logs in `format`, filtered by `RUST_LOG`; traces exported to `OTEL_EXPORTER_OTLP_ENDPOINT`
+    /// (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) when set and not empty.
+    pub fn from_env(service: &'static str, format: LogFormat) -> Self {
+        let otlp_endpoint = [
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+        ]
+        .into_iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()));
+        Self {
+            service,
+            format,
+            log_filter: std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+            otlp_endpoint,
+        }
+    }
+}
+
+/// Whether spans go to an OpenTelemetry exporter (then trace and span ids
+/// are OpenTelemetry's; otherwise [`context`]'s own).
+static EXPORTING: AtomicBool = AtomicBool::new(false);
+
+fn exporting() -> bool {
+    EXPORTING.load(Ordering::Relaxed)
+}
+
+/// The installed exporter, flushed by [`Telemetry::shutdown`].
+#[must_use = "call shutdown() at exit, or spans still buffered are lost"]
+#[derive(Debug, Default)]
+pub struct Telemetry {
+    exporter: Option<otlp::Exporter>,
+}
+
+impl Telemetry {
+    /// Sends the spans still buffered and stops the exporter.
+    pub async fn shutdown(self) {
+        if let Some(exporter) = self.exporter {
+            exporter.shutdown().await;
+        }
+    }
+}
+
+/// Installs the global subscriber: logs to stdout, and spans to the OTLP
+/// collector if one is configured. Safe to call more than once (tests):
+/// later calls change nothing.
+pub fn init(settings: Settings) -> Telemetry {
+    init_with_writer(settings, BoxMakeWriter::new(std::io::stdout))
+}
+
+/// [`init`], with log lines written to `writer` (tests read them).
+pub fn init_with_writer(settings: Settings, writer: BoxMakeWriter) -> Telemetry {
+    // Appended, so a request's root span exists (and its trace_id reaches
+    // the log lines inside it) however quiet the filter is.
+    let filter = EnvFilter::builder().parse_lossy(format!(
+        "{},{TRACE_TARGET}=info",
+        settings.log_filter
+    ));
+    let logs = match settings.format {
+        LogFormat::Json => json_subscriber::fmt::layer()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .flatten_span_list_on_top_level(true)
+            .with_writer(writer)
+            .with_filter(filter)
+            .boxed(),
+        LogFormat::Pretty => tracing_subscriber::fmt::layer()
+            .with_writer(writer)
+            .with_filter(filter)
+            .boxed(),
+    };
+    let exporter =
+        settings.otlp_endpoint.as_deref().and_then(|endpoint| {
+            match otlp::Exporter::new(settings.service, endpoint) {
+                Ok(exporter) => Some(exporter),
+                Err(e) => {
+                    // Logs are not up yet: this is the only way to say it.
+                    eprintln!("tracing: cannot export to {endpoint}: {e:#}");
+                    None
+                }
+            }
+        });
+    let mut layers = vec![logs];
+    if let Some(exporter) = &exporter {
+        layers.push(exporter.layer::<Registry>().with_filter(exported()).boxed());
+    }
+    let installed = Registry::default().with(layers).try_init().is_ok();
+    if !installed {
+        // Someone else's subscriber is in place: ours would receive nothing.
+        return Telemetry::default();
+    }
+    EXPORTING.store(exporter.is_some(), Ordering::Relaxed);
+    if let Some(exporter) = &exporter {
+        tracing::info!(endpoint = exporter.endpoint(), "exporting traces over OTLP");
+    }
+    Telemetry { exporter }
+}
+
+/// What is exported: every span at INFO and above, and this workspace's
+/// DEBUG spans (the inner steps of a request).
+fn exported() -> Targets {
+    Targets::new()
+        .with_default(tracing::Level::INFO)
+        .with_target("order_service", tracing::Level::DEBUG)
+        .with_target("inventory_service", tracing::Level::DEBUG)
+        .with_target("support", tracing::Level::DEBUG)
+}
