@@ -85,7 +85,10 @@ async fn a_trace_reaches_inventory_every_log_line_and_the_live_event() {
     let cancelled = system
         .http
         .post(system.url(&format!("/orders/{id}/cancel")))
-        .header("traceparent", format!("00-{cancel_trace}-1111111111111111-01"))
+        .header(
+            "traceparent",
+            format!("00-{cancel_trace}-1111111111111111-01"),
+        )
         .send()
         .await
         .unwrap();
@@ -145,7 +148,11 @@ async fn a_trace_reaches_inventory_every_log_line_and_the_live_event() {
     let frame = tokio::time::timeout(Duration::from_secs(5), ws::next_frame(&mut socket))
         .await
         .unwrap();
-    assert_eq!(stomp::header(&frame, "trace_id"), Some(GRPC_TRACE), "{frame}");
+    assert_eq!(
+        stomp::header(&frame, "trace_id"),
+        Some(GRPC_TRACE),
+        "{frame}"
+    );
     let lines = logs.json_lines().split_off(before);
     all_carry(&lines, "INSERT INTO orders", GRPC_TRACE);
     all_carry(&lines, "INSERT INTO reservations", GRPC_TRACE);

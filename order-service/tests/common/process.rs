@@ -1,6 +1,10 @@
 //! order-service as a real process, for tests that kill it or crash it.
 
-use std::{process::Stdio, time::Duration};
+use std::{
+    process::Stdio,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -13,6 +17,16 @@ pub(crate) async fn spawn(
     config: &order_service::Config,
     env: &[(&str, &str)],
 ) -> (tokio::process::Child, String) {
+    let (child, addr, _) = spawn_logged(config, env).await;
+    (child, addr)
+}
+
+/// [`spawn`], also returning every JSON log line the process writes from
+/// then on, as it writes them.
+pub(crate) async fn spawn_logged(
+    config: &order_service::Config,
+    env: &[(&str, &str)],
+) -> (tokio::process::Child, String, Arc<Mutex<Vec<Value>>>) {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_order-service"))
         .env("DATABASE_URL", &config.database_url)
         .env("INVENTORY_URL", &config.inventory_url)
@@ -40,6 +54,14 @@ pub(crate) async fn spawn(
     })
     .await
     .expect("ready within 20 s");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, addr)
+    let logged = Arc::new(Mutex::new(Vec::new()));
+    let sink = logged.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Ok(log) = serde_json::from_str::<Value>(&line) {
+                sink.lock().unwrap().push(log);
+            }
+        }
+    });
+    (child, addr, logged)
 }

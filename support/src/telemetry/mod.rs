@@ -23,7 +23,10 @@ mod otlp;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tracing_subscriber::{
-    EnvFilter, Layer, Registry, filter::Targets, fmt::writer::BoxMakeWriter, layer::SubscriberExt,
+    EnvFilter, Layer, Registry,
+    filter::{FilterExt, Targets, filter_fn},
+    fmt::writer::BoxMakeWriter,
+    layer::{Filter, SubscriberExt},
     util::SubscriberInitExt,
 };
 
@@ -110,35 +113,31 @@ pub fn init(settings: Settings) -> Telemetry {
 pub fn init_with_writer(settings: Settings, writer: BoxMakeWriter) -> Telemetry {
     // Appended, so a request's root span exists (and its trace_id reaches
     // the log lines inside it) however quiet the filter is.
-    let filter = EnvFilter::builder().parse_lossy(format!(
-        "{},{TRACE_TARGET}=info",
-        settings.log_filter
-    ));
-    let logs = match settings.format {
-        LogFormat::Json => json_subscriber::fmt::layer()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_span_list(false)
-            .flatten_span_list_on_top_level(true)
-            .with_writer(writer)
-            .with_filter(filter)
-            .boxed(),
-        LogFormat::Pretty => tracing_subscriber::fmt::layer()
-            .with_writer(writer)
-            .with_filter(filter)
-            .boxed(),
-    };
-    let exporter =
-        settings.otlp_endpoint.as_deref().and_then(|endpoint| {
-            match otlp::Exporter::new(settings.service, endpoint) {
-                Ok(exporter) => Some(exporter),
-                Err(e) => {
-                    // Logs are not up yet: this is the only way to say it.
-                    eprintln!("tracing: cannot export to {endpoint}: {e:#}");
-                    None
-                }
+    let filter =
+        EnvFilter::builder().parse_lossy(format!("{},{TRACE_TARGET}=info", settings.log_filter));
+    let exporter = settings.otlp_endpoint.as_deref().and_then(|endpoint| {
+        match otlp::Exporter::new(settings.service, endpoint) {
+            Ok(exporter) => Some(exporter),
+            Err(e) => {
+                // Logs are not up yet: this is the only way to say it.
+                eprintln!("tracing: cannot export to {endpoint}: {e:#}");
+                None
             }
-        });
+        }
+    });
+    let logs = match &exporter {
+        None => logs(settings.format, writer, filter),
+        // The exported inner spans must be visible to the log layer too: a
+        // line logged inside one (by sqlx's SQLite worker thread, say, which
+        // enters only the statement's span) would otherwise find no span it
+        // knows, and no trace id.
+        Some(_) => {
+            let spans = filter_fn(|meta| {
+                meta.is_span() && exported().would_enable(meta.target(), meta.level())
+            });
+            logs(settings.format, writer, filter.or(spans))
+        }
+    };
     let mut layers = vec![logs];
     if let Some(exporter) = &exporter {
         layers.push(exporter.layer::<Registry>().with_filter(exported()).boxed());
@@ -153,6 +152,31 @@ pub fn init_with_writer(settings: Settings, writer: BoxMakeWriter) -> Telemetry 
         tracing::info!(endpoint = exporter.endpoint(), "exporting traces over OTLP");
     }
     Telemetry { exporter }
+}
+
+/// The log layer: `format` to `writer`, what `filter` lets through.
+fn logs<F>(
+    format: LogFormat,
+    writer: BoxMakeWriter,
+    filter: F,
+) -> Box<dyn Layer<Registry> + Send + Sync>
+where
+    F: Filter<Registry> + Send + Sync + 'static,
+{
+    match format {
+        LogFormat::Json => json_subscriber::fmt::layer()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .flatten_span_list_on_top_level(true)
+            .with_writer(writer)
+            .with_filter(filter)
+            .boxed(),
+        LogFormat::Pretty => tracing_subscriber::fmt::layer()
+            .with_writer(writer)
+            .with_filter(filter)
+            .boxed(),
+    }
 }
 
 /// What is exported: every span at INFO and above, and this workspace's

@@ -83,7 +83,10 @@ impl Collector {
 
     /// How many spans were received so far.
     pub fn count(&self) -> usize {
-        self.spans.lock().unwrap_or_else(PoisonError::into_inner).len()
+        self.spans
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     /// Waits until `done` holds for the spans received, up to `timeout`;
