@@ -19,7 +19,9 @@
 //!    with a subscriber that never reads connected throughout;
 //! 5. memory (RSS) of each service idle, under load, per idle WebSocket;
 //! 6. the order benchmark on SQLite and, when `TEST_DATABASE_URL` names a
-//!    PostgreSQL server, on PostgreSQL.
+//!    PostgreSQL server, on PostgreSQL;
+//! 7. what tracing costs: orders with no exporter against orders with
+//!    every span exported over OTLP (see `traces`).
 //!
 //! `--quick` runs every phase briefly (CI runs it so the tool cannot rot);
 //! its numbers mean nothing.
@@ -33,6 +35,7 @@ mod ops;
 mod orders;
 mod report;
 mod system;
+mod traces;
 
 use std::{
     sync::{Arc, atomic::AtomicU64},
@@ -119,6 +122,17 @@ async fn main() -> anyhow::Result<()> {
         let run = run_backend(backend, &args).await?;
         report.backends.push(run);
     }
+    let products = Arc::new(PRODUCTS.map(String::from).to_vec());
+    let rounds = if args.quick { 1 } else { 3 };
+    report.traces = Some(
+        traces::compare(
+            args.connections,
+            rounds,
+            Duration::from_secs(args.seconds),
+            &products,
+        )
+        .await?,
+    );
     report.print_and_save()?;
     // After the report is written: a correctness failure, not noise.
     let failed: Vec<String> = report
@@ -134,6 +148,27 @@ async fn main() -> anyhow::Result<()> {
         "stock not conserved after: {}",
         failed.join(", ")
     );
+    Ok(())
+}
+
+/// The seeded products, which every order phase cycles through.
+const PRODUCTS: [&str; 5] = ["Laptop", "Phone", "Tablet", "Headphones", "Monitor"];
+
+/// Gives every product enough stock that nothing is rejected, flash sales
+/// included (4,000,000 each: stock is an int32 on the wire, so far below
+/// its limit).
+async fn restock(inventory: &Service) -> anyhow::Result<()> {
+    let mut grpc =
+        InventoryServiceClient::connect(format!("http://{}", inventory.grpc_addr)).await?;
+    for p in PRODUCTS {
+        for _ in 0..4 {
+            grpc.restock(RestockRequest {
+                product: p.to_owned(),
+                quantity: 1_000_000,
+            })
+            .await?;
+        }
+    }
     Ok(())
 }
 
@@ -167,25 +202,12 @@ async fn run_backend(backend: Backend, args: &Args) -> anyhow::Result<report::Ba
     tokio::time::sleep(Duration::from_millis(300)).await;
     run.rss_idle_kib = [inventory.rss_kib(), order.rss_kib()];
 
-    // Enough stock that nothing is rejected, flash sales included (4,000,000
-    // each: stock is an int32 on the wire, so far below its limit).
+    restock(&inventory).await?;
     let channel =
         tonic::transport::Endpoint::from_shared(format!("http://{}", inventory.grpc_addr))?
             .connect()
             .await?;
-    let mut grpc = InventoryServiceClient::new(channel.clone());
-    let products: Vec<String> = ["Laptop", "Phone", "Tablet", "Headphones", "Monitor"]
-        .map(String::from)
-        .into();
-    for p in &products {
-        for _ in 0..4 {
-            grpc.restock(RestockRequest {
-                product: p.clone(),
-                quantity: 1_000_000,
-            })
-            .await?;
-        }
-    }
+    let products: Vec<String> = PRODUCTS.map(String::from).into();
 
     // At rest: every check compares with this.
     let mut ledger = conservation::Ledger::record(&orders_db.url, channel.clone()).await?;

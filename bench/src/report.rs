@@ -192,6 +192,8 @@ pub(crate) struct Report {
     pub quick: bool,
     pub cores: usize,
     pub backends: Vec<BackendRun>,
+    /// Tracing off against tracing on.
+    pub traces: Option<crate::traces::Traces>,
 }
 
 impl Report {
@@ -202,6 +204,7 @@ impl Report {
             quick,
             cores,
             backends: Vec::new(),
+            traces: None,
         }
     }
 
@@ -329,6 +332,9 @@ impl Report {
                     f.stalled_subscriber_dropped
                 );
             }
+        }
+        if let Some(traces) = &self.traces {
+            traces.print();
         }
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir)?;

@@ -15,6 +15,9 @@ use tokio::{
     process::{Child, Command},
 };
 
+/// Where a service exports its spans (none unless passed).
+pub(crate) const OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+
 /// Which service a child process runs.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Role {
@@ -36,8 +39,8 @@ impl Role {
     /// silently ignored.
     fn settings(self) -> &'static [&'static str] {
         match self {
-            Role::Inventory => &["DATABASE_URL"],
-            Role::Order => &["DATABASE_URL", "INVENTORY_URL"],
+            Role::Inventory => &["DATABASE_URL", OTLP_ENDPOINT],
+            Role::Order => &["DATABASE_URL", "INVENTORY_URL", OTLP_ENDPOINT],
         }
     }
 }
@@ -66,6 +69,10 @@ impl Service {
         let started = Instant::now();
         let mut child = Command::new(std::env::current_exe()?)
             .args(["serve", role.arg()])
+            // Traces are exported only when a phase asks for it, whatever
+            // the shell that started the bench has set.
+            .env_remove(OTLP_ENDPOINT)
+            .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .env("RUST_LOG", "warn,inventory_service=info,order_service=info")
             .stdout(Stdio::piped())
