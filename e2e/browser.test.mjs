@@ -75,6 +75,24 @@ test('an order placed in one page appears live in both, and the stock drops in b
   await b.close();
 });
 
+test("the page's console names each live event's trace, as the request's traceparent gave it", async () => {
+  const logged = [];
+  const page = await openPage((p) => p.on('console', (m) => logged.push(m.text())));
+  const trace = '4bf92f3577b34da6a3ce929d0e0e4736';
+  const r = await fetch(`${system.base}/orders`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', traceparent: `00-${trace}-00f067aa0ba902b7-01` },
+    body: JSON.stringify({ product: 'Headphones', quantity: 1 }),
+  });
+  assert.equal(r.status, 200);
+  const { id } = await r.json();
+  await row(page, id).waitFor();
+  const line = logged.find((t) => t.startsWith(`orders ${id} `));
+  assert.ok(line, `no console line for order ${id}: ${logged.join(' | ')}`);
+  assert.match(line, new RegExp(`trace_id ${trace}$`));
+  await page.close();
+});
+
 test('a rejected order shows its reason; bad quantities are refused before sending', async () => {
   const page = await openPage();
   const id = await order(page, 'Monitor', 9);

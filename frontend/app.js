@@ -268,6 +268,11 @@ let attempt = 0;
  */
 function onEvent(topic, key, frame, apply, reload) {
   const t = topics[topic];
+  // The trace of the request behind the change: the same id as in the
+  // services' logs and traces.
+  if (frame.headers.trace_id !== undefined) {
+    console.debug(`${topic} ${key} seq ${frame.headers.seq} trace_id ${frame.headers.trace_id}`);
+  }
   if (frame.headers.resync === 'required') {
     t.last = null;
     reload();
