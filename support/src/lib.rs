@@ -1,8 +1,10 @@
 //! What both services share and would otherwise write twice: opening the
 //! database (SQLite or PostgreSQL, chosen by URL) with its migrations,
-//! setting up logs, running and stopping their tasks, and waiting for a
-//! shutdown signal, gathering concurrent calls into batches, serving HTTP under limits, serving gRPC with health
-//! and reflection, and building a configuration at its defaults for tests.
+//! setting up logs and traces (W3C trace context, OTLP export), running
+//! and stopping their tasks, waiting for a shutdown signal, gathering
+//! concurrent calls into batches, serving HTTP under limits, serving gRPC
+//! with health and reflection, and building a configuration at its
+//! defaults for tests.
 
 pub mod batch;
 pub mod config;
