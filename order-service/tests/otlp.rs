@@ -7,6 +7,9 @@
 //! inventory-service runs in this process, exporting through the same
 //! telemetry set-up as its binary installs, under its own service name.
 
+// Test helpers unwrap: a panic is a failed test with its backtrace.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::{collections::HashMap, time::Duration};

@@ -6,6 +6,9 @@
 //! Both services run in this process with the services' own subscriber
 //! (JSON lines, captured), as their binaries install it.
 
+// Test helpers unwrap: a panic is a failed test with its backtrace.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::Duration;
