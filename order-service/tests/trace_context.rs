@@ -59,13 +59,21 @@ async fn a_trace_reaches_inventory_every_log_line_and_the_live_event() {
         },
         logs.writer(),
     );
-    let Some(system) = TestSystem::spawn(Backend::Sqlite).await else {
+    // The subscriber is global: one test, both backends in turn.
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        check(backend, &logs).await;
+    }
+}
+
+async fn check(backend: Backend, logs: &CapturedLogs) {
+    let Some(system) = TestSystem::spawn(backend).await else {
         return;
     };
     let addr = system.base_url.trim_start_matches("http://").to_owned();
     let mut socket = stomp::subscriber(&addr, "/topic/orders", None).await;
 
     // REST with a traceparent: continued.
+    let before = logs.json_lines().len();
     let response = system
         .http
         .post(system.url("/orders"))
@@ -77,7 +85,7 @@ async fn a_trace_reaches_inventory_every_log_line_and_the_live_event() {
     assert_eq!(response.status(), 200);
     let frame = ws::next_frame(&mut socket).await;
     assert_eq!(stomp::header(&frame, "trace_id"), Some(TRACE), "{frame}");
-    let lines = logs.json_lines();
+    let lines = logs.json_lines().split_off(before);
     // order-service recorded it, inventory reserved it: both in the trace.
     all_carry(&lines, "INSERT INTO orders", TRACE);
     all_carry(&lines, "INSERT INTO reservations", TRACE);
