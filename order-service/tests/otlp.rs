@@ -14,6 +14,7 @@ mod common;
 
 use std::{collections::HashMap, time::Duration};
 
+use common::logs::statements_carry;
 use serde_json::{Value, json};
 use support::{
     telemetry::{LogFormat, Settings},
@@ -163,30 +164,8 @@ async fn one_order_is_one_trace_across_both_services() {
 
     // Log lines of the request, on both sides, carry the trace id.
     let order_lines = order_logs.lock().unwrap().clone();
-    let inserts: Vec<&Value> = order_lines
-        .iter()
-        .filter(|l| {
-            l["db.statement"]
-                .as_str()
-                .is_some_and(|s| s.contains("INSERT INTO orders"))
-        })
-        .collect();
-    assert!(!inserts.is_empty());
-    assert!(
-        inserts.iter().all(|l| l["trace_id"] == TRACE),
-        "{inserts:#?}"
-    );
-    let claims: Vec<Value> = logs
-        .json_lines()
-        .into_iter()
-        .filter(|l| {
-            l["db.statement"]
-                .as_str()
-                .is_some_and(|s| s.contains("INSERT INTO reservations"))
-        })
-        .collect();
-    assert!(!claims.is_empty());
-    assert!(claims.iter().all(|l| l["trace_id"] == TRACE), "{claims:#?}");
+    statements_carry(&order_lines, "INSERT INTO orders", TRACE);
+    statements_carry(&logs.json_lines(), "INSERT INTO reservations", TRACE);
 
     // Idle: no span is exported for health checks, probes or the
     // reconciler's empty rounds.

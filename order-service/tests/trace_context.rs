@@ -13,7 +13,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestSystem, stomp};
+use common::{TestSystem, logs::statements_carry, stomp};
 use proto::{OrderRequest, order_service_client::OrderServiceClient};
 use serde_json::{Value, json};
 use support::{
@@ -23,29 +23,6 @@ use support::{
 
 const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const GRPC_TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
-
-/// The database statements each service runs for one order, as logged.
-fn statements<'a>(lines: &'a [Value], table_write: &str) -> Vec<&'a Value> {
-    lines
-        .iter()
-        .filter(|l| l["target"] == "sqlx::query")
-        .filter(|l| {
-            l["db.statement"]
-                .as_str()
-                .is_some_and(|s| s.contains(table_write))
-        })
-        .collect()
-}
-
-/// Every line of `lines` that wrote `table_write` carries `trace`, and
-/// there is at least one.
-fn all_carry(lines: &[Value], table_write: &str, trace: &str) {
-    let found = statements(lines, table_write);
-    assert!(!found.is_empty(), "no {table_write:?} statement logged");
-    for line in found {
-        assert_eq!(line["trace_id"], trace, "{line}");
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trace_reaches_inventory_every_log_line_and_the_live_event() {
@@ -87,8 +64,8 @@ async fn check(backend: Backend, logs: &CapturedLogs) {
     assert_eq!(stomp::header(&frame, "trace_id"), Some(TRACE), "{frame}");
     let lines = logs.json_lines().split_off(before);
     // order-service recorded it, inventory reserved it: both in the trace.
-    all_carry(&lines, "INSERT INTO orders", TRACE);
-    all_carry(&lines, "INSERT INTO reservations", TRACE);
+    statements_carry(&lines, "INSERT INTO orders", TRACE);
+    statements_carry(&lines, "INSERT INTO reservations", TRACE);
 
     // Cancelling is a request of its own, with its own trace.
     let id = response.json::<Value>().await.unwrap()["id"].clone();
@@ -122,8 +99,8 @@ async fn check(backend: Backend, logs: &CapturedLogs) {
     assert!(started.bytes().all(|b| b.is_ascii_hexdigit()) && started != "0".repeat(32));
     assert_ne!(started, TRACE);
     let lines = logs.json_lines().split_off(before);
-    all_carry(&lines, "INSERT INTO orders", &started);
-    all_carry(&lines, "INSERT INTO reservations", &started);
+    statements_carry(&lines, "INSERT INTO orders", &started);
+    statements_carry(&lines, "INSERT INTO reservations", &started);
 
     // A malformed traceparent is ignored: a trace is started instead.
     let response = system
@@ -165,8 +142,8 @@ async fn check(backend: Backend, logs: &CapturedLogs) {
         "{frame}"
     );
     let lines = logs.json_lines().split_off(before);
-    all_carry(&lines, "INSERT INTO orders", GRPC_TRACE);
-    all_carry(&lines, "INSERT INTO reservations", GRPC_TRACE);
+    statements_carry(&lines, "INSERT INTO orders", GRPC_TRACE);
+    statements_carry(&lines, "INSERT INTO reservations", GRPC_TRACE);
 
     system.stop().await;
 }
