@@ -7,11 +7,18 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
+use utoipa::{
+    IntoParams, ToResponse, ToSchema,
+    openapi::{
+        self, ContentBuilder, KnownFormat, Ref, RefOr, ResponseBuilder, SchemaFormat,
+        schema::{ArrayBuilder, Object, ObjectBuilder, Type},
+    },
+};
 
-use super::{AppState, EVENT_SEQ, json::JsonBody};
+use super::{AppState, EVENT_SEQ, docs, json::JsonBody};
 use crate::{
-    domain::{IdempotencyKey, NewOrder, Order},
-    error::{Error, Result},
+    domain::{IdempotencyKey, NewOrder, Order, schema},
+    error::{Error, ErrorBody, Result},
 };
 
 /// Page size when `limit` is not given.
@@ -20,15 +27,49 @@ pub(super) const DEFAULT_PAGE: i64 = 100;
 pub(super) const MAX_PAGE: i64 = 1000;
 
 /// The request body, as the original: `{"product":"Laptop","quantity":2}`.
-/// Fields are optional here so that a missing one gets a precise message.
-#[derive(Deserialize)]
+/// Fields are optional here so that a missing one gets a precise message;
+/// the contract says they are required, as they are.
+#[derive(Deserialize, ToSchema)]
 pub(super) struct CreateOrder {
+    /// The product's name at inventory.
+    #[schema(schema_with = schema::product, required = true)]
     product: Option<String>,
+    /// Units to order.
+    #[schema(schema_with = schema::quantity, required = true)]
     quantity: Option<i64>,
 }
 
 /// `POST /orders`: 200 with the order (CREATED or REJECTED with a reason),
 /// 503 when inventory cannot answer. `Idempotency-Key` makes retries safe.
+#[utoipa::path(
+    post, path = "/orders", tag = "orders", operation_id = "createOrder",
+    summary = "Place an order",
+    description = "Reserves the stock at inventory and answers the order `CREATED`, or \
+        `REJECTED` with a `reason`. Send an `Idempotency-Key` to make retries safe.",
+    params(IdempotencyKey),
+    request_body(content = CreateOrder, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The order: `CREATED` (its stock is reserved) or `REJECTED` \
+            with a `reason`. A retry with the same `Idempotency-Key` and body answers the first \
+            order as it is now.", body = Order,
+            links(
+                ("GetOrder" = (operation_id = "getOrder", parameters(("id" = "$response.body#/id")),
+                    description = "The order, read back.")),
+                ("CancelOrder" = (operation_id = "cancelOrder", parameters(("id" = "$response.body#/id")),
+                    description = "Cancels the order (when `CREATED`).")),
+            )),
+        (status = 400, description = "Malformed JSON or wrong types, a missing or invalid \
+            `product` or `quantity`, or a malformed `Idempotency-Key`; nothing was written.", body = ErrorBody),
+        (status = 403, response = docs::Forbidden),
+        (status = 408, response = docs::RequestTimeout),
+        (status = 409, description = "A request with this `Idempotency-Key` is still being processed.", body = ErrorBody),
+        (status = 413, response = docs::PayloadTooLarge),
+        (status = 415, response = docs::UnsupportedMediaType),
+        (status = 422, description = "This `Idempotency-Key` was used for a different request.", body = ErrorBody),
+        (status = 500, response = docs::InternalError),
+        (status = 503, response = docs::Unavailable),
+    )
+)]
 pub(super) async fn create(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -42,10 +83,71 @@ pub(super) async fn create(
     Ok(Json(app.flow.place(new, idempotency).await?))
 }
 
-#[derive(Deserialize)]
-struct Page {
+/// The query of `GET /orders`, read as text so that a bad value gets our
+/// message; the contract says what is accepted.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct Page {
+    /// Orders per page.
+    #[param(schema_with = limit_schema)]
     limit: Option<String>,
+    /// Continue below this order id (from the `Link` header of the previous page).
+    #[param(schema_with = id_schema)]
     before: Option<String>,
+}
+
+/// `limit`: 1 to [`MAX_PAGE`], [`DEFAULT_PAGE`] when absent.
+fn limit_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+        .minimum(Some(1))
+        .maximum(Some(MAX_PAGE))
+        .default(Some(DEFAULT_PAGE.into()))
+        .build()
+}
+
+/// An order id as `before` accepts it: a positive int64.
+fn id_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+        .minimum(Some(1))
+        .build()
+}
+
+/// The 200 of `GET /orders`: a page of orders and its headers.
+struct OrderList;
+
+impl<'s> ToResponse<'s> for OrderList {
+    fn response() -> (&'s str, RefOr<openapi::Response>) {
+        let page = ArrayBuilder::new().items(Ref::from_schema_name("Order"));
+        let response = ResponseBuilder::new()
+            .description("Orders, newest first.")
+            .content(
+                "application/json",
+                ContentBuilder::new().schema(Some(page)).build(),
+            )
+            .header(
+                "Event-Seq",
+                docs::header(
+                    Type::Integer,
+                    "The newest `/topic/orders` event this page reflects: subscribe with \
+                     `from-seq` set to it to miss no change.",
+                    true,
+                ),
+            )
+            .header(
+                "Link",
+                docs::header(
+                    Type::String,
+                    "On a full page only: `</orders?before=<last id>&limit=<limit>>; rel=\"next\"`.",
+                    false,
+                ),
+            )
+            .build();
+        ("OrderList", response.into())
+    }
 }
 
 fn parse_param(
@@ -69,6 +171,20 @@ fn parse_param(
 /// id. A full page carries `Link: <…?before=…>; rel="next"`. `Event-Seq`
 /// is the order log's newest seq, read before the orders: replaying from it
 /// may repeat a change the page already shows, never miss one.
+#[utoipa::path(
+    get, path = "/orders", tag = "orders", operation_id = "listOrders",
+    summary = "List orders, newest first",
+    description = "A page of at most `limit` orders; a full page has a `Link` header to the \
+        next one (`before` = the last id). `Event-Seq` is where to resume `/topic/orders` \
+        from: a change the page already shows may be repeated, none is missed.",
+    params(Page),
+    responses(
+        (status = 200, response = inline(OrderList)),
+        (status = 400, description = "`limit` or `before` out of range or not an integer, or a malformed query.", body = ErrorBody),
+        (status = 500, response = docs::InternalError),
+        (status = 503, response = docs::Unavailable),
+    )
+)]
 pub(super) async fn list(
     State(app): State<AppState>,
     RawQuery(query): RawQuery,
@@ -104,6 +220,18 @@ fn parse_id(raw: &str) -> Result<i64> {
 }
 
 /// `GET /orders/{id}`.
+#[utoipa::path(
+    get, path = "/orders/{id}", tag = "orders", operation_id = "getOrder",
+    summary = "Read an order",
+    params(("id" = i64, Path, minimum = 1, description = "The order's id.")),
+    responses(
+        (status = 200, description = "The order.", body = Order),
+        (status = 400, description = "The id is not a positive integer.", body = ErrorBody),
+        (status = 404, description = "No such order.", body = ErrorBody),
+        (status = 500, response = docs::InternalError),
+        (status = 503, response = docs::Unavailable),
+    )
+)]
 pub(super) async fn get(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -118,6 +246,22 @@ pub(super) async fn get(
 
 /// `POST /orders/{id}/cancel`: 200 CANCELLED with its stock released, 404,
 /// or 409 when the order is not CREATED.
+#[utoipa::path(
+    post, path = "/orders/{id}/cancel", tag = "orders", operation_id = "cancelOrder",
+    summary = "Cancel an order",
+    description = "Only a `CREATED` order; its stock is given back exactly once.",
+    params(("id" = i64, Path, minimum = 1, description = "The order's id.")),
+    responses(
+        (status = 200, description = "The order, `CANCELLED`; its stock is given back (later, \
+            when inventory cannot be reached now).", body = Order),
+        (status = 400, description = "The id is not a positive integer.", body = ErrorBody),
+        (status = 403, response = docs::Forbidden),
+        (status = 404, description = "No such order.", body = ErrorBody),
+        (status = 409, description = "The order is not `CREATED`.", body = ErrorBody),
+        (status = 500, response = docs::InternalError),
+        (status = 503, response = docs::Unavailable),
+    )
+)]
 pub(super) async fn cancel(
     State(app): State<AppState>,
     Path(id): Path<String>,
