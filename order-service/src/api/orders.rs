@@ -6,7 +6,10 @@ use axum::{
     http::{HeaderMap, HeaderValue, header},
     response::{IntoResponse, Response},
 };
-use serde::Deserialize;
+use serde::{
+    Deserialize, Deserializer,
+    de::{Error as _, Unexpected},
+};
 use utoipa::{
     IntoParams, ToResponse, ToSchema,
     openapi::{
@@ -35,8 +38,31 @@ pub(super) struct CreateOrder {
     #[schema(schema_with = schema::product, required = true)]
     product: Option<String>,
     /// Units to order.
+    #[serde(default, deserialize_with = "whole_number")]
     #[schema(schema_with = schema::quantity, required = true)]
     quantity: Option<i64>,
+}
+
+/// A JSON number without a fractional part, as JSON Schema's `integer` is
+/// (so `2.0` is 2, as clients that write every number as a float send it).
+/// Outside the i64 range it saturates, and `NewOrder::parse` refuses it
+/// with its range message.
+fn whole_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    if let Some(i) = n.as_i64() {
+        return Ok(Some(i));
+    }
+    if n.is_u64() {
+        return Ok(Some(i64::MAX));
+    }
+    match n.as_f64() {
+        // A saturating cast: no JSON number is NaN or infinite.
+        Some(f) if f.fract() == 0.0 => Ok(Some(f as i64)),
+        Some(f) => Err(D::Error::invalid_type(Unexpected::Float(f), &"an integer")),
+        None => Err(D::Error::custom("expected an integer")),
+    }
 }
 
 /// `POST /orders`: 200 with the order (CREATED or REJECTED with a reason),
