@@ -2,8 +2,8 @@
 
 use axum::{
     Json,
-    extract::{Path, RawQuery, State},
-    http::{HeaderMap, HeaderValue, header},
+    extract::{FromRequestParts, Path, RawQuery, State},
+    http::{HeaderMap, HeaderValue, header, request::Parts},
     response::{IntoResponse, Response},
 };
 use serde::{
@@ -13,7 +13,8 @@ use serde::{
 use utoipa::{
     IntoParams, ToResponse, ToSchema,
     openapi::{
-        self, ContentBuilder, KnownFormat, Ref, RefOr, ResponseBuilder, SchemaFormat,
+        self, ContentBuilder, KnownFormat, Ref, RefOr, Required, ResponseBuilder, SchemaFormat,
+        path::{Parameter, ParameterBuilder, ParameterIn},
         schema::{ArrayBuilder, Object, ObjectBuilder, Type},
     },
 };
@@ -133,7 +134,7 @@ fn limit_schema() -> Object {
         .build()
 }
 
-/// An order id as `before` accepts it: a positive int64.
+/// An order id as [`OrderId`] and `before` accept it: a positive int64.
 fn id_schema() -> Object {
     ObjectBuilder::new()
         .schema_type(Type::Integer)
@@ -239,17 +240,46 @@ pub(super) async fn list(
     Ok(response)
 }
 
-fn parse_id(raw: &str) -> Result<i64> {
-    raw.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
-        Error::BadRequest(format!("Order id must be a positive integer, not {raw:?}"))
-    })
+/// The `{id}` of `/orders/{id}…`: a positive integer, else a JSON 400
+/// (axum's `Path` answers a segment that is not UTF-8 in plain text).
+pub(super) struct OrderId(i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for OrderId {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| Error::BadRequest(format!("Invalid order id: {}", e.body_text())))?;
+        raw.parse::<i64>()
+            .ok()
+            .filter(|id| *id > 0)
+            .map(OrderId)
+            .ok_or_else(|| {
+                Error::BadRequest(format!("Order id must be a positive integer, not {raw:?}"))
+            })
+    }
+}
+
+impl IntoParams for OrderId {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![
+            ParameterBuilder::new()
+                .name("id")
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .description(Some("The order's id."))
+                .schema(Some(id_schema()))
+                .build(),
+        ]
+    }
 }
 
 /// `GET /orders/{id}`.
 #[utoipa::path(
     get, path = "/orders/{id}", tag = "orders", operation_id = "getOrder",
     summary = "Read an order",
-    params(("id" = i64, Path, minimum = 1, description = "The order's id.")),
+    params(OrderId),
     responses(
         (status = 200, description = "The order.", body = Order),
         (status = 400, description = "The id is not a positive integer.", body = ErrorBody),
@@ -258,11 +288,7 @@ fn parse_id(raw: &str) -> Result<i64> {
         (status = 503, response = docs::Unavailable),
     )
 )]
-pub(super) async fn get(
-    State(app): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<Order>> {
-    let id = parse_id(&id)?;
+pub(super) async fn get(State(app): State<AppState>, OrderId(id): OrderId) -> Result<Json<Order>> {
     app.orders
         .get(id)
         .await?
@@ -276,7 +302,7 @@ pub(super) async fn get(
     post, path = "/orders/{id}/cancel", tag = "orders", operation_id = "cancelOrder",
     summary = "Cancel an order",
     description = "Only a `CREATED` order; its stock is given back exactly once.",
-    params(("id" = i64, Path, minimum = 1, description = "The order's id.")),
+    params(OrderId),
     responses(
         (status = 200, description = "The order, `CANCELLED`; its stock is given back (later, \
             when inventory cannot be reached now).", body = Order),
@@ -290,8 +316,7 @@ pub(super) async fn get(
 )]
 pub(super) async fn cancel(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    OrderId(id): OrderId,
 ) -> Result<Json<Order>> {
-    let id = parse_id(&id)?;
     Ok(Json(app.flow.cancel(id).await?))
 }
