@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod openapi;
 pub(crate) mod process;
 pub(crate) mod proxy;
 pub(crate) mod stomp;
