@@ -34,6 +34,8 @@ pub(super) const MAX_PAGE: i64 = 1000;
 /// Fields are optional here so that a missing one gets a precise message;
 /// the contract says they are required, as they are.
 #[derive(Deserialize, ToSchema)]
+#[schema(description = "A new order, as the original took it: \
+    `{\"product\":\"Laptop\",\"quantity\":2}`.")]
 pub(super) struct CreateOrder {
     /// The product's name at inventory.
     #[schema(schema_with = schema::product, required = true)]
