@@ -110,15 +110,50 @@ impl ReservationKey {
 }
 
 /// A product as stored.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Product {
     /// Database id.
+    #[schema(minimum = 1)]
     pub(crate) id: i64,
     /// Unique name.
+    #[schema(schema_with = name_schema)]
     pub(crate) name: String,
     /// Units in stock.
+    #[schema(schema_with = stock_schema)]
     pub(crate) stock_quantity: i64,
+}
+
+/// A product name as [`ProductName::parse`] accepts it, for the OpenAPI
+/// document.
+fn name_schema() -> utoipa::openapi::Object {
+    /// What `char::is_control` (Unicode category Cc) matches, as a regex
+    /// class body; ECMA-262 and Python read it the same way.
+    const CONTROL: &str = r"\x00-\x1f\x7f-\x9f";
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .min_length(Some(1))
+        .max_length(Some(MAX_PRODUCT_NAME))
+        .pattern(Some(format!(r"^[^{CONTROL}]*[^\s{CONTROL}][^{CONTROL}]*$")))
+        .description(Some(format!(
+            "Unique; at most {MAX_PRODUCT_NAME} bytes of UTF-8, not blank, without \
+             control characters."
+        )))
+        .build()
+}
+
+/// Stock as the `products` table's CHECK keeps it: 0 to `i32::MAX` (the
+/// gRPC API's range).
+fn stock_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::Integer)
+        .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+            utoipa::openapi::KnownFormat::Int64,
+        )))
+        .minimum(Some(0))
+        .maximum(Some(i32::MAX))
+        .description(Some("Units in stock."))
+        .build()
 }
 
 /// A committed stock change, published to watchers.

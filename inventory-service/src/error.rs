@@ -44,6 +44,23 @@ pub(crate) enum Error {
     Internal(String),
 }
 
+/// The body of every error answer: `{"message": "…"}`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub(crate) struct ErrorBody {
+    /// What went wrong, for people.
+    pub(crate) message: String,
+}
+
+impl ErrorBody {
+    /// An error answer with `message`.
+    pub(crate) fn json(message: impl Into<String>) -> Json<Self> {
+        Json(Self {
+            message: message.into(),
+        })
+    }
+}
+
 /// Result with this crate's error.
 pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -86,11 +103,10 @@ impl IntoResponse for Error {
             Error::NotFound(m) => (StatusCode::NOT_FOUND, m),
             Error::FailedPrecondition(m) => (StatusCode::CONFLICT, m),
             Error::Database(e) if db::is_unavailable(&e) => {
-                let body = Json(serde_json::json!({ "message": UNAVAILABLE }));
                 return (
                     StatusCode::SERVICE_UNAVAILABLE,
                     [(RETRY_AFTER, RETRY_AFTER_SECS)],
-                    body,
+                    ErrorBody::json(UNAVAILABLE),
                 )
                     .into_response();
             }
@@ -98,7 +114,7 @@ impl IntoResponse for Error {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
             }
         };
-        (status, Json(serde_json::json!({ "message": message }))).into_response()
+        (status, ErrorBody::json(message)).into_response()
     }
 }
 

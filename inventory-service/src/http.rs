@@ -1,18 +1,40 @@
-//! REST on 8081: the original `GET /inventory/products`, plus `/health`.
+//! REST on 8081: the original `GET /inventory/products`, plus `/health` and
+//! this API's OpenAPI document (`/openapi.json`, `/v3/api-docs`).
 
-use axum::{Json, Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
+mod docs;
 
-use crate::{domain::Product, error::Result, store::Store};
+use axum::{Extension, Json, Router, extract::State, http::StatusCode, response::IntoResponse};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-/// The REST routes.
+use crate::{
+    domain::Product,
+    error::{ErrorBody, Result},
+    store::Store,
+};
+
+/// Every REST route, each registered with its OpenAPI description (its
+/// handler's `#[utoipa::path]`): the one list of routes, so none can be
+/// served undocumented.
+fn routes() -> OpenApiRouter<Store> {
+    OpenApiRouter::with_openapi(docs::base())
+        .routes(routes!(products))
+        .routes(routes!(health))
+        .routes(routes!(docs::openapi))
+        .routes(routes!(docs::api_docs))
+}
+
+/// The REST routes, and JSON errors for unknown paths and methods.
 pub(crate) fn router(store: Store) -> Router {
-    Router::new()
-        .route("/inventory/products", get(products))
-        .route("/health", get(health))
+    let (routes, doc) = routes().split_for_parts();
+    routes
+        .route_layer(Extension(docs::Document::new(&doc)))
         .method_not_allowed_fallback(method_not_allowed)
-        // A span per request (continuing the caller's trace), not per probe.
+        // A span per request (continuing the caller's trace), not per
+        // probe or fetch of the document.
         .route_layer(axum::middleware::from_fn_with_state(
-            &["/health"][..],
+            &["/health", "/openapi.json", "/v3/api-docs"][..],
             support::telemetry::http::trace,
         ))
         .fallback(not_found)
@@ -20,37 +42,69 @@ pub(crate) fn router(store: Store) -> Router {
 }
 
 /// `[{"id":1,"name":"Laptop","stockQuantity":10}, …]`, the original shape.
+#[utoipa::path(
+    get, path = "/inventory/products", tag = "products", operation_id = "listProducts",
+    summary = "List products and their stock",
+    responses(
+        (status = 200, description = "Every product, by id.", body = [Product]),
+        (status = 500, response = docs::InternalError),
+        (status = 503, response = docs::Unavailable),
+    )
+)]
 async fn products(State(store): State<Store>) -> Result<Json<Vec<Product>>> {
     Ok(Json(store.list_products().await?))
 }
 
+/// `UP` or `DOWN`.
+#[derive(Clone, Copy, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+enum HealthState {
+    /// Answers.
+    Up,
+    /// Does not answer.
+    Down,
+}
+
+/// The service and its database.
+#[derive(Debug, Serialize, ToSchema)]
+struct Health {
+    /// The service as a whole: its database's state.
+    status: HealthState,
+    /// The inventory database.
+    database: HealthState,
+}
+
 /// 200 when the database answers, 503 otherwise.
+#[utoipa::path(
+    get, path = "/health", tag = "health", operation_id = "health",
+    summary = "Readiness: the database answers",
+    responses(
+        (status = 200, description = "The database answers.", body = Health),
+        (status = 503, response = inline(docs::NotReady)),
+    )
+)]
 async fn health(State(store): State<Store>) -> impl IntoResponse {
-    match store.db().ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(serde_json::json!({"status": "UP", "database": "UP"})),
-        ),
+    let (code, state) = match store.db().ping().await {
+        Ok(()) => (StatusCode::OK, HealthState::Up),
         Err(e) => {
             tracing::warn!(error = %e, "health check: database unreachable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(serde_json::json!({"status": "DOWN", "database": "DOWN"})),
-            )
+            (StatusCode::SERVICE_UNAVAILABLE, HealthState::Down)
         }
-    }
+    };
+    let body = Health {
+        status: state,
+        database: state,
+    };
+    (code, Json(body))
 }
 
 async fn not_found() -> impl IntoResponse {
-    (
-        StatusCode::NOT_FOUND,
-        Json(serde_json::json!({"message": "Not found"})),
-    )
+    (StatusCode::NOT_FOUND, ErrorBody::json("Not found"))
 }
 
 async fn method_not_allowed() -> impl IntoResponse {
     (
         StatusCode::METHOD_NOT_ALLOWED,
-        Json(serde_json::json!({"message": "Method not allowed"})),
+        ErrorBody::json("Method not allowed"),
     )
 }

@@ -16,7 +16,7 @@ pub(crate) const MAX_PRODUCT_NAME: usize = 100;
 pub(crate) const MAX_IDEMPOTENCY_KEY: usize = 255;
 
 /// Where an order stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub(crate) enum Status {
     /// Recorded; its reservation is under way.
@@ -66,22 +66,27 @@ pub(crate) mod reason {
 
 /// An order as clients see it: `{"id","product","quantity","status"}` as the
 /// original, plus `reason` (rejections) and `createdAt` (RFC 3339, UTC).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Order {
     /// Increasing id; pages of `GET /orders` are cut by it.
+    #[schema(minimum = 1)]
     pub id: i64,
     /// Product name.
+    #[schema(schema_with = schema::product)]
     pub product: String,
     /// Units ordered.
+    #[schema(schema_with = schema::quantity)]
     pub quantity: i64,
     /// Where it stands.
     pub status: Status,
     /// Why it was rejected.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = schema::reason)]
     pub reason: Option<String>,
     /// When it was placed.
     #[serde(serialize_with = "rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: SystemTime,
     /// The unique key (also the reservation key at inventory); not shown.
     #[serde(skip)]
@@ -182,6 +187,101 @@ impl IdempotencyKey {
     /// The key.
     pub(crate) fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl utoipa::IntoParams for IdempotencyKey {
+    /// The optional request header, with the rules of [`IdempotencyKey::parse`].
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        use utoipa::openapi::{
+            Required,
+            path::{ParameterBuilder, ParameterIn},
+        };
+        vec![
+            ParameterBuilder::new()
+                .name("Idempotency-Key")
+                .parameter_in(ParameterIn::Header)
+                .required(Required::False)
+                .description(Some(
+                    "Makes a retry safe: a retry with the same key and body returns the \
+                     first answer instead of placing a second order; the same key with \
+                     another body is 422, a retry while the first is in flight 409.",
+                ))
+                .schema(Some(schema::idempotency_key()))
+                .build(),
+        ]
+    }
+}
+
+/// The OpenAPI schemas of what this module validates, made from its limits
+/// so that the published contract cannot drift from the checks.
+pub(crate) mod schema {
+    use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
+
+    use super::{MAX_IDEMPOTENCY_KEY, MAX_PRODUCT_NAME, MAX_QUANTITY, reason};
+
+    /// What `char::is_control` (Unicode category Cc) matches, as a regex
+    /// class body; both ECMA-262 and Python read it the same way.
+    const CONTROL: &str = r"\x00-\x1f\x7f-\x9f";
+
+    /// A product name as [`super::NewOrder::parse`] accepts it.
+    pub(crate) fn product() -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(MAX_PRODUCT_NAME))
+            // Not blank, no control character anywhere.
+            .pattern(Some(format!(r"^[^{CONTROL}]*[^\s{CONTROL}][^{CONTROL}]*$")))
+            .description(Some(format!(
+                "At most {MAX_PRODUCT_NAME} bytes of UTF-8 (`maxLength` counts \
+                 characters, so a name of multi-byte characters is refused sooner), \
+                 not blank, without control characters."
+            )))
+            .examples(["Laptop"])
+            .build()
+    }
+
+    /// A quantity as [`super::NewOrder::parse`] accepts it.
+    pub(crate) fn quantity() -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::Int64,
+            )))
+            .minimum(Some(1))
+            .maximum(Some(MAX_QUANTITY))
+            .examples([2])
+            .build()
+    }
+
+    /// Every reason a rejection is given.
+    pub(crate) fn reason() -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some([
+                reason::INSUFFICIENT_STOCK,
+                reason::UNKNOWN_PRODUCT,
+                reason::INVENTORY_UNAVAILABLE,
+                reason::INTERRUPTED,
+            ]))
+            .description(Some(
+                "Why the order was rejected; only on `REJECTED` orders.",
+            ))
+            .build()
+    }
+
+    /// An `Idempotency-Key` as [`super::IdempotencyKey::parse`] accepts it.
+    pub(crate) fn idempotency_key() -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(MAX_IDEMPOTENCY_KEY))
+            // `u8::is_ascii_graphic`: `!` to `~`.
+            .pattern(Some(r"^[!-~]+$"))
+            .examples(["3f2a9c1e-7b7d-4f4e-9d2b-1c0a8e6f5d4c"])
+            .build()
     }
 }
 

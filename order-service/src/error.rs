@@ -57,6 +57,14 @@ pub(crate) enum Error {
     Batch(Arc<Error>),
 }
 
+/// The body of every error answer: `{"message": "…"}`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub(crate) struct ErrorBody {
+    /// What went wrong, for people.
+    pub message: String,
+}
+
 /// Result with this crate's error.
 pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -119,11 +127,10 @@ impl Error {
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let status = self.status();
-        let mut response = (
-            status,
-            Json(serde_json::json!({ "message": self.public_message() })),
-        )
-            .into_response();
+        let body = ErrorBody {
+            message: self.public_message(),
+        };
+        let mut response = (status, Json(body)).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(
                 http::header::RETRY_AFTER,

@@ -5,12 +5,72 @@
 //!   is down (without inventory, orders fail fast but reads still work).
 
 use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::{
+    ToResponse, ToSchema,
+    openapi::{self, ContentBuilder, Ref, RefOr, schema::OneOfBuilder},
+};
 
-use super::AppState;
+use super::{AppState, docs};
 
-fn up(ok: bool) -> &'static str {
-    if ok { "UP" } else { "DOWN" }
+/// The state of the service or of one part of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub(super) enum HealthState {
+    /// Answers.
+    Up,
+    /// Serves reads, but orders fail (inventory is down); `/health` only.
+    Degraded,
+    /// Does not answer.
+    Down,
+}
+
+impl HealthState {
+    fn from(ok: bool) -> Self {
+        if ok { Self::Up } else { Self::Down }
+    }
+}
+
+/// `/health` and `/health/ready`: the whole and its parts.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct Health {
+    /// `UP`; `DEGRADED` (on `/health`) when only inventory is down; `DOWN`.
+    status: HealthState,
+    /// The orders database.
+    database: HealthState,
+    /// inventory-service, over gRPC.
+    inventory: HealthState,
+}
+
+/// `/health/live`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct Live {
+    /// Always `UP`.
+    status: HealthState,
+}
+
+/// The 503 of `/health` and `/health/ready`: their own answer saying what
+/// is down, or the connection cap's error.
+struct NotReady;
+
+impl<'s> ToResponse<'s> for NotReady {
+    fn response() -> (&'s str, RefOr<openapi::Response>) {
+        let body = OneOfBuilder::new()
+            .item(Ref::from_schema_name("Health"))
+            .item(Ref::from_schema_name("Error"));
+        let response = openapi::ResponseBuilder::new()
+            .description(
+                "What is down (a `Health`), or too many connections (an `Error`, with \
+                 `Retry-After`).",
+            )
+            .content(
+                "application/json",
+                ContentBuilder::new().schema(Some(body)).build(),
+            )
+            .header("Retry-After", docs::retry_after(false))
+            .build();
+        ("NotReady", response.into())
+    }
 }
 
 async fn probe(app: &AppState) -> (bool, bool) {
@@ -19,30 +79,60 @@ async fn probe(app: &AppState) -> (bool, bool) {
 }
 
 /// Liveness and readiness in one answer.
+#[utoipa::path(
+    get, path = "/health", tag = "health", operation_id = "health",
+    summary = "Liveness and readiness, part by part",
+    description = "200 unless the database is down: without inventory, orders fail fast but \
+        reads still work (`DEGRADED`).",
+    responses(
+        (status = 200, description = "The database answers; `status` is `DEGRADED` when inventory does not.", body = Health),
+        (status = 503, response = inline(NotReady)),
+    )
+)]
 pub(super) async fn health(State(app): State<AppState>) -> impl IntoResponse {
     let (db, inventory) = probe(&app).await;
     let status = match (db, inventory) {
-        (true, true) => "UP",
-        (true, false) => "DEGRADED",
-        _ => "DOWN",
+        (true, true) => HealthState::Up,
+        (true, false) => HealthState::Degraded,
+        _ => HealthState::Down,
     };
     let code = if db {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (
-        code,
-        Json(json!({ "status": status, "database": up(db), "inventory": up(inventory) })),
-    )
+    let body = Health {
+        status,
+        database: HealthState::from(db),
+        inventory: HealthState::from(inventory),
+    };
+    (code, Json(body))
 }
 
 /// 200 while the process serves requests.
+#[utoipa::path(
+    get, path = "/health/live", tag = "health", operation_id = "live",
+    summary = "Liveness: the process serves requests",
+    responses(
+        (status = 200, description = "The process serves requests.", body = Live),
+        (status = 503, response = docs::Unavailable),
+    )
+)]
 pub(super) async fn live() -> impl IntoResponse {
-    Json(json!({ "status": "UP" }))
+    Json(Live {
+        status: HealthState::Up,
+    })
 }
 
 /// 200 when the database and inventory answer, 503 otherwise.
+#[utoipa::path(
+    get, path = "/health/ready", tag = "health", operation_id = "ready",
+    summary = "Readiness: the database and inventory answer",
+    responses(
+        (status = 200, description = "The database and inventory answer.", body = Health),
+        (status = 503, response = inline(NotReady)),
+    )
+)]
 pub(super) async fn ready(State(app): State<AppState>) -> impl IntoResponse {
     let (db, inventory) = probe(&app).await;
     let code = if db && inventory {
@@ -50,15 +140,23 @@ pub(super) async fn ready(State(app): State<AppState>) -> impl IntoResponse {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (
-        code,
-        Json(
-            json!({ "status": up(db && inventory), "database": up(db), "inventory": up(inventory) }),
-        ),
-    )
+    let body = Health {
+        status: HealthState::from(db && inventory),
+        database: HealthState::from(db),
+        inventory: HealthState::from(inventory),
+    };
+    (code, Json(body))
 }
 
 /// Prometheus text exposition.
+#[utoipa::path(
+    get, path = "/metrics", tag = "health", operation_id = "metrics",
+    summary = "Prometheus metrics",
+    responses(
+        (status = 200, description = "Prometheus text exposition format 0.0.4.", body = String, content_type = "text/plain"),
+        (status = 503, response = docs::Unavailable),
+    )
+)]
 pub(super) async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
     (
         [(

@@ -3,6 +3,7 @@
 //! ([`crate::error::Error`]) that every handler returns.
 
 mod cross_site;
+mod docs;
 mod health;
 mod json;
 mod orders;
@@ -12,13 +13,14 @@ mod products;
 use std::{path::Path, time::Instant};
 
 use axum::{
-    Router,
+    Extension, Router,
     extract::{MatchedPath, Request, State},
     http::Method,
     middleware::{self, Next},
     response::{IntoResponse, Response},
-    routing::{any, get, post},
+    routing::any,
 };
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use support::telemetry::http as trace;
 
@@ -34,7 +36,14 @@ use crate::{
 pub(crate) const EVENT_SEQ: &str = "event-seq";
 
 /// Routes without a span of their own: probes and scrapes.
-const UNTRACED: trace::Untraced = &["/health", "/health/live", "/health/ready", "/metrics"];
+const UNTRACED: trace::Untraced = &[
+    "/health",
+    "/health/live",
+    "/health/ready",
+    "/metrics",
+    "/openapi.json",
+    "/v3/api-docs",
+];
 
 /// What every handler can reach. Writes go through the order flow; reads
 /// go straight to where the data lives.
@@ -52,19 +61,31 @@ pub(crate) struct AppState {
     pub metrics: Metrics,
 }
 
-/// REST routes with CORS, a trace span per request and request metrics, the page's files for every
-/// other path, and JSON errors for unknown routes and methods.
+/// Every REST route, each registered with its OpenAPI description (its
+/// handler's `#[utoipa::path]`): the one list of routes, so none can be
+/// served undocumented.
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(docs::base())
+        .routes(routes!(orders::create, orders::list))
+        .routes(routes!(orders::get))
+        .routes(routes!(orders::cancel))
+        .routes(routes!(products::list))
+        .routes(routes!(health::health))
+        .routes(routes!(health::live))
+        .routes(routes!(health::ready))
+        .routes(routes!(health::metrics))
+        .routes(routes!(docs::openapi))
+        .routes(routes!(docs::api_docs))
+}
+
+/// REST routes with CORS, a trace span per request and request metrics,
+/// the page's files for every other path, and JSON errors for unknown
+/// routes and methods.
 pub(crate) fn router(state: AppState, origins: AllowedOrigins, frontend_dir: &Path) -> Router {
     let page = page::Page::new(frontend_dir);
-    Router::new()
-        .route("/orders", post(orders::create).get(orders::list))
-        .route("/orders/{id}", get(orders::get))
-        .route("/orders/{id}/cancel", post(orders::cancel))
-        .route("/products", get(products::list))
-        .route("/health", get(health::health))
-        .route("/health/live", get(health::live))
-        .route("/health/ready", get(health::ready))
-        .route("/metrics", get(health::metrics))
+    let (routes, doc) = routes().split_for_parts();
+    routes
+        .route_layer(Extension(docs::Document::new(&doc)))
         .method_not_allowed_fallback(method_not_allowed)
         // On the routes only: tower-http answers every OPTIONS as a
         // preflight, and an unknown path must stay a 404.

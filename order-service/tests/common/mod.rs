@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub(crate) mod logs;
+pub(crate) mod openapi;
 pub(crate) mod process;
 pub(crate) mod proxy;
 pub(crate) mod stomp;

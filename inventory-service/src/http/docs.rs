@@ -1,0 +1,189 @@
+//! The OpenAPI 3.1 document of the REST listing, served at `/openapi.json`
+//! and `/v3/api-docs` (springdoc's path). Operations are described on their
+//! handlers and registered with their routes in `super::routes`; this
+//! module adds the title, the description and the shared responses.
+//! (order-service has its own: the two documents share no operation.)
+
+use axum::{
+    Extension,
+    body::Bytes,
+    http::header,
+    response::{IntoResponse, Response},
+};
+use utoipa::{
+    ToResponse,
+    openapi::{
+        self, ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Ref, RefOr,
+        ResponseBuilder, Tag,
+        extensions::Extensions,
+        header::{Header, HeaderBuilder},
+        info::LicenseBuilder,
+        schema::{ObjectBuilder, OneOfBuilder, Type},
+    },
+};
+
+use crate::error::ErrorBody;
+
+/// What the document says about the whole API.
+const DESCRIPTION: &str = "\
+The original's product listing and a health check. Stock changes and reservations are \
+gRPC, on port 9091 (`InventoryService`, with server reflection).
+
+Every error is JSON `{\"message\": \"…\"}`: unknown paths answer 404, other methods on \
+these paths 405 (with `Allow`). Every 503 carries `Retry-After`.";
+
+/// The document before its operations.
+pub(super) fn base() -> OpenApi {
+    let info = InfoBuilder::new()
+        .title("inventory-service REST API")
+        .version(env!("CARGO_PKG_VERSION"))
+        .description(Some(DESCRIPTION))
+        .license(Some(
+            LicenseBuilder::new()
+                .name(env!("CARGO_PKG_LICENSE"))
+                .identifier(Some(env!("CARGO_PKG_LICENSE")))
+                .build(),
+        ))
+        .build();
+    let components = ComponentsBuilder::new()
+        .schema_from::<ErrorBody>()
+        .response_from::<InternalError>()
+        .response_from::<Unavailable>()
+        .build();
+    let tags = [
+        ("products", "Products and their stock."),
+        ("health", "Readiness."),
+        ("docs", "This document."),
+    ]
+    .map(|(name, description)| {
+        let mut tag = Tag::new(name);
+        tag.description = Some(description.to_owned());
+        tag
+    });
+    OpenApiBuilder::new()
+        .info(info)
+        .tags(Some(tags))
+        .components(Some(components))
+        .build()
+}
+
+/// `Retry-After` in seconds, as `error.rs` and `support::http` send it;
+/// `required` when every such response carries it.
+fn retry_after(required: bool) -> Header {
+    let mut header = HeaderBuilder::new()
+        .schema(Some(ObjectBuilder::new().schema_type(Type::Integer)))
+        .description(Some("Seconds to wait before retrying."))
+        .build();
+    if required {
+        // OpenAPI's Header Object has `required`; utoipa's has no field for
+        // it, but its extensions serialise flattened into the object.
+        header
+            .extensions
+            .get_or_insert_with(Extensions::default)
+            .insert("required".into(), true.into());
+    }
+    header
+}
+
+/// A JSON `{"message"}` answer.
+fn error(description: &str) -> ResponseBuilder {
+    ResponseBuilder::new().description(description).content(
+        "application/json",
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("Error")))
+            .build(),
+    )
+}
+
+/// A failed query or a corrupt row.
+pub(super) struct InternalError;
+
+impl<'s> ToResponse<'s> for InternalError {
+    fn response() -> (&'s str, RefOr<openapi::Response>) {
+        let response = error("An internal failure; the message is generic.").build();
+        ("InternalError", response.into())
+    }
+}
+
+/// 503 from the error type (the database cannot be reached) or from the
+/// connection cap (`support::http`), any operation.
+pub(super) struct Unavailable;
+
+impl<'s> ToResponse<'s> for Unavailable {
+    fn response() -> (&'s str, RefOr<openapi::Response>) {
+        let response = error(
+            "The database cannot be reached, or the service has too many connections; \
+             retry after `Retry-After` seconds.",
+        )
+        .header("Retry-After", retry_after(true))
+        .build();
+        ("Unavailable", response.into())
+    }
+}
+
+/// The 503 of `/health`: its own answer, or the connection cap's error.
+pub(super) struct NotReady;
+
+impl<'s> ToResponse<'s> for NotReady {
+    fn response() -> (&'s str, RefOr<openapi::Response>) {
+        let body = OneOfBuilder::new()
+            .item(Ref::from_schema_name("Health"))
+            .item(Ref::from_schema_name("Error"));
+        let response = ResponseBuilder::new()
+            .description(
+                "The database does not answer (a `Health`), or too many connections (an \
+                 `Error`, with `Retry-After`).",
+            )
+            .content(
+                "application/json",
+                ContentBuilder::new().schema(Some(body)).build(),
+            )
+            .header("Retry-After", retry_after(false))
+            .build();
+        ("NotReady", response.into())
+    }
+}
+
+/// The finished document as served, serialised once at start-up.
+#[derive(Clone, Debug)]
+pub(super) struct Document(Bytes);
+
+impl Document {
+    /// Serialises `doc`.
+    pub(super) fn new(doc: &OpenApi) -> Self {
+        // Maps with string keys and plain values: serialising cannot fail.
+        Self(Bytes::from(
+            doc.to_json().expect("an OpenAPI document serialises"),
+        ))
+    }
+
+    fn response(&self) -> Response {
+        ([(header::CONTENT_TYPE, "application/json")], self.0.clone()).into_response()
+    }
+}
+
+/// This document.
+#[utoipa::path(
+    get, path = "/openapi.json", tag = "docs", operation_id = "openapi",
+    summary = "This OpenAPI document",
+    responses(
+        (status = 200, description = "This document (OpenAPI 3.1).", body = serde_json::Value, content_type = "application/json"),
+        (status = 503, response = Unavailable),
+    )
+)]
+pub(super) async fn openapi(Extension(doc): Extension<Document>) -> Response {
+    doc.response()
+}
+
+/// This document, where springdoc serves it.
+#[utoipa::path(
+    get, path = "/v3/api-docs", tag = "docs", operation_id = "apiDocs",
+    summary = "This OpenAPI document, at springdoc's path",
+    responses(
+        (status = 200, description = "The same document as `/openapi.json`.", body = serde_json::Value, content_type = "application/json"),
+        (status = 503, response = Unavailable),
+    )
+)]
+pub(super) async fn api_docs(Extension(doc): Extension<Document>) -> Response {
+    doc.response()
+}
