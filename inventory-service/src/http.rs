@@ -25,16 +25,20 @@ fn routes() -> OpenApiRouter<Store> {
         .routes(routes!(docs::api_docs))
 }
 
+/// Routes without a span of their own: the probe and the document.
+const UNTRACED: support::telemetry::http::Untraced = &["/health", "/openapi.json", "/v3/api-docs"];
+
 /// The REST routes, and JSON errors for unknown paths and methods.
 pub(crate) fn router(store: Store) -> Router {
-    let (routes, doc) = routes().split_for_parts();
+    let (routes, mut doc) = routes().split_for_parts();
+    support::telemetry::http::document(&mut doc, UNTRACED);
     routes
         .route_layer(Extension(docs::Document::new(&doc)))
         .method_not_allowed_fallback(method_not_allowed)
         // A span per request (continuing the caller's trace), not per
         // probe or fetch of the document.
         .route_layer(axum::middleware::from_fn_with_state(
-            &["/health", "/openapi.json", "/v3/api-docs"][..],
+            UNTRACED,
             support::telemetry::http::trace,
         ))
         .fallback(not_found)

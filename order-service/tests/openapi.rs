@@ -169,6 +169,26 @@ async fn statuses_headers_and_links_are_described() {
     );
     assert_eq!(key["schema"]["pattern"], "^[!-~]+$");
 
+    // The W3C trace context: optional on every traced operation, absent
+    // from probes.
+    let traceparent = |method: &str, path: &str| {
+        operation(&doc, method, path)["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| p["name"] == "traceparent" && p["in"] == "header" && p["required"] == false)
+    };
+    for (method, path) in [
+        ("post", "/orders"),
+        ("get", "/orders"),
+        ("get", "/orders/{id}"),
+        ("post", "/orders/{id}/cancel"),
+        ("get", "/products"),
+    ] {
+        assert!(traceparent(method, path), "{method} {path}");
+    }
+    assert!(!traceparent("get", "/health/ready"));
+
     let page = &operation(&doc, "get", "/orders")["responses"]["200"];
     assert_eq!(page["headers"]["Event-Seq"]["required"], true);
     assert!(

@@ -83,7 +83,8 @@ fn routes() -> OpenApiRouter<AppState> {
 /// routes and methods.
 pub(crate) fn router(state: AppState, origins: AllowedOrigins, frontend_dir: &Path) -> Router {
     let page = page::Page::new(frontend_dir);
-    let (routes, doc) = routes().split_for_parts();
+    let (routes, mut doc) = routes().split_for_parts();
+    trace::document(&mut doc, UNTRACED);
     routes
         .route_layer(Extension(docs::Document::new(&doc)))
         .method_not_allowed_fallback(method_not_allowed)

@@ -7,6 +7,11 @@ use axum::{
     response::Response,
 };
 use tracing::{Instrument, field};
+use utoipa::openapi::{
+    OpenApi, Required,
+    path::{ParameterBuilder, ParameterIn},
+    schema::{ObjectBuilder, Type},
+};
 
 use super::{TRACE_TARGET, start_trace};
 
@@ -45,4 +50,47 @@ pub async fn trace(State(untraced): State<Untraced>, request: Request, next: Nex
         span.record("otel.status_code", "ERROR");
     }
     response
+}
+
+/// Adds the optional `traceparent` request header to every operation of
+/// `doc` that [`trace`] continues (all but the `untraced` paths).
+pub fn document(doc: &mut OpenApi, untraced: Untraced) {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        if untraced.contains(&path.as_str()) {
+            continue;
+        }
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.options,
+            &mut item.head,
+            &mut item.patch,
+            &mut item.trace,
+        ];
+        for operation in operations.into_iter().flatten() {
+            operation
+                .parameters
+                .get_or_insert_with(Vec::new)
+                .push(traceparent().into());
+        }
+    }
+}
+
+/// W3C Trace Context's header. No pattern: a malformed one is ignored (a
+/// trace is started), as the recommendation says, not refused.
+fn traceparent() -> utoipa::openapi::path::Parameter {
+    ParameterBuilder::new()
+        .name("traceparent")
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(
+            "W3C Trace Context (`00-<trace-id>-<parent-id>-<flags>`): the request continues \
+             that trace (its `tracestate` is kept), and the trace id is in every log line of \
+             the request and in the live event of the change it makes. Without one, or with \
+             a malformed one, a trace is started.",
+        ))
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .build()
 }
