@@ -198,6 +198,11 @@ impl<T: Send + 'static, R: Send + 'static> Inner<T, R> {
         let Some(first) = calls.first() else {
             return Span::none();
         };
+        if !crate::telemetry::exporting() {
+            // Fields and links are for the exported span; the log lines
+            // need only the parent, for its trace id.
+            return tracing::info_span!(target: TRACE_TARGET, parent: &first.span, "batch");
+        }
         let span = tracing::info_span!(
             target: TRACE_TARGET,
             parent: &first.span,

@@ -72,6 +72,12 @@ fn span<B>(request: &http::Request<B>) -> Span {
     if path.starts_with("/grpc.health.") || path.starts_with("/grpc.reflection.") {
         return Span::none();
     }
+    if !super::exporting() {
+        // Only what the log lines need (see `http::trace`).
+        let span = tracing::info_span!(target: TRACE_TARGET, "rpc", trace_id = field::Empty);
+        start_trace(&span, extract(request.headers()));
+        return span;
+    }
     // `/package.Service/Method`
     let (service, method) = path
         .trim_start_matches('/')

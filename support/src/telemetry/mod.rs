@@ -22,11 +22,13 @@ mod otlp;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use tracing::Subscriber;
 use tracing_subscriber::{
     EnvFilter, Layer, Registry,
     filter::{FilterExt, Targets, filter_fn},
     fmt::writer::BoxMakeWriter,
-    layer::{Filter, SubscriberExt},
+    layer::SubscriberExt,
+    registry::LookupSpan,
     util::SubscriberInitExt,
 };
 
@@ -82,7 +84,8 @@ impl Settings {
 /// are OpenTelemetry's; otherwise [`context`]'s own).
 static EXPORTING: AtomicBool = AtomicBool::new(false);
 
-fn exporting() -> bool {
+/// Whether spans are exported (so worth their attributes and links).
+pub(crate) fn exporting() -> bool {
     EXPORTING.load(Ordering::Relaxed)
 }
 
@@ -125,24 +128,28 @@ pub fn init_with_writer(settings: Settings, writer: BoxMakeWriter) -> Telemetry 
             }
         }
     });
-    let logs = match &exporter {
-        None => logs(settings.format, writer, filter),
+    let installed = match &exporter {
+        // One global filter: cheaper on every span entered and every event
+        // than a filter per layer, and nothing else needs one.
+        None => Registry::default()
+            .with(filter)
+            .with(logs(settings.format, writer))
+            .try_init(),
         // The exported inner spans must be visible to the log layer too: a
         // line logged inside one (by sqlx's SQLite worker thread, say, which
         // enters only the statement's span) would otherwise find no span it
         // knows, and no trace id.
-        Some(_) => {
+        Some(exporter) => {
             let spans = filter_fn(|meta| {
                 meta.is_span() && exported().would_enable(meta.target(), meta.level())
             });
-            logs(settings.format, writer, filter.or(spans))
+            Registry::default()
+                .with(logs(settings.format, writer).with_filter(filter.or(spans)))
+                .with(exporter.layer().with_filter(exported()))
+                .try_init()
         }
-    };
-    let mut layers = vec![logs];
-    if let Some(exporter) = &exporter {
-        layers.push(exporter.layer::<Registry>().with_filter(exported()).boxed());
     }
-    let installed = Registry::default().with(layers).try_init().is_ok();
+    .is_ok();
     if !installed {
         // Someone else's subscriber is in place: ours would receive nothing.
         return Telemetry::default();
@@ -154,14 +161,10 @@ pub fn init_with_writer(settings: Settings, writer: BoxMakeWriter) -> Telemetry 
     Telemetry { exporter }
 }
 
-/// The log layer: `format` to `writer`, what `filter` lets through.
-fn logs<F>(
-    format: LogFormat,
-    writer: BoxMakeWriter,
-    filter: F,
-) -> Box<dyn Layer<Registry> + Send + Sync>
+/// The log layer: `format` to `writer`.
+fn logs<S>(format: LogFormat, writer: BoxMakeWriter) -> Box<dyn Layer<S> + Send + Sync>
 where
-    F: Filter<Registry> + Send + Sync + 'static,
+    S: Subscriber + for<'a> LookupSpan<'a>,
 {
     match format {
         LogFormat::Json => json_subscriber::fmt::layer()
@@ -170,12 +173,8 @@ where
             .with_span_list(false)
             .flatten_span_list_on_top_level(true)
             .with_writer(writer)
-            .with_filter(filter)
             .boxed(),
-        LogFormat::Pretty => tracing_subscriber::fmt::layer()
-            .with_writer(writer)
-            .with_filter(filter)
-            .boxed(),
+        LogFormat::Pretty => tracing_subscriber::fmt::layer().with_writer(writer).boxed(),
     }
 }
 
