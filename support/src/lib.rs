@@ -12,6 +12,7 @@ pub mod db;
 pub mod event_log;
 pub mod grpc;
 pub mod http;
+pub mod openapi;
 pub mod service;
 pub mod shutdown;
 pub mod telemetry;

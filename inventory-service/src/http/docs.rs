@@ -4,12 +4,7 @@
 //! module adds the title, the description and the shared responses.
 //! (order-service has its own: the two documents share no operation.)
 
-use axum::{
-    Extension,
-    body::Bytes,
-    http::header,
-    response::{IntoResponse, Response},
-};
+use axum::Extension;
 use utoipa::{
     ToResponse,
     openapi::{
@@ -144,23 +139,7 @@ impl<'s> ToResponse<'s> for NotReady {
     }
 }
 
-/// The finished document as served, serialised once at start-up.
-#[derive(Clone, Debug)]
-pub(super) struct Document(Bytes);
-
-impl Document {
-    /// Serialises `doc`.
-    pub(super) fn new(doc: &OpenApi) -> Self {
-        // Maps with string keys and plain values: serialising cannot fail.
-        Self(Bytes::from(
-            doc.to_json().expect("an OpenAPI document serialises"),
-        ))
-    }
-
-    fn response(&self) -> Response {
-        ([(header::CONTENT_TYPE, "application/json")], self.0.clone()).into_response()
-    }
-}
+pub(super) use support::openapi::Document;
 
 /// This document.
 #[utoipa::path(
@@ -171,8 +150,8 @@ impl Document {
         (status = 503, response = Unavailable),
     )
 )]
-pub(super) async fn openapi(Extension(doc): Extension<Document>) -> Response {
-    doc.response()
+pub(super) async fn openapi(Extension(doc): Extension<Document>) -> Document {
+    doc
 }
 
 /// This document, where springdoc serves it.
@@ -184,6 +163,6 @@ pub(super) async fn openapi(Extension(doc): Extension<Document>) -> Response {
         (status = 503, response = Unavailable),
     )
 )]
-pub(super) async fn api_docs(Extension(doc): Extension<Document>) -> Response {
-    doc.response()
+pub(super) async fn api_docs(Extension(doc): Extension<Document>) -> Document {
+    doc
 }

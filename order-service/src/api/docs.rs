@@ -5,12 +5,7 @@
 //! without its description; this module adds what is shared: the title,
 //! the description, the error responses and the headers.
 
-use axum::{
-    Extension,
-    body::Bytes,
-    http::header,
-    response::{IntoResponse, Response},
-};
+use axum::Extension;
 use utoipa::{
     ToResponse,
     openapi::{
@@ -159,23 +154,7 @@ pub(super) fn retry_after(required: bool) -> Header {
     header(Type::Integer, "Seconds to wait before retrying.", required)
 }
 
-/// The finished document as served, serialised once at start-up.
-#[derive(Clone, Debug)]
-pub(super) struct Document(Bytes);
-
-impl Document {
-    /// Serialises `doc`.
-    pub(super) fn new(doc: &OpenApi) -> Self {
-        // Maps with string keys and plain values: serialising cannot fail.
-        Self(Bytes::from(
-            doc.to_json().expect("an OpenAPI document serialises"),
-        ))
-    }
-
-    fn response(&self) -> Response {
-        ([(header::CONTENT_TYPE, "application/json")], self.0.clone()).into_response()
-    }
-}
+pub(super) use support::openapi::Document;
 
 /// This document.
 #[utoipa::path(
@@ -186,8 +165,8 @@ impl Document {
         (status = 503, response = Unavailable),
     )
 )]
-pub(super) async fn openapi(Extension(doc): Extension<Document>) -> Response {
-    doc.response()
+pub(super) async fn openapi(Extension(doc): Extension<Document>) -> Document {
+    doc
 }
 
 /// This document, where springdoc serves it.
@@ -199,6 +178,6 @@ pub(super) async fn openapi(Extension(doc): Extension<Document>) -> Response {
         (status = 503, response = Unavailable),
     )
 )]
-pub(super) async fn api_docs(Extension(doc): Extension<Document>) -> Response {
-    doc.response()
+pub(super) async fn api_docs(Extension(doc): Extension<Document>) -> Document {
+    doc
 }
