@@ -99,8 +99,8 @@ impl Store {
     }
 
     /// Every product, by id.
-    #[tracing::instrument(name = "SELECT products", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.db.system()))]
     pub(crate) async fn list_products(&self) -> Result<Vec<Product>> {
+        let _span = support::db_span!("SELECT products", self.db.system());
         let rows = with_db!(&self.db, read, |pool| {
             sqlx::query("SELECT id, name, stock FROM products ORDER BY id")
                 .fetch_all(pool)
@@ -119,8 +119,8 @@ impl Store {
     }
 
     /// The stock of one product, `None` when unknown.
-    #[tracing::instrument(name = "SELECT products", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.db.system()))]
     pub(crate) async fn stock_of(&self, product: &ProductName) -> Result<Option<i64>> {
+        let _span = support::db_span!("SELECT products", self.db.system());
         let stock = with_db!(&self.db, read, |pool| {
             sqlx::query_scalar("SELECT stock FROM products WHERE name = $1")
                 .bind(product.as_str())
@@ -131,12 +131,12 @@ impl Store {
     }
 
     /// The original `UpdateStock`: takes `quantity` if that much is left.
-    #[tracing::instrument(name = "UPDATE products", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.db.system()))]
     pub(crate) async fn decrement(
         &self,
         product: &ProductName,
         quantity: Quantity,
     ) -> Result<Decrement> {
+        let _span = support::db_span!("UPDATE products", self.db.system());
         let updated: Option<(i64, i64)> = with_db!(&self.db, write, |pool| {
             sqlx::query_as(
                 "UPDATE products SET stock = stock - $1, version = version + 1 \
@@ -175,12 +175,12 @@ impl Store {
     /// Adds `quantity` to a product's stock, as long as stock plus the units
     /// held by reservations stays within the int32 range (every held unit
     /// may come back to stock by a release).
-    #[tracing::instrument(name = "UPDATE products", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.db.system()))]
     pub(crate) async fn restock(
         &self,
         product: &ProductName,
         quantity: Quantity,
     ) -> Result<StockChange> {
+        let _span = support::db_span!("UPDATE products", self.db.system());
         let updated: Option<(i64, i64)> = with_db!(&self.db, write, |pool| {
             sqlx::query_as(
                 "UPDATE products SET stock = stock + $1, version = version + 1 \
@@ -216,13 +216,13 @@ impl Store {
     /// outcome and changes nothing. A key released before it was reserved
     /// answers `Released`. Reusing a key for another product or quantity is
     /// refused, since the caller has confused two requests.
-    #[tracing::instrument(name = "reserve transaction", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.db.system()))]
     pub(crate) async fn reserve(
         &self,
         key: &ReservationKey,
         product: &ProductName,
         quantity: Quantity,
     ) -> Result<Reservation> {
+        let _span = support::db_span!("reserve transaction", self.db.system());
         let reservation = with_db!(&self.db, write, |pool| {
             async {
                 let mut tx = pool.begin().await?;
@@ -310,8 +310,8 @@ impl Store {
     /// Releasing an unknown key records a tombstone so that a reservation
     /// arriving later (a request that outlived its deadline) fails instead of
     /// holding stock nobody will release.
-    #[tracing::instrument(name = "release transaction", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.db.system()))]
     pub(crate) async fn release(&self, key: &ReservationKey) -> Result<Release> {
+        let _span = support::db_span!("release transaction", self.db.system());
         let release = with_db!(&self.db, write, |pool| {
             async {
                 let mut tx = pool.begin().await?;

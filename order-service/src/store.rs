@@ -107,12 +107,12 @@ impl Store {
     /// The order recorded earlier under `idempotency`, and whether its
     /// request had this `fingerprint`; `None` when the key is not (or no
     /// longer) recorded.
-    #[tracing::instrument(name = "SELECT orders", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.db.system()))]
     pub(crate) async fn existing(
         &self,
         idempotency: &IdempotencyKey,
         fingerprint: &str,
     ) -> Result<Option<Recorded>> {
+        let _span = support::db_span!("SELECT orders", self.db.system());
         let found = with_db!(&self.db, write, |pool| {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT {COLUMNS}, request_hash FROM orders WHERE idempotency_key = $1"
@@ -134,8 +134,8 @@ impl Store {
     /// Cancels a created order and marks its stock for release; its event
     /// names `trace_id`, the cancelling request's trace. `None` when the
     /// order is not CREATED (see [`Store::get`] for why).
-    #[tracing::instrument(name = "UPDATE orders", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.db.system()))]
     pub(crate) async fn cancel(&self, id: i64, trace_id: Option<&str>) -> Result<Option<Order>> {
+        let _span = support::db_span!("UPDATE orders", self.db.system());
         let cancelled = with_db!(&self.db, write, |pool| {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "UPDATE orders SET status = 'CANCELLED', release_pending = TRUE, updated_at_ms = $1, \
@@ -162,8 +162,8 @@ impl Store {
 
     /// Inventory confirmed the release of these orders' stock; one
     /// statement for a whole reconciliation round.
-    #[tracing::instrument(name = "UPDATE orders", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.db.system()))]
     pub(crate) async fn releases_done(&self, ids: &[i64]) -> Result<()> {
+        let _span = support::db_span!("UPDATE orders", self.db.system());
         if ids.is_empty() {
             return Ok(());
         }
@@ -179,8 +179,8 @@ impl Store {
 
     /// Releases failed for reasons of these orders' own: count them, and
     /// retry them no sooner than `retry_at`. One statement for all.
-    #[tracing::instrument(name = "UPDATE orders", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.db.system()))]
     pub(crate) async fn releases_failed(&self, ids: &[i64], retry_at: SystemTime) -> Result<()> {
+        let _span = support::db_span!("UPDATE orders", self.db.system());
         if ids.is_empty() {
             return Ok(());
         }
@@ -198,8 +198,8 @@ impl Store {
     }
 
     /// One order.
-    #[tracing::instrument(name = "SELECT orders", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.db.system()))]
     pub(crate) async fn get(&self, id: i64) -> Result<Option<Order>> {
+        let _span = support::db_span!("SELECT orders", self.db.system());
         with_db!(&self.db, read, |pool| {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT {COLUMNS} FROM orders WHERE id = $1"
@@ -215,8 +215,8 @@ impl Store {
     /// Newest first, at most `limit`, only ids below `before` when given.
     /// Walks the primary key backwards: constant cost per page, however
     /// many orders there are.
-    #[tracing::instrument(name = "SELECT orders", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.db.system()))]
     pub(crate) async fn list(&self, before: Option<i64>, limit: i64) -> Result<Vec<Order>> {
+        let _span = support::db_span!("SELECT orders", self.db.system());
         self.select(
             "id < $1 ORDER BY id DESC",
             before.unwrap_or(i64::MAX),

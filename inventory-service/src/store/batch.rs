@@ -82,11 +82,11 @@ impl Store {
     /// answers as [`Store::reserve`] would have answered it, or with the
     /// error it would have failed with. Fails as a whole only when the
     /// database does (and then nothing is written).
-    #[tracing::instrument(name = "reserve batch transaction", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.db.system()))]
     pub(crate) async fn reserve_batch(
         &self,
         batch: &[ReserveRequest],
     ) -> Result<Vec<Result<Reservation>>> {
+        let _span = support::db_span!("reserve batch transaction", self.db.system());
         if batch.is_empty() {
             return Ok(Vec::new());
         }

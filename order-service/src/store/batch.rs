@@ -30,8 +30,8 @@ impl Store {
     /// entry and in order, the new order, or `None` when its
     /// Idempotency-Key was already recorded (earlier, or by an earlier
     /// entry of the same batch): then nothing was written for it.
-    #[tracing::instrument(name = "INSERT orders", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.db.system()))]
     pub(crate) async fn insert_pending(&self, batch: &[Pending]) -> Result<Vec<Option<Order>>> {
+        let _span = support::db_span!("INSERT orders", self.db.system());
         if batch.is_empty() {
             return Ok(Vec::new());
         }
@@ -72,11 +72,11 @@ impl Store {
     /// per distinct settlement (a batch has a handful: created, rejected
     /// for stock, …). Per entry and in order: the settled order, or `None`
     /// when it was no longer pending.
-    #[tracing::instrument(name = "UPDATE orders", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.db.system()))]
     pub(crate) async fn settle_batch(
         &self,
         batch: &[(i64, Settlement)],
     ) -> Result<Vec<Option<Order>>> {
+        let _span = support::db_span!("UPDATE orders", self.db.system());
         let mut groups: Vec<(Settlement, Vec<i64>)> = Vec::new();
         for (id, s) in batch {
             match groups.iter_mut().find(|(g, _)| g == s) {

@@ -46,8 +46,8 @@ impl Store {
     }
 
     /// The span of the log still retained.
-    #[tracing::instrument(name = "SELECT order_events", level = "debug", skip_all, fields(otel.kind = "client", db.system.name = self.db.system()))]
     pub(crate) async fn event_bounds(&self) -> Result<Bounds> {
+        let _span = support::db_span!("SELECT order_events", self.db.system());
         Ok(LOG.bounds(&self.db).await?)
     }
 }

@@ -12,7 +12,8 @@
 //! set: then spans go over OTLP/gRPC to that collector, with the inner
 //! spans (flow steps, calls to inventory, database statements), which are
 //! at DEBUG level so that, without an exporter, they are disabled at their
-//! call sites and cost nothing. The standard `OTEL_*` variables apply
+//! call sites (see [`crate::db_span!`] for the statements' spans, which are never
+//! entered). The standard `OTEL_*` variables apply
 //! (`OTEL_SERVICE_NAME`, `OTEL_TRACES_SAMPLER`, …).
 
 mod context;
@@ -38,6 +39,25 @@ pub use context::{current, extract, start_trace, trace_id};
 /// roots of requests and the batches that work for them. Their `trace_id`
 /// is what ties a log line to its trace.
 pub const TRACE_TARGET: &str = "trace";
+
+/// The span of one database statement or transaction, named `$name` (say
+/// `"UPDATE orders"`) on the database `$system` ([`crate::db::Db::system`]).
+/// Bind it first thing in the function that runs the statement
+/// (`let _span = db_span!(…);`): it starts there and ends when dropped.
+///
+/// It is never entered, unlike `#[tracing::instrument]`'s spans: that
+/// attribute wraps the function's future in another one, and moving a
+/// statement's future (some kilobytes, both backends' code in one state
+/// machine) into the wrapper costs a copy on every call, with the span
+/// disabled too. A statement span has no child spans, and its parent is the
+/// span current where it is created, so the trace is the same. DEBUG: it
+/// exists only when exporting (see the module doc).
+#[macro_export]
+macro_rules! db_span {
+    ($name:literal, $system:expr) => {
+        ::tracing::debug_span!($name, otel.kind = "client", db.system.name = $system)
+    };
+}
 
 /// Log output format (`LOG_FORMAT`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -132,7 +152,7 @@ pub fn init_with_writer(settings: Settings, writer: BoxMakeWriter) -> Telemetry 
         // One global filter: cheaper on every span entered and every event
         // than a filter per layer, and nothing else needs one.
         None => Registry::default()
-            .with(filter)
+            .with(global_filter(&settings.log_filter, filter))
             .with(logs(settings.format, writer))
             .try_init(),
         // The exported inner spans must be visible to the log layer too: a
@@ -159,6 +179,19 @@ pub fn init_with_writer(settings: Settings, writer: BoxMakeWriter) -> Telemetry 
         tracing::info!(endpoint = exporter.endpoint(), "exporting traces over OTLP");
     }
     Telemetry { exporter }
+}
+
+/// The filter of every span and event when nothing exports: `Targets` if
+/// `log_filter` is a plain list of `target=level` (what `RUST_LOG` almost
+/// always is), else `env` (an `EnvFilter`, for span and field directives).
+/// `EnvFilter` takes a lock and keeps a per-thread stack on every span
+/// entered, in case a directive names a span; with a request's spans
+/// entered at each poll that was most of what tracing cost here.
+fn global_filter(log_filter: &str, env: EnvFilter) -> Box<dyn Layer<Registry> + Send + Sync> {
+    match log_filter.parse::<Targets>() {
+        Ok(targets) => Box::new(targets.with_target(TRACE_TARGET, tracing::Level::INFO)),
+        Err(_) => Box::new(env),
+    }
 }
 
 /// The log layer: `format` to `writer`.
