@@ -33,14 +33,15 @@ pub(crate) fn router(store: Store) -> Router {
     let (routes, mut doc) = routes().split_for_parts();
     support::telemetry::http::document(&mut doc, UNTRACED);
     routes
-        .route_layer(Extension(docs::Document::new(&doc)))
         .method_not_allowed_fallback(method_not_allowed)
-        // A span per request (continuing the caller's trace), not per
-        // probe or fetch of the document.
-        .route_layer(axum::middleware::from_fn_with_state(
-            UNTRACED,
-            support::telemetry::http::trace,
-        ))
+        // One call, so each route is boxed (and cloned per request) once.
+        .route_layer(
+            tower::ServiceBuilder::new()
+                // A span per request (continuing the caller's trace), not
+                // per probe or fetch of the document.
+                .layer(support::telemetry::http::TraceLayer::new(UNTRACED))
+                .layer(Extension(docs::Document::new(&doc))),
+        )
         .fallback(not_found)
         .with_state(store)
 }

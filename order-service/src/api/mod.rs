@@ -20,6 +20,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::any,
 };
+use tower::ServiceBuilder;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use support::telemetry::http as trace;
@@ -85,17 +86,25 @@ pub(crate) fn router(state: AppState, origins: AllowedOrigins, frontend_dir: &Pa
     let page = page::Page::new(frontend_dir);
     let (routes, mut doc) = routes().split_for_parts();
     trace::document(&mut doc, UNTRACED);
+    // Each `layer`/`route_layer` call boxes every route once more, and
+    // every request clones its route's boxes: hence one call per group.
     routes
-        .route_layer(Extension(docs::Document::new(&doc)))
         .method_not_allowed_fallback(method_not_allowed)
-        // On the routes only: tower-http answers every OPTIONS as a
-        // preflight, and an unknown path must stay a 404.
-        .route_layer(cross_site::cors(origins.clone()))
-        // Outside CORS, so a refused preflight is part of the trace too.
-        .route_layer(middleware::from_fn_with_state(UNTRACED, trace::trace))
+        .route_layer(
+            ServiceBuilder::new()
+                // Outside CORS, so a refused preflight is part of the trace.
+                .layer(trace::TraceLayer::new(UNTRACED))
+                // On the routes only: tower-http answers every OPTIONS as a
+                // preflight, and an unknown path must stay a 404.
+                .layer(cross_site::cors(origins.clone()))
+                .layer(Extension(docs::Document::new(&doc))),
+        )
         .fallback(any(move |request: Request| page.clone().serve(request)))
-        .layer(middleware::from_fn_with_state(origins, cross_site::guard))
-        .layer(middleware::from_fn_with_state(state.metrics.clone(), track))
+        .layer(
+            ServiceBuilder::new()
+                .layer(middleware::from_fn_with_state(state.metrics.clone(), track))
+                .layer(middleware::from_fn_with_state(origins, cross_site::guard)),
+        )
         .with_state(state)
 }
 

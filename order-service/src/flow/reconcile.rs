@@ -164,13 +164,13 @@ impl Flow {
 /// The root span of a reconciliation round that has work: a trace of its
 /// own, since no request asked for it.
 fn round_span() -> tracing::Span {
-    let span = tracing::info_span!(
-        target: support::telemetry::TRACE_TARGET,
-        "reconcile",
-        trace_id = tracing::field::Empty,
-    );
-    support::telemetry::start_trace(&span, None);
-    span
+    support::telemetry::start_trace(None, |trace| {
+        tracing::info_span!(
+            target: support::telemetry::TRACE_TARGET,
+            "reconcile",
+            trace_id = trace.map(tracing::field::display),
+        )
+    })
 }
 
 /// How one release of a round went.

@@ -36,49 +36,55 @@ pub fn extract(headers: &HeaderMap) -> Option<SpanContext> {
     parent.is_valid().then_some(parent)
 }
 
-/// Makes `span` (a root span with an empty `trace_id` field, just created)
-/// continue the trace of `parent`, or start a trace, and records its trace
-/// id in `trace_id`.
-pub fn start_trace(span: &Span, parent: Option<SpanContext>) {
-    let trace = if exporting() {
+/// A root span that continues the trace of `parent`, or starts a trace:
+/// `make` creates it from its trace id (`None` when that is known only
+/// once the span exists, as with an exporter), as a span with a `trace_id`
+/// field; that field ends up holding the id either way.
+///
+/// Without an exporter the id is known first, so the span is created with
+/// it: recording it afterwards would make every log layer format the
+/// span's fields a second time, on every request.
+pub fn start_trace(
+    parent: Option<SpanContext>,
+    make: impl FnOnce(Option<TraceId>) -> Span,
+) -> Span {
+    if exporting() {
+        let span = make(None);
         if let Some(parent) = parent {
             // Fails only for a span that was entered already: a bug here.
             let _ = span.set_parent(Context::new().with_remote_span_context(parent));
         }
-        span.context().span().span_context().trace_id()
-    } else {
-        let ids = RandomIdGenerator::default();
-        let cx = match parent {
-            Some(p) => SpanContext::new(
-                p.trace_id(),
-                ids.new_span_id(),
-                p.trace_flags(),
-                false,
-                p.trace_state().clone(),
-            ),
-            // Nothing records this trace: not sampled, as W3C has it.
-            None => SpanContext::new(
-                ids.new_trace_id(),
-                ids.new_span_id(),
-                TraceFlags::default(),
-                false,
-                TraceState::NONE,
-            ),
-        };
-        let trace = cx.trace_id();
-        let stored = span.with_subscriber(|(id, dispatch)| {
-            let registry = dispatch.downcast_ref::<Registry>()?;
-            registry.span(id)?.extensions_mut().replace(Root(cx));
-            Some(())
-        });
-        if stored.flatten().is_none() {
-            return;
+        let trace = span.context().span().span_context().trace_id();
+        if trace != TraceId::INVALID {
+            span.record("trace_id", field::display(trace));
         }
-        trace
-    };
-    if trace != TraceId::INVALID {
-        span.record("trace_id", field::display(trace));
+        return span;
     }
+    let ids = RandomIdGenerator::default();
+    let cx = match parent {
+        Some(p) => SpanContext::new(
+            p.trace_id(),
+            ids.new_span_id(),
+            p.trace_flags(),
+            false,
+            p.trace_state().clone(),
+        ),
+        // Nothing records this trace: not sampled, as W3C has it.
+        None => SpanContext::new(
+            ids.new_trace_id(),
+            ids.new_span_id(),
+            TraceFlags::default(),
+            false,
+            TraceState::NONE,
+        ),
+    };
+    let span = make(Some(cx.trace_id()));
+    span.with_subscriber(|(id, dispatch)| {
+        let registry = dispatch.downcast_ref::<Registry>()?;
+        registry.span(id)?.extensions_mut().replace(Root(cx));
+        Some(())
+    });
+    span
 }
 
 /// The trace context of the current span, to hand on to a call: its own

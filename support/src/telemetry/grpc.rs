@@ -62,8 +62,8 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let span = span(&request);
-        let _entered = span.enter();
-        self.inner.call(request).instrument(span.clone())
+        let call = span.in_scope(|| self.inner.call(request));
+        call.instrument(span)
     }
 }
 
@@ -73,26 +73,27 @@ fn span<B>(request: &http::Request<B>) -> Span {
         return Span::none();
     }
     if !super::exporting() {
-        // Only what the log lines need (see `http::trace`).
-        let span = tracing::info_span!(target: TRACE_TARGET, "rpc", trace_id = field::Empty);
-        start_trace(&span, extract(request.headers()));
-        return span;
+        // Only what the log lines need (see `http::Traced`).
+        return start_trace(
+            extract(request.headers()),
+            |trace| tracing::info_span!(target: TRACE_TARGET, "rpc", trace_id = trace.map(field::display)),
+        );
     }
     // `/package.Service/Method`
     let (service, method) = path
         .trim_start_matches('/')
         .split_once('/')
         .unwrap_or((path, ""));
-    let span = tracing::info_span!(
-        target: TRACE_TARGET,
-        "rpc",
-        otel.name = path.trim_start_matches('/'),
-        otel.kind = "server",
-        rpc.system = "grpc",
-        rpc.service = service,
-        rpc.method = method,
-        trace_id = field::Empty,
-    );
-    start_trace(&span, extract(request.headers()));
-    span
+    start_trace(extract(request.headers()), |trace| {
+        tracing::info_span!(
+            target: TRACE_TARGET,
+            "rpc",
+            otel.name = path.trim_start_matches('/'),
+            otel.kind = "server",
+            rpc.system = "grpc",
+            rpc.service = service,
+            rpc.method = method,
+            trace_id = trace.map(field::display),
+        )
+    })
 }

@@ -1,12 +1,11 @@
 //! The root span of an HTTP request: named by its route (`POST /orders`),
 //! continuing the `traceparent` it came with.
 
-use axum::{
-    extract::{MatchedPath, Request, State},
-    middleware::Next,
-    response::Response,
-};
-use tracing::{Instrument, field};
+use std::task::{Context, Poll};
+
+use axum::extract::MatchedPath;
+use futures::future::{BoxFuture, Either};
+use tracing::{Instrument, Span, field, instrument::Instrumented};
 use utoipa::openapi::{
     OpenApi, Required,
     path::{ParameterBuilder, ParameterIn},
@@ -19,48 +18,107 @@ use super::{TRACE_TARGET, start_trace};
 /// few seconds and are nobody's request.
 pub type Untraced = &'static [&'static str];
 
-/// Middleware (`axum::middleware::from_fn_with_state(untraced, trace)`,
-/// as a route layer, so the route is known): runs the request in its root
-/// span, records the response status.
-pub async fn trace(State(untraced): State<Untraced>, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned());
-    let Some(route) = route.filter(|r| !untraced.contains(&r.as_str())) else {
-        return next.run(request).await;
-    };
-    if !super::exporting() {
-        // Only what the log lines need: every field is copied into each
-        // span's log record, for every request.
-        let span = tracing::info_span!(target: TRACE_TARGET, "request", trace_id = field::Empty);
-        start_trace(&span, super::extract(request.headers()));
-        return next.run(request).instrument(span).await;
+/// Runs every request but the `untraced` routes in its root span, named
+/// by its route and continuing the `traceparent` it came with; records the
+/// response status when exporting. A route layer (`Router::route_layer`),
+/// so the route is known.
+///
+/// A tower layer rather than `axum::middleware::from_fn`: that one clones
+/// the service it wraps on every request, which is the route's whole stack
+/// with the application state in it.
+#[derive(Clone, Copy, Debug)]
+pub struct TraceLayer {
+    untraced: Untraced,
+}
+
+impl TraceLayer {
+    /// Traces every route but `untraced`.
+    pub fn new(untraced: Untraced) -> Self {
+        Self { untraced }
     }
-    let method = request.method().as_str().to_owned();
-    let span = tracing::info_span!(
-        target: TRACE_TARGET,
-        "request",
-        otel.name = format!("{method} {route}"),
-        otel.kind = "server",
-        http.request.method = method,
-        http.route = route,
-        http.response.status_code = field::Empty,
-        otel.status_code = field::Empty,
-        trace_id = field::Empty,
-    );
-    start_trace(&span, super::extract(request.headers()));
-    let response = next.run(request).instrument(span.clone()).await;
-    let status = response.status();
-    span.record("http.response.status_code", status.as_u16());
-    if status.is_server_error() {
-        span.record("otel.status_code", "ERROR");
+}
+
+impl<S> tower::Layer<S> for TraceLayer {
+    type Service = Traced<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Traced {
+            inner,
+            untraced: self.untraced,
+        }
     }
-    response
+}
+
+/// [`TraceLayer`]'s service.
+#[derive(Clone, Debug)]
+pub struct Traced<S> {
+    inner: S,
+    untraced: Untraced,
+}
+
+impl<S, B, R> tower::Service<http::Request<B>> for Traced<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<R>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future =
+        Either<Instrumented<S::Future>, BoxFuture<'static, Result<S::Response, S::Error>>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let route = request
+            .extensions()
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str);
+        let Some(route) = route.filter(|r| !self.untraced.contains(r)) else {
+            return Either::Left(self.inner.call(request).instrument(Span::none()));
+        };
+        if !super::exporting() {
+            // Only what the log lines need: every field is copied into each
+            // span's log record, for every request.
+            let span = start_trace(super::extract(request.headers()), |trace| {
+                tracing::info_span!(
+                    target: TRACE_TARGET,
+                    "request",
+                    trace_id = trace.map(field::display)
+                )
+            });
+            return Either::Left(self.inner.call(request).instrument(span));
+        }
+        let method = request.method().as_str();
+        let span = start_trace(super::extract(request.headers()), |trace| {
+            tracing::info_span!(
+                target: TRACE_TARGET,
+                "request",
+                otel.name = format!("{method} {route}"),
+                otel.kind = "server",
+                http.request.method = method,
+                http.route = route,
+                http.response.status_code = field::Empty,
+                otel.status_code = field::Empty,
+                trace_id = trace.map(field::display),
+            )
+        });
+        let call = self.inner.call(request).instrument(span.clone());
+        Either::Right(Box::pin(async move {
+            let response = call.await?;
+            let status = response.status();
+            span.record("http.response.status_code", status.as_u16());
+            if status.is_server_error() {
+                span.record("otel.status_code", "ERROR");
+            }
+            Ok(response)
+        }))
+    }
 }
 
 /// Adds the optional `traceparent` request header to every operation of
-/// `doc` that [`trace`] continues (all but the `untraced` paths).
+/// `doc` that [`TraceLayer`] continues (all but the `untraced` paths).
 pub fn document(doc: &mut OpenApi, untraced: Untraced) {
     for (path, item) in doc.paths.paths.iter_mut() {
         if untraced.contains(&path.as_str()) {
