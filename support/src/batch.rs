@@ -199,9 +199,16 @@ impl<T: Send + 'static, R: Send + 'static> Inner<T, R> {
             return Span::none();
         };
         if !crate::telemetry::exporting() {
-            // Fields and links are for the exported span; the log lines
-            // need only the parent, for its trace id.
-            return tracing::info_span!(target: TRACE_TARGET, parent: &first.span, "batch");
+            // The log lines need only a trace id: the first caller's span
+            // has it, and a span of the batch's own would be created and
+            // closed for nothing. When the batch runs in that caller's task
+            // (inline), its span is the current one already, and entering
+            // it again at every poll would cost for nothing as well.
+            return if first.span == Span::current() {
+                Span::none()
+            } else {
+                first.span.clone()
+            };
         }
         let span = tracing::info_span!(
             target: TRACE_TARGET,
