@@ -7,7 +7,10 @@
 //! retried, a bounded number of times and only for failures that say the
 //! call did not reach inventory, within the same overall deadline.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use proto::{
     ListProductsRequest, ReleaseStockRequest, ReservationOutcome, ReserveStockBatchRequest,
@@ -83,9 +86,17 @@ pub(crate) struct Product {
     pub stock_quantity: i32,
 }
 
-/// Cheap to clone: clones share the channel.
+/// Cheap to clone: clones share one [`Shared`]. Every request clones the
+/// application state (several times, through axum's layers), so cloning
+/// this is one reference count, not a clone of each channel (a tonic
+/// `Channel` clone allocates).
 #[derive(Clone)]
 pub(crate) struct Inventory {
+    shared: Arc<Shared>,
+}
+
+/// What the clones of an [`Inventory`] share.
+struct Shared {
     client: InventoryServiceClient<Channel>,
     channel: Channel,
     timeout: Duration,
@@ -98,8 +109,11 @@ impl std::fmt::Debug for Inventory {
     // By hand, so the token can never reach a log.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Inventory")
-            .field("timeout", &self.timeout)
-            .field("token", &self.authorization.as_ref().map(|_| "<set>"))
+            .field("timeout", &self.shared.timeout)
+            .field(
+                "token",
+                &self.shared.authorization.as_ref().map(|_| "<set>"),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -127,11 +141,13 @@ impl Inventory {
             .keep_alive_timeout(Duration::from_secs(5))
             .connect_lazy();
         Ok(Self {
-            client: InventoryServiceClient::new(channel.clone()),
-            channel,
-            timeout,
-            metrics,
-            authorization,
+            shared: Arc::new(Shared {
+                client: InventoryServiceClient::new(channel.clone()),
+                channel,
+                timeout,
+                metrics,
+                authorization,
+            }),
         })
     }
 
@@ -208,15 +224,16 @@ impl Inventory {
 
     /// True when inventory's gRPC health service says it is serving.
     pub(crate) async fn ping(&self) -> bool {
-        let mut health = tonic_health::pb::health_client::HealthClient::new(self.channel.clone());
+        let mut health =
+            tonic_health::pb::health_client::HealthClient::new(self.shared.channel.clone());
         let request = self.request(
             tonic_health::pb::HealthCheckRequest {
                 service: String::new(),
             },
-            self.timeout,
+            self.shared.timeout,
         );
         matches!(
-            tokio::time::timeout(self.timeout, health.check(request)).await,
+            tokio::time::timeout(self.shared.timeout, health.check(request)).await,
             Ok(Ok(r)) if r.get_ref().status() == tonic_health::pb::health_check_response::ServingStatus::Serving
         )
     }
@@ -228,12 +245,13 @@ impl Inventory {
         from_seq: Option<i64>,
     ) -> Result<tonic::Streaming<proto::StockChange>, Status> {
         let mut request = tonic::Request::new(WatchStockRequest { from_seq });
-        if let Some(value) = &self.authorization {
+        if let Some(value) = &self.shared.authorization {
             request
                 .metadata_mut()
                 .insert("authorization", value.clone());
         }
-        self.client
+        self.shared
+            .client
             .clone()
             .watch_stock(request)
             .await
@@ -268,12 +286,12 @@ impl Inventory {
     {
         let (method, _) = rpc;
         let started = Instant::now();
-        let deadline = started + self.timeout;
+        let deadline = started + self.shared.timeout;
         let mut backoff = RETRY_BACKOFF;
         let mut attempt = 1;
         let result = loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let outcome = tokio::time::timeout(left, call(self.client.clone(), left)).await;
+            let outcome = tokio::time::timeout(left, call(self.shared.client.clone(), left)).await;
             let status = match outcome {
                 Ok(Ok(reply)) => break Ok(reply.into_inner()),
                 Ok(Err(status)) => status,
@@ -288,7 +306,7 @@ impl Inventory {
             backoff *= 2;
             attempt += 1;
         };
-        self.metrics.inventory_call(
+        self.shared.metrics.inventory_call(
             method,
             started.elapsed(),
             result.as_ref().err().map(Status::code),
@@ -330,7 +348,7 @@ impl Inventory {
         let mut request = tonic::Request::new(message);
         request.set_timeout(left);
         support::telemetry::grpc::inject(request.metadata_mut());
-        if let Some(value) = &self.authorization {
+        if let Some(value) = &self.shared.authorization {
             request
                 .metadata_mut()
                 .insert("authorization", value.clone());
