@@ -9,11 +9,7 @@ use utoipa::{
     ToResponse,
     openapi::{
         self, ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Ref, RefOr,
-        ResponseBuilder, Tag,
-        extensions::Extensions,
-        header::{Header, HeaderBuilder},
-        info::LicenseBuilder,
-        schema::{ObjectBuilder, OneOfBuilder, Type},
+        ResponseBuilder, Tag, info::LicenseBuilder, schema::OneOfBuilder,
     },
 };
 
@@ -60,34 +56,6 @@ pub(super) fn base() -> OpenApi {
         .tags(Some(tags))
         .components(Some(components))
         .build()
-}
-
-/// `Retry-After` in seconds, as `error.rs` and `support::http` send it;
-/// `required` when every such response carries it.
-fn retry_after(required: bool) -> Header {
-    let mut header = HeaderBuilder::new()
-        .schema(Some(ObjectBuilder::new().schema_type(Type::Integer)))
-        .description(Some("Seconds to wait before retrying."))
-        .build();
-    if required {
-        // OpenAPI's Header Object has `required`; utoipa's has no field for
-        // it, but its extensions serialise flattened into the object.
-        header
-            .extensions
-            .get_or_insert_with(Extensions::default)
-            .insert("required".into(), true.into());
-    }
-    header
-}
-
-/// A JSON `{"message"}` answer.
-fn error(description: &str) -> ResponseBuilder {
-    ResponseBuilder::new().description(description).content(
-        "application/json",
-        ContentBuilder::new()
-            .schema(Some(Ref::from_schema_name("Error")))
-            .build(),
-    )
 }
 
 /// A failed query or a corrupt row.
@@ -140,6 +108,7 @@ impl<'s> ToResponse<'s> for NotReady {
 }
 
 pub(super) use support::openapi::Document;
+use support::openapi::{error, retry_after};
 
 /// This document.
 #[utoipa::path(

@@ -8,13 +8,7 @@
 use axum::Extension;
 use utoipa::{
     ToResponse,
-    openapi::{
-        self, ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Ref, RefOr,
-        ResponseBuilder, Tag,
-        extensions::Extensions,
-        header::{Header, HeaderBuilder},
-        schema::{ObjectBuilder, Type},
-    },
+    openapi::{self, ComponentsBuilder, InfoBuilder, OpenApi, OpenApiBuilder, RefOr, Tag},
 };
 
 use crate::error::ErrorBody;
@@ -74,33 +68,6 @@ pub(super) fn base() -> OpenApi {
         .build()
 }
 
-/// A response header; `required` when every such response carries it.
-pub(super) fn header(schema: Type, description: &str, required: bool) -> Header {
-    let mut header = HeaderBuilder::new()
-        .schema(Some(ObjectBuilder::new().schema_type(schema)))
-        .description(Some(description))
-        .build();
-    if required {
-        // OpenAPI's Header Object has `required`; utoipa's has no field for
-        // it, but its extensions serialise flattened into the object.
-        header
-            .extensions
-            .get_or_insert_with(Extensions::default)
-            .insert("required".into(), true.into());
-    }
-    header
-}
-
-/// A JSON `{"message"}` answer.
-pub(super) fn error(description: impl Into<String>) -> ResponseBuilder {
-    ResponseBuilder::new().description(description).content(
-        "application/json",
-        ContentBuilder::new()
-            .schema(Some(Ref::from_schema_name("Error")))
-            .build(),
-    )
-}
-
 /// Declares reusable error responses (`#/components/responses/<Name>`).
 macro_rules! error_responses {
     ($($(#[$doc:meta])* $name:ident => $description:expr;)*) => {$(
@@ -149,12 +116,7 @@ impl<'s> ToResponse<'s> for Unavailable {
     }
 }
 
-/// `Retry-After` in seconds, as `error.rs` and `support::http` send it.
-pub(super) fn retry_after(required: bool) -> Header {
-    header(Type::Integer, "Seconds to wait before retrying.", required)
-}
-
-pub(super) use support::openapi::Document;
+pub(super) use support::openapi::{Document, error, header, retry_after};
 
 /// This document.
 #[utoipa::path(
