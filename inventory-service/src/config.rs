@@ -44,9 +44,21 @@ pub struct Config {
     /// reflection stay open. Unset or empty: no token needed.
     #[arg(long, env = "INVENTORY_TOKEN", hide_env_values = true)]
     pub inventory_token: Option<String>,
-    /// Timeouts and the connection cap of the REST port.
+    /// Timeouts and the connection caps of the REST port (the timeouts
+    /// and `TRUSTED_PROXIES` apply to the gRPC port too).
     #[command(flatten)]
     pub http: support::http::HttpLimits,
+    /// Connection and stream caps of the gRPC port.
+    #[command(flatten)]
+    pub grpc: support::grpc::GrpcLimits,
+    /// `WatchStock` streams open at once, from all clients: each holds a
+    /// task and a queue (~17 KiB; 10,000 of them cost 170 MB and slowed
+    /// every reservation). order-service opens one per replica.
+    #[arg(long, env = "MAX_WATCH_STREAMS", default_value_t = 1024)]
+    pub max_watch_streams: usize,
+    /// `WatchStock` streams one client address may hold.
+    #[arg(long, env = "MAX_WATCH_STREAMS_PER_CLIENT", default_value_t = 64)]
+    pub max_watch_streams_per_client: usize,
     /// How much of the stock log is kept for watchers that resume.
     #[command(flatten)]
     pub events: support::event_log::Retention,

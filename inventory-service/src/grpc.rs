@@ -6,7 +6,7 @@
 //! `self.auth.check(&req)?`, before it parses or touches anything; a new
 //! mutating RPC must too.
 
-use std::pin::Pin;
+use std::{net::IpAddr, pin::Pin};
 
 use futures::Stream;
 use proto::{
@@ -16,6 +16,7 @@ use proto::{
     RestockRequest, StockChange as PbStockChange, StockRequest, StockResponse, UpdateStockRequest,
     WatchStockRequest, inventory_service_server::InventoryService, reserve_stock_result,
 };
+use support::http::Client;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
@@ -265,9 +266,21 @@ impl InventoryService for Inventory {
         &self,
         req: Request<WatchStockRequest>,
     ) -> Result<Response<Self::WatchStockStream>, Status> {
+        // Requests served by `support::grpc` always say who they are from.
+        let client = req
+            .extensions()
+            .get::<Client>()
+            .copied()
+            .unwrap_or(Client::direct(IpAddr::from([0, 0, 0, 0])));
         let from_seq = req.into_inner().from_seq;
         let (tx, rx) = mpsc::channel(WATCH_QUEUE);
-        self.watch.watch(from_seq, tx, self.shutdown.clone());
+        self.watch
+            .watch(client.claim(), from_seq, tx, self.shutdown.clone())
+            .map_err(|refused| {
+                Status::resource_exhausted(format!(
+                    "too many WatchStock streams ({refused}); close one or retry later"
+                ))
+            })?;
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 }

@@ -114,7 +114,11 @@ impl Server {
             .await
             .context("listening for stock events")?;
         let store = store::Store::new(db.clone(), committed.clone());
-        let watch = watch::StockWatch::new(store.clone());
+        let watchers = support::budget::Budget::new(
+            config.max_watch_streams,
+            config.max_watch_streams_per_client,
+        );
+        let watch = watch::StockWatch::new(store.clone(), watchers);
         running.spawn_background(watch.relay(committed, shutdown.clone()).await?);
         running.spawn_background(event_log::prune_forever(
             db.clone(),
@@ -124,11 +128,22 @@ impl Server {
         ));
         let inventory = grpc::Inventory::new(store.clone(), watch, auth, shutdown.clone());
 
+        // Every connection is a descriptor: the caps must fit the limit.
+        let [max_http, max_grpc] = service::fit_to_open_files([
+            config.http.max_http_connections,
+            config.grpc.max_grpc_connections,
+        ]);
+        let grpc = support::grpc::GrpcLimits {
+            max_grpc_connections: max_grpc,
+            ..config.grpc.clone()
+        };
+
         support::grpc::spawn(
             &mut running,
             grpc_listener,
             InventoryServiceServer::new(inventory),
             proto::INVENTORY_DESCRIPTOR_SET,
+            (&config.http, &grpc),
         )
         .await?;
         if let Some(retention) = config.reservation_retention() {
@@ -136,7 +151,6 @@ impl Server {
         }
         let stop = shutdown.clone();
         let app = http::router(store);
-        let [max_http] = service::fit_to_open_files([config.http.max_http_connections]);
         let limits = support::http::HttpLimits {
             max_http_connections: max_http,
             ..config.http.clone()

@@ -13,7 +13,10 @@
 use std::sync::Arc;
 
 use proto::StockChange as PbStockChange;
-use support::event_log::{Wake, relay};
+use support::{
+    budget::{Budget, Claim, Refused},
+    event_log::{Wake, relay},
+};
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
@@ -34,20 +37,23 @@ struct Logged {
     change: StockChange,
 }
 
-/// The relay's broadcast, and the store watchers catch up from. Cheap to
-/// clone.
+/// The relay's broadcast, the store watchers catch up from, and the
+/// budget of open watches. Cheap to clone.
 #[derive(Clone, Debug)]
 pub(crate) struct StockWatch {
     store: Store,
     tx: broadcast::Sender<Arc<Logged>>,
+    watchers: Budget,
 }
 
 impl StockWatch {
-    /// A watch over `store`'s log; [`StockWatch::relay`] feeds it.
-    pub(crate) fn new(store: Store) -> Self {
+    /// A watch over `store`'s log, with at most `watchers`' seats of
+    /// watchers at once; [`StockWatch::relay`] feeds it.
+    pub(crate) fn new(store: Store, watchers: Budget) -> Self {
         Self {
             store,
             tx: broadcast::channel(CAPACITY).0,
+            watchers,
         }
     }
 
@@ -75,19 +81,24 @@ impl StockWatch {
         ))
     }
 
-    /// Starts feeding one watcher into `out`, resuming after `from_seq`
-    /// when the log still reaches back that far.
+    /// Starts feeding one watcher, `claim`ed by its client, into `out`,
+    /// resuming after `from_seq` when the log still reaches back that far;
+    /// refused when the client or everyone holds all the seats.
     pub(crate) fn watch(
         &self,
+        claim: Claim,
         from_seq: Option<i64>,
         out: mpsc::Sender<Result<PbStockChange, Status>>,
         shutdown: CancellationToken,
-    ) {
+    ) -> Result<(), Refused> {
+        // A watch is a stream in use: never shed for another client.
+        let seat = self.watchers.enter_fixed(claim)?;
         // Subscribed before the log is read, so every change is in one or
         // the other.
         let live = self.tx.subscribe();
         let store = self.store.clone();
         tokio::spawn(async move {
+            let _seat = seat;
             let mut watcher = Watcher {
                 store,
                 out: out.clone(),
@@ -102,6 +113,7 @@ impl StockWatch {
                 }
             }
         });
+        Ok(())
     }
 }
 

@@ -65,12 +65,16 @@ async fn main() -> anyhow::Result<()> {
     // here they share one process, hence one limit: fit them together.
     [
         inventory_config.http.max_http_connections,
+        inventory_config.grpc.max_grpc_connections,
         order_config.http.max_http_connections,
+        order_config.grpc.max_grpc_connections,
         order_config.max_live_connections,
         order_config.max_live_handshakes,
     ] = support::service::fit_to_open_files([
         inventory_config.http.max_http_connections,
+        inventory_config.grpc.max_grpc_connections,
         order_config.http.max_http_connections,
+        order_config.grpc.max_grpc_connections,
         order_config.max_live_connections,
         order_config.max_live_handshakes,
     ]);

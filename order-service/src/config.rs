@@ -67,12 +67,25 @@ pub struct Config {
     /// most: their own budget, so they cannot take a CONNECTed client's seat.
     #[arg(long, env = "MAX_LIVE_HANDSHAKES", default_value_t = 1024)]
     pub max_live_handshakes: usize,
+    /// Live-event clients one address may have CONNECTed (behind a trusted
+    /// proxy, the address it names): many people behind one NAT fit, and
+    /// one address cannot take everyone's seats.
+    #[arg(long, env = "MAX_LIVE_CONNECTIONS_PER_CLIENT", default_value_t = 1024)]
+    pub max_live_connections_per_client: usize,
+    /// Live-event connections without CONNECT one address may hold: a page
+    /// needs one at a time, SockJS's fallbacks a few.
+    #[arg(long, env = "MAX_LIVE_HANDSHAKES_PER_CLIENT", default_value_t = 64)]
+    pub max_live_handshakes_per_client: usize,
     /// `pretty` or `json`.
     #[arg(long, env = "LOG_FORMAT", default_value = "pretty")]
     pub log_format: LogFormat,
-    /// Timeouts and the connection cap of the HTTP port.
+    /// Timeouts and the connection caps of the HTTP port (the timeouts and
+    /// `TRUSTED_PROXIES` apply to the gRPC port too).
     #[command(flatten)]
     pub http: support::http::HttpLimits,
+    /// Connection and stream caps of the gRPC port.
+    #[command(flatten)]
+    pub grpc: support::grpc::GrpcLimits,
     /// How much of the order log is kept for clients that resume.
     #[command(flatten)]
     pub events: support::event_log::Retention,

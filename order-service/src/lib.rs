@@ -161,20 +161,26 @@ impl Server {
             config.reserve_timeout(),
         );
 
+        // Every connection is a descriptor: the caps must fit the limit.
+        let [max_http, max_grpc, max_live, max_handshakes] = service::fit_to_open_files([
+            config.http.max_http_connections,
+            config.grpc.max_grpc_connections,
+            config.max_live_connections,
+            config.max_live_handshakes,
+        ]);
+        let grpc = support::grpc::GrpcLimits {
+            max_grpc_connections: max_grpc,
+            ..config.grpc.clone()
+        };
         support::grpc::spawn(
             &mut running,
             grpc_listener,
             OrderServiceServer::new(grpc::Orders::new(flow.clone())),
             proto::ORDER_DESCRIPTOR_SET,
+            (&config.http, &grpc),
         )
         .await?;
 
-        // Every connection is a descriptor: the caps must fit the limit.
-        let [max_http, max_live, max_handshakes] = service::fit_to_open_files([
-            config.http.max_http_connections,
-            config.max_live_connections,
-            config.max_live_handshakes,
-        ]);
         let live = ws_orders(
             broker,
             origins.clone(),
@@ -261,6 +267,8 @@ fn ws_orders(
         send_timeout,
         max_connections,
         max_handshakes,
+        max_connections_per_client: config.max_live_connections_per_client,
+        max_handshakes_per_client: config.max_live_handshakes_per_client,
         ..Default::default()
     };
     let stomp_config = stomp::StompConfig {

@@ -7,6 +7,7 @@
 //! defaults for tests.
 
 pub mod batch;
+pub mod budget;
 pub mod config;
 pub mod db;
 pub mod event_log;

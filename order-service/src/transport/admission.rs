@@ -1,4 +1,4 @@
-//! The live-event connection budgets.
+//! The live-event connection budgets, shared fairly by clients.
 //!
 //! Every WebSocket and SockJS session holds a seat. A new connection sits
 //! in the small **handshake** budget until the application admits it (the
@@ -9,83 +9,144 @@
 //! clients already connected are never disturbed. A seat is given back
 //! when the last holder (the transport's task, the SockJS session, the
 //! handler) lets go.
+//!
+//! Both are `support::budget` budgets, keyed by the client's address (the
+//! one a trusted proxy names, behind nginx): one address may hold only its
+//! share of each, and when every handshake seat is taken a new client
+//! takes the newest one of the address holding the most, whose connection
+//! is then closed (it had not said CONNECT yet). A CONNECTed client's seat
+//! is never taken.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use support::{
+    budget::{Budget, Claim, Occupant, Seat},
+    http::Client,
+};
+use tokio_util::sync::CancellationToken;
 
 /// Both budgets. Cheap to clone.
 #[derive(Clone, Debug)]
 pub(super) struct Budgets {
-    handshakes: Arc<Semaphore>,
-    connected: Arc<Semaphore>,
+    handshakes: Budget,
+    connected: Budget,
+}
+
+/// The caps of [`Budgets`]: (in all, per client) for each.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Caps {
+    pub(super) handshakes: (usize, usize),
+    pub(super) connected: (usize, usize),
 }
 
 impl Budgets {
-    pub(super) fn new(max_handshakes: usize, max_connected: usize) -> Self {
+    pub(super) fn new(caps: Caps) -> Self {
         Self {
-            handshakes: Arc::new(Semaphore::new(max_handshakes)),
-            connected: Arc::new(Semaphore::new(max_connected)),
+            handshakes: Budget::new(caps.handshakes.0, caps.handshakes.1),
+            connected: Budget::new(caps.connected.0, caps.connected.1),
         }
     }
 
-    /// A handshake seat for a new connection, or `None` when all are taken.
-    pub(super) fn enter(&self) -> Option<Admission> {
-        let permit = self.handshakes.clone().try_acquire_owned().ok()?;
+    /// A handshake seat for a new connection from `client`, or `None` when
+    /// the client's share is taken, or all are and none can be freed.
+    pub(super) fn enter(&self, client: Client) -> Option<Admission> {
+        let shed = CancellationToken::new();
+        let claim = client.claim();
+        let seat = self
+            .handshakes
+            .enter(claim, Arc::new(Handshaking(shed.clone())))
+            .ok()?;
         Some(Admission {
-            seat: Arc::new(Mutex::new(Seat {
-                _permit: permit,
-                connected: false,
-            })),
-            connected: self.connected.clone(),
+            inner: Arc::new(Inner {
+                seat: Mutex::new(Held {
+                    _seat: seat,
+                    connected: false,
+                }),
+                connected: self.connected.clone(),
+                claim,
+                shed,
+            }),
         })
     }
 }
 
-/// The permit held, from the budget `connected` says.
+/// A connection in its handshake seat: sheddable until admitted (its seat
+/// is then a connected one), and shed by cancelling its token.
+struct Handshaking(CancellationToken);
+
+impl Occupant for Handshaking {
+    fn sheddable(&self) -> bool {
+        true
+    }
+
+    fn shed(&self) {
+        self.0.cancel();
+    }
+}
+
+/// The seat held, from the budget `connected` says.
 #[derive(Debug)]
-struct Seat {
-    _permit: OwnedSemaphorePermit,
+struct Held {
+    /// Held for its `Drop`, which gives the seat back.
+    _seat: Seat,
     connected: bool,
 }
 
 /// One connection's seat. Clones share it.
 #[derive(Clone, Debug)]
 pub(crate) struct Admission {
-    seat: Arc<Mutex<Seat>>,
-    connected: Arc<Semaphore>,
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    seat: Mutex<Held>,
+    connected: Budget,
+    claim: Claim,
+    /// Cancelled when the handshake seat was given to another client: the
+    /// transport closes the connection.
+    shed: CancellationToken,
 }
 
 impl Admission {
     /// A seat outside any budget, for tests that drive a handler directly.
     #[cfg(test)]
     pub(crate) fn unlimited() -> Self {
-        let connected = Arc::new(Semaphore::new(1));
-        let permit = connected
-            .clone()
-            .try_acquire_owned()
-            .unwrap_or_else(|_| unreachable!("a fresh semaphore has a permit"));
+        let connected = Budget::new(1, 1);
+        let claim = Client::direct(std::net::IpAddr::from([127, 0, 0, 1])).claim();
+        let seat = connected
+            .enter_fixed(claim)
+            .unwrap_or_else(|_| unreachable!("a fresh budget has a seat"));
         Self {
-            seat: Arc::new(Mutex::new(Seat {
-                _permit: permit,
-                connected: true,
-            })),
-            connected,
+            inner: Arc::new(Inner {
+                seat: Mutex::new(Held {
+                    _seat: seat,
+                    connected: true,
+                }),
+                connected,
+                claim,
+                shed: CancellationToken::new(),
+            }),
         }
     }
 
     /// Moves the connection to the connected budget; false when that is
-    /// full (the caller should refuse the client). Admitting twice is fine.
+    /// full or the client holds its share of it (the caller should refuse
+    /// the client). Admitting twice is fine.
     pub(crate) fn admit(&self) -> bool {
-        let mut seat = self.seat.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut seat = self
+            .inner
+            .seat
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if seat.connected {
             return true;
         }
-        match self.connected.clone().try_acquire_owned() {
-            // Replacing the handshake seat gives its permit back.
-            Ok(permit) => {
-                *seat = Seat {
-                    _permit: permit,
+        match self.inner.connected.enter_fixed(self.inner.claim) {
+            // Replacing the handshake seat gives it back.
+            Ok(connected) => {
+                *seat = Held {
+                    _seat: connected,
                     connected: true,
                 };
                 true
@@ -93,22 +154,41 @@ impl Admission {
             Err(_) => false,
         }
     }
+
+    /// Cancelled when this connection's handshake seat was given to another
+    /// client: the transport must close it.
+    pub(super) fn shed(&self) -> CancellationToken {
+        self.inner.shed.clone()
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::net::IpAddr;
+
     use super::*;
+
+    fn client(last: u8) -> Client {
+        Client::direct(IpAddr::from([10, 0, 0, last]))
+    }
+
+    fn budgets(handshakes: (usize, usize), connected: (usize, usize)) -> Budgets {
+        Budgets::new(Caps {
+            handshakes,
+            connected,
+        })
+    }
 
     #[test]
     fn handshakes_cannot_take_connected_seats() {
-        let budgets = Budgets::new(2, 1);
-        let a = budgets.enter().expect("a handshake seat");
-        let b = budgets.enter().expect("a second one");
-        assert!(budgets.enter().is_none(), "handshake budget full");
+        let budgets = budgets((2, 2), (1, 1));
+        let a = budgets.enter(client(1)).expect("a handshake seat");
+        let b = budgets.enter(client(1)).expect("a second one");
+        assert!(budgets.enter(client(1)).is_none(), "handshake budget full");
         assert!(a.admit(), "a moves to the connected budget");
         assert!(a.admit(), "admitting again is harmless");
         // a's handshake seat is free again; the connected budget is full.
-        let c = budgets.enter().expect("a's old seat");
+        let c = budgets.enter(client(1)).expect("a's old seat");
         assert!(!b.admit() && !c.admit(), "no connected seat left");
         drop(a);
         assert!(b.admit(), "a's connected seat went back");
@@ -117,12 +197,32 @@ mod tests {
 
     #[test]
     fn clones_share_one_seat() {
-        let budgets = Budgets::new(1, 1);
-        let a = budgets.enter().unwrap();
+        let budgets = budgets((1, 1), (1, 1));
+        let a = budgets.enter(client(1)).unwrap();
         let a2 = a.clone();
         drop(a);
-        assert!(budgets.enter().is_none(), "still held by the clone");
+        assert!(
+            budgets.enter(client(1)).is_none(),
+            "still held by the clone"
+        );
         drop(a2);
-        assert!(budgets.enter().is_some());
+        assert!(budgets.enter(client(1)).is_some());
+    }
+
+    #[test]
+    fn a_flood_of_handshakes_gives_way_to_another_client() {
+        let budgets = budgets((4, 4), (8, 2));
+        let flood: Vec<_> = (0..4).map(|_| budgets.enter(client(1)).unwrap()).collect();
+        assert!(
+            budgets.enter(client(1)).is_none(),
+            "the flooder gets no more"
+        );
+        let newcomer = budgets.enter(client(2)).expect("another client gets in");
+        let shed: Vec<bool> = flood.iter().map(|a| a.shed().is_cancelled()).collect();
+        assert_eq!(shed, [false, false, false, true], "the newest was shed");
+        assert!(newcomer.admit());
+        // Connected seats are shared per client too, and never shed.
+        assert!(flood[0].admit() && flood[1].admit());
+        assert!(!flood[2].admit(), "the flooder's connected share is 2");
     }
 }

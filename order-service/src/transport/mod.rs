@@ -44,16 +44,21 @@ mod testing;
 #[cfg(test)]
 mod tests;
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+    time::Duration,
+};
 
 use axum::{
     Json, Router,
-    extract::{Request, State},
+    extract::{ConnectInfo, Request, State},
     http::{StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
 };
 use futures::future::BoxFuture;
+use support::http::Client;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -135,6 +140,13 @@ pub(crate) struct TransportConfig {
     /// it new connections get 503. Real clients send CONNECT within a
     /// round trip, so this only needs to cover connection bursts.
     pub(crate) max_handshakes: usize,
+    /// Connected clients one address may hold (behind a trusted proxy, the
+    /// address it names): many people behind one NAT fit, one address
+    /// cannot take everyone's seats.
+    pub(crate) max_connections_per_client: usize,
+    /// Connections without CONNECT one address may hold: a page needs
+    /// one, SockJS's fallbacks a few.
+    pub(crate) max_handshakes_per_client: usize,
 }
 
 impl Default for TransportConfig {
@@ -150,6 +162,8 @@ impl Default for TransportConfig {
             send_timeout: Duration::from_secs(10),
             max_connections: 16_384,
             max_handshakes: 1024,
+            max_connections_per_client: 1024,
+            max_handshakes_per_client: 64,
         }
     }
 }
@@ -184,7 +198,10 @@ pub(crate) fn router<S: Clone + Send + Sync + 'static>(
 ) -> Router<S> {
     let shared = Shared {
         shutdown,
-        budgets: admission::Budgets::new(config.max_handshakes, config.max_connections),
+        budgets: admission::Budgets::new(admission::Caps {
+            handshakes: (config.max_handshakes, config.max_handshakes_per_client),
+            connected: (config.max_connections, config.max_connections_per_client),
+        }),
         config: Arc::new(config),
         handler,
         sessions: sockjs::Sessions::default(),
@@ -217,6 +234,19 @@ async fn raw_or_greeting(state: State<Shared>, request: Request) -> Response {
     } else {
         sockjs::greeting(state, request.headers().clone()).await
     }
+}
+
+/// Who a request is from, for the budgets: the client `support::http`
+/// found (the peer, or the one a trusted proxy names), else the peer.
+fn client_of(request: &axum::http::request::Parts) -> Client {
+    request
+        .extensions
+        .get::<Client>()
+        .copied()
+        .unwrap_or_else(|| {
+            let peer = request.extensions.get::<ConnectInfo<SocketAddr>>();
+            Client::direct(peer.map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip()))
+        })
 }
 
 /// 503 for a connection that finds no seat.

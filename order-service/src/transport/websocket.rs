@@ -77,6 +77,8 @@ enum End {
     Shutdown,
     /// The client broke the protocol: close with this code.
     Refused(u16, &'static str),
+    /// Its seat went to another client before it sent CONNECT.
+    Shed,
 }
 
 /// `GET /ws-orders` and `/ws-orders/websocket` with an upgrade.
@@ -98,13 +100,14 @@ pub(super) async fn upgrade(
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
     let (mut parts, _) = request.into_parts();
+    let client = super::client_of(&parts);
     let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
         Ok(ws) => ws,
         Err(rejection) => return rejection.into_response(),
     };
     // Taken after the upgrade headers were checked, so a plain GET does
     // not count against the limit.
-    let Some(admission) = shared.budgets.enter() else {
+    let Some(admission) = shared.budgets.enter(client) else {
         return super::too_many_connections();
     };
     let config = &shared.config;
@@ -125,6 +128,7 @@ async fn run(
 ) {
     let (to_app, incoming) = mpsc::channel(INCOMING_CAPACITY);
     let (outgoing, from_app) = mpsc::channel(shared.config.outgoing_capacity);
+    let shed = admission.shed();
     let handler = (shared.handler)(Connection {
         incoming,
         outgoing,
@@ -145,6 +149,7 @@ async fn run(
     let end = tokio::select! {
         biased;
         () = shared.shutdown.cancelled() => End::Shutdown,
+        () = shed.cancelled() => End::Shed,
         never = handler => match never {},
         end = write(&mut sink, from_app, &shared, framing) => end,
         end = read(&mut stream, to_app, framing) => end,
@@ -254,6 +259,7 @@ async fn close(
         (End::HandlerDone, None) => (None, close_code::NORMAL, "Go away!"),
         (End::Shutdown, None) => (None, close_code::AWAY, "Server shutting down"),
         (End::Refused(code, reason), _) => (None, code, reason),
+        (End::Shed, _) => (None, close_code::AGAIN, "Too many connections"),
     };
     let send_timeout = shared.config.send_timeout;
     let handshake = async {

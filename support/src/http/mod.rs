@@ -1,4 +1,5 @@
-//! Serving HTTP with limits a hostile or careless client cannot get around.
+//! Serving HTTP (and gRPC, which is HTTP/2) with limits a hostile or
+//! careless client cannot get around, and that no one client can use up.
 //!
 //! `axum::serve` sets no timer for hyper and accepts every connection, so a
 //! client that sends half a request, or opens sockets and sends nothing,
@@ -12,79 +13,56 @@
 //! - a **body timeout**: a request body must arrive within it, counted from
 //!   the end of its head (the handler reading it sees [`BodyTimeout`]);
 //! - an **idle timeout** for keep-alive connections between requests;
-//! - a **connection cap**: beyond it a new connection gets an immediate
-//!   `503` and is closed, so the connections being served keep their
-//!   descriptors and the process never reaches its open-file limit.
+//! - a **connection cap, shared fairly**: each client address may hold
+//!   `MAX_HTTP_CONNECTIONS_PER_CLIENT` connections; when all
+//!   `MAX_HTTP_CONNECTIONS` are taken, a newcomer takes the newest idle or
+//!   half-sent connection of the address holding the most (see
+//!   [`crate::budget`]), and only if there is none gets an immediate `503`.
+//!   So the connections being served keep their descriptors, the process
+//!   never reaches its open-file limit, and one address flooding the port
+//!   cannot keep anyone else out.
+//!
+//! The same machinery serves the gRPC ports ([`crate::grpc`]), HTTP/2 only:
+//! there the header timeout bounds the HTTP/2 handshake (preface and
+//! SETTINGS), the idle timeout counts from the last stream's end, HTTP/2
+//! pings find dead peers, and streams per connection are capped.
 //!
 //! A connection upgraded to a WebSocket leaves this budget when hyper hands
-//! the socket over: live-event connections have their own, larger budget
+//! the socket over: live-event connections have their own, larger budgets
 //! (order-service's transport), so a flood of plain requests cannot keep
 //! browsers from their events, nor the reverse.
+//!
+//! Every request carries `ConnectInfo<SocketAddr>` (the peer) and a
+//! [`Client`] (who it is for: the peer, or the client a trusted proxy names).
 //!
 //! hyper's own `header_read_timeout` cannot do the first and third at once:
 //! it starts when a connection goes idle, so it would also be the idle
 //! timeout. The phases are tracked here instead (`watch`).
 
 mod body;
+pub mod client;
+mod connection;
+mod server;
 mod watch;
 
-use std::{
-    convert::Infallible,
-    io,
-    net::SocketAddr,
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{io, time::Duration};
 
-use axum::{Router, body::Body, extract::ConnectInfo};
-use hyper::body::Incoming;
-use hyper_util::{
-    rt::{TokioExecutor, TokioIo},
-    server::conn::auto,
-};
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::{TcpListener, TcpStream},
-    sync::{OwnedSemaphorePermit, Semaphore},
-};
-use tokio_util::{sync::CancellationToken, task::TaskTracker};
-use tower::ServiceExt;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::budget::Budget;
 
 pub use body::BodyTimeout;
-use watch::{Activity, Watched};
-
-/// Largest request head (request line and headers) hyper buffers per
-/// connection: nginx's default (`large_client_header_buffers 4 8k`), ample
-/// for real clients, and it bounds what a slow client makes us hold.
-const MAX_HEAD_BYTES: usize = 32 * 1024;
-
-/// Connections being refused at once (writing their 503); beyond this a
-/// refused connection is just closed, so a flood costs nothing more.
-const MAX_REFUSING: usize = 256;
-
-/// How long a refused connection gets to take its 503.
-const REFUSAL_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
-
-/// What a refused connection reads: short, complete, and closing.
-const REFUSAL_BODY: &str = "{\"message\":\"Too many connections\"}\n";
-
-fn refusal() -> &'static [u8] {
-    static REFUSAL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        format!(
-            "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
-             retry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{REFUSAL_BODY}",
-            REFUSAL_BODY.len()
-        )
-    });
-    REFUSAL.as_bytes()
-}
+pub use client::{Client, TrustedProxies};
 
 /// The HTTP limits of a service, from the environment or CLI flags
 /// (flattened into each service's configuration).
 #[derive(Clone, Debug, clap::Args)]
 pub struct HttpLimits {
     /// How long a client may take to send a request's head (line and
-    /// headers), in milliseconds, from its first byte or from connecting.
+    /// headers), in milliseconds, from its first byte or from connecting;
+    /// on the gRPC port, the HTTP/2 handshake.
     #[arg(long, env = "HTTP_HEADER_TIMEOUT_MS", default_value_t = 10_000)]
     pub http_header_timeout_ms: u64,
     /// How long a client may take to send a request's body, in
@@ -98,9 +76,20 @@ pub struct HttpLimits {
     #[arg(long, env = "HTTP_IDLE_TIMEOUT_MS", default_value_t = 75_000)]
     pub http_idle_timeout_ms: u64,
     /// Open HTTP connections at most (WebSockets excluded once upgraded);
-    /// beyond it a new connection gets an immediate 503.
+    /// beyond it a new connection takes an idle one's place or gets an
+    /// immediate 503.
     #[arg(long, env = "MAX_HTTP_CONNECTIONS", default_value_t = 4096)]
     pub max_http_connections: usize,
+    /// Open HTTP connections one client address may hold. Far above what
+    /// a browser opens (six per host), so that many people behind one NAT
+    /// still fit, and an eighth of the cap, so one address alone can never
+    /// take it all. Trusted proxies are exempt (they carry everyone).
+    #[arg(long, env = "MAX_HTTP_CONNECTIONS_PER_CLIENT", default_value_t = 512)]
+    pub max_http_connections_per_client: usize,
+    /// Proxies whose `X-Forwarded-For` / `Forwarded` name the client
+    /// (comma-separated addresses or networks); none by default.
+    #[arg(long, env = "TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl HttpLimits {
@@ -128,7 +117,7 @@ pub struct SocketOptions {
 /// Serves `router` on `listener` under `limits` until `shutdown` is
 /// cancelled, then lets in-flight requests finish (keep-alive connections
 /// close after their current request) and returns once every connection
-/// has ended. Requests carry `ConnectInfo<SocketAddr>`.
+/// has ended. Requests carry `ConnectInfo<SocketAddr>` and [`Client`].
 pub async fn serve(
     listener: TcpListener,
     router: Router,
@@ -136,178 +125,74 @@ pub async fn serve(
     socket: SocketOptions,
     shutdown: CancellationToken,
 ) -> io::Result<()> {
-    let limits = Arc::new(limits);
-    let slots = Arc::new(Semaphore::new(limits.max_http_connections));
-    let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
-    let connections = TaskTracker::new();
-    let mut complaints = RateLimitedLog::default();
-    loop {
-        let (tcp, peer) = tokio::select! {
-            () = shutdown.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    accept_error(e, &mut complaints).await;
-                    continue;
-                }
-            },
-        };
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
-            if complaints.ready() {
-                tracing::warn!(
-                    limit = limits.max_http_connections,
-                    "HTTP connection limit reached; refusing new connections"
-                );
-            }
-            refuse(tcp, &refusing);
-            continue;
-        };
-        configure(&tcp, socket);
-        connections.spawn(connection(
-            tcp,
-            peer,
-            router.clone(),
-            limits.clone(),
-            permit,
-            shutdown.clone(),
-        ));
-    }
-    connections.close();
-    connections.wait().await;
-    Ok(())
+    let port = Port {
+        budget: Budget::new(
+            limits.max_http_connections,
+            limits.max_http_connections_per_client,
+        ),
+        protocol: Protocol::Http,
+        header_timeout: limits.header_timeout(),
+        body_timeout: limits.body_timeout(),
+        idle_timeout: limits.idle_timeout(),
+        proxies: limits.trusted_proxies,
+        socket,
+    };
+    serve_port(listener, router, port, shutdown).await
 }
 
-fn configure(tcp: &TcpStream, options: SocketOptions) {
-    let socket = socket2::SockRef::from(tcp);
-    let mut result = socket.set_tcp_nodelay(true);
-    if let Some(size) = options.send_buffer {
-        result = result.and_then(|()| socket.set_send_buffer_size(size));
-    }
-    if let Err(e) = result {
-        tracing::debug!(error = %e, "cannot set socket options");
-    }
-}
-
-/// Serves one connection until it ends, its client overstays a timeout,
-/// or it is upgraded (the permit is then dropped: a WebSocket is counted
-/// by the live-event budget, not here).
-async fn connection(
-    tcp: TcpStream,
-    peer: SocketAddr,
+/// Serves `router` on `listener` as `port` says (the gRPC ports use this).
+pub(crate) async fn serve_port(
+    listener: TcpListener,
     router: Router,
-    limits: Arc<HttpLimits>,
-    _permit: OwnedSemaphorePermit,
+    port: Port,
     shutdown: CancellationToken,
-) {
-    let activity = Arc::new(Activity::new(Instant::now()));
-    let io = TokioIo::new(Watched::new(tcp, activity.clone()));
-    let body_timeout = limits.body_timeout();
-    let service = {
-        let activity = activity.clone();
-        hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
-            let in_flight = activity.request_started();
-            let deadline = tokio::time::Instant::now() + body_timeout;
-            let mut request = request.map(|incoming| body::with_deadline(incoming, deadline));
-            request.extensions_mut().insert(ConnectInfo(peer));
-            let response = router.clone().oneshot(request);
-            async move {
-                let response = response
-                    .await
-                    .unwrap_or_else(|never: Infallible| match never {});
-                Ok::<_, Infallible>(response.map(|b| Body::new(body::Tracked::new(b, in_flight))))
-            }
-        })
-    };
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .max_buf_size(MAX_HEAD_BYTES)
-        .header_read_timeout(None);
-    // As axum::serve: WebSockets over HTTP/2 need the CONNECT protocol.
-    builder.http2().enable_connect_protocol();
-    let conn = builder.serve_connection_with_upgrades(io, service);
-    let mut conn = std::pin::pin!(conn);
-    let mut draining = false;
-    let mut timer = std::pin::pin!(tokio::time::sleep(limits.header_timeout()));
-    loop {
-        let deadline = activity.deadline(limits.header_timeout(), limits.idle_timeout());
-        if let Some(at) = deadline {
-            let at = tokio::time::Instant::from_std(at);
-            if timer.deadline() != at {
-                timer.as_mut().reset(at);
-            }
-        }
-        tokio::select! {
-            result = conn.as_mut() => {
-                if let Err(e) = result {
-                    tracing::trace!(%peer, error = %e, "connection ended with an error");
-                }
-                return;
-            }
-            () = shutdown.cancelled(), if !draining => {
-                draining = true;
-                conn.as_mut().graceful_shutdown();
-            }
-            () = activity.changed() => {}
-            () = &mut timer, if deadline.is_some() => {
-                if activity.expired(Instant::now(), limits.header_timeout(), limits.idle_timeout()) {
-                    tracing::debug!(%peer, "closing a connection that overstayed its timeout");
-                    return;
-                }
-            }
-        }
-    }
+) -> io::Result<()> {
+    server::run(listener, router, port, shutdown).await
 }
 
-/// Answers 503 and closes, without reading the request. Bounded: when
-/// [`MAX_REFUSING`] refusals are under way the socket is just closed.
-fn refuse(mut tcp: TcpStream, refusing: &Arc<Semaphore>) {
-    let Ok(permit) = refusing.clone().try_acquire_owned() else {
-        return;
-    };
-    tokio::spawn(async move {
-        let _permit = permit;
-        let answer = async {
-            tcp.write_all(refusal()).await?;
-            tcp.shutdown().await?;
-            // Closing with the client's request unread would reset the
-            // connection, and a reset can discard our answer before the
-            // client reads it; take what it sent first.
-            let mut sink = [0u8; 1024];
-            while tcp.read(&mut sink).await? > 0 {}
-            io::Result::Ok(())
-        };
-        let _ = tokio::time::timeout(REFUSAL_WRITE_TIMEOUT, answer).await;
-    });
+/// How one listening port is served.
+#[derive(Debug)]
+pub(crate) struct Port {
+    pub(crate) protocol: Protocol,
+    /// Its connections' seats.
+    pub(crate) budget: Budget,
+    pub(crate) header_timeout: Duration,
+    pub(crate) body_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) proxies: TrustedProxies,
+    pub(crate) socket: SocketOptions,
 }
 
-/// Accept errors: a connection that died before we took it is ignored;
-/// anything else (out of descriptors) is logged at most once a second and
-/// accepting pauses briefly so the loop does not spin.
-async fn accept_error(e: io::Error, complaints: &mut RateLimitedLog) {
-    if matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-    ) {
-        return;
-    }
-    if complaints.ready() {
-        tracing::warn!(error = %e, "cannot accept connections");
-    }
-    tokio::time::sleep(Duration::from_millis(50)).await;
+/// What a port speaks.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Protocol {
+    /// REST, pages and WebSocket upgrades: HTTP/1.1, or HTTP/2 with prior
+    /// knowledge. A refused connection is told so with a 503.
+    Http,
+    /// gRPC: HTTP/2 only. A refused connection is closed.
+    Grpc(Http2),
+}
+
+/// HTTP/2 settings of a gRPC port.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Http2 {
+    /// Streams one connection may have open at once.
+    pub(crate) max_concurrent_streams: u32,
+    /// How often a PING checks that the peer is still there.
+    pub(crate) keepalive_interval: Duration,
+    /// How long a PING's answer may take before the connection is closed.
+    pub(crate) keepalive_timeout: Duration,
 }
 
 /// Allows a log line at most once a second, so a flood cannot flood the log.
 #[derive(Default)]
-struct RateLimitedLog {
-    last: Option<Instant>,
+pub(crate) struct RateLimitedLog {
+    last: Option<std::time::Instant>,
 }
 
 impl RateLimitedLog {
-    fn ready(&mut self) -> bool {
-        let now = Instant::now();
+    pub(crate) fn ready(&mut self) -> bool {
+        let now = std::time::Instant::now();
         let ready = self
             .last
             .is_none_or(|last| now.duration_since(last) >= Duration::from_secs(1));

@@ -4,7 +4,7 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{
-    Router,
+    Extension, Router,
     body::{Body, to_bytes},
     extract::ws::{Message, WebSocketUpgrade},
     http::StatusCode,
@@ -14,13 +14,13 @@ use axum::{
 use futures::{SinkExt, StreamExt};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpStream,
+    net::{TcpSocket, TcpStream},
     sync::Notify,
     task::JoinHandle,
 };
 use tokio_util::sync::CancellationToken;
 
-use super::{BodyTimeout, HttpLimits, SocketOptions, serve};
+use super::{BodyTimeout, Client, HttpLimits, SocketOptions, TrustedProxies, serve};
 
 /// Upper bound for anything that must happen; a test fails instead of hanging.
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -66,7 +66,13 @@ async fn spawn(limits: HttpLimits) -> Server {
         .route("/", get(|| async { "ok" }))
         .route("/echo", post(echo))
         .route("/slow", get(move || slow(started.clone())))
-        .route("/ws", any(ws));
+        .route("/ws", any(ws))
+        .route(
+            "/client",
+            get(|Extension(client): Extension<Client>| async move {
+                format!("{} proxy={}", client.addr, client.proxy)
+            }),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let shutdown = CancellationToken::new();
@@ -91,7 +97,30 @@ fn limits(header_ms: u64, body_ms: u64, idle_ms: u64, max: usize) -> HttpLimits 
         http_body_timeout_ms: body_ms,
         http_idle_timeout_ms: idle_ms,
         max_http_connections: max,
+        max_http_connections_per_client: max,
+        trusted_proxies: TrustedProxies::default(),
     }
+}
+
+/// A connection from the loopback address `from` (127.0.0.x are all this
+/// host, but different clients to the server).
+async fn connect_from(from: [u8; 4], to: SocketAddr) -> TcpStream {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket
+        .bind((std::net::Ipv4Addr::from(from), 0).into())
+        .unwrap();
+    socket.connect(to).await.unwrap()
+}
+
+/// Opens `n` connections from `from` that send half a request head.
+async fn half_sent_heads(n: usize, from: [u8; 4], to: SocketAddr) -> Vec<TcpStream> {
+    let mut heads = Vec::new();
+    for _ in 0..n {
+        let mut tcp = connect_from(from, to).await;
+        tcp.write_all(b"GET / HTTP/1.1\r\nhost: te").await.unwrap();
+        heads.push(tcp);
+    }
+    heads
 }
 
 /// Reads until the server closes the connection; returns what it sent.
@@ -275,4 +304,156 @@ async fn shutdown_finishes_requests_in_flight_and_closes_idle_connections() {
         .expect("serve returns")
         .unwrap()
         .unwrap();
+}
+
+const FLOODER: [u8; 4] = [127, 0, 0, 1];
+const SOMEONE_ELSE: [u8; 4] = [127, 0, 0, 2];
+
+#[tokio::test]
+async fn one_address_gets_its_share_and_others_are_served() {
+    let server = spawn(HttpLimits {
+        max_http_connections_per_client: 4,
+        ..limits(60_000, 60_000, 60_000, 16)
+    })
+    .await;
+    let _heads = half_sent_heads(4, FLOODER, server.addr).await;
+    // The flooder's share is taken: it is refused...
+    let mut refused = connect_from(FLOODER, server.addr).await;
+    let answer = read_to_close(&mut refused).await;
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    // ...while the budget has room for everyone else.
+    let mut tcp = connect_from(SOMEONE_ELSE, server.addr).await;
+    assert!(request(&mut tcp, "/").await.starts_with("HTTP/1.1 200"));
+}
+
+#[tokio::test]
+async fn when_full_a_newcomer_takes_the_largest_holders_newest_unused_connection() {
+    // A share as large as the cap: only shedding protects the others.
+    let server = spawn(limits(60_000, 60_000, 60_000, 4)).await;
+    let mut heads = half_sent_heads(4, FLOODER, server.addr).await;
+    let mut tcp = connect_from(SOMEONE_ELSE, server.addr).await;
+    assert!(request(&mut tcp, "/").await.starts_with("HTTP/1.1 200"));
+    // The flooder's newest half-sent head paid for it, and nothing else.
+    let newest = heads.pop().unwrap();
+    let mut newest = newest;
+    assert_eq!(read_to_close(&mut newest).await, "");
+    // The flooder holds the most: its own new connections are refused.
+    let mut refused = connect_from(FLOODER, server.addr).await;
+    assert!(
+        read_to_close(&mut refused)
+            .await
+            .starts_with("HTTP/1.1 503")
+    );
+    // Its older heads are still open: finishing one gets an answer.
+    heads[0].write_all(b"st\r\n\r\n").await.unwrap();
+    assert!(read_answer(&mut heads[0]).await.starts_with("HTTP/1.1 200"));
+}
+
+#[tokio::test]
+async fn requests_in_flight_are_never_shed() {
+    let server = spawn(limits(60_000, 60_000, 60_000, 2)).await;
+    let mut busy = Vec::new();
+    for _ in 0..2 {
+        let mut tcp = connect_from(FLOODER, server.addr).await;
+        tcp.write_all(b"GET /slow HTTP/1.1\r\nhost: test\r\n\r\n")
+            .await
+            .unwrap();
+        tokio::time::timeout(PATIENCE, server.slow_started.notified())
+            .await
+            .expect("/slow was called");
+        busy.push(tcp);
+    }
+    let mut refused = connect_from(SOMEONE_ELSE, server.addr).await;
+    assert!(
+        read_to_close(&mut refused)
+            .await
+            .starts_with("HTTP/1.1 503")
+    );
+    for tcp in &mut busy {
+        assert!(read_answer(tcp).await.starts_with("HTTP/1.1 200"));
+    }
+}
+
+#[tokio::test]
+async fn heads_hyper_cannot_parse_get_the_json_error() {
+    let server = spawn(limits(60_000, 60_000, 60_000, 16)).await;
+    let mut tcp = TcpStream::connect(server.addr).await.unwrap();
+    // A DEL byte in a header value.
+    tcp.write_all(b"GET / HTTP/1.1\r\nhost: test\r\nx-bad: a\x7fb\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_to_close(&mut tcp).await;
+    assert!(
+        answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+        "{answer}"
+    );
+    assert!(
+        answer.contains("content-type: application/json"),
+        "{answer}"
+    );
+    assert!(
+        answer.ends_with("{\"message\":\"Malformed request head\"}\n"),
+        "{answer}"
+    );
+    // A head over the limit.
+    let mut tcp = TcpStream::connect(server.addr).await.unwrap();
+    let big = format!(
+        "GET / HTTP/1.1\r\nhost: test\r\nx-big: {}\r\n\r\n",
+        "a".repeat(40_000)
+    );
+    let _ = tcp.write_all(big.as_bytes()).await;
+    let answer = read_to_close(&mut tcp).await;
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    assert!(
+        answer.ends_with("{\"message\":\"Request header fields too large\"}\n"),
+        "{answer}"
+    );
+    // After answered requests, a bad one is still recognised; the answers
+    // before it are untouched.
+    let mut tcp = TcpStream::connect(server.addr).await.unwrap();
+    assert!(request(&mut tcp, "/").await.ends_with("ok"));
+    assert!(request(&mut tcp, "/").await.ends_with("ok"));
+    tcp.write_all(b"GET / HTTP/1.1\r\nbad header\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_to_close(&mut tcp).await;
+    assert!(
+        answer.starts_with("HTTP/1.1 400") && answer.contains("\"message\""),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn a_trusted_proxy_names_the_client_and_is_exempt_from_the_share() {
+    let proxies: TrustedProxies = "127.0.0.1".parse().unwrap();
+    let server = spawn(HttpLimits {
+        max_http_connections_per_client: 1,
+        trusted_proxies: proxies,
+        ..limits(60_000, 60_000, 60_000, 16)
+    })
+    .await;
+    // The proxy carries many clients: more connections than one's share.
+    let mut connections = Vec::new();
+    for _ in 0..3 {
+        connections.push(connect_from(FLOODER, server.addr).await);
+    }
+    let ask = |forwarded: &str| {
+        format!("GET /client HTTP/1.1\r\nhost: test\r\nx-forwarded-for: {forwarded}\r\n\r\n")
+    };
+    connections[2]
+        .write_all(ask("198.51.100.7, 203.0.113.9").as_bytes())
+        .await
+        .unwrap();
+    let answer = read_answer(&mut connections[2]).await;
+    assert!(answer.ends_with("203.0.113.9 proxy=false"), "{answer}");
+    // Anyone else's forwarding headers are not believed, and the share holds.
+    let mut direct = connect_from(SOMEONE_ELSE, server.addr).await;
+    direct
+        .write_all(ask("203.0.113.9").as_bytes())
+        .await
+        .unwrap();
+    let answer = read_answer(&mut direct).await;
+    assert!(answer.ends_with("127.0.0.2 proxy=false"), "{answer}");
+    let mut second = connect_from(SOMEONE_ELSE, server.addr).await;
+    assert!(read_to_close(&mut second).await.starts_with("HTTP/1.1 503"));
 }

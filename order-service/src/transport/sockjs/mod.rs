@@ -53,6 +53,7 @@ pub(super) async fn transport(
         .map(|c| c.0);
     let method = request.method().clone();
     let (parts, body) = request.into_parts();
+    let peer = (peer, crate::transport::client_of(&parts));
     let headers = &parts.headers;
     let config = &shared.config;
     let id = session.as_str();

@@ -17,6 +17,7 @@ use axum::{
     http::{HeaderMap, header},
     response::{IntoResponse, Response},
 };
+use support::http::Client;
 use tokio::{sync::mpsc, time::timeout};
 
 use super::{
@@ -76,7 +77,7 @@ pub(super) async fn receive(
     shared: &Shared,
     id: &str,
     request: &HeaderMap,
-    peer: Option<SocketAddr>,
+    (peer, client): (Option<SocketAddr>, Client),
     kind: Kind,
 ) -> Response {
     let mut out = match headers::cors(&shared.config, request) {
@@ -86,7 +87,7 @@ pub(super) async fn receive(
     set(&mut out, header::CONTENT_TYPE, kind.content_type());
     headers::no_cache(&mut out);
     headers::session_cookie(request, &mut out);
-    let (lease, fresh) = match shared.sessions.attach(id, shared, peer) {
+    let (lease, fresh) = match shared.sessions.attach(id, shared, (peer, client)) {
         Attach::Receiver { lease, fresh } => (lease, fresh),
         Attach::Refused(frame) => {
             // Prelude and frame as separate chunks, as a live stream sends

@@ -28,6 +28,8 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 
 use super::frames;
+use support::http::Client;
+
 use crate::transport::{Admission, Connection, INCOMING_CAPACITY, Shared};
 
 /// Longest session id accepted. SockJS clients use 8 random characters
@@ -86,7 +88,12 @@ impl Sessions {
 
     /// Attaches a receiving request to session `id`, creating the session
     /// (and starting the handler on it) when it is new.
-    pub(super) fn attach(&self, id: &str, shared: &Shared, peer: Option<SocketAddr>) -> Attach {
+    pub(super) fn attach(
+        &self,
+        id: &str,
+        shared: &Shared,
+        (peer, client): (Option<SocketAddr>, Client),
+    ) -> Attach {
         let mut sessions = lock(&self.0);
         if let Some(session) = sessions.get(id) {
             let mut state = lock(&session.state);
@@ -103,7 +110,7 @@ impl Sessions {
                 fresh: false,
             };
         }
-        let Some(admission) = shared.budgets.enter() else {
+        let Some(admission) = shared.budgets.enter(client) else {
             return Attach::Full;
         };
         let (to_app, incoming) = mpsc::channel(INCOMING_CAPACITY);
@@ -156,9 +163,10 @@ async fn reap(
     id: String,
     session: Arc<Session>,
     shared: Shared,
-    _seat: Admission,
+    seat: Admission,
 ) {
     let delay = shared.config.disconnect_delay;
+    let shed = seat.shed();
     while !session.closed.is_cancelled() {
         let mut detached = pin!(session.detached.notified());
         detached.as_mut().enable();
@@ -171,6 +179,8 @@ async fn reap(
             () = &mut detached => {}
             () = session.closed.cancelled() => {}
             () = shared.shutdown.cancelled() => session.close(frames::GO_AWAY),
+            // Its handshake seat went to another client.
+            () = shed.cancelled() => session.close(frames::GO_AWAY),
             () = sleep_until(deadline), if idle_since.is_some() => session.close_if_idle(delay),
         }
     }
