@@ -152,6 +152,11 @@ pub(crate) async fn serve(role: &str) -> anyhow::Result<()> {
             let mut config: inventory_service::Config = support::config::defaults();
             (config.bind_addr, config.http_port, config.grpc_port) = (loopback, 0, 0);
             config.database_url = given("DATABASE_URL")?;
+            // The load client is one address standing in for many clients:
+            // the per-client shares would otherwise measure themselves.
+            config.http.max_http_connections_per_client = config.http.max_http_connections;
+            config.grpc.max_grpc_connections_per_client = config.grpc.max_grpc_connections;
+            config.max_watch_streams_per_client = config.max_watch_streams;
             inventory_service::Server::start(&config)
                 .await?
                 .run_until(support::shutdown::signal())
@@ -162,6 +167,11 @@ pub(crate) async fn serve(role: &str) -> anyhow::Result<()> {
             (config.bind_addr, config.http_port, config.grpc_port) = (loopback, 0, 0);
             config.database_url = given("DATABASE_URL")?;
             config.inventory_url = given("INVENTORY_URL")?;
+            // As above: one address standing in for many clients.
+            config.http.max_http_connections_per_client = config.http.max_http_connections;
+            config.grpc.max_grpc_connections_per_client = config.grpc.max_grpc_connections;
+            config.max_live_connections_per_client = config.max_live_connections;
+            config.max_live_handshakes_per_client = config.max_live_handshakes;
             order_service::Server::start(&config)
                 .await?
                 .run_until(support::shutdown::signal())

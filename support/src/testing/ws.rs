@@ -4,10 +4,10 @@
 //! Everything waits at most [`PATIENCE`], so a test fails instead of
 //! hanging.
 
-use std::time::Duration;
+use std::{net::IpAddr, time::Duration};
 
 use futures::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::{
     MaybeTlsStream, WebSocketStream,
     tungstenite::{
@@ -35,6 +35,16 @@ pub const STOMP_CONNECT: &str = "CONNECT\naccept-version:1.2\nhost:localhost\n\n
 /// server chose, or the HTTP status of a refused upgrade; panics on any
 /// other failure.
 pub async fn connect(url: &str, headers: &[(&str, &str)]) -> Result<(Ws, Option<String>), u16> {
+    connect_from(None, url, headers).await
+}
+
+/// [`connect`] from the local address `from` (e.g. `127.0.0.2`: another
+/// client to a server on loopback), or any when `None`.
+pub async fn connect_from(
+    from: Option<IpAddr>,
+    url: &str,
+    headers: &[(&str, &str)],
+) -> Result<(Ws, Option<String>), u16> {
     let mut request = url.into_client_request().expect("a WebSocket URL");
     for &(name, value) in headers {
         request.headers_mut().insert(
@@ -42,9 +52,28 @@ pub async fn connect(url: &str, headers: &[(&str, &str)]) -> Result<(Ws, Option<
             HeaderValue::from_str(value).expect("a header value"),
         );
     }
-    let connected = tokio::time::timeout(PATIENCE, tokio_tungstenite::connect_async(request))
-        .await
-        .expect("the WebSocket handshake in time");
+    let connected = tokio::time::timeout(PATIENCE, async {
+        let Some(from) = from else {
+            return tokio_tungstenite::connect_async(request).await;
+        };
+        let host = request.uri().host().expect("a host").to_owned();
+        let port = request.uri().port_u16().unwrap_or(80);
+        let to = tokio::net::lookup_host((host.as_str(), port))
+            .await
+            .expect("the server's address")
+            .find(|a| a.is_ipv4() == from.is_ipv4())
+            .expect("an address of the same family");
+        let socket = match from {
+            IpAddr::V4(_) => TcpSocket::new_v4(),
+            IpAddr::V6(_) => TcpSocket::new_v6(),
+        }
+        .expect("a socket");
+        socket.bind((from, 0).into()).expect("the local address");
+        let tcp = socket.connect(to).await.expect("TCP connects");
+        tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(tcp)).await
+    })
+    .await
+    .expect("the WebSocket handshake in time");
     match connected {
         Ok((ws, response)) => {
             let chosen = response
