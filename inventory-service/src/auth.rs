@@ -10,6 +10,11 @@ use std::{fmt, sync::Arc};
 
 use crate::error::{Error, Result};
 
+/// The RPCs that [`Auth::check`] guards, as the start-up warning names them
+/// when no token is configured.
+pub(crate) const GUARDED_RPCS: &str =
+    "UpdateStock, ReserveStock, ReserveStockBatch, ReleaseStock, Restock";
+
 /// The configured token, or none (everything open).
 #[derive(Clone, Default)]
 pub(crate) struct Auth {

@@ -162,6 +162,16 @@ impl Server {
                 .context("HTTP server")
         });
 
+        if !token_required {
+            // Alone (the launcher always sets a token), on every interface by
+            // default: anyone who can connect could set stock to 0.
+            tracing::warn!(
+                %grpc_addr,
+                open = auth::GUARDED_RPCS,
+                "INVENTORY_TOKEN is not set: anyone who can reach the gRPC port can call \
+                 the RPCs that change stock and reservations"
+            );
+        }
         tracing::info!(
             %http_addr,
             %grpc_addr,

@@ -1,6 +1,7 @@
 //! The shared token over real gRPC, on SQLite and PostgreSQL: with a token
 //! configured the mutating RPCs need it and write nothing without it; reads
-//! stay open; with no (or an empty) token everything is open as before.
+//! stay open; with no (or an empty) token everything is open as before, and
+//! start-up warns which RPCs that leaves open.
 
 // Test helpers unwrap: a panic is a failed test with its backtrace.
 #![allow(clippy::unwrap_used)]
@@ -12,7 +13,11 @@ use proto::{
     ListProductsRequest, ReleaseStockRequest, ReservationOutcome, ReserveStockBatchRequest,
     ReserveStockRequest, RestockRequest, StockRequest, UpdateStockRequest, WatchStockRequest,
 };
-use support::testing::Backend;
+use serde_json::Value;
+use support::{
+    telemetry::{LogFormat, Settings},
+    testing::{Backend, CapturedLogs},
+};
 use tokio_stream::StreamExt;
 use tonic::{Code, Request};
 
@@ -196,6 +201,48 @@ async fn without_a_token_everything_is_open(backend: Backend) {
     assert!(r.available);
     assert_eq!(app.stock("Laptop").await, 10);
     app.stop().await;
+}
+
+/// Started without a token, the service says so at once, naming what is
+/// open; with one, it does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_token_start_up_warns_what_is_open() {
+    let logs = CapturedLogs::default();
+    // Global: the other tests of this file log here too, hence the address.
+    let _telemetry = support::telemetry::init_with_writer(
+        Settings {
+            service: "inventory-service",
+            format: LogFormat::Json,
+            log_filter: "info".into(),
+            otlp_endpoint: None,
+        },
+        logs.writer(),
+    );
+    let warnings = |app: &TestInventory| -> Vec<Value> {
+        let addr = app.server.grpc_addr.to_string();
+        logs.json_lines()
+            .into_iter()
+            .filter(|l| l["level"] == "WARN" && l["grpc_addr"] == addr.as_str())
+            .collect()
+    };
+    let open = TestInventory::spawn(Backend::Sqlite).await.unwrap();
+    let warned = warnings(&open);
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    let message = warned[0]["message"].as_str().unwrap();
+    assert!(message.contains("INVENTORY_TOKEN"), "{message}");
+    assert_eq!(
+        warned[0]["open"],
+        "UpdateStock, ReserveStock, ReserveStockBatch, ReleaseStock, Restock"
+    );
+    open.stop().await;
+
+    let closed = TestInventory::spawn_with(Backend::Sqlite, |c| {
+        c.inventory_token = Some(TOKEN.into());
+    })
+    .await
+    .unwrap();
+    assert_eq!(warnings(&closed), Vec::<Value>::new());
+    closed.stop().await;
 }
 
 support::both_backends!(

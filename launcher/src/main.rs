@@ -6,8 +6,13 @@
 //! The services' own variables (`HTTP_PORT`, `DATABASE_URL`, …) would apply
 //! to both at once here, so this launcher has prefixed ones instead. To run
 //! a service alone, use its own binary (`cargo run -p inventory-service`).
+//!
+//! Safe by default, as it is what a first `cargo run` starts: it listens on
+//! loopback only (`BIND_ADDR` opens it up), and inventory's write RPCs
+//! always need a token: `INVENTORY_TOKEN`, or one made at random for this
+//! run, which both services share and nothing prints.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use clap::Parser;
 
@@ -19,9 +24,15 @@ use clap::Parser;
     about = "inventory-service and order-service in one process"
 )]
 struct Args {
-    /// Address both services listen on.
-    #[arg(long, env = "BIND_ADDR", default_value = "0.0.0.0")]
+    /// Address both services listen on: loopback unless told otherwise
+    /// (`0.0.0.0` for every interface).
+    #[arg(long, env = "BIND_ADDR", default_value = "127.0.0.1")]
     bind_addr: IpAddr,
+    /// The token inventory's write RPCs require (`authorization: Bearer
+    /// <token>`), which order-service sends; unset or empty: a random one
+    /// for this run, so those RPCs are never open to whoever can connect.
+    #[arg(long, env = "INVENTORY_TOKEN", hide_env_values = true)]
+    inventory_token: Option<String>,
     /// inventory-service's database.
     #[arg(
         long,
@@ -51,16 +62,13 @@ async fn main() -> anyhow::Result<()> {
     ));
     support::service::raise_open_file_limit();
 
-    let mut inventory_config = inventory_service::Config::parse_from(["inventory-service"]);
-    inventory_config.bind_addr = args.bind_addr;
-    inventory_config.database_url = args.inventory_database_url;
-    inventory_config.http_port = 8081;
-    inventory_config.grpc_port = 9091;
-    let mut order_config = order_service::Config::parse_from(["order-service"]);
-    order_config.bind_addr = args.bind_addr;
-    order_config.database_url = args.order_database_url;
-    order_config.http_port = 8080;
-    order_config.grpc_port = 9090;
+    if args.inventory_token.as_deref().is_none_or(str::is_empty) {
+        tracing::info!(
+            "INVENTORY_TOKEN is not set: inventory's write RPCs take a random token made for \
+             this run; set INVENTORY_TOKEN to call them yourself"
+        );
+    }
+    let (mut inventory_config, mut order_config) = configs(args);
     // Each service fits its connection caps under the open-file limit, but
     // here they share one process, hence one limit: fit them together.
     [
@@ -80,7 +88,7 @@ async fn main() -> anyhow::Result<()> {
     ]);
 
     let inventory = inventory_service::Server::start(&inventory_config).await?;
-    order_config.inventory_url = format!("http://127.0.0.1:{}", inventory.grpc_addr.port());
+    order_config.inventory_url = format!("http://{}", reachable(inventory.grpc_addr));
     let orders = order_service::Server::start(&order_config).await?;
 
     tracing::info!("open http://localhost:8080 — grpcurl -plaintext localhost:9091 list");
@@ -94,3 +102,45 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!("stopped");
     Ok(())
 }
+
+/// Both services' settings: their own defaults and variables, under the
+/// launcher's address, databases, fixed ports and one shared token.
+fn configs(args: Args) -> (inventory_service::Config, order_service::Config) {
+    let token = shared_token(args.inventory_token);
+    let mut inventory_config = inventory_service::Config::parse_from(["inventory-service"]);
+    inventory_config.bind_addr = args.bind_addr;
+    inventory_config.database_url = args.inventory_database_url;
+    inventory_config.http_port = 8081;
+    inventory_config.grpc_port = 9091;
+    inventory_config.inventory_token = Some(token.clone());
+    let mut order_config = order_service::Config::parse_from(["order-service"]);
+    order_config.bind_addr = args.bind_addr;
+    order_config.database_url = args.order_database_url;
+    order_config.http_port = 8080;
+    order_config.grpc_port = 9090;
+    order_config.inventory_token = Some(token);
+    (inventory_config, order_config)
+}
+
+/// `configured` if set, else a fresh random token: a v4 UUID, 122 bits
+/// from the operating system's CSPRNG (`getrandom`), beyond guessing over
+/// the network.
+fn shared_token(configured: Option<String>) -> String {
+    configured
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
+}
+
+/// Where order-service reaches inventory listening on `bound`: that
+/// address, or loopback when it listens on every interface.
+fn reachable(bound: SocketAddr) -> SocketAddr {
+    let ip: IpAddr = match bound.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => Ipv4Addr::LOCALHOST.into(),
+        IpAddr::V6(ip) if ip.is_unspecified() => Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    SocketAddr::new(ip, bound.port())
+}
+
+#[cfg(test)]
+mod tests;

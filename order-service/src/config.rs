@@ -35,11 +35,12 @@ pub struct Config {
     pub inventory_token: Option<String>,
     /// Browser origins allowed besides the page's own, comma-separated
     /// (exact origins, or patterns such as `https://*.example.com`,
-    /// `http://localhost:[*]`, `*`).
+    /// `http://localhost:[*]`, `https://*.example.com:[8443,9443]`, `*`).
+    /// Split by `origins`, not here: a comma between brackets separates
+    /// ports, not entries. The flag may be given more than once.
     #[arg(
         long,
         env = "ALLOWED_ORIGINS",
-        value_delimiter = ',',
         default_value = "http://localhost:4200,http://localhost"
     )]
     pub allowed_origins: Vec<String>,
@@ -142,5 +143,42 @@ impl Config {
         return self.fault_point.as_deref() == Some("abort-before-publish");
         #[cfg(not(debug_assertions))]
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Config;
+    use crate::origins::AllowedOrigins;
+
+    fn policy(args: &[&str]) -> String {
+        let config = Config::try_parse_from(args).unwrap();
+        AllowedOrigins::new(&config.allowed_origins)
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn allowed_origins_keep_their_port_lists_whole() {
+        assert_eq!(
+            policy(&[
+                "order-service",
+                "--allowed-origins",
+                "https://*.example.com:[8443,9443],http://localhost",
+            ]),
+            "requests without Origin, the same origin, https://*.example.com:[8443,9443], http://localhost"
+        );
+        assert_eq!(
+            policy(&[
+                "order-service",
+                "--allowed-origins",
+                "http://a:[1,2]",
+                "--allowed-origins",
+                "http://b",
+            ]),
+            "requests without Origin, the same origin, http://a:[1,2], http://b"
+        );
     }
 }

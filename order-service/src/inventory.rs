@@ -163,7 +163,7 @@ impl Inventory {
         let request = ReserveStockBatchRequest { reservations };
         let answer = self
             .idempotent(("reserve_batch", "ReserveStockBatch"), |mut c, deadline| {
-                let request = self.request(request.clone(), deadline);
+                let request = self.batch_request(request.clone(), deadline);
                 async move { c.reserve_stock_batch(request).await }
             })
             .await?;
@@ -345,9 +345,26 @@ impl Inventory {
     /// inventory can stop working on a call nobody waits for), the current
     /// trace, and the token, if any.
     fn request<T>(&self, message: T, left: Duration) -> tonic::Request<T> {
+        self.request_with(message, left, support::telemetry::grpc::inject)
+    }
+
+    /// [`Inventory::request`] for a call made for a batch of orders: it
+    /// carries the trace it runs in (the first caller's, or the batch's
+    /// span when exporting, which links the others) but no `tracestate`,
+    /// which is one caller's and none of the others'.
+    fn batch_request<T>(&self, message: T, left: Duration) -> tonic::Request<T> {
+        self.request_with(message, left, support::telemetry::grpc::inject_traceparent)
+    }
+
+    fn request_with<T>(
+        &self,
+        message: T,
+        left: Duration,
+        trace: fn(&mut tonic::metadata::MetadataMap),
+    ) -> tonic::Request<T> {
         let mut request = tonic::Request::new(message);
         request.set_timeout(left);
-        support::telemetry::grpc::inject(request.metadata_mut());
+        trace(request.metadata_mut());
         if let Some(value) = &self.shared.authorization {
             request
                 .metadata_mut()

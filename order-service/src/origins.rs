@@ -15,9 +15,15 @@
 //! | `*` | any origin of the form `scheme://host[:port]` (never `null`, the origin of sandboxed and `file:` pages) |
 //!
 //! `*` in a host matches one or more letters, digits, dots or hyphens, so
-//! it can never reach into another part of the origin. An allowed origin is
-//! always echoed back exactly, never as `*`, which browsers reject together
-//! with credentials (SockJS sends them).
+//! it can never reach into another part of the origin. It must be the whole
+//! host or its whole first label: `https://*example.org` (which would allow
+//! `https://evilexample.org`), `https://a*.b.com` and `https://x.*.com` are
+//! refused at start-up like any other entry that is not understood. An
+//! allowed origin is always echoed back exactly, never as `*`, which
+//! browsers reject together with credentials (SockJS sends them).
+//!
+//! The setting is one comma-separated list; a comma inside a port list's
+//! brackets belongs to the port list.
 
 use std::fmt;
 
@@ -117,8 +123,20 @@ impl Entry {
             _ => (rest, Port::Exactly(None)),
         };
         let host_chars = |b: u8| b.is_ascii_alphanumeric() || b"-.*".contains(&b);
-        if host.is_empty() || !host.bytes().all(host_chars) || host.contains("**") {
+        if host.is_empty() || !host.bytes().all(host_chars) {
             return Err(invalid("bad host"));
+        }
+        // `*` alone, or as the whole first label of a host that goes on:
+        // anywhere else it would match into a label (`*example.org`
+        // allowing `evilexample.org`) or say something nobody means.
+        let leading = host == "*"
+            || host
+                .strip_prefix("*.")
+                .is_some_and(|rest| !rest.is_empty() && !rest.contains('*'));
+        if host.contains('*') && !leading {
+            return Err(invalid(
+                "`*` must be the whole host or its whole first label, as in https://*.example.com",
+            ));
         }
         Ok(Self::Pattern {
             scheme: scheme.to_ascii_lowercase(),
@@ -183,6 +201,20 @@ fn glob(pattern: &[u8], text: &[u8]) -> bool {
     }
 }
 
+/// The entries of a comma-separated list, where a comma between brackets
+/// (`https://*.example.com:[8443,9443]`) separates ports, not entries.
+fn split_list(list: &str) -> impl Iterator<Item = &str> {
+    let mut depth = 0_u32;
+    list.split(move |c| {
+        match c {
+            '[' => depth += 1,
+            ']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        c == ',' && depth == 0
+    })
+}
+
 /// Origins allowed besides the same origin.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct AllowedOrigins {
@@ -190,20 +222,25 @@ pub(crate) struct AllowedOrigins {
 }
 
 impl AllowedOrigins {
-    /// Parses `ALLOWED_ORIGINS` entries (blank ones are ignored, a trailing
-    /// slash too); an entry that is neither an origin nor a pattern is an
-    /// error, so a typo cannot silently allow nothing (or everything).
-    pub(crate) fn new<I, S>(entries: I) -> Result<Self, InvalidOrigin>
+    /// Parses `ALLOWED_ORIGINS`: each of `lists` is a comma-separated list
+    /// of entries (commas inside a port list's brackets excepted; blank
+    /// entries are ignored, a trailing slash too); an entry that is neither
+    /// an origin nor a pattern is an error, so a typo cannot silently allow
+    /// nothing (or everything).
+    pub(crate) fn new<I, S>(lists: I) -> Result<Self, InvalidOrigin>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let entries = entries
-            .into_iter()
-            .map(|e| e.as_ref().trim().trim_end_matches('/').to_owned())
-            .filter(|e| !e.is_empty())
-            .map(|e| Entry::parse(&e))
-            .collect::<Result<_, _>>()?;
+        let mut entries = Vec::new();
+        for list in lists {
+            for entry in split_list(list.as_ref()) {
+                let entry = entry.trim().trim_end_matches('/');
+                if !entry.is_empty() {
+                    entries.push(Entry::parse(entry)?);
+                }
+            }
+        }
         Ok(Self { entries })
     }
 
@@ -324,6 +361,52 @@ mod tests {
         assert!(allows(&p, "https://a.example.com:9443"));
         assert!(!allows(&p, "https://a.example.com"));
         assert!(!allows(&p, "https://a.example.com:443"));
+    }
+
+    #[test]
+    fn a_star_is_a_whole_leading_label_or_nothing() {
+        for bad in [
+            "https://*example.org",
+            "https://a*.b.com",
+            "https://x.*.com",
+            "https://*.*.com",
+            "https://*.example.*",
+            "https://*.",
+            "http://*a",
+            "a*.b.com",
+        ] {
+            let error = AllowedOrigins::new([bad]).unwrap_err().to_string();
+            assert!(error.contains(&format!("{bad:?}")), "{bad}: {error}");
+        }
+        let error = AllowedOrigins::new(["https://*example.org"])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("whole first label"), "{error}");
+        // The documented forms keep working.
+        let p = policy(&["https://*.example.com", "http://*:[*]"]);
+        assert!(allows(&p, "https://a.example.com"));
+        assert!(!allows(&p, "https://evilexample.com"));
+        assert!(allows(&p, "http://anything.at.all:8080"));
+        assert!(policy(&["*"]).entries == [Entry::Any]);
+    }
+
+    #[test]
+    fn commas_inside_brackets_are_the_port_lists() {
+        let p =
+            policy(&["https://*.example.com:[8443,9443],http://localhost:4200, http://a:[1, 2]"]);
+        assert_eq!(
+            p.to_string(),
+            "requests without Origin, the same origin, https://*.example.com:[8443,9443], http://localhost:4200, http://a:[1,2]"
+        );
+        assert!(allows(&p, "https://a.example.com:9443"));
+        assert!(allows(&p, "https://a.example.com:8443"));
+        assert!(!allows(&p, "https://evilexample.org"));
+        // Unbalanced brackets make one entry that is not understood.
+        assert!(AllowedOrigins::new(["http://a:[1,2,http://b"]).is_err());
+        assert_eq!(
+            split_list("a,,b:[1,2],[x]]],c").collect::<Vec<_>>(),
+            ["a", "", "b:[1,2]", "[x]]]", "c"]
+        );
     }
 
     #[test]

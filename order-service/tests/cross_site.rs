@@ -7,6 +7,7 @@
 
 mod common;
 
+use clap::Parser;
 use common::TestSystem;
 use reqwest::{Method, header::HeaderMap};
 use serde_json::{Value, json};
@@ -247,6 +248,72 @@ async fn a_mistyped_origin_stops_the_service_from_starting() {
         format!("{error:#}").contains("ALLOWED_ORIGINS"),
         "{error:#}"
     );
+    sys.stop().await;
+}
+
+/// `ALLOWED_ORIGINS` as the environment or the flag gives it: one value.
+fn allowed_origins(value: &str) -> Vec<String> {
+    order_service::Config::try_parse_from(["order-service", "--allowed-origins", value])
+        .unwrap()
+        .allowed_origins
+}
+
+#[tokio::test]
+async fn a_port_list_and_a_leading_star_work_as_documented() {
+    let origins = allowed_origins("https://*.example.com:[8443,9443],http://localhost:4200");
+    let Some(sys) =
+        TestSystem::spawn_with(Backend::Sqlite, move |c| c.allowed_origins = origins).await
+    else {
+        return;
+    };
+    let preflight = |origin: &'static str| {
+        let sys = &sys;
+        async move {
+            let headers = [
+                ("origin", origin),
+                ("access-control-request-method", "POST"),
+            ];
+            send(sys, Method::OPTIONS, "/orders", &headers, None).await
+        }
+    };
+    for origin in [
+        "https://a.example.com:9443",
+        "https://a.example.com:8443",
+        "http://localhost:4200",
+    ] {
+        let (status, headers, _) = preflight(origin).await;
+        assert!((200..300).contains(&status), "{origin}: {status}");
+        assert_eq!(headers["access-control-allow-origin"], origin);
+    }
+    for origin in [
+        "https://evilexample.org",
+        "https://evil.example.org:9443",
+        "https://a.example.com",
+        "https://example.com:9443",
+    ] {
+        let (status, _, _) = preflight(origin).await;
+        assert_eq!(status, 403, "{origin}");
+    }
+
+    // A star inside a label would allow other sites: start-up stops,
+    // naming the entry.
+    for bad in [
+        "https://*example.org",
+        "https://x.*.com",
+        "https://a*.b.com",
+    ] {
+        let mut config = sys.order_config.clone();
+        config.allowed_origins = allowed_origins(&format!("http://localhost,{bad}"));
+        let error = order_service::Server::start(&config)
+            .await
+            .err()
+            .expect("refused");
+        let error = format!("{error:#}");
+        assert!(
+            error.contains("ALLOWED_ORIGINS") && error.contains(bad),
+            "{error}"
+        );
+    }
     sys.stop().await;
 }
 

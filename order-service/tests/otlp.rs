@@ -6,6 +6,9 @@
 //! order-service runs as its own process (its binary, its exporter);
 //! inventory-service runs in this process, exporting through the same
 //! telemetry set-up as its binary installs, under its own service name.
+//!
+//! The order comes with a `tracestate` beyond W3C's limits: the trace keeps
+//! it cut to them, and the batched call to inventory carries none.
 
 // Test helpers unwrap: a panic is a failed test with its backtrace.
 #![allow(clippy::unwrap_used)]
@@ -83,9 +86,13 @@ async fn one_order_is_one_trace_across_both_services() {
     )
     .await;
 
+    // A tracestate beyond W3C's limits: a long member and 40 short ones.
+    let short: Vec<String> = (0..40).map(|i| format!("v{i:02}=1234567")).collect();
+    let tracestate = format!("long={},{}", "x".repeat(200), short.join(","));
     let response = reqwest::Client::new()
         .post(format!("http://{addr}/orders"))
         .header("traceparent", format!("00-{TRACE}-{PARENT}-01"))
+        .header("tracestate", &tracestate)
         .json(&json!({"product": "Laptop", "quantity": 2}))
         .send()
         .await
@@ -119,6 +126,8 @@ async fn one_order_is_one_trace_across_both_services() {
     assert_eq!(root.parent_span_id.as_deref(), Some(PARENT));
     assert_eq!(root.attributes["http.route"], "/orders");
     assert_eq!(root.attributes["http.response.status_code"], "200");
+    // Cut as W3C has it: the long member first, then from the end to 32.
+    assert_eq!(root.trace_state, short[..32].join(","));
     for span in &spans {
         if span.span_id != root.span_id {
             assert!(
@@ -153,6 +162,8 @@ async fn one_order_is_one_trace_across_both_services() {
         "InventoryService/ReserveStockBatch",
     );
     assert_eq!(served.kind, SERVER);
+    // The batch's call carries its trace, not its callers' tracestate.
+    assert_eq!(served.trace_state, "", "{served:#?}");
     assert_eq!(
         served.parent_span_id.as_deref(),
         Some(call.span_id.as_str())

@@ -1,7 +1,8 @@
 //! A TCP proxy in front of inventory that injects network faults: it can
 //! hold back inventory's answers (a slow network or server: the request
-//! arrives and is applied, the answer comes late) or refuse connections
-//! (inventory down), while the services on both sides stay real.
+//! arrives and is applied, the answer comes late), for a time or until
+//! told, or refuse connections (inventory down), while the services on
+//! both sides stay real.
 
 use std::{
     sync::{
@@ -22,6 +23,8 @@ pub(crate) struct FaultyProxy {
     pub addr: std::net::SocketAddr,
     delay_ms: Arc<AtomicU64>,
     down: Arc<AtomicBool>,
+    // True while answers are held until released.
+    paused: watch::Sender<bool>,
     // Bumped to cut every open connection.
     cut: watch::Sender<u64>,
 }
@@ -33,6 +36,7 @@ impl FaultyProxy {
             addr: listener.local_addr().unwrap(),
             delay_ms: Arc::default(),
             down: Arc::default(),
+            paused: watch::channel(false).0,
             cut: watch::channel(0).0,
         };
         let p = proxy.clone();
@@ -60,6 +64,12 @@ impl FaultyProxy {
             .store(delay.as_millis() as u64, Ordering::SeqCst);
     }
 
+    /// Holds every answer inventory sends back (`true`) until released
+    /// (`false`): a call in flight stays in flight as long as a test needs.
+    pub(crate) fn pause_answers(&self, paused: bool) {
+        self.paused.send_replace(paused);
+    }
+
     /// Refuses new connections and cuts the open ones (inventory "down").
     pub(crate) fn set_down(&self, down: bool) {
         self.down.store(down, Ordering::SeqCst);
@@ -82,6 +92,7 @@ impl FaultyProxy {
             }
         };
         let delay_ms = self.delay_ms.clone();
+        let mut paused = self.paused.subscribe();
         let downstream = async move {
             let mut buf = vec![0u8; 16 * 1024];
             loop {
@@ -92,6 +103,9 @@ impl FaultyProxy {
                 let delay = delay_ms.load(Ordering::SeqCst);
                 if delay > 0 {
                     tokio::time::sleep(Duration::from_millis(delay)).await;
+                }
+                if paused.wait_for(|p| !p).await.is_err() {
+                    return;
                 }
                 if client_write.write_all(&buf[..n]).await.is_err() {
                     return;

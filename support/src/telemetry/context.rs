@@ -8,6 +8,8 @@
 //! the nearest such root. Enough to hand the trace on and to put its id in
 //! every log line, and nothing is built per inner span.
 
+use std::borrow::Cow;
+
 use http::HeaderMap;
 use opentelemetry::{
     Context,
@@ -22,18 +24,45 @@ use tracing::{Span, field};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::{Registry, registry::LookupSpan};
 
-use super::exporting;
+use super::{exporting, tracestate};
 
 /// A root span's trace context, when nothing exports (see the module doc).
 #[derive(Clone, Debug)]
 struct Root(SpanContext);
 
 /// The remote parent that `headers` name in `traceparent` (and
-/// `tracestate`), if they carry a valid one.
+/// `tracestate`, cut to W3C's limits: see [`tracestate`]), if they carry a
+/// valid one. `baggage` is neither read nor handed on.
 pub fn extract(headers: &HeaderMap) -> Option<SpanContext> {
-    let cx = TraceContextPropagator::new().extract(&Headers(headers));
+    let combined = combined_tracestate(headers);
+    let capped = combined.as_deref().map(tracestate::cap);
+    let cx = TraceContextPropagator::new().extract(&Headers {
+        headers,
+        tracestate: capped.as_deref(),
+    });
     let parent = cx.span().span_context().clone();
     parent.is_valid().then_some(parent)
+}
+
+/// Every `tracestate` header of a request as one list (W3C allows several,
+/// to be read as if joined by commas).
+fn combined_tracestate(headers: &HeaderMap) -> Option<Cow<'_, str>> {
+    let mut values = headers
+        .get_all(TRACESTATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    let first = values.next()?;
+    Some(match values.next() {
+        None => Cow::Borrowed(first),
+        Some(second) => {
+            let mut all = [first, second].join(",");
+            for value in values {
+                all.push(',');
+                all.push_str(value);
+            }
+            Cow::Owned(all)
+        }
+    })
 }
 
 /// A root span that continues the trace of `parent`, or starts a trace:
@@ -121,15 +150,87 @@ pub(super) fn inject(carrier: &mut dyn Injector) {
     }
 }
 
-/// `HeaderMap` as OpenTelemetry's propagators read it.
-struct Headers<'a>(&'a HeaderMap);
+/// [`inject`] without `tracestate`: for a call made on behalf of several
+/// requests (a batch), whose `tracestate` belongs to each caller and to
+/// none of the others.
+pub(super) fn inject_traceparent(carrier: &mut dyn Injector) {
+    if let Some(cx) = current() {
+        let bare = SpanContext::new(
+            cx.trace_id(),
+            cx.span_id(),
+            cx.trace_flags(),
+            cx.is_remote(),
+            TraceState::NONE,
+        );
+        TraceContextPropagator::new()
+            .inject_context(&Context::new().with_remote_span_context(bare), carrier);
+    }
+}
+
+/// The `tracestate` header's name.
+const TRACESTATE: &str = "tracestate";
+
+/// A request's headers as OpenTelemetry's propagators read them, with its
+/// `tracestate` already combined and cut.
+struct Headers<'a> {
+    headers: &'a HeaderMap,
+    tracestate: Option<&'a str>,
+}
 
 impl Extractor for Headers<'_> {
     fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).and_then(|v| v.to_str().ok())
+        if key == TRACESTATE {
+            return self.tracestate;
+        }
+        self.headers.get(key).and_then(|v| v.to_str().ok())
     }
 
     fn keys(&self) -> Vec<&str> {
-        self.0.keys().map(http::HeaderName::as_str).collect()
+        self.headers.keys().map(http::HeaderName::as_str).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::HeaderValue;
+
+    use super::*;
+
+    const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    fn headers(tracestates: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("traceparent", HeaderValue::from_static(TRACEPARENT));
+        for t in tracestates {
+            h.append(TRACESTATE, HeaderValue::from_str(t).expect("visible ASCII"));
+        }
+        h
+    }
+
+    #[test]
+    fn a_28_kb_tracestate_is_cut_and_the_trace_still_continued() {
+        // 55 members of 510 characters: each key and value valid (≤ 256).
+        let members: Vec<String> = (0..55)
+            .map(|i| {
+                let key = format!("k{i:02}{}", "k".repeat(250));
+                format!("{key}={}", "v".repeat(510 - key.len() - 1))
+            })
+            .collect();
+        let big = format!("{},short=1", members.join(","));
+        assert!(big.len() > 28_000);
+        let parent = extract(&headers(&[&big])).expect("traceparent is valid");
+        assert_eq!(
+            parent.trace_id().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        assert_eq!(parent.trace_state().header(), "short=1");
+    }
+
+    #[test]
+    fn several_tracestate_headers_are_one_list() {
+        let parent = extract(&headers(&["a=1", "b=2,c=3"])).expect("valid");
+        assert_eq!(parent.trace_state().header(), "a=1,b=2,c=3");
+        let parent = extract(&headers(&["rojo=00f067aa0ba902b7"])).expect("valid");
+        assert_eq!(parent.trace_state().header(), "rojo=00f067aa0ba902b7");
     }
 }

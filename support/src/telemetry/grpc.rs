@@ -16,10 +16,21 @@ pub fn inject(metadata: &mut MetadataMap) {
     super::context::inject(&mut Metadata(metadata));
 }
 
+/// Adds the current trace's `traceparent` only, no `tracestate`: for a call
+/// made for a batch of requests, which must not carry one caller's state
+/// (its vendors' data, its size) into the others' call.
+pub fn inject_traceparent(metadata: &mut MetadataMap) {
+    super::context::inject_traceparent(&mut Metadata(metadata));
+}
+
 struct Metadata<'a>(&'a mut MetadataMap);
 
 impl Injector for Metadata<'_> {
     fn set(&mut self, key: &str, value: String) {
+        // An empty `tracestate` says nothing: not worth its bytes.
+        if value.is_empty() {
+            return;
+        }
         if let (Ok(key), Ok(value)) = (
             MetadataKey::from_bytes(key.as_bytes()),
             MetadataValue::try_from(value),

@@ -8,7 +8,9 @@
 //! continues the W3C `traceparent` it came with, or starts a trace; its
 //! `trace_id` is a field of that span, so every log line of the request
 //! carries it, and calls to other services carry the trace on (see
-//! [`inject`]). Exporting is off unless `OTEL_EXPORTER_OTLP_ENDPOINT` is
+//! [`inject`]); the `tracestate` it came with is cut to W3C's limits, and
+//! a call made for a batch of requests carries none of theirs
+//! ([`grpc::inject_traceparent`]). Exporting is off unless `OTEL_EXPORTER_OTLP_ENDPOINT` is
 //! set: then spans go over OTLP/gRPC to that collector, with the inner
 //! spans (flow steps, calls to inventory, database statements), which are
 //! at DEBUG level so that, without an exporter, they are disabled at their
@@ -20,6 +22,7 @@ mod context;
 pub mod grpc;
 pub mod http;
 mod otlp;
+mod tracestate;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

@@ -34,6 +34,8 @@ pub struct ReceivedSpan {
     pub parent_span_id: Option<String>,
     /// OTLP's span kind (2 server, 3 client, 1 internal).
     pub kind: i32,
+    /// Its W3C `tracestate` (`""`: none).
+    pub trace_state: String,
     /// String, integer and boolean attributes, as text.
     pub attributes: HashMap<String, String>,
 }
@@ -135,6 +137,7 @@ impl TraceService for Receiver {
                     parent_span_id: (!span.parent_span_id.is_empty())
                         .then(|| hex(&span.parent_span_id)),
                     kind: span.kind,
+                    trace_state: span.trace_state,
                     attributes: span
                         .attributes
                         .iter()
