@@ -34,6 +34,8 @@ let dns;
 let inventory;
 let order;
 let base;
+// Live connections without CONNECT one client may hold (order-service).
+const HANDSHAKE_SHARE = 4;
 // What the stand-in DNS answers: service name -> addresses.
 const names = { 'order-service': ['127.0.0.2'], 'inventory-service': ['127.0.0.3'] };
 
@@ -111,6 +113,9 @@ before(async () => {
     BIND_ADDR: names['order-service'][0],
     INVENTORY_URL: `http://${inventory.grpcAddr}`,
     FRONTEND_DIR: join(ROOT, 'frontend'),
+    // nginx's address here, as compose's is there.
+    TRUSTED_PROXIES: '127.0.0.1',
+    MAX_LIVE_HANDSHAKES_PER_CLIENT: String(HANDSHAKE_SHARE),
   });
   order = await startService('order-service', orderEnv);
 
@@ -228,6 +233,38 @@ test('SockJS xhr_streaming through nginx (unbuffered) receives the order', async
   await waitFor(() => received.some((o) => o.id === created.id), 10000, 'MESSAGE over xhr_streaming through nginx');
   assert.deepEqual(received.filter((o) => o.id === created.id), [created]);
   await new Promise((resolve) => client.disconnect(resolve));
+});
+
+/** A WebSocket to /ws-orders through nginx from `localAddress`: resolves to it and the upgrade's status. */
+function liveFrom(localAddress) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${base.replace('http', 'ws')}/ws-orders`, { localAddress });
+    ws.on('open', () => resolve({ ws, status: 101 }));
+    ws.on('unexpected-response', (req, res) => {
+      res.resume();
+      req.destroy();
+      resolve({ ws: null, status: res.statusCode });
+    });
+    ws.on('error', (e) => reject(e));
+  });
+}
+
+test('behind nginx, each client it forwards has its own share of live connections', async () => {
+  // One client (127.0.0.4) opens WebSockets and never says CONNECT.
+  const held = [];
+  for (let i = 0; i < HANDSHAKE_SHARE; i++) {
+    const { ws, status } = await liveFrom('127.0.0.4');
+    assert.equal(status, 101);
+    held.push(ws);
+  }
+  assert.equal((await liveFrom('127.0.0.4')).status, 503, 'beyond its share');
+  // Everyone comes from nginx's address, yet another client is unaffected.
+  const { ws, status } = await liveFrom('127.0.0.5');
+  assert.equal(status, 101);
+  const connected = new Promise((resolve) => ws.once('message', (m) => resolve(String(m))));
+  ws.send('CONNECT\naccept-version:1.2\nhost:localhost\n\n\0');
+  assert.match(await connected, /^CONNECTED/);
+  for (const socket of [...held, ws]) socket.terminate();
 });
 
 /** Runs `body` with the page open through nginx and live; skipped without Chromium. */
