@@ -1,5 +1,5 @@
 //! gRPC serving as both services do it: their service beside the standard
-//! health service (reporting it SERVING) and server reflection over exactly
+//! health service (SERVING while the database takes writes) and server reflection over exactly
 //! what is served, so `grpcurl list` works without proto files; every call
 //! but those two runs in a span continuing the caller's trace.
 
@@ -15,6 +15,8 @@ use tonic::{
 use tower::Service;
 
 use crate::service::Running;
+
+mod health;
 
 /// Serves `service` on `listener` as one of `running`'s tasks until its
 /// shutdown. `descriptor_set` is the encoded file descriptor set of the
@@ -36,7 +38,10 @@ where
     S::Future: Send + 'static,
 {
     let (reporter, health) = tonic_health::server::health_reporter();
-    reporter.set_serving::<S>().await;
+    let follow =
+        health::follow_writable::<S>(reporter, running.db().watch_writable(), running.shutdown())
+            .await;
+    running.spawn_background(follow);
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(descriptor_set)
