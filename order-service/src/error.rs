@@ -105,15 +105,13 @@ impl Error {
         }
     }
 
-    /// What the client reads; internal details stay in the log. An
-    /// unreachable database is an outage, not a bug: a warning, so no
-    /// client (nor a restart of the database) can make us log at ERROR.
+    /// What the client reads; internal details stay in the log. A database
+    /// that cannot serve (unreachable, out of disk) is an outage, not a bug:
+    /// the database handle logged it where it failed, once per interval
+    /// rather than once per request (see `support::db`), so nothing here.
     fn public_message(&self) -> String {
         match self {
-            Error::Database(e) if is_unavailable(e) => {
-                tracing::warn!(error = %e, "database unavailable");
-                "Database unavailable, retry later".into()
-            }
+            Error::Database(e) if is_unavailable(e) => "Database unavailable, retry later".into(),
             Error::Database(_) | Error::Internal(_) => {
                 tracing::error!(error = %self, "request failed");
                 "Internal error".into()
