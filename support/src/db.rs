@@ -153,6 +153,7 @@ impl Db {
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            .before_acquire(|conn, _| Box::pin(lost_transaction::usable(conn)))
             .connect_with(
                 options
                     .clone()
@@ -272,6 +273,7 @@ impl Db {
 
 mod checkpoint;
 mod failure_log;
+mod lost_transaction;
 mod observed;
 mod outage;
 mod outcomes;

@@ -36,7 +36,7 @@ mod full_disk {
     /// Rows this big fill a 16 MiB disk in a few thousand inserts.
     const ROW: usize = 4096;
     /// More inserts than the disk can take once the filler is in.
-    const TOO_MANY: usize = 10_000;
+    const TOO_MANY: i64 = 10_000;
 
     async fn insert(db: &Db) -> Result<(), sqlx::Error> {
         with_db!(db, write, |pool| {
@@ -63,20 +63,30 @@ mod full_disk {
     }
 
     /// Inserts (in a transaction each, or not) until the storage refuses
-    /// one; its error.
-    async fn until_refused(db: &Db, in_transaction: bool) -> sqlx::Error {
-        for _ in 0..TOO_MANY {
+    /// one: how many went through, and the error.
+    async fn until_refused(db: &Db, in_transaction: bool) -> (i64, sqlx::Error) {
+        for n in 0..TOO_MANY {
             let written = if in_transaction {
                 insert_in_transaction(db).await
             } else {
                 insert(db).await
             };
             if let Err(e) = written {
-                return e;
+                return (n, e);
             }
             assert!(db.writable(), "a write went through");
         }
         panic!("{TOO_MANY} inserts went through on a full disk");
+    }
+
+    /// The rows committed, as a reader sees them.
+    async fn committed(db: &Db) -> i64 {
+        with_db!(db, read, |pool| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM t")
+                .fetch_one(pool)
+                .await
+                .expect("count")
+        })
     }
 
     /// What succeeds on a full disk but writes nothing: a read, a read on
@@ -125,12 +135,14 @@ mod full_disk {
                 .expect("create");
         });
         insert(&db).await.expect("a first row");
+        let mut written = 1;
         let mut writable = db.watch_writable();
         assert!(*writable.borrow_and_update());
 
         // Statements on their own.
         disk.fill();
-        let e = until_refused(&db, false).await;
+        let (n, e) = until_refused(&db, false).await;
+        written += n;
         assert!(is_unavailable(&e), "{e:?}");
         assert!(!db.writable(), "after {e}");
         assert!(writable.has_changed().expect("open"));
@@ -140,19 +152,40 @@ mod full_disk {
         disk.free();
         assert!(!db.writable(), "freeing space is not a write");
         insert_in_transaction(&db).await.expect("room again");
+        written += 1;
         assert!(db.writable());
         assert!(*writable.borrow_and_update());
+        assert_eq!(
+            committed(&db).await,
+            written,
+            "every write answered OK is there"
+        );
 
-        // Transactions (refused at a statement or at the commit).
+        // Transactions (refused at a statement or at the commit), then
+        // transactions again once space is freed: every one answered OK
+        // is committed (a refused commit must not leave the connection
+        // in a transaction that never ends).
         disk.fill();
-        let e = until_refused(&db, true).await;
+        let (n, e) = until_refused(&db, true).await;
+        written += n;
         assert!(is_unavailable(&e), "{e:?}");
         assert!(!db.writable(), "after {e}");
         succeed_without_writing(&db).await;
+        // (PostgreSQL may find room in a page an aborted row left.)
+        let (n, e) = until_refused(&db, true).await;
+        written += n;
+        assert!(is_unavailable(&e), "{e:?}");
         assert!(!db.writable());
         disk.free();
+        insert_in_transaction(&db).await.expect("room again");
         insert(&db).await.expect("room again");
+        written += 2;
         assert!(db.writable());
+        assert_eq!(
+            committed(&db).await,
+            written,
+            "every write answered OK is there"
+        );
 
         db.close().await;
     }
