@@ -272,7 +272,6 @@ impl Db {
 }
 
 mod checkpoint;
-mod failure_log;
 mod lost_transaction;
 mod observed;
 mod outage;
@@ -284,7 +283,7 @@ mod outcomes;
 /// its storage refuses writes (disk full, I/O error). Such a request did
 /// nothing wrong and may succeed if retried later, so services answer it
 /// with UNAVAILABLE / 503 rather than INTERNAL / 500. The handle has
-/// logged it already, once per interval (see `failure_log`).
+/// logged it already, once per interval (see [`crate::failure_log`]).
 ///
 /// Anything else (a constraint violated, a bad query, a value that does not
 /// decode) is a bug or a bad request, and retrying would not help.

@@ -7,10 +7,8 @@
 
 use tokio::sync::watch;
 
-use super::{
-    failure_log::{FailureLog, Severity},
-    outage::{Outage, classify},
-};
+use super::outage::{Outage, classify};
+use crate::failure_log::{FailureLog, Severity};
 
 /// Which pool a statement ran on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
