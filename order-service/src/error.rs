@@ -69,6 +69,16 @@ pub(crate) struct ErrorBody {
 pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// Whether the database cannot serve (unreachable, out of disk): an
+    /// outage the database handle has logged already.
+    pub(crate) fn is_database_outage(&self) -> bool {
+        match self {
+            Error::Database(e) => is_unavailable(e),
+            Error::Batch(e) => e.is_database_outage(),
+            _ => false,
+        }
+    }
+
     fn status(&self) -> StatusCode {
         match self {
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
