@@ -12,6 +12,10 @@
 //! milliseconds, which wrecks latency), writes go through a pool of exactly
 //! one connection, and reads through a separate read-only pool, which WAL lets
 //! run beside the writer.
+//!
+//! `with_db!` hands statements the pools observed (see `observed`): the
+//! handle sees every outcome, logs outages once per interval and knows
+//! whether writes go through (a full disk), which readiness reports.
 
 use std::{path::Path, str::FromStr, sync::Arc, time::Duration};
 
@@ -282,8 +286,9 @@ mod outcomes;
 /// connection table, a lock held too long), it ran out of a resource, or
 /// its storage refuses writes (disk full, I/O error). Such a request did
 /// nothing wrong and may succeed if retried later, so services answer it
-/// with UNAVAILABLE / 503 rather than INTERNAL / 500. The handle has
-/// logged it already, once per interval (see [`crate::failure_log`]).
+/// with UNAVAILABLE / 503 rather than INTERNAL / 500. When it came from a
+/// statement of a [`Db`], the handle has logged it already, once per
+/// interval (see [`crate::failure_log`]).
 ///
 /// Anything else (a constraint violated, a bad query, a value that does not
 /// decode) is a bug or a bad request, and retrying would not help.
