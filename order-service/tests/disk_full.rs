@@ -35,8 +35,8 @@ use tonic_health::pb::{
 /// Writes tried before the test calls the disk never full.
 const UNTIL_FULL: usize = 3_000;
 /// Writes sent once the disk is full, to show the log does not grow with
-/// them. Most are refused; on SQLite some find room in the write-ahead
-/// log's file that refused writes left allocated.
+/// them. Most are refused; a few may find room (SQLite in its write-ahead
+/// log's file, PostgreSQL in a page an aborted row left).
 const REFUSED: usize = 300;
 /// Of those, the fewest refusals that show the disk still full.
 const MIN_REFUSED: usize = REFUSED / 3;

@@ -1,5 +1,5 @@
 //! gRPC serving as both services do it: their service beside the standard
-//! health service (SERVING while the database takes writes) and server reflection over exactly
+//! health service (see `health`) and server reflection over exactly
 //! what is served, so `grpcurl list` works without proto files; every call
 //! but those two runs in a span continuing the caller's trace.
 
