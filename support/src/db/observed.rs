@@ -268,6 +268,38 @@ impl<DB: Database> Tx<'_, DB> {
     }
 }
 
+impl<'a, DB: Backend> TxConn<'a, DB>
+where
+    for<'x> &'x mut DB::Connection: Executor<'x, Database = DB>,
+{
+    fn watch(&self, query: &Peeked<DB>) -> Watch<'a> {
+        Watch {
+            outcomes: self.outcomes,
+            role: self.role,
+            changes_data: query.changes_data,
+        }
+    }
+
+    /// Runs `query` in the transaction; rows it changed make the commit a
+    /// write.
+    fn steps<'c, 'e>(&'c mut self, query: Peeked<DB>) -> BoxStream<'e, Step<DB>>
+    where
+        'c: 'e,
+    {
+        let watch = self.watch(&query);
+        let TxConn { tx, wrote, .. } = self;
+        let conn: &'c mut DB::Connection = tx;
+        conn.fetch_many(query)
+            .inspect(move |step| {
+                // Not a write yet: the commit decides.
+                if watch.saw::<DB>(step) {
+                    *wrote = true;
+                }
+            })
+            .boxed()
+    }
+}
+
 impl<'c, 'a, DB: Backend> Executor<'c> for &'c mut TxConn<'a, DB>
 where
     for<'x> &'x mut DB::Connection: Executor<'x, Database = DB>,
@@ -279,30 +311,10 @@ where
         'c: 'e,
         E: 'q + Execute<'q, DB>,
     {
-        let query = match Peeked::of(query) {
-            Ok(query) => query,
-            Err(e) => return stream::once(future::ready(Err(e))).boxed(),
-        };
-        let TxConn {
-            tx,
-            outcomes,
-            role,
-            wrote,
-        } = self;
-        let watch = Watch {
-            outcomes,
-            role: *role,
-            changes_data: query.changes_data,
-        };
-        let conn: &'c mut DB::Connection = tx;
-        conn.fetch_many(query)
-            .inspect(move |step| {
-                // Not a write yet: the commit decides.
-                if watch.saw::<DB>(step) {
-                    *wrote = true;
-                }
-            })
-            .boxed()
+        match Peeked::of(query) {
+            Ok(query) => self.steps(query),
+            Err(e) => stream::once(future::ready(Err(e))).boxed(),
+        }
     }
 
     fn fetch_optional<'e, 'q: 'e, E>(
@@ -313,8 +325,20 @@ where
         'c: 'e,
         E: 'q + Execute<'q, DB>,
     {
-        // Run to the end, so the count of changed rows comes too.
-        first_row::<DB>(self.fetch_many(query))
+        let query = match Peeked::of(query) {
+            Ok(query) => query,
+            Err(e) => return future::ready(Err(e)).boxed(),
+        };
+        if query.changes_data {
+            return first_row::<DB>(self.steps(query));
+        }
+        let watch = self.watch(&query);
+        let conn: &'c mut DB::Connection = &mut self.tx;
+        Box::pin(async move {
+            let row = conn.fetch_optional(query).await;
+            watch.saw_outcome(&row);
+            row
+        })
     }
 
     fn prepare_with<'e>(
