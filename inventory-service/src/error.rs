@@ -2,10 +2,12 @@
 //! response in one place each. Clients get a clear message; the log gets the
 //! source chain of internal failures.
 //!
-//! A database that cannot be reached is UNAVAILABLE / 503 and a WARN line:
-//! the request may succeed when retried, and an outage is not a bug in this
-//! service. ERROR lines are kept for what needs a developer (a failing query,
-//! a corrupt row), so neither a client nor an outage can produce them.
+//! A database that cannot serve (unreachable, out of disk) is UNAVAILABLE /
+//! 503: the request may succeed when retried, and an outage is not a bug in
+//! this service. The database handle logs outages where they happen, once
+//! per interval rather than once per request (see `support::db`); here,
+//! ERROR lines are kept for what needs a developer (a failing query, a
+//! corrupt row), so no client can produce them.
 
 use axum::{
     Json,
@@ -70,11 +72,10 @@ impl Error {
         matches!(self, Error::Database(e) if db::is_unavailable(e))
     }
 
-    /// Logs server-side failures (clients only see a generic message for them).
+    /// Logs server-side failures (clients only see a generic message for
+    /// them); outages are logged by the database handle.
     fn log(&self) {
-        if self.is_unavailable() {
-            tracing::warn!(error = %self, "request failed: database unavailable");
-        } else if matches!(self, Error::Database(_) | Error::Internal(_)) {
+        if !self.is_unavailable() && matches!(self, Error::Database(_) | Error::Internal(_)) {
             tracing::error!(error = %self, "request failed");
         }
     }

@@ -69,6 +69,16 @@ pub(crate) struct ErrorBody {
 pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// Whether the database cannot serve (unreachable, out of disk): an
+    /// outage the database handle has logged already.
+    pub(crate) fn is_database_outage(&self) -> bool {
+        match self {
+            Error::Database(e) => is_unavailable(e),
+            Error::Batch(e) => e.is_database_outage(),
+            _ => false,
+        }
+    }
+
     fn status(&self) -> StatusCode {
         match self {
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -105,15 +115,13 @@ impl Error {
         }
     }
 
-    /// What the client reads; internal details stay in the log. An
-    /// unreachable database is an outage, not a bug: a warning, so no
-    /// client (nor a restart of the database) can make us log at ERROR.
+    /// What the client reads; internal details stay in the log. A database
+    /// that cannot serve (unreachable, out of disk) is an outage, not a bug:
+    /// the database handle logged it where it failed, once per interval
+    /// rather than once per request (see `support::db`), so nothing here.
     fn public_message(&self) -> String {
         match self {
-            Error::Database(e) if is_unavailable(e) => {
-                tracing::warn!(error = %e, "database unavailable");
-                "Database unavailable, retry later".into()
-            }
+            Error::Database(e) if is_unavailable(e) => "Database unavailable, retry later".into(),
             Error::Database(_) | Error::Internal(_) => {
                 tracing::error!(error = %self, "request failed");
                 "Internal error".into()

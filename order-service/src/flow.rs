@@ -23,8 +23,9 @@
 //! per order, so it can never hold up the others; when inventory cannot be
 //! reached at all, nobody is at fault and nothing backs off.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
+use support::failure_log::{FailureLog, Severity};
 use tracing::Instrument;
 
 use crate::{
@@ -52,6 +53,10 @@ pub(crate) struct Flow {
     /// A PENDING order older than this has lost its request (which gives up
     /// after the reservation deadline) and is abandoned by the reconciler.
     stale_after: Duration,
+    /// Failed reservations and releases: while inventory is down (or its
+    /// disk full) every order fails the same way, so logged once per
+    /// interval rather than once per order.
+    inventory_calls: Arc<FailureLog>,
 }
 
 impl Flow {
@@ -70,6 +75,7 @@ impl Flow {
             batches,
             metrics,
             stale_after,
+            inventory_calls: Arc::new(FailureLog::new("calls to inventory")),
         }
     }
 
@@ -115,6 +121,10 @@ impl Flow {
             .reserve(&order)
             .instrument(tracing::debug_span!("flow.reserve", order.id = order.id))
             .await;
+        match &reserved {
+            Ok(_) => self.inventory_calls.succeeded(),
+            Err(e) => self.inventory_calls.failed(Severity::Warn, e),
+        }
         let (settlement, unavailable) = match reserved {
             Ok(Reserved::Yes) => (settled(Status::Created, None), false),
             Ok(Reserved::InsufficientStock) => (
@@ -129,7 +139,7 @@ impl Flow {
             // the order, so it is no longer PENDING: settle() below finds that.
             Ok(Reserved::Released) => (settled(Status::Rejected, Some(reason::INTERRUPTED)), false),
             Err(e) => {
-                tracing::warn!(order = order.id, error = %e, "reservation failed; rejecting the order");
+                tracing::debug!(order = order.id, error = %e, "reservation failed; rejecting the order");
                 (UNAVAILABLE, true)
             }
         };
@@ -214,12 +224,18 @@ impl Flow {
     #[tracing::instrument(name = "flow.release", level = "debug", skip_all, fields(order.id = order.id))]
     async fn release(&self, mut order: Order) -> Order {
         match self.inventory.release(&order.key).await {
-            Ok(()) => match self.store.releases_done(&[order.id]).await {
-                Ok(()) => order.release_pending = false,
-                Err(e) => tracing::warn!(order = order.id, error = %e, "cannot record the release"),
-            },
+            Ok(()) => {
+                self.inventory_calls.succeeded();
+                match self.store.releases_done(&[order.id]).await {
+                    Ok(()) => order.release_pending = false,
+                    Err(e) => {
+                        tracing::warn!(order = order.id, error = %e, "cannot record the release")
+                    }
+                }
+            }
             Err(e) => {
-                tracing::warn!(order = order.id, error = %e, "release failed; the reconciler will retry")
+                self.inventory_calls.failed(Severity::Warn, &e);
+                tracing::debug!(order = order.id, error = %e, "release failed; the reconciler will retry");
             }
         }
         order

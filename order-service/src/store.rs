@@ -99,9 +99,9 @@ impl Store {
         Self { db, committed }
     }
 
-    /// Whether the database answers, for readiness.
+    /// Whether the database answers and takes writes, for readiness.
     pub(crate) async fn ping(&self) -> bool {
-        self.db.ping().await.is_ok()
+        self.db.ping().await.is_ok() && self.db.writable()
     }
 
     /// The order recorded earlier under `idempotency`, and whether its

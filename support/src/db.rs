@@ -12,18 +12,25 @@
 //! milliseconds, which wrecks latency), writes go through a pool of exactly
 //! one connection, and reads through a separate read-only pool, which WAL lets
 //! run beside the writer.
+//!
+//! `with_db!` hands statements the pools observed (see `observed`): the
+//! handle sees every outcome, logs outages once per interval and knows
+//! whether writes go through (a full disk), which readiness reports.
 
-use std::{path::Path, str::FromStr, time::Duration};
+use std::{path::Path, str::FromStr, sync::Arc, time::Duration};
 
 use sqlx::{
-    error::DatabaseError as _,
+    Postgres, Sqlite,
     migrate::Migrator,
-    postgres::{PgDatabaseError, PgPool, PgPoolOptions},
+    postgres::{PgPool, PgPoolOptions},
     sqlite::{
-        SqliteConnectOptions, SqliteError, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-        SqliteSynchronous,
+        SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
     },
 };
+use tokio::sync::watch;
+
+pub use observed::{Backend, Observed, Tx, TxConn};
+use outcomes::{Outcomes, Role};
 
 /// How long a query waits for a pooled connection before failing; long
 /// enough to ride out a burst, short enough to fail a request clearly.
@@ -33,9 +40,17 @@ const SQLITE_READERS: u32 = 4;
 /// PostgreSQL connections per service instance (replicas multiply this).
 const PG_CONNECTIONS: u32 = 16;
 
-/// A connected database of either kind.
+/// A connected database of either kind. Cheap to clone: clones share the
+/// pools and the outcomes of their statements (see [`Db::writable`]).
 #[derive(Clone, Debug)]
-pub enum Db {
+pub struct Db {
+    pools: Pools,
+    outcomes: Arc<Outcomes>,
+}
+
+/// The pools of either backend.
+#[derive(Clone, Debug)]
+enum Pools {
     /// SQLite: one writer connection, several readers.
     Sqlite {
         /// The only connection that writes.
@@ -48,6 +63,16 @@ pub enum Db {
     },
     /// PostgreSQL: one pool for everything.
     Postgres(PgPool),
+}
+
+/// The pool of one role ([`Db::writer`] or [`Db::reader`]) of either
+/// backend, observed; what [`with_db!`](crate::with_db) matches on.
+#[derive(Clone, Copy, Debug)]
+pub enum Pooled<'a> {
+    /// A SQLite pool.
+    Sqlite(Observed<'a, Sqlite>),
+    /// The PostgreSQL pool.
+    Postgres(Observed<'a, Postgres>),
 }
 
 /// The migrations of one service, one set per backend (their DDL differs).
@@ -83,10 +108,10 @@ pub enum DbError {
 impl Db {
     /// Opens the database at `url` and brings its schema up to date.
     pub async fn connect(url: &str, migrations: &Migrations) -> Result<Self, DbError> {
-        let db = if url.starts_with("sqlite:") {
+        let pools = if url.starts_with("sqlite:") {
             Self::connect_sqlite(url).await?
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            Self::Postgres(
+            Pools::Postgres(
                 PgPoolOptions::new()
                     .max_connections(PG_CONNECTIONS)
                     .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -96,14 +121,17 @@ impl Db {
         } else {
             return Err(DbError::UnsupportedUrl(url.to_owned()));
         };
-        match &db {
-            Db::Sqlite { write, .. } => migrations.sqlite.run(write).await?,
-            Db::Postgres(pool) => migrations.postgres.run(pool).await?,
+        match &pools {
+            Pools::Sqlite { write, .. } => migrations.sqlite.run(write).await?,
+            Pools::Postgres(pool) => migrations.postgres.run(pool).await?,
         }
-        Ok(db)
+        Ok(Self {
+            pools,
+            outcomes: Arc::new(Outcomes::new()),
+        })
     }
 
-    async fn connect_sqlite(url: &str) -> Result<Self, DbError> {
+    async fn connect_sqlite(url: &str) -> Result<Pools, DbError> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -129,6 +157,7 @@ impl Db {
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            .before_acquire(|conn, _| Box::pin(lost_transaction::usable(conn)))
             .connect_with(
                 options
                     .clone()
@@ -148,7 +177,7 @@ impl Db {
             .connect_with(options.read_only(true))
             .await?;
         tokio::spawn(checkpoint::run(checkpoint.clone()));
-        Ok(Self::Sqlite {
+        Ok(Pools::Sqlite {
             write,
             read,
             checkpoint,
@@ -157,22 +186,57 @@ impl Db {
 
     /// Which backend this is, for logs.
     pub fn kind(&self) -> &'static str {
-        match self {
-            Db::Sqlite { .. } => "sqlite",
-            Db::Postgres(_) => "postgres",
+        match self.pools {
+            Pools::Sqlite { .. } => "sqlite",
+            Pools::Postgres(_) => "postgres",
         }
     }
 
     /// The database's name as OpenTelemetry's `db.system.name` has it, for
     /// the spans of statements.
     pub fn system(&self) -> &'static str {
-        match self {
-            Db::Sqlite { .. } => "sqlite",
-            Db::Postgres(_) => "postgresql",
+        match self.pools {
+            Pools::Sqlite { .. } => "sqlite",
+            Pools::Postgres(_) => "postgresql",
         }
     }
 
-    /// A trivial query, for readiness checks.
+    /// The pool that writes (and reads what must see the latest writes),
+    /// observed: its outcomes decide [`Db::writable`]. Use it through
+    /// [`with_db!`](crate::with_db).
+    pub fn writer(&self) -> Pooled<'_> {
+        self.pooled(Role::Write)
+    }
+
+    /// The pool for reads, observed. Use it through
+    /// [`with_db!`](crate::with_db).
+    pub fn reader(&self) -> Pooled<'_> {
+        self.pooled(Role::Read)
+    }
+
+    fn pooled(&self, role: Role) -> Pooled<'_> {
+        match &self.pools {
+            Pools::Sqlite { write, read, .. } => {
+                let pool = if role == Role::Write { write } else { read };
+                Pooled::Sqlite(Observed::<Sqlite>::new(pool, &self.outcomes, role))
+            }
+            Pools::Postgres(pool) => {
+                Pooled::Postgres(Observed::<Postgres>::new(pool, &self.outcomes, role))
+            }
+        }
+    }
+
+    /// The PostgreSQL pool itself, unobserved, for what is not a statement
+    /// of the service (LISTEN); `None` on SQLite.
+    pub fn postgres(&self) -> Option<&PgPool> {
+        match &self.pools {
+            Pools::Postgres(pool) => Some(pool),
+            Pools::Sqlite { .. } => None,
+        }
+    }
+
+    /// A trivial query, for readiness checks. It is a read: it cannot see
+    /// a full disk, which [`Db::writable`] does.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         crate::with_db!(self, read, |pool| sqlx::query("SELECT 1")
             .execute(pool)
@@ -181,10 +245,23 @@ impl Db {
         Ok(())
     }
 
+    /// Whether writes go through: false from a write the storage refused
+    /// (disk full, I/O error) until the next write that goes through. With
+    /// [`Db::ping`], what readiness says of the database.
+    pub fn writable(&self) -> bool {
+        self.outcomes.writable()
+    }
+
+    /// [`Db::writable`] as it changes, for what reports it (the gRPC health
+    /// service).
+    pub fn watch_writable(&self) -> watch::Receiver<bool> {
+        self.outcomes.watch_writable()
+    }
+
     /// Closes every pool, waiting for checked-out connections to return.
     pub async fn close(&self) {
-        match self {
-            Db::Sqlite {
+        match &self.pools {
+            Pools::Sqlite {
                 write,
                 read,
                 checkpoint,
@@ -193,144 +270,54 @@ impl Db {
                 read.close().await;
                 write.close().await;
             }
-            Db::Postgres(pool) => pool.close().await,
+            Pools::Postgres(pool) => pool.close().await,
         }
     }
 }
 
 mod checkpoint;
+mod lost_transaction;
+mod observed;
+mod outage;
+mod outcomes;
 
-/// Whether `e` says the database could not be reached or the connection was
-/// lost: an outage, a restart, a full connection table, a lock held too long.
-/// Such a request did nothing wrong and may succeed if retried later, so
-/// services answer it with UNAVAILABLE / 503 rather than INTERNAL / 500.
+/// Whether `e` says the database cannot serve now: it could not be
+/// reached or the connection was lost (an outage, a restart, a full
+/// connection table, a lock held too long), it ran out of a resource, or
+/// its storage refuses writes (disk full, I/O error). Such a request did
+/// nothing wrong and may succeed if retried later, so services answer it
+/// with UNAVAILABLE / 503 rather than INTERNAL / 500. When it came from a
+/// statement of a [`Db`], the handle has logged it already, once per
+/// interval (see [`crate::failure_log`]).
 ///
 /// Anything else (a constraint violated, a bad query, a value that does not
 /// decode) is a bug or a bad request, and retrying would not help.
 pub fn is_unavailable(e: &sqlx::Error) -> bool {
-    match e {
-        // No connection could be had in time, or the pool is shutting down.
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
-        // The socket failed, or the server went away in the middle of a
-        // message (sqlx reports a cut-off message as a protocol error).
-        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) => true,
-        // SQLite's background thread died with the connection.
-        sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => {
-            if let Some(pg) = db.try_downcast_ref::<PgDatabaseError>() {
-                pg_sqlstate_unavailable(pg.code())
-            } else if let Some(sqlite) = db.try_downcast_ref::<SqliteError>() {
-                sqlite_code_unavailable(sqlite.code().as_deref())
-            } else {
-                false
-            }
-        }
-        _ => false,
-    }
-}
-
-/// PostgreSQL SQLSTATEs that mean "not now" rather than "not like this".
-fn pg_sqlstate_unavailable(code: &str) -> bool {
-    // Class 08: connection exception (refused, lost, …).
-    code.starts_with("08")
-        || matches!(
-            code,
-            "57P01" // admin_shutdown: the server is stopping
-                | "57P02" // crash_shutdown: another backend crashed
-                | "57P03" // cannot_connect_now: starting up or shutting down
-                | "53300" // too_many_connections
-        )
-}
-
-/// SQLITE_BUSY (5) and SQLITE_LOCKED (6), including their extended codes
-/// (e.g. SQLITE_BUSY_SNAPSHOT = 517): another connection holds the lock for
-/// longer than the busy timeout. sqlx reports the extended code as a decimal
-/// string; the primary code is its low byte.
-fn sqlite_code_unavailable(code: Option<&str>) -> bool {
-    code.and_then(|c| c.parse::<i32>().ok())
-        .is_some_and(|c| matches!(c & 0xff, 5 | 6))
+    outage::classify(e).is_some()
 }
 
 /// Runs `$body` with `$pool` bound to the pool of the right backend and role
-/// (`write` or `read`; PostgreSQL has one pool for both). The body is
-/// compiled once per backend, so it can use `sqlx::query` generically.
+/// (`write` or `read`; PostgreSQL has one pool for both), observed (see
+/// [`Observed`]). The body is compiled once per backend, so it can use
+/// `sqlx::query` generically.
 #[macro_export]
 macro_rules! with_db {
     ($db:expr, write, |$pool:ident| $body:expr) => {
-        match $db {
-            $crate::db::Db::Sqlite { write: $pool, .. } => $body,
-            $crate::db::Db::Postgres($pool) => $body,
+        match $db.writer() {
+            $crate::db::Pooled::Sqlite($pool) => $body,
+            $crate::db::Pooled::Postgres($pool) => $body,
         }
     };
     ($db:expr, read, |$pool:ident| $body:expr) => {
-        match $db {
-            $crate::db::Db::Sqlite { read: $pool, .. } => $body,
-            $crate::db::Db::Postgres($pool) => $body,
+        match $db.reader() {
+            $crate::db::Pooled::Sqlite($pool) => $body,
+            $crate::db::Pooled::Postgres($pool) => $body,
         }
     };
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    #[test]
-    fn connection_level_failures_are_unavailable() {
-        use std::io::{Error as IoError, ErrorKind};
-        let unavailable = [
-            sqlx::Error::PoolTimedOut,
-            sqlx::Error::PoolClosed,
-            sqlx::Error::WorkerCrashed,
-            sqlx::Error::Io(IoError::from(ErrorKind::ConnectionRefused)),
-            sqlx::Error::Io(IoError::from(ErrorKind::UnexpectedEof)),
-            sqlx::Error::Tls("handshake failed".into()),
-            sqlx::Error::Protocol("unexpected end of message".into()),
-        ];
-        for e in &unavailable {
-            assert!(is_unavailable(e), "{e:?}");
-        }
-        let not = [
-            sqlx::Error::RowNotFound,
-            sqlx::Error::ColumnNotFound("x".into()),
-            sqlx::Error::Decode("bad".into()),
-            sqlx::Error::InvalidArgument("bad".into()),
-        ];
-        for e in &not {
-            assert!(!is_unavailable(e), "{e:?}");
-        }
-    }
-
-    #[test]
-    fn postgres_connection_sqlstates_are_unavailable() {
-        for code in [
-            "08000", "08003", "08006", "08001", "08P01", "57P01", "57P02", "57P03", "53300",
-        ] {
-            assert!(pg_sqlstate_unavailable(code), "{code}");
-        }
-        // Constraint violations, bad SQL, invalid text (NUL), serialization
-        // failures, out of disk: not a connection problem.
-        for code in [
-            "23505", "23514", "42601", "22021", "40001", "53100", "57014", "5",
-        ] {
-            assert!(!pg_sqlstate_unavailable(code), "{code}");
-        }
-    }
-
-    #[test]
-    fn sqlite_busy_and_locked_are_unavailable() {
-        // BUSY, LOCKED, BUSY_RECOVERY, BUSY_SNAPSHOT, BUSY_TIMEOUT, LOCKED_SHAREDCACHE.
-        for code in ["5", "6", "261", "517", "773", "262"] {
-            assert!(sqlite_code_unavailable(Some(code)), "{code}");
-        }
-        // ERROR, READONLY, CONSTRAINT_CHECK, CONSTRAINT_UNIQUE, IOERR (a
-        // failing disk is not fixed by retrying within a second).
-        for code in ["1", "8", "275", "2067", "10"] {
-            assert!(!sqlite_code_unavailable(Some(code)), "{code}");
-        }
-        assert!(!sqlite_code_unavailable(None));
-        assert!(!sqlite_code_unavailable(Some("nope")));
-    }
-
     /// Real errors from real databases, so the downcasts are proven too.
     #[cfg(feature = "testing")]
     mod real {

@@ -1,7 +1,8 @@
 //! What both services share and would otherwise write twice: opening the
-//! database (SQLite or PostgreSQL, chosen by URL) with its migrations,
-//! setting up logs and traces (W3C trace context, OTLP export), running
-//! and stopping their tasks, waiting for a shutdown signal, gathering
+//! database (SQLite or PostgreSQL, chosen by URL) with its migrations and
+//! watching its statements' outcomes, logging repeated failures once per
+//! interval, setting up logs and traces (W3C trace context, OTLP export),
+//! running and stopping their tasks, waiting for a shutdown signal, gathering
 //! concurrent calls into batches, serving HTTP under limits, serving gRPC
 //! with health and reflection, and building a configuration at its
 //! defaults for tests.
@@ -11,6 +12,7 @@ pub mod budget;
 pub mod config;
 pub mod db;
 pub mod event_log;
+pub mod failure_log;
 pub mod grpc;
 pub mod http;
 pub mod openapi;

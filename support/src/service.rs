@@ -31,6 +31,11 @@ impl Running {
         }
     }
 
+    /// The service's database.
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
+    }
+
     /// Cancelled when the service stops; servers and loops watch it.
     pub fn shutdown(&self) -> CancellationToken {
         self.shutdown.clone()

@@ -94,8 +94,8 @@ impl<'s> ToResponse<'s> for NotReady {
             .item(Ref::from_schema_name("Error"));
         let response = ResponseBuilder::new()
             .description(
-                "The database does not answer (a `Health`), or too many connections (an \
-                 `Error`, with `Retry-After`).",
+                "The database does not answer or refuses writes (a `Health`), or too many \
+                 connections (an `Error`, with `Retry-After`).",
             )
             .content(
                 "application/json",

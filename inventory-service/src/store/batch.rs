@@ -24,7 +24,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use sqlx::Row;
-use support::{db::Db, with_db};
+use support::with_db;
 
 use super::{Reservation, Store, now_ms, reused, unknown};
 use crate::{
@@ -103,7 +103,7 @@ impl Store {
         };
         // NO KEY: the claims' foreign keys hold KEY SHARE locks on these
         // rows (ours and other batches'), which FOR UPDATE would wait for.
-        let lock = if matches!(self.db, Db::Postgres(_)) {
+        let lock = if self.db.postgres().is_some() {
             " FOR NO KEY UPDATE"
         } else {
             ""

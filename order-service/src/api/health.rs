@@ -1,8 +1,13 @@
 //! Health and metrics.
 //! - `/health/live`: the process answers (for restart decisions).
-//! - `/health/ready`: the database and inventory both answer (for traffic).
+//! - `/health/ready`: the database and inventory both answer, and the
+//!   database takes writes (for traffic).
 //! - `/health`: both, with the state of each part, 200 unless the database
 //!   is down (without inventory, orders fail fast but reads still work).
+//!
+//! The database is down when it does not answer a ping, or when its
+//! storage refused the last write (disk full, I/O error) and none has gone
+//! through since: a ping is a read, and reads work on a full disk.
 
 use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
 use serde::Serialize;
@@ -21,7 +26,7 @@ pub(super) enum HealthState {
     Up,
     /// Serves reads, but orders fail (inventory is down); `/health` only.
     Degraded,
-    /// Does not answer.
+    /// Does not answer, or (the database) refuses writes.
     Down,
 }
 
@@ -36,7 +41,8 @@ impl HealthState {
 pub(super) struct Health {
     /// `UP`; `DEGRADED` (on `/health`) when only inventory is down; `DOWN`.
     status: HealthState,
-    /// The orders database.
+    /// The orders database: `DOWN` when it does not answer or refuses
+    /// writes.
     database: HealthState,
     /// inventory-service, over gRPC.
     inventory: HealthState,
@@ -82,10 +88,10 @@ async fn probe(app: &AppState) -> (bool, bool) {
 #[utoipa::path(
     get, path = "/health", tag = "health", operation_id = "health",
     summary = "Liveness and readiness, part by part",
-    description = "200 unless the database is down: without inventory, orders fail fast but \
-        reads still work (`DEGRADED`).",
+    description = "200 unless the database is down (does not answer, or refuses writes: disk \
+        full): without inventory, orders fail fast but reads still work (`DEGRADED`).",
     responses(
-        (status = 200, description = "The database answers; `status` is `DEGRADED` when inventory does not.", body = Health),
+        (status = 200, description = "The database answers and takes writes; `status` is `DEGRADED` when inventory does not answer.", body = Health),
         (status = 503, response = inline(NotReady)),
     )
 )]
@@ -124,12 +130,13 @@ pub(super) async fn live() -> impl IntoResponse {
     })
 }
 
-/// 200 when the database and inventory answer, 503 otherwise.
+/// 200 when the database and inventory answer and the database takes
+/// writes, 503 otherwise.
 #[utoipa::path(
     get, path = "/health/ready", tag = "health", operation_id = "ready",
-    summary = "Readiness: the database and inventory answer",
+    summary = "Readiness: the database and inventory answer, the database takes writes",
     responses(
-        (status = 200, description = "The database and inventory answer.", body = Health),
+        (status = 200, description = "The database and inventory answer, and the database takes writes.", body = Health),
         (status = 503, response = inline(NotReady)),
     )
 )]

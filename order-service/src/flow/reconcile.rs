@@ -145,6 +145,11 @@ impl Flow {
         loop {
             let more = match self.reconcile_once().await {
                 Ok(round) => round.more,
+                // Logged by the database handle, once per interval.
+                Err(e) if e.is_database_outage() => {
+                    tracing::debug!(error = %e, "reconciliation round failed");
+                    false
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "reconciliation round failed");
                     false

@@ -48,9 +48,19 @@ impl TestSystem {
         backend: Backend,
         configure: impl FnOnce(&mut order_service::Config),
     ) -> Option<Self> {
+        Self::spawn_configured(backend, |_| {}, configure).await
+    }
+
+    /// Starts both services, each with the test's changes to its settings.
+    pub(crate) async fn spawn_configured(
+        backend: Backend,
+        configure_inventory: impl FnOnce(&mut inventory_service::Config),
+        configure: impl FnOnce(&mut order_service::Config),
+    ) -> Option<Self> {
         let inventory_db = TestDatabase::create(backend, "inventory").await?;
         let orders_db = inventory_db.sibling("orders").await;
         let mut inventory_config = inventory_service::Config::for_tests(&inventory_db.url);
+        configure_inventory(&mut inventory_config);
         let inventory = inventory_service::Server::start(&inventory_config)
             .await
             .expect("inventory starts");

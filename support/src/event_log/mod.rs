@@ -124,7 +124,7 @@ pub async fn wake_on_commit(
     shutdown: &CancellationToken,
 ) -> Result<Wake, sqlx::Error> {
     let wake = Wake::default();
-    if let Db::Postgres(pool) = db {
+    if let Some(pool) = db.postgres() {
         listen(pool.clone(), log, wake.clone(), shutdown.clone()).await?;
     }
     Ok(wake)

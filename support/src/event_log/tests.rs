@@ -211,7 +211,7 @@ async fn the_listener_wakes_on_notify_and_after_losing_its_connection() {
     let Some((test_db, db)) = log_db(Backend::Postgres, "log_listen").await else {
         return;
     };
-    let Db::Postgres(pool) = &db else {
+    let Some(pool) = db.postgres() else {
         unreachable!("a PostgreSQL test database")
     };
     let wake = Wake::default();

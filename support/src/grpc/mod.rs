@@ -1,5 +1,5 @@
 //! gRPC serving as both services do it: their service beside the standard
-//! health service (reporting it SERVING) and server reflection over exactly
+//! health service (see `health`) and server reflection over exactly
 //! what is served, so `grpcurl list` works without proto files; every call
 //! but those two runs in a span continuing the caller's trace.
 //!
@@ -12,6 +12,7 @@
 //! ~1,130 silent sockets took a service offline (out of descriptors).
 
 mod deadline;
+mod health;
 
 use std::{convert::Infallible, time::Duration};
 
@@ -84,7 +85,10 @@ where
     S::Future: Send + 'static,
 {
     let (reporter, health) = tonic_health::server::health_reporter();
-    reporter.set_serving::<S>().await;
+    let follow =
+        health::follow_writable::<S>(reporter, running.db().watch_writable(), running.shutdown())
+            .await;
+    running.spawn_background(follow);
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(descriptor_set)

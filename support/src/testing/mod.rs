@@ -10,6 +10,7 @@
 //!
 //! A test that must stop and restart PostgreSQL under a running service uses
 //! a [`PrivatePostgres`] instead: the shared server must stay up for others.
+//! A test that fills the database's disk uses a [`SmallDisk`].
 
 use std::path::PathBuf;
 
@@ -19,11 +20,13 @@ mod error_events;
 mod logs;
 pub mod otlp;
 mod private_postgres;
+mod small_disk;
 pub mod ws;
 
 pub use error_events::ErrorEvents;
 pub use logs::CapturedLogs;
 pub use private_postgres::PrivatePostgres;
+pub use small_disk::SmallDisk;
 
 /// Which backend a test runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

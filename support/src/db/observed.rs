@@ -1,0 +1,484 @@
+//! The pools as statements see them. `with_db!` hands a statement an
+//! [`Observed`] pool rather than the pool itself: an executor like the pool,
+//! whose statements, and the transactions begun on it, report their outcome
+//! to the handle's [`Outcomes`]. Every statement of the services goes
+//! through `with_db!`, so none can forget to report.
+//!
+//! A write is known to have gone through when a statement that changes data
+//! (`INSERT`, `UPDATE`, `DELETE`, …) changed rows and is committed: on its
+//! own, or by the commit of its transaction. A `SELECT` on the writer, or an
+//! `UPDATE` that matched nothing, succeeds on a full disk too, so it says
+//! nothing about writes.
+
+use std::{
+    fmt, future,
+    ops::{Deref, DerefMut},
+};
+
+use futures::{
+    FutureExt as _, StreamExt as _, TryStreamExt as _,
+    future::BoxFuture,
+    stream::{self, BoxStream},
+};
+use sqlx::{
+    Database, Describe, Either, Error, Execute, Executor, Pool, Postgres, SqlStr, Sqlite,
+    Transaction, error::BoxDynError,
+};
+
+use super::outcomes::{Outcomes, Role};
+
+/// The backends a [`Db`](super::Db) holds, with what observing their
+/// statements needs to know of them.
+pub trait Backend: Database {
+    /// Rows that the statement behind `result` inserted, updated or deleted.
+    fn rows_changed(result: &Self::QueryResult) -> u64;
+}
+
+impl Backend for Sqlite {
+    fn rows_changed(result: &Self::QueryResult) -> u64 {
+        result.rows_affected()
+    }
+}
+
+impl Backend for Postgres {
+    fn rows_changed(result: &Self::QueryResult) -> u64 {
+        result.rows_affected()
+    }
+}
+
+/// One step of a statement's results.
+type Step<DB> = Result<Either<<DB as Database>::QueryResult, <DB as Database>::Row>, Error>;
+
+/// A pool of a [`Db`](super::Db), for reads or for writes, as `with_db!`
+/// hands it to a statement: use it as the pool (`.execute(pool)`,
+/// `pool.begin()`); each outcome is reported. Copied freely.
+pub struct Observed<'a, DB: Database> {
+    pool: &'a Pool<DB>,
+    outcomes: &'a Outcomes,
+    role: Role,
+}
+
+impl<DB: Database> Clone for Observed<'_, DB> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<DB: Database> Copy for Observed<'_, DB> {}
+
+impl<DB: Database> fmt::Debug for Observed<'_, DB> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Observed")
+            .field("pool", self.pool)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a, DB: Database> Observed<'a, DB> {
+    pub(crate) fn new(pool: &'a Pool<DB>, outcomes: &'a Outcomes, role: Role) -> Self {
+        Self {
+            pool,
+            outcomes,
+            role,
+        }
+    }
+}
+
+impl<'a, DB: Backend> Observed<'a, DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    /// Begins a transaction whose statements, commit and rollback are
+    /// observed as well.
+    pub async fn begin(self) -> Result<Tx<'a, DB>, Error> {
+        match self.pool.begin().await {
+            Ok(tx) => Ok(Tx {
+                conn: TxConn {
+                    tx,
+                    outcomes: self.outcomes,
+                    role: self.role,
+                    wrote: false,
+                },
+            }),
+            Err(e) => {
+                self.outcomes.failed(self.role, &e);
+                Err(e)
+            }
+        }
+    }
+
+    fn watch(&self, query: &Peeked<DB>) -> Watch<'a> {
+        Watch {
+            outcomes: self.outcomes,
+            role: self.role,
+            changes_data: query.changes_data,
+        }
+    }
+
+    /// Runs `query`; a write that changed rows is committed by then.
+    fn steps<'e>(self, query: Peeked<DB>) -> BoxStream<'e, Step<DB>>
+    where
+        'a: 'e,
+    {
+        let watch = self.watch(&query);
+        self.pool
+            .fetch_many(query)
+            .inspect(move |step| {
+                if watch.saw::<DB>(step) {
+                    watch.outcomes.wrote();
+                }
+            })
+            .boxed()
+    }
+}
+
+impl<'a, DB: Backend> Executor<'a> for Observed<'a, DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    type Database = DB;
+
+    fn fetch_many<'e, 'q: 'e, E>(self, query: E) -> BoxStream<'e, Step<DB>>
+    where
+        'a: 'e,
+        E: 'q + Execute<'q, DB>,
+    {
+        match Peeked::of(query) {
+            Ok(query) => self.steps(query),
+            Err(e) => stream::once(future::ready(Err(e))).boxed(),
+        }
+    }
+
+    fn fetch_optional<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> BoxFuture<'e, Result<Option<DB::Row>, Error>>
+    where
+        'a: 'e,
+        E: 'q + Execute<'q, DB>,
+    {
+        let query = match Peeked::of(query) {
+            Ok(query) => query,
+            Err(e) => return future::ready(Err(e)).boxed(),
+        };
+        if query.changes_data {
+            return first_row::<DB>(self.steps(query));
+        }
+        let watch = self.watch(&query);
+        Box::pin(async move {
+            let row = self.pool.fetch_optional(query).await;
+            watch.saw_outcome(&row);
+            row
+        })
+    }
+
+    fn prepare_with<'e>(
+        self,
+        sql: SqlStr,
+        parameters: &'e [DB::TypeInfo],
+    ) -> BoxFuture<'e, Result<DB::Statement, Error>>
+    where
+        'a: 'e,
+    {
+        self.pool.prepare_with(sql, parameters)
+    }
+
+    // Required while sqlx's `offline` feature is on, which its `macros`
+    // feature (a workspace dependency setting) turns on.
+    fn describe<'e>(self, sql: SqlStr) -> BoxFuture<'e, Result<Describe<DB>, Error>>
+    where
+        'a: 'e,
+    {
+        self.pool.describe(sql)
+    }
+}
+
+/// A transaction begun on an [`Observed`] pool: used as sqlx's own
+/// (`&mut *tx` runs a statement in it, then `commit` or `rollback`).
+#[derive(Debug)]
+pub struct Tx<'a, DB: Database> {
+    conn: TxConn<'a, DB>,
+}
+
+/// What `&mut *tx` runs statements on.
+pub struct TxConn<'a, DB: Database> {
+    tx: Transaction<'static, DB>,
+    outcomes: &'a Outcomes,
+    role: Role,
+    /// A statement changed rows: the commit is a write that went through.
+    wrote: bool,
+}
+
+impl<DB: Database> fmt::Debug for TxConn<'_, DB> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TxConn")
+            .field("role", &self.role)
+            .field("wrote", &self.wrote)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a, DB: Database> Deref for Tx<'a, DB> {
+    type Target = TxConn<'a, DB>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.conn
+    }
+}
+
+impl<DB: Database> DerefMut for Tx<'_, DB> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.conn
+    }
+}
+
+impl<DB: Database> Tx<'_, DB> {
+    /// Commits; a transaction that changed rows is then a write that went
+    /// through.
+    pub async fn commit(self) -> Result<(), Error> {
+        let TxConn {
+            tx,
+            outcomes,
+            role,
+            wrote,
+        } = self.conn;
+        match tx.commit().await {
+            Ok(()) => {
+                if wrote && role == Role::Write {
+                    outcomes.wrote();
+                }
+                Ok(())
+            }
+            Err(e) => {
+                outcomes.failed(role, &e);
+                Err(e)
+            }
+        }
+    }
+
+    /// Rolls back.
+    pub async fn rollback(self) -> Result<(), Error> {
+        let TxConn {
+            tx, outcomes, role, ..
+        } = self.conn;
+        tx.rollback()
+            .await
+            .inspect_err(|e| outcomes.failed(role, e))
+    }
+}
+
+impl<'a, DB: Backend> TxConn<'a, DB>
+where
+    for<'x> &'x mut DB::Connection: Executor<'x, Database = DB>,
+{
+    fn watch(&self, query: &Peeked<DB>) -> Watch<'a> {
+        Watch {
+            outcomes: self.outcomes,
+            role: self.role,
+            changes_data: query.changes_data,
+        }
+    }
+
+    /// Runs `query` in the transaction; rows it changed make the commit a
+    /// write.
+    fn steps<'c, 'e>(&'c mut self, query: Peeked<DB>) -> BoxStream<'e, Step<DB>>
+    where
+        'c: 'e,
+    {
+        let watch = self.watch(&query);
+        let TxConn { tx, wrote, .. } = self;
+        let conn: &'c mut DB::Connection = tx;
+        conn.fetch_many(query)
+            .inspect(move |step| {
+                // Not a write yet: the commit decides.
+                if watch.saw::<DB>(step) {
+                    *wrote = true;
+                }
+            })
+            .boxed()
+    }
+}
+
+impl<'c, 'a, DB: Backend> Executor<'c> for &'c mut TxConn<'a, DB>
+where
+    for<'x> &'x mut DB::Connection: Executor<'x, Database = DB>,
+{
+    type Database = DB;
+
+    fn fetch_many<'e, 'q: 'e, E>(self, query: E) -> BoxStream<'e, Step<DB>>
+    where
+        'c: 'e,
+        E: 'q + Execute<'q, DB>,
+    {
+        match Peeked::of(query) {
+            Ok(query) => self.steps(query),
+            Err(e) => stream::once(future::ready(Err(e))).boxed(),
+        }
+    }
+
+    fn fetch_optional<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> BoxFuture<'e, Result<Option<DB::Row>, Error>>
+    where
+        'c: 'e,
+        E: 'q + Execute<'q, DB>,
+    {
+        let query = match Peeked::of(query) {
+            Ok(query) => query,
+            Err(e) => return future::ready(Err(e)).boxed(),
+        };
+        if query.changes_data {
+            return first_row::<DB>(self.steps(query));
+        }
+        let watch = self.watch(&query);
+        let conn: &'c mut DB::Connection = &mut self.tx;
+        Box::pin(async move {
+            let row = conn.fetch_optional(query).await;
+            watch.saw_outcome(&row);
+            row
+        })
+    }
+
+    fn prepare_with<'e>(
+        self,
+        sql: SqlStr,
+        parameters: &'e [DB::TypeInfo],
+    ) -> BoxFuture<'e, Result<DB::Statement, Error>>
+    where
+        'c: 'e,
+    {
+        let conn: &'c mut DB::Connection = &mut self.tx;
+        conn.prepare_with(sql, parameters)
+    }
+
+    fn describe<'e>(self, sql: SqlStr) -> BoxFuture<'e, Result<Describe<DB>, Error>>
+    where
+        'c: 'e,
+    {
+        let conn: &'c mut DB::Connection = &mut self.tx;
+        conn.describe(sql)
+    }
+}
+
+/// What one statement's steps say, reported as they come.
+#[derive(Clone, Copy)]
+struct Watch<'a> {
+    outcomes: &'a Outcomes,
+    role: Role,
+    changes_data: bool,
+}
+
+impl Watch<'_> {
+    /// Reports `step`; true when it says the statement changed rows.
+    fn saw<DB: Backend>(&self, step: &Step<DB>) -> bool {
+        match step {
+            Err(e) => {
+                self.outcomes.failed(self.role, e);
+                false
+            }
+            Ok(step) => {
+                if self.role == Role::Read {
+                    self.outcomes.read();
+                }
+                match step {
+                    Either::Left(done) => self.changes_data && DB::rows_changed(done) > 0,
+                    Either::Right(_) => false,
+                }
+            }
+        }
+    }
+
+    /// Reports the outcome of a statement that changes no data.
+    fn saw_outcome<T>(&self, outcome: &Result<T, Error>) {
+        match outcome {
+            Err(e) => self.outcomes.failed(self.role, e),
+            Ok(_) if self.role == Role::Read => self.outcomes.read(),
+            Ok(_) => {}
+        }
+    }
+}
+
+/// The first row of `steps`, after running them to the end: a write's
+/// count of changed rows comes last (and PostgreSQL's own `fetch_optional`
+/// reads to the end anyway, for deferred constraints).
+fn first_row<'e, DB: Database>(
+    mut steps: BoxStream<'e, Step<DB>>,
+) -> BoxFuture<'e, Result<Option<DB::Row>, Error>> {
+    Box::pin(async move {
+        let mut first = None;
+        while let Some(step) = steps.try_next().await? {
+            if let Either::Right(row) = step
+                && first.is_none()
+            {
+                first = Some(row);
+            }
+        }
+        Ok(first)
+    })
+}
+
+/// A statement taken apart to read its text (is it a write?), then passed
+/// on unchanged.
+struct Peeked<DB: Database> {
+    sql: SqlStr,
+    arguments: Option<DB::Arguments>,
+    statement: Option<DB::Statement>,
+    persistent: bool,
+    changes_data: bool,
+}
+
+impl<DB: Database> Peeked<DB> {
+    fn of<'q>(mut query: impl Execute<'q, DB>) -> Result<Self, Error> {
+        let statement = query.statement().cloned();
+        let arguments = query.take_arguments().map_err(Error::Encode)?;
+        let persistent = query.persistent();
+        let sql = query.sql();
+        let changes_data = changes_data(sql.as_str());
+        Ok(Self {
+            sql,
+            arguments,
+            statement,
+            persistent,
+            changes_data,
+        })
+    }
+}
+
+impl<'q, DB: Database> Execute<'q, DB> for Peeked<DB> {
+    fn sql(self) -> SqlStr {
+        self.sql
+    }
+
+    fn statement(&self) -> Option<&DB::Statement> {
+        self.statement.as_ref()
+    }
+
+    fn take_arguments(&mut self) -> Result<Option<DB::Arguments>, BoxDynError> {
+        Ok(self.arguments.take())
+    }
+
+    fn persistent(&self) -> bool {
+        self.persistent
+    }
+}
+
+/// Whether `sql` changes data, by its first word: the services' writes
+/// start with `INSERT`, `UPDATE` or `DELETE`. A statement it does not
+/// recognise (a `WITH` before an `UPDATE`, a leading comment) only never
+/// counts as a write that went through; its failures are reported all
+/// the same.
+fn changes_data(sql: &str) -> bool {
+    let word = sql
+        .trim_start()
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .next()
+        .unwrap_or_default();
+    ["INSERT", "UPDATE", "DELETE", "REPLACE", "MERGE"]
+        .iter()
+        .any(|w| word.eq_ignore_ascii_case(w))
+}
+
+#[cfg(test)]
+mod tests;
