@@ -259,6 +259,7 @@ fn ws_orders(
     let transport = transport::TransportConfig {
         allowed_origins: origins,
         send_timeout,
+        send_buffer_bytes: config.live_send_buffer_bytes,
         max_connections,
         max_handshakes,
         ..Default::default()
