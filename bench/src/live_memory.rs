@@ -8,7 +8,9 @@
 //! 2. as many sessions that SUBSCRIBE with `from-seq: 0` (a replay of the
 //!    whole log) and never read.
 //!
-//! Each round reports the peak RSS while the clients are connected and the
+//! Each round runs against a fresh order-service process (on the same
+//! database), so one round's leftovers do not hide the next one's cost, and
+//! reports its idle RSS, the peak while the clients are connected and the
 //! RSS [`SETTLE`] after they all closed. The clients' sockets have small
 //! receive buffers, so what they do not read backs up into the server.
 
@@ -68,23 +70,23 @@ pub(crate) async fn run(clients: usize, events: usize) -> anyhow::Result<()> {
         &[("DATABASE_URL", inventory_db.url.clone())],
     )
     .await?;
-    let order = Service::spawn(
-        Role::Order,
-        &[
-            ("DATABASE_URL", orders_db.url.clone()),
-            ("INVENTORY_URL", format!("http://{}", inventory.grpc_addr)),
-        ],
-    )
-    .await?;
+    let order_env = [
+        ("DATABASE_URL", orders_db.url.clone()),
+        ("INVENTORY_URL", format!("http://{}", inventory.grpc_addr)),
+    ];
+    let order = Service::spawn(Role::Order, &order_env).await?;
     crate::restock(&inventory).await?;
     let http = ops::http_client();
     let order_url = format!("http://{}/orders", order.http_addr);
     println!("== live memory: placing {events} orders");
     seed(&http, &order_url, events).await?;
-    let ws_url = format!("ws://{}/ws-orders", order.http_addr);
+    order.stop().await;
     let mut rounds = Vec::new();
 
     println!("== live memory: {clients} subscribers that never read, orders flowing");
+    let order = Service::spawn(Role::Order, &order_env).await?;
+    let order_url = format!("http://{}/orders", order.http_addr);
+    let ws_url = format!("ws://{}/ws-orders", order.http_addr);
     let idle = settle_idle(&order).await;
     let sockets = connect(&ws_url, clients, None).await?;
     let flow = tokio::spawn(flow(http.clone(), order_url.clone()));
@@ -98,8 +100,11 @@ pub(crate) async fn run(clients: usize, events: usize) -> anyhow::Result<()> {
         peak,
         settled: close_and_settle(&order, sockets).await,
     });
+    order.stop().await;
 
     println!("== live memory: {clients} sessions replaying from seq 0 that never read");
+    let order = Service::spawn(Role::Order, &order_env).await?;
+    let ws_url = format!("ws://{}/ws-orders", order.http_addr);
     let idle = settle_idle(&order).await;
     let sockets = connect(&ws_url, clients, Some(0)).await?;
     let peak = peak_while(&order, tokio::time::sleep(HOLD_FOR)).await;

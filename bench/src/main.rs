@@ -114,6 +114,10 @@ enum Serve {
     },
 }
 
+/// Returns freed memory to the system (see `support::allocator`).
+#[global_allocator]
+static ALLOCATOR: support::allocator::Allocator = support::allocator::Allocator;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = Args::parse();

@@ -2,7 +2,8 @@
 //!
 //! A count of messages says little about memory (a heart-beat is one byte,
 //! a replayed order a few hundred), so the queue also counts the bytes it
-//! holds. A message that would take it past its budget is refused and the
+//! holds: each message's allocated capacity, what it really costs, which
+//! can be a little more than its length. A message that would take it past its budget is refused and the
 //! queue is marked overflowed: the client is not reading, and the
 //! transport drops it at once rather than wait for its writes to time out.
 //! Whoever fills the queue at its own pace (a replay) can instead wait for
@@ -86,7 +87,7 @@ impl Outgoing {
     /// queue overflowed and fails at once), waiting at most `timeout` for
     /// the message count to leave room.
     pub(crate) async fn send(&self, text: String, timeout: Duration) -> Result<(), Refused> {
-        let len = self.reserve(text.len())?;
+        let len = self.reserve(text.capacity())?;
         match self.tx.send_timeout(text, timeout).await {
             Ok(()) => Ok(()),
             Err(e) => {
@@ -102,7 +103,7 @@ impl Outgoing {
     /// [`Outgoing::send`] without waiting: a full message count is
     /// [`Refused::Timeout`].
     pub(crate) fn try_send(&self, text: String) -> Result<(), Refused> {
-        let len = self.reserve(text.len())?;
+        let len = self.reserve(text.capacity())?;
         self.tx.try_send(text).map_err(|e| {
             self.budget.queued.fetch_sub(len, Ordering::AcqRel);
             match e {
@@ -134,6 +135,11 @@ impl Outgoing {
     /// The byte budget.
     pub(crate) fn limit(&self) -> usize {
         self.budget.limit
+    }
+
+    /// Whether the client has gone (the receiving end was dropped).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.tx.is_closed()
     }
 
     /// Waits until at most `bytes` are queued (for a sender that paces
@@ -169,7 +175,7 @@ impl Queued {
     fn taken(&self, message: String) -> String {
         self.budget
             .queued
-            .fetch_sub(message.len(), Ordering::AcqRel);
+            .fetch_sub(message.capacity(), Ordering::AcqRel);
         // One waiter at most (the session); a permit left when none waits
         // only costs it one more check.
         self.budget.room.notify_one();

@@ -215,6 +215,10 @@ impl Session {
     async fn pump(&mut self) -> Option<End> {
         let share = share(&self.conn.outgoing);
         loop {
+            if self.conn.outgoing.is_closed() {
+                // Nothing will make room any more.
+                return Some(End::Quietly);
+            }
             let fetch = self.fetch.as_mut()?;
             let Some(sub) = self.subscriptions.get_mut(&fetch.subscription) else {
                 self.next_replay();
@@ -288,11 +292,11 @@ impl Session {
                         },
                     };
                     let queued = self.conn.outgoing.queued();
-                    if queued > 0 && queued + message.len() > share {
+                    if queued > 0 && queued + message.capacity() > share {
                         *pending = Some(message);
                         return None;
                     }
-                    self.replayed_bytes += message.len();
+                    self.replayed_bytes += message.capacity();
                     self.replayed_messages += 1;
                     if !self.send(message).await {
                         return Some(End::Quietly);
@@ -320,7 +324,9 @@ pub(super) async fn next_step(fetch: &mut Option<Fetch>, outgoing: &Outgoing) ->
             pending: Some(message),
             ..
         }) => {
-            outgoing.room(share.saturating_sub(message.len())).await;
+            outgoing
+                .room(share.saturating_sub(message.capacity()))
+                .await;
             Ready::Room
         }
         // Nothing to wait for: go on at once.
