@@ -88,6 +88,21 @@ pub(super) fn flood(dropped: mpsc::Sender<()>) -> Handler {
     })
 }
 
+/// [`flood`], once the client has sent a first message.
+pub(super) fn flood_when_asked(dropped: mpsc::Sender<()>) -> Handler {
+    Arc::new(move |mut c: Connection| {
+        let guard = OnDrop(dropped.clone());
+        Box::pin(async move {
+            let _guard = guard;
+            if c.incoming.recv().await.is_none() {
+                return;
+            }
+            let message = "x".repeat(60 * 1024);
+            while c.outgoing.send(message.clone(), PATIENCE).await.is_ok() {}
+        })
+    })
+}
+
 /// The router, served until dropped.
 pub(super) struct App {
     pub(super) addr: SocketAddr,

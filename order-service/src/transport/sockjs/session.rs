@@ -271,6 +271,11 @@ impl Lease {
         }
     }
 
+    /// Cancelled when the session's queue passes its byte budget.
+    pub(super) fn overflowed(&self) -> CancellationToken {
+        self.session.overflowed.clone()
+    }
+
     fn close_frame(&self) -> &'static str {
         lock(&self.session.state)
             .close_frame
