@@ -50,6 +50,35 @@ const HOLD_FOR: Duration = Duration::from_secs(20);
 const SETTLE: Duration = Duration::from_secs(30);
 /// How often RSS is sampled.
 const SAMPLE_EVERY: Duration = Duration::from_millis(200);
+/// Every wait above with `--quick` (which proves the mode runs; its
+/// numbers mean nothing).
+const QUICK_WAIT: Duration = Duration::from_secs(2);
+
+/// How long the rounds wait.
+#[derive(Clone, Copy)]
+struct Waits {
+    flow: Duration,
+    hold: Duration,
+    settle: Duration,
+}
+
+impl Waits {
+    fn new(quick: bool) -> Self {
+        if quick {
+            Self {
+                flow: QUICK_WAIT,
+                hold: QUICK_WAIT,
+                settle: QUICK_WAIT,
+            }
+        } else {
+            Self {
+                flow: FLOW_FOR,
+                hold: HOLD_FOR,
+                settle: SETTLE,
+            }
+        }
+    }
+}
 
 /// One round's figures, in MB of RSS.
 struct Round {
@@ -60,7 +89,8 @@ struct Round {
 }
 
 /// Runs both rounds and prints their figures.
-pub(crate) async fn run(clients: usize, events: usize) -> anyhow::Result<()> {
+pub(crate) async fn run(clients: usize, events: usize, quick: bool) -> anyhow::Result<()> {
+    let waits = Waits::new(quick);
     let inventory_db = TestDatabase::create(Backend::Sqlite, "bench_inventory")
         .await
         .context("database")?;
@@ -89,7 +119,7 @@ pub(crate) async fn run(clients: usize, events: usize) -> anyhow::Result<()> {
     let ws_url = format!("ws://{}/ws-orders", order.http_addr);
     let idle = settle_idle(&order).await;
     let sockets = connect(&ws_url, clients, None).await?;
-    let flow = tokio::spawn(flow(http.clone(), order_url.clone()));
+    let flow = tokio::spawn(flow(http.clone(), order_url.clone(), waits.flow));
     let peak = peak_while(&order, async {
         let _ = flow.await;
     })
@@ -98,7 +128,7 @@ pub(crate) async fn run(clients: usize, events: usize) -> anyhow::Result<()> {
         name: "stalled subscribers",
         idle,
         peak,
-        settled: close_and_settle(&order, sockets).await,
+        settled: close_and_settle(&order, sockets, waits.settle).await,
     });
     order.stop().await;
 
@@ -107,12 +137,12 @@ pub(crate) async fn run(clients: usize, events: usize) -> anyhow::Result<()> {
     let ws_url = format!("ws://{}/ws-orders", order.http_addr);
     let idle = settle_idle(&order).await;
     let sockets = connect(&ws_url, clients, Some(0)).await?;
-    let peak = peak_while(&order, tokio::time::sleep(HOLD_FOR)).await;
+    let peak = peak_while(&order, tokio::time::sleep(waits.hold)).await;
     rounds.push(Round {
         name: "stalled replays (from-seq: 0)",
         idle,
         peak,
-        settled: close_and_settle(&order, sockets).await,
+        settled: close_and_settle(&order, sockets, waits.settle).await,
     });
 
     println!(
@@ -160,10 +190,10 @@ async fn peak_while(order: &Service, until: impl Future<Output = ()>) -> f64 {
     }
 }
 
-/// Closes every client, then returns the RSS [`SETTLE`] later.
-async fn close_and_settle(order: &Service, sockets: Vec<Ws>) -> f64 {
+/// Closes every client, then returns the RSS `settle` later.
+async fn close_and_settle(order: &Service, sockets: Vec<Ws>, settle: Duration) -> f64 {
     drop(sockets);
-    tokio::time::sleep(SETTLE).await;
+    tokio::time::sleep(settle).await;
     mb(order.rss_kib())
 }
 
@@ -184,10 +214,10 @@ async fn seed(http: &reqwest::Client, url: &str, n: usize) -> anyhow::Result<()>
     placed.into_iter().collect()
 }
 
-/// Places orders at [`FLOW_RATE`] for [`FLOW_FOR`].
-async fn flow(http: reqwest::Client, url: String) {
+/// Places orders at [`FLOW_RATE`] for `how_long`.
+async fn flow(http: reqwest::Client, url: String, how_long: Duration) {
     let mut ticks = tokio::time::interval(Duration::from_millis(1000 / FLOW_RATE));
-    let end = Instant::now() + FLOW_FOR;
+    let end = Instant::now() + how_long;
     while Instant::now() < end {
         ticks.tick().await;
         let request = http

@@ -125,8 +125,11 @@ async fn main() -> anyhow::Result<()> {
     support::service::raise_open_file_limit();
     match &args.serve {
         Some(Serve::Serve { role }) => return system::serve(role).await,
+        Some(Serve::LiveMemory { clients, events }) if args.quick => {
+            return live_memory::run((*clients).min(20), (*events).min(200), true).await;
+        }
         Some(Serve::LiveMemory { clients, events }) => {
-            return live_memory::run(*clients, *events).await;
+            return live_memory::run(*clients, *events, false).await;
         }
         None => {}
     }
