@@ -132,61 +132,50 @@ impl Session {
 
     /// Goes on with the replay under way after what it waited for.
     pub(super) async fn replay(&mut self, ready: Ready) -> Option<End> {
-        match ready {
-            Ready::Room => {}
-            Ready::Page(page, asked) => {
-                if let Some(end) = self.page_read(page, asked).await {
-                    return end;
-                }
-            }
+        if let Ready::Page(page, asked) = ready
+            && let Err(end) = self.page_read(page, asked)
+        {
+            return Some(end);
         }
         self.pump().await
     }
 
-    /// Takes in a page just read: its events to send, or a resync.
-    /// `Some(None)` when the replay is over (or was dropped), `Some(end)`
-    /// ends the session.
-    async fn page_read(&mut self, page: Result<Replay>, asked: usize) -> Option<Option<End>> {
-        let page = match page {
-            Ok(page) => page,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the event history for a resuming client");
-                return Some(Some(End::Error(
-                    "history unavailable".into(),
-                    "the events to resume from cannot be read now; reconnect to retry".into(),
-                )));
-            }
+    /// Takes in a page just read: its events to send, then a resync when
+    /// the history holds more than the replay may send. `Err` ends the
+    /// session.
+    fn page_read(&mut self, page: Result<Replay>, asked: usize) -> Result<(), End> {
+        let page = page.map_err(|e| {
+            tracing::warn!(error = %e, "cannot read the event history for a resuming client");
+            End::Error(
+                "history unavailable".into(),
+                "the events to resume from cannot be read now; reconnect to retry".into(),
+            )
+        })?;
+        let Some(fetch) = self.fetch.as_mut() else {
+            return Ok(());
         };
-        let fetch = self.fetch.as_mut()?;
-        let Some(sub) = self.subscriptions.get_mut(&fetch.subscription) else {
-            self.next_replay();
-            return Some(None);
+        // A subscription dropped meanwhile is skipped by `pump`.
+        let Some(sub) = self.subscriptions.get(&fetch.subscription) else {
+            return Ok(());
         };
         let allowance = (MAX_REPLAY - sub.replayed).min(MAX_SESSION_REPLAY - self.replayed);
         let allowance = usize::try_from(allowance).unwrap_or(usize::MAX);
-        match page {
-            Replay::Events(mut events) => {
-                let then = if events.len() > allowance {
-                    // Up to the bound, then the resync.
-                    events.truncate(allowance);
-                    Then::Resync
-                } else if events.len() < asked {
-                    Then::Complete
-                } else {
-                    Then::More
-                };
-                fetch.step = Step::Sending {
-                    events: events.into(),
-                    pending: None,
-                    then,
-                };
-                None
+        let (events, then) = match page {
+            // Up to the bound, then the resync.
+            Replay::Events(mut events) if events.len() > allowance => {
+                events.truncate(allowance);
+                (events, Then::Resync)
             }
-            Replay::Resync => match self.resync().await {
-                Some(end) => Some(Some(end)),
-                None => Some(None),
-            },
-        }
+            Replay::Events(events) if events.len() < asked => (events, Then::Complete),
+            Replay::Events(events) => (events, Then::More),
+            Replay::Resync => (Vec::new(), Then::Resync),
+        };
+        fetch.step = Step::Sending {
+            events: events.into(),
+            pending: None,
+            then,
+        };
+        Ok(())
     }
 
     /// Tells the subscription of the replay under way that it must reload
