@@ -23,12 +23,17 @@
 //! 7. what tracing costs: orders with no exporter against orders with
 //!    every span exported over OTLP (see `traces`).
 //!
+//! `bench live-memory` measures instead what live clients that stop reading
+//! cost order-service in memory, and whether it is given back (see
+//! `live_memory`).
+//!
 //! `--quick` runs every phase briefly (CI runs it so the tool cannot rot);
 //! its numbers mean nothing.
 
 mod backlog;
 mod conservation;
 mod fanout;
+mod live_memory;
 mod load;
 mod metrics;
 mod ops;
@@ -96,15 +101,37 @@ struct Args {
 enum Serve {
     /// (internal) run a service in this process: `inventory` or `order`.
     Serve { role: String },
+    /// order-service's RSS with live clients that never read, and after
+    /// they close: stalled subscribers while orders flow, then stalled
+    /// `from-seq: 0` replays.
+    LiveMemory {
+        /// Stalled clients per round.
+        #[arg(long, default_value_t = 1000)]
+        clients: usize,
+        /// Orders placed first, so a replay from 0 has this many events.
+        #[arg(long, default_value_t = 5000)]
+        events: usize,
+    },
 }
+
+/// Returns freed memory to the system (see `support::allocator`).
+#[global_allocator]
+static ALLOCATOR: support::allocator::Allocator = support::allocator::Allocator;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = Args::parse();
     // 10,000 subscribers are 10,000 descriptors in the client and in order-service.
     support::service::raise_open_file_limit();
-    if let Some(Serve::Serve { role }) = &args.serve {
-        return system::serve(role).await;
+    match &args.serve {
+        Some(Serve::Serve { role }) => return system::serve(role).await,
+        Some(Serve::LiveMemory { clients, events }) if args.quick => {
+            return live_memory::run((*clients).min(20), (*events).min(200), true).await;
+        }
+        Some(Serve::LiveMemory { clients, events }) => {
+            return live_memory::run(*clients, *events, false).await;
+        }
+        None => {}
     }
     if args.quick {
         args.seconds = 1;

@@ -6,6 +6,10 @@ use std::process::ExitCode;
 use clap::Parser;
 use inventory_service::{Command, Config, Server};
 
+/// Returns freed memory to the system (see `support::allocator`).
+#[global_allocator]
+static ALLOCATOR: support::allocator::Allocator = support::allocator::Allocator;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
     let config = Config::parse();

@@ -52,6 +52,10 @@ struct Args {
     log_format: support::telemetry::LogFormat,
 }
 
+/// Returns freed memory to the system (see `support::allocator`).
+#[global_allocator]
+static ALLOCATOR: support::allocator::Allocator = support::allocator::Allocator;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();

@@ -60,6 +60,13 @@ pub struct Config {
     /// default send time limit).
     #[arg(long, env = "SEND_TIMEOUT_MS", default_value_t = 10_000)]
     pub send_timeout_ms: u64,
+    /// Bytes of frames queued per live-event client (every transport; a
+    /// SockJS client's between two polls): a client whose queue would pass
+    /// it is not reading and is dropped at once. 64 KiB holds ~200 order
+    /// events, more than a reading client ever falls behind by, and bounds
+    /// what a stalled client costs whatever the time.
+    #[arg(long, env = "LIVE_SEND_BUFFER_BYTES", default_value_t = 64 * 1024)]
+    pub live_send_buffer_bytes: usize,
     /// Live-event clients (STOMP over WebSocket or SockJS, CONNECTed) at
     /// most; beyond it a new client is refused.
     #[arg(long, env = "MAX_LIVE_CONNECTIONS", default_value_t = 16_384)]

@@ -265,6 +265,7 @@ fn ws_orders(
     let transport = transport::TransportConfig {
         allowed_origins: origins,
         send_timeout,
+        send_buffer_bytes: config.live_send_buffer_bytes,
         max_connections,
         max_handshakes,
         max_connections_per_client: config.max_live_connections_per_client,

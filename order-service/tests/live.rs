@@ -156,8 +156,13 @@ async fn sockjs_xhr_streaming_gets_exactly_one_message(backend: Backend) {
     sys.stop().await;
 }
 
-async fn a_client_that_stops_reading_is_dropped_and_slows_nobody(backend: Backend) {
-    let Some(sys) = TestSystem::spawn_with(backend, |c| c.send_timeout_ms = 300).await else {
+/// A client that stops reading is dropped while another gets every event;
+/// `configure` says what drops it (the send timeout, or the bytes queued).
+async fn a_client_that_stops_reading_is_dropped_and_slows_nobody(
+    backend: Backend,
+    configure: impl FnOnce(&mut order_service::Config),
+) {
+    let Some(sys) = TestSystem::spawn_with(backend, configure).await else {
         return;
     };
     let addr = sys.orders.as_ref().unwrap().http_addr;
@@ -283,7 +288,23 @@ async fn websockets_get_the_services_origin_policy() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_consumer() {
-    a_client_that_stops_reading_is_dropped_and_slows_nobody(Backend::Sqlite).await;
+    a_client_that_stops_reading_is_dropped_and_slows_nobody(Backend::Sqlite, |c| {
+        c.send_timeout_ms = 300;
+        // Only the time budget here.
+        c.live_send_buffer_bytes = usize::MAX;
+    })
+    .await;
+}
+
+/// The byte budget drops a client that stops reading long before any send
+/// timeout would (an hour here), while the reader still gets every event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_consumer_by_bytes() {
+    a_client_that_stops_reading_is_dropped_and_slows_nobody(Backend::Sqlite, |c| {
+        c.send_timeout_ms = 3_600_000;
+        c.live_send_buffer_bytes = 16 * 1024;
+    })
+    .await;
 }
 
 /// Two order-service replicas on one PostgreSQL database: a client of either

@@ -7,6 +7,7 @@
 //! with health and reflection, and building a configuration at its
 //! defaults for tests.
 
+pub mod allocator;
 pub mod batch;
 pub mod budget;
 pub mod config;

@@ -5,10 +5,11 @@
 //! The transport polls it inside the socket's task (WebSocket) or as a task
 //! of its own (SockJS HTTP sessions), and may drop it at any await: nothing
 //! here relies on running to the end.
-//! Every write to the client goes through the connection's bounded queue
-//! with a timeout: a client that does not read is dropped after
-//! `send_timeout`, and one that falls behind the broker is dropped at once;
-//! in neither case does anyone else wait.
+//! Every write to the client goes through the connection's queue, bounded
+//! in bytes: a client whose queue would pass its budget is not reading and
+//! is dropped at once (so is one that falls behind the broker), and the
+//! transport drops one whose writes stay stuck for `send_timeout`; in no
+//! case does anyone else wait.
 //!
 //! Every MESSAGE of a logged event carries its `seq`. A `SUBSCRIBE` with
 //! `from-seq: N` resumes: the session first replays what the history holds
@@ -16,8 +17,10 @@
 //! already replayed. It subscribes to the broker before reading the history,
 //! so every event is in one or the other: no gap, nothing twice. Live
 //! delivery waits while a replay runs (the broker buffers it), so events
-//! arrive in seq order. When the history no longer reaches back to N, the
-//! first frame says `resync: required` and live delivery follows.
+//! arrive in seq order. A replay goes at the pace the client reads (see
+//! `replay`). When the history no longer reaches back to N, or the replay
+//! would pass its bounds, the subscription is sent `resync: required` and
+//! live delivery follows.
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -32,13 +35,13 @@ use super::{
     broker::{Broker, Event},
     frame::{self, Frame, FrameError, Item, Limits, Version},
 };
-use crate::transport::Connection;
+use crate::transport::{Connection, outgoing::Refused};
 
 mod connect;
 mod replay;
 mod subscribe;
 
-use replay::{Fetch, next_page};
+use replay::{Fetch, next_step};
 
 /// Session limits and timings.
 #[derive(Clone, Debug)]
@@ -55,7 +58,8 @@ pub(crate) struct StompConfig {
     pub server_heartbeat: Duration,
     /// The shortest client heart-beat interval we accept to check.
     pub min_client_heartbeat: Duration,
-    /// How long a write to the client may wait for queue space.
+    /// How long a write to the client may wait for room in the queue's
+    /// message count (its byte budget is never waited for).
     pub send_timeout: Duration,
     /// How long a new connection has to send CONNECT (Spring's
     /// `timeToFirstMessage`, 60 s): a SockJS client may take a while over
@@ -109,6 +113,12 @@ struct Session {
     replays: VecDeque<String>,
     /// The replay under way.
     fetch: Option<Fetch>,
+    /// Events replayed so far, all subscriptions together.
+    replayed: u64,
+    /// Bytes and count of the replayed messages, to size pages by the
+    /// room the client has.
+    replayed_bytes: usize,
+    replayed_messages: usize,
     events: Option<broadcast::Receiver<Arc<Event>>>,
     sent: u64,
     send_every: Option<Duration>,
@@ -128,6 +138,9 @@ pub(crate) async fn serve(conn: Connection, broker: Broker, config: StompConfig)
         subscriptions: HashMap::new(),
         replays: VecDeque::new(),
         fetch: None,
+        replayed: 0,
+        replayed_bytes: 0,
+        replayed_messages: 0,
         events: None,
         sent: 0,
         send_every: None,
@@ -142,7 +155,8 @@ pub(crate) async fn serve(conn: Connection, broker: Broker, config: StompConfig)
             .header("message", message)
             .header("content-type", "text/plain")
             .body(detail);
-        // Best effort: the client may be the reason we are closing.
+        // Best effort, within the byte budget: the client may be the reason
+        // we are closing.
         let _ = session
             .conn
             .outgoing
@@ -195,8 +209,8 @@ impl Session {
                         }
                     }
                 }
-                page = next_page(&mut self.fetch) => {
-                    if let Some(end) = self.replay(page).await {
+                ready = next_step(&mut self.fetch, &self.conn.outgoing) => {
+                    if let Some(end) = self.replay(ready).await {
                         return end;
                     }
                 }
@@ -229,13 +243,28 @@ impl Session {
         }
     }
 
-    /// Writes to the client, waiting at most `send_timeout` for room.
+    /// Queues a message for the client; `false` when the session is to
+    /// end: the client is gone, or too slow (past the byte budget at once,
+    /// or the message count full for `send_timeout`).
     async fn send(&mut self, text: String) -> bool {
-        self.conn
+        let refused = match self
+            .conn
             .outgoing
-            .send_timeout(text, self.config.send_timeout)
+            .send(text, self.config.send_timeout)
             .await
-            .is_ok()
+        {
+            Ok(()) => return true,
+            Err(refused) => refused,
+        };
+        if refused != Refused::Closed {
+            tracing::info!(
+                peer = ?self.conn.peer,
+                queued = self.conn.outgoing.queued(),
+                ?refused,
+                "dropping a STOMP client that stopped reading"
+            );
+        }
+        false
     }
 
     async fn send_frame(&mut self, frame: Frame) -> bool {
@@ -318,7 +347,6 @@ impl Session {
         }
         for message in messages {
             if !self.send(message).await {
-                tracing::info!(peer = ?self.conn.peer, "dropping a STOMP client that stopped reading");
                 return Some(End::Quietly);
             }
         }

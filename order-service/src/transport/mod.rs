@@ -29,13 +29,17 @@
 //!   response body through a one-slot channel, which is where heart-beats,
 //!   the streaming byte limit and the send timeout live.
 //! - **Everything a client can grow is bounded**: connections (two
-//!   budgets, see [`admission`]), queues (`outgoing_capacity`, `INCOMING_CAPACITY`),
-//!   message and body sizes (`max_message_bytes`), session ids, batches.
+//!   budgets, see [`admission`]), queues (`send_buffer_bytes` and
+//!   `outgoing_capacity` towards the client, see [`outgoing`];
+//!   `INCOMING_CAPACITY` from it), what sits below the queue (tungstenite's
+//!   write buffer, the kernel's send buffer), message and body sizes
+//!   (`max_message_bytes`), session ids, batches.
 //! - **One origin policy** ([`AllowedOrigins`]) for the upgrade and every
 //!   SockJS request: a refused origin gets 403, an allowed one is echoed
 //!   with credentials (never `*`).
 
 mod admission;
+pub(crate) mod outgoing;
 mod sockjs;
 mod websocket;
 
@@ -80,11 +84,13 @@ pub(crate) struct Connection {
     /// Text messages from the client, in order. Yields `None` once the
     /// client has gone (socket closed, SockJS session timed out or closed).
     pub(crate) incoming: mpsc::Receiver<String>,
-    /// Text messages to the client, in order. Bounded
+    /// Text messages to the client, in order. Bounded in bytes
+    /// ([`TransportConfig::send_buffer_bytes`]) and in messages
     /// ([`TransportConfig::outgoing_capacity`]). Dropping it ends the
     /// connection: the WebSocket is closed / the SockJS session sends its
-    /// close frame `c[3000,"Go away!"]` and is removed.
-    pub(crate) outgoing: mpsc::Sender<String>,
+    /// close frame `c[3000,"Go away!"]` and is removed. A message refused
+    /// for the byte budget ends it at once, whatever is still queued.
+    pub(crate) outgoing: outgoing::Outgoing,
     /// Peer address, for logs (present when the server was started with
     /// `into_make_service_with_connect_info`).
     pub(crate) peer: Option<SocketAddr>,
@@ -115,9 +121,16 @@ pub(crate) struct TransportConfig {
     /// WebSocket is closed with 1009 and `xhr_send` answers 413 (Spring's
     /// 64 KiB STOMP message limit).
     pub(crate) max_message_bytes: usize,
-    /// Messages queued per connection towards the client (~512 KiB of
-    /// typical order events, Spring's send buffer limit).
+    /// Messages queued per connection towards the client. The byte budget
+    /// below is what binds; this only caps tiny messages (heart-beats).
     pub(crate) outgoing_capacity: usize,
+    /// Bytes of frames queued per connection towards the client (SockJS
+    /// HTTP sessions: between two polls too). A client whose queue would
+    /// pass it is not reading and is dropped at once, so a stalled client
+    /// holds at most this much here, whatever the time. 64 KiB: ~200 order
+    /// events, a burst no reading client falls behind by, and the same as
+    /// the kernel's send buffer below it (`SOCKET_SEND_BUFFER`).
+    pub(crate) send_buffer_bytes: usize,
     /// A streaming response (xhr_streaming, eventsource, htmlfile) is ended
     /// after this many bytes of frames and the client reconnects, so the
     /// browser can free what it has kept of the response (the protocol's
@@ -157,6 +170,7 @@ impl Default for TransportConfig {
             disconnect_delay: Duration::from_secs(5),
             max_message_bytes: 64 * 1024,
             outgoing_capacity: 1024,
+            send_buffer_bytes: 64 * 1024,
             streaming_bytes_limit: 128 * 1024,
             websocket_read_buffer: 4096,
             send_timeout: Duration::from_secs(10),
@@ -185,6 +199,11 @@ impl Shared {
     /// Starts the handler on a new connection.
     fn spawn_handler(&self, connection: Connection) {
         tokio::spawn((self.handler)(connection));
+    }
+
+    /// A new connection's queue towards its client.
+    fn outgoing(&self) -> (outgoing::Outgoing, outgoing::Queued) {
+        outgoing::channel(self.config.outgoing_capacity, self.config.send_buffer_bytes)
     }
 }
 

@@ -15,6 +15,10 @@ pub(super) const ALLOWED: &str = "http://allowed.example";
 /// An origin [`config`] refuses.
 pub(super) const EVIL: &str = "http://evil.example";
 
+/// How long a test handler waits for room in its queue's message count:
+/// longer than any test, so it is the transport that gives up on a client.
+const PATIENCE: Duration = Duration::from_secs(3600);
+
 /// Fails the test instead of hanging when something never arrives.
 pub(super) async fn within<T>(future: impl Future<Output = T>) -> T {
     tokio::time::timeout(Duration::from_secs(10), future)
@@ -35,7 +39,7 @@ pub(super) fn echo() -> Handler {
     Arc::new(|mut c: Connection| {
         Box::pin(async move {
             while let Some(m) = c.incoming.recv().await {
-                if c.outgoing.send(m).await.is_err() {
+                if c.outgoing.send(m, PATIENCE).await.is_err() {
                     break;
                 }
             }
@@ -49,7 +53,7 @@ pub(super) fn echo_reporting_end(ended: mpsc::Sender<()>) -> Handler {
         let ended = ended.clone();
         Box::pin(async move {
             while let Some(m) = c.incoming.recv().await {
-                let _ = c.outgoing.send(m).await;
+                let _ = c.outgoing.send(m, PATIENCE).await;
             }
             let _ = ended.send(()).await;
         })
@@ -79,7 +83,22 @@ pub(super) fn flood(dropped: mpsc::Sender<()>) -> Handler {
         Box::pin(async move {
             let _guard = guard;
             let message = "x".repeat(60 * 1024);
-            while c.outgoing.send(message.clone()).await.is_ok() {}
+            while c.outgoing.send(message.clone(), PATIENCE).await.is_ok() {}
+        })
+    })
+}
+
+/// [`flood`], once the client has sent a first message.
+pub(super) fn flood_when_asked(dropped: mpsc::Sender<()>) -> Handler {
+    Arc::new(move |mut c: Connection| {
+        let guard = OnDrop(dropped.clone());
+        Box::pin(async move {
+            let _guard = guard;
+            if c.incoming.recv().await.is_none() {
+                return;
+            }
+            let message = "x".repeat(60 * 1024);
+            while c.outgoing.send(message.clone(), PATIENCE).await.is_ok() {}
         })
     })
 }

@@ -7,6 +7,12 @@
 //! connection down. Each returns why it ended ([`End`]) and the closing
 //! frame is then sent from one place, with the same send timeout as every
 //! other write.
+//!
+//! What a socket holds for its client is bounded in bytes at each level:
+//! the connection's queue (`send_buffer_bytes`, see [`super::outgoing`]),
+//! tungstenite's write buffer (one write at a time, each flushed before the
+//! next, under [`MAX_WRITE_BUFFER_FACTOR`] times the budget) and the
+//! kernel's send buffer (`SOCKET_SEND_BUFFER`).
 
 use std::{convert::Infallible, net::SocketAddr, pin::pin};
 
@@ -27,7 +33,16 @@ use tokio::{
     time::{Instant, sleep_until, timeout},
 };
 
-use super::{Admission, Connection, INCOMING_CAPACITY, Shared};
+use super::{Admission, Connection, INCOMING_CAPACITY, Shared, outgoing::Queued};
+
+/// tungstenite's write buffer may hold this many times the byte budget
+/// before it refuses a write. The writer awaits each write to the socket
+/// before taking the next, so the buffer only ever holds one: a raw
+/// message, or a SockJS batch, which stops at the budget before JSON
+/// quoting; quoting at worst (every character as `\uXXXX`) makes it 6
+/// times longer, and 8 leaves room for the frame header. Never reached in
+/// practice; it keeps the buffer bounded if that ever changes.
+const MAX_WRITE_BUFFER_FACTOR: usize = 8;
 
 /// The STOMP subprotocols, best first: axum picks the first of these that
 /// the client offered, so a client offering v10, v11 and v12 gets v12. An
@@ -45,7 +60,7 @@ pub(super) struct Framing {
     pub(super) heartbeat: Option<&'static str>,
     /// One write: the first queued message, and any more it takes from the
     /// queue.
-    pub(super) encode: fn(String, &mut mpsc::Receiver<String>) -> String,
+    pub(super) encode: fn(String, &mut Queued) -> String,
     /// The client's messages in one text message, or the reason to close
     /// the socket with 1007.
     pub(super) decode: fn(String) -> Result<Vec<String>, &'static str>,
@@ -71,6 +86,9 @@ enum End {
     /// A write did not finish within `send_timeout`: drop without a
     /// handshake, the socket is not draining.
     Stalled,
+    /// The handler's queue passed its byte budget: the client is not
+    /// reading, drop it as for `Stalled`, now, with what is queued.
+    SlowConsumer,
     /// The handler dropped its sender.
     HandlerDone,
     /// The service is shutting down.
@@ -113,6 +131,14 @@ pub(super) async fn upgrade(
     let config = &shared.config;
     ws.protocols(SUBPROTOCOLS)
         .read_buffer_size(config.websocket_read_buffer)
+        // Each message is written out as it comes, nothing kept to
+        // coalesce: what waits, waits in the byte-bounded queue.
+        .write_buffer_size(0)
+        .max_write_buffer_size(
+            config
+                .send_buffer_bytes
+                .saturating_mul(MAX_WRITE_BUFFER_FACTOR),
+        )
         .max_message_size(config.max_message_bytes)
         .max_frame_size(config.max_message_bytes)
         .on_upgrade(move |socket| run(socket, shared, peer, framing, admission))
@@ -127,7 +153,7 @@ async fn run(
     admission: Admission,
 ) {
     let (to_app, incoming) = mpsc::channel(INCOMING_CAPACITY);
-    let (outgoing, from_app) = mpsc::channel(shared.config.outgoing_capacity);
+    let (outgoing, from_app) = shared.outgoing();
     let shed = admission.shed();
     let handler = (shared.handler)(Connection {
         incoming,
@@ -159,10 +185,10 @@ async fn run(
 }
 
 /// Sends the handler's messages (and the framing's heart-beats) until the handler
-/// is done or a write fails or stalls.
+/// is done, a write fails or stalls, or the queue overflows.
 async fn write(
     sink: &mut SplitSink<WebSocket, Message>,
-    mut from_app: mpsc::Receiver<String>,
+    mut from_app: Queued,
     shared: &Shared,
     framing: &Framing,
 ) -> End {
@@ -179,10 +205,14 @@ async fn write(
     {
         return end;
     }
+    let overflowed = from_app.overflow();
     let heartbeat = config.sockjs_heartbeat;
     let mut beat = pin!(sleep_until(Instant::now() + heartbeat));
     loop {
         let text = tokio::select! {
+            // Before the queue: an overflowed queue is not drained.
+            biased;
+            () = overflowed.cancelled() => return End::SlowConsumer,
             message = from_app.recv() => match message {
                 None => return End::HandlerDone,
                 Some(m) => (framing.encode)(m, &mut from_app),
@@ -192,7 +222,14 @@ async fn write(
                 framing.heartbeat.unwrap_or_default().to_owned()
             }
         };
-        if let Some(end) = send(text).await {
+        // A write stuck at a full socket is abandoned as soon as the queue
+        // behind it overflows, not after the whole send timeout.
+        let sent = tokio::select! {
+            biased;
+            () = overflowed.cancelled() => Some(End::SlowConsumer),
+            end = send(text) => end,
+        };
+        if let Some(end) = sent {
             return end;
         }
         // A heart-beat is due after `heartbeat` of silence, not on a clock.
@@ -252,7 +289,7 @@ async fn close(
     // A framing's goodbye (SockJS's `c[…]` frame) tells the client why; a
     // refused client gets only the close code.
     let (last, code, reason) = match (end, framing.goodbye) {
-        (End::ClientGone | End::Stalled, _) => return,
+        (End::ClientGone | End::Stalled | End::SlowConsumer, _) => return,
         (End::HandlerDone | End::Shutdown, Some((last, code, reason))) => {
             (Some(last), code, reason)
         }

@@ -5,6 +5,8 @@
 
 use std::borrow::Cow;
 
+use crate::transport::outgoing::Queued;
+
 /// The frame that opens a session.
 pub(super) const OPEN: &str = "o";
 /// The heart-beat frame.
@@ -76,13 +78,18 @@ fn messages(messages: &[String]) -> String {
 const MAX_BATCH: usize = 64;
 
 /// An `a[…]` frame of `first` and whatever else is already queued in
-/// `queue` (up to [`MAX_BATCH`] messages): one write for a burst.
-pub(super) fn batch(first: String, queue: &mut tokio::sync::mpsc::Receiver<String>) -> String {
+/// `queue` (up to [`MAX_BATCH`] messages and the queue's byte budget, so
+/// one write holds no more than the queue did): one write for a burst.
+pub(super) fn batch(first: String, queue: &mut Queued) -> String {
+    let mut bytes = first.len();
     let mut batch = vec![first];
-    while batch.len() < MAX_BATCH {
+    while batch.len() < MAX_BATCH && bytes < queue.limit() {
         match queue.try_recv() {
-            Ok(m) => batch.push(m),
-            Err(_) => break,
+            Some(m) => {
+                bytes += m.len();
+                batch.push(m);
+            }
+            None => break,
         }
     }
     messages(&batch)

@@ -114,7 +114,8 @@ enum Wrote {
     Ok,
     /// The client went away (the body was dropped).
     Gone,
-    /// The client did not take the bytes within `send_timeout`.
+    /// The client did not take the bytes within `send_timeout`, or its
+    /// queue overflowed meanwhile.
     Stalled,
 }
 
@@ -125,11 +126,19 @@ async fn write(mut lease: Lease, fresh: bool, kind: Kind, tx: mpsc::Sender<Bytes
     let config = &shared.config;
     let wrapper = kind.wrapper();
     let polling = matches!(kind, Kind::Polling);
-    let send = async |bytes: String| match timeout(config.send_timeout, tx.send(bytes.into())).await
-    {
-        Ok(Ok(())) => Wrote::Ok,
-        Ok(Err(_)) => Wrote::Gone,
-        Err(_) => Wrote::Stalled,
+    // A write stuck at a full response is abandoned as soon as the queue
+    // behind it overflows, not after the whole send timeout.
+    let overflowed = lease.overflowed();
+    let send = async |bytes: String| {
+        tokio::select! {
+            biased;
+            () = overflowed.cancelled() => Wrote::Stalled,
+            sent = timeout(config.send_timeout, tx.send(bytes.into())) => match sent {
+                Ok(Ok(())) => Wrote::Ok,
+                Ok(Err(_)) => Wrote::Gone,
+                Err(_) => Wrote::Stalled,
+            },
+        }
     };
     let prelude = kind.prelude();
     if !prelude.is_empty() && !proceed(send(prelude).await, &lease) {

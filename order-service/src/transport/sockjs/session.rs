@@ -1,6 +1,6 @@
 //! Sessions of the SockJS HTTP transports: a session outlives each request.
 //!
-//! The handler's outgoing queue (a bounded mpsc channel) belongs to the
+//! The handler's outgoing queue (bounded in bytes, see `outgoing`) belongs to the
 //! session. A receiving request (xhr, xhr_streaming, eventsource,
 //! htmlfile) borrows it as a [`Lease`] while it is attached and gives it
 //! back when it ends, so messages sent between two requests wait in that
@@ -8,7 +8,10 @@
 //! time: a second receiver is refused with `c[2010,…]`.
 //!
 //! A session without a receiver for `disconnect_delay` is closed, which
-//! ends the handler's `incoming`. A closed session keeps answering its
+//! ends the handler's `incoming`; so is one whose queue passed its byte
+//! budget, at once, receiver or not (the client is not keeping up).
+//! Between two polls the messages wait in that budget, so a client that
+//! stops polling holds no more than it. A closed session keeps answering its
 //! close frame for another `disconnect_delay`, then is forgotten. One
 //! reaper task per session does both with timers; locks are `std` mutexes
 //! held for a few instructions, never across an await.
@@ -30,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 use super::frames;
 use support::http::Client;
 
-use crate::transport::{Admission, Connection, INCOMING_CAPACITY, Shared};
+use crate::transport::{Admission, Connection, INCOMING_CAPACITY, Shared, outgoing::Queued};
 
 /// Longest session id accepted. SockJS clients use 8 random characters
 /// (UUIDs in the protocol tests); the bound keeps a client from parking
@@ -61,11 +64,14 @@ pub(super) struct Session {
     detached: Notify,
     /// Cancelled when the session closes: wakes its receiver and reaper.
     closed: CancellationToken,
+    /// Cancelled when the handler's queue passed its byte budget: the
+    /// session is then closed.
+    overflowed: CancellationToken,
 }
 
 struct State {
     /// The handler's messages; `None` while a lease holds them, or closed.
-    from_app: Option<mpsc::Receiver<String>>,
+    from_app: Option<Queued>,
     /// Where xhr_send delivers; `None` once closed, which ends `incoming`.
     to_app: Option<mpsc::Sender<String>>,
     receiving: bool,
@@ -114,7 +120,7 @@ impl Sessions {
             return Attach::Full;
         };
         let (to_app, incoming) = mpsc::channel(INCOMING_CAPACITY);
-        let (outgoing, from_app) = mpsc::channel(shared.config.outgoing_capacity);
+        let (outgoing, from_app) = shared.outgoing();
         let session = Arc::new(Session {
             state: Mutex::new(State {
                 from_app: None,
@@ -125,6 +131,7 @@ impl Sessions {
             }),
             detached: Notify::new(),
             closed: CancellationToken::new(),
+            overflowed: from_app.overflow(),
         });
         sessions.insert(id.to_owned(), session.clone());
         shared.spawn_handler(Connection {
@@ -181,6 +188,7 @@ async fn reap(
             () = shared.shutdown.cancelled() => session.close(frames::GO_AWAY),
             // Its handshake seat went to another client.
             () = shed.cancelled() => session.close(frames::GO_AWAY),
+            () = session.overflowed.cancelled() => session.close(frames::GO_AWAY),
             () = sleep_until(deadline), if idle_since.is_some() => session.close_if_idle(delay),
         }
     }
@@ -223,7 +231,7 @@ impl Session {
 /// been lost, and the protocol lets a server close such a session.
 pub(super) struct Lease {
     session: Arc<Session>,
-    from_app: Option<mpsc::Receiver<String>>,
+    from_app: Option<Queued>,
     finished: bool,
 }
 
@@ -238,7 +246,7 @@ pub(super) enum Next {
 }
 
 impl Lease {
-    fn new(session: Arc<Session>, from_app: Option<mpsc::Receiver<String>>) -> Self {
+    fn new(session: Arc<Session>, from_app: Option<Queued>) -> Self {
         Self {
             session,
             from_app,
@@ -253,6 +261,12 @@ impl Lease {
             return Next::Closed(self.close_frame());
         };
         tokio::select! {
+            // Before the queue: an overflowed queue is not drained.
+            biased;
+            () = self.session.overflowed.cancelled() => {
+                self.session.close(frames::GO_AWAY);
+                Next::Closed(self.close_frame())
+            }
             message = from_app.recv() => match message {
                 Some(m) => Next::Messages(frames::batch(m, from_app)),
                 // The handler dropped its sender and everything it sent
@@ -265,6 +279,11 @@ impl Lease {
             () = self.session.closed.cancelled() => Next::Closed(self.close_frame()),
             () = sleep(heartbeat) => Next::Heartbeat,
         }
+    }
+
+    /// Cancelled when the session's queue passes its byte budget.
+    pub(super) fn overflowed(&self) -> CancellationToken {
+        self.session.overflowed.clone()
     }
 
     fn close_frame(&self) -> &'static str {

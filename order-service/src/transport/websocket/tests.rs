@@ -89,6 +89,8 @@ async fn a_stalled_websocket_reader_is_dropped_after_the_send_timeout() {
     let (dropped_tx, mut dropped) = mpsc::channel(1);
     let config = TransportConfig {
         send_timeout: Duration::from_millis(300),
+        // Only the time budget here: the bytes never run out.
+        send_buffer_bytes: usize::MAX,
         ..config()
     };
     let app = App::spawn(config, flood(dropped_tx)).await;
@@ -96,4 +98,21 @@ async fn a_stalled_websocket_reader_is_dropped_after_the_send_timeout() {
     tokio::time::timeout(Duration::from_secs(30), dropped.recv())
         .await
         .expect("a stalled client was never dropped");
+}
+
+#[tokio::test]
+async fn a_stalled_websocket_reader_is_dropped_by_bytes_before_the_send_timeout() {
+    let (dropped_tx, mut dropped) = mpsc::channel(1);
+    let config = TransportConfig {
+        send_timeout: Duration::from_secs(3600),
+        ..config()
+    };
+    let app = App::spawn(config, flood(dropped_tx)).await;
+    let (mut ws, _) = ws::connect(&app.ws_url(""), &[]).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(30), dropped.recv())
+        .await
+        .expect("a stalled client was kept for the send timeout");
+    // The socket is dropped without a close handshake: reading now finds
+    // what was in flight, then its end.
+    assert!(ws::ends_within(&mut ws, Duration::from_secs(30)).await);
 }

@@ -6,19 +6,31 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::*;
-use crate::events::Publish;
+use crate::{
+    events::Publish,
+    transport::outgoing::{self, Queued},
+};
 
 mod replay;
 
 struct Client {
     to_server: mpsc::Sender<String>,
-    from_server: mpsc::Receiver<String>,
+    from_server: Queued,
     task: tokio::task::JoinHandle<()>,
 }
 
+/// The transports' default byte budget per connection.
+const BUDGET: usize = 64 * 1024;
+
 fn start(broker: &Broker, config: StompConfig, queue: usize) -> Client {
+    start_with_budget(broker, config, queue, BUDGET)
+}
+
+/// A session whose connection queues at most `queue` messages and `bytes`
+/// bytes.
+fn start_with_budget(broker: &Broker, config: StompConfig, queue: usize, bytes: usize) -> Client {
     let (to_server, incoming) = mpsc::channel(16);
-    let (outgoing, from_server) = mpsc::channel(queue);
+    let (outgoing, from_server) = outgoing::channel(queue, bytes);
     let task = tokio::spawn(serve(
         Connection {
             incoming,
@@ -293,4 +305,34 @@ async fn the_first_frame_may_take_a_minute_as_in_spring() {
     assert!(error.starts_with("ERROR\n"), "{error}");
     assert_eq!(header(&error, "message"), Some("no CONNECT frame"));
     assert!(silent.closed().await);
+}
+
+/// A client that never reads is dropped as soon as its queued bytes would
+/// pass the budget, long before the send timeout, and no more than the
+/// budget was ever queued for it.
+#[tokio::test]
+async fn a_client_that_never_reads_is_dropped_by_bytes_not_time() {
+    const SMALL_BUDGET: usize = 4096;
+    let broker = Broker::default();
+    let config = StompConfig {
+        send_timeout: Duration::from_secs(3600),
+        ..StompConfig::default()
+    };
+    let mut c = start_with_budget(&broker, config, 1024, SMALL_BUDGET);
+    c.connect().await;
+    c.subscribe("0", "/topic/orders").await;
+    let body = format!("{{\"id\":1,\"pad\":\"{}\"}}", "x".repeat(200));
+    for _ in 0..100 {
+        broker.publish("/topic/orders", None, Bytes::from(body.clone()));
+    }
+    tokio::time::timeout(Duration::from_secs(5), &mut c.task)
+        .await
+        .expect("dropped without waiting for the send timeout")
+        .expect("its session ends without panicking");
+    let mut queued = 0;
+    while let Some(m) = c.from_server.try_recv() {
+        queued += m.len();
+    }
+    assert!(queued <= SMALL_BUDGET, "{queued} bytes were queued");
+    assert!(c.closed().await);
 }

@@ -7,8 +7,8 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 
 use super::{
-    super::replay::{MAX_REPLAY, REPLAY_PAGE},
-    Client, header, start,
+    super::replay::{MAX_REPLAY, MAX_SESSION_REPLAY},
+    Client, header, start, start_with_budget,
 };
 use crate::{
     error::Result,
@@ -137,10 +137,10 @@ async fn a_replay_is_bounded_beyond_that_the_client_resyncs() {
     let mut c = start(&broker, StompConfig::default(), 1024);
     c.connect().await;
     resume(&mut c, "0").await;
-    let pages = (MAX_REPLAY as usize / REPLAY_PAGE) * REPLAY_PAGE;
+    let most = MAX_REPLAY as usize;
     assert_eq!(
-        seqs(&mut c, pages).await,
-        (1..=pages as i64).collect::<Vec<_>>()
+        seqs(&mut c, most).await,
+        (1..=most as i64).collect::<Vec<_>>()
     );
     assert_eq!(header(&c.frame().await, "resync"), Some("required"));
 }
@@ -163,4 +163,86 @@ async fn an_invalid_from_seq_is_refused() {
         );
         assert!(c.closed().await);
     }
+}
+
+/// A replay to a client that reads slowly never queues more than its share
+/// of the budget (it waits for room; it is not dropped) and is complete, in
+/// order, followed by the live events published meanwhile, with no gap and
+/// nothing twice.
+#[tokio::test]
+async fn a_replay_to_a_slow_reader_is_paced_by_what_it_reads() {
+    const BUDGET: usize = 4096;
+    let history = Memory::new(1..=2_000);
+    let broker = Broker::default().with_history(history.clone());
+    let mut c = start_with_budget(&broker, StompConfig::default(), 4096, BUDGET);
+    c.connect().await;
+    resume(&mut c, "0").await;
+    let mut got = Vec::new();
+    let mut most_queued = 0;
+    while got.len() < 2_010 {
+        // Slow: the session gets every chance to queue more first.
+        for _ in 0..16 {
+            tokio::task::yield_now().await;
+        }
+        most_queued = most_queued.max(c.from_server.queued());
+        got.extend(seqs(&mut c, 1).await);
+        if got.len() == 1_000 {
+            // Published mid-replay: the first two are in the history too
+            // (the relay lagging the database), the rest are new.
+            for seq in 1_999..=2_010 {
+                if seq > 2_000 {
+                    history.events.lock().unwrap().push((seq, body(seq)));
+                }
+                broker.publish("/topic/orders", Some(seq), body(seq));
+            }
+        }
+    }
+    assert_eq!(got, (1..=2_010).collect::<Vec<_>>());
+    assert!(
+        most_queued <= BUDGET / 2,
+        "a replay queued {most_queued} bytes, past half of {BUDGET}"
+    );
+    assert!(!c.task.is_finished(), "the slow reader was not dropped");
+}
+
+/// One session is replayed at most MAX_SESSION_REPLAY events whatever its
+/// number of subscriptions; a subscription past it is told to resync, then
+/// goes live.
+#[tokio::test]
+async fn a_session_is_replayed_a_bounded_number_of_events() {
+    const LOGGED: u64 = 8_000;
+    let broker = Broker::default().with_history(Memory::new(1..=LOGGED as i64));
+    let mut c = start(&broker, StompConfig::default(), 1024);
+    c.connect().await;
+    for id in ["a", "b", "c"] {
+        c.send(&format!(
+            "SUBSCRIBE\nid:{id}\ndestination:/topic/orders\nfrom-seq:0\n\n\0"
+        ))
+        .await;
+    }
+    let mut replayed = std::collections::HashMap::<String, u64>::new();
+    let mut resynced = Vec::new();
+    while resynced.is_empty() {
+        let m = c.frame().await;
+        let sub = header(&m, "subscription").unwrap().to_owned();
+        if header(&m, "resync") == Some("required") {
+            resynced.push(sub);
+        } else {
+            *replayed.entry(sub).or_default() += 1;
+        }
+    }
+    assert_eq!(resynced, ["c"]);
+    assert_eq!(replayed["a"], LOGGED);
+    assert_eq!(replayed["b"], LOGGED);
+    assert_eq!(replayed["c"], MAX_SESSION_REPLAY - 2 * LOGGED);
+    // Then live, for every subscription.
+    broker.publish("/topic/orders", Some(8_001), body(8_001));
+    let mut live = Vec::new();
+    for _ in 0..3 {
+        let m = c.frame().await;
+        assert_eq!(header(&m, "seq"), Some("8001"), "{m}");
+        live.push(header(&m, "subscription").unwrap().to_owned());
+    }
+    live.sort();
+    assert_eq!(live, ["a", "b", "c"]);
 }

@@ -9,7 +9,9 @@ use tokio::sync::mpsc;
 
 use crate::transport::{
     TransportConfig,
-    testing::{ALLOWED, App, config, echo, flood, read_until, rest_of_body, within},
+    testing::{
+        ALLOWED, App, config, echo, flood, flood_when_asked, read_until, rest_of_body, within,
+    },
 };
 
 #[tokio::test]
@@ -85,6 +87,8 @@ async fn a_stalled_streaming_reader_is_dropped_after_the_send_timeout() {
     let config = TransportConfig {
         send_timeout: Duration::from_millis(300),
         outgoing_capacity: 16,
+        // Only the time budget here: the bytes never run out.
+        send_buffer_bytes: usize::MAX,
         streaming_bytes_limit: usize::MAX,
         ..config()
     };
@@ -208,4 +212,49 @@ async fn an_open_receiver_gets_heartbeats() {
         .unwrap();
     assert_eq!(ws::next_text(&mut ws).await, "o");
     assert_eq!(ws::next_text(&mut ws).await, "h");
+}
+
+/// Between two polls the messages wait in the session's queue: a client
+/// that stops polling is dropped once they pass the byte budget, long
+/// before the session would time out, and later polls get the close frame.
+#[tokio::test]
+async fn a_session_whose_client_stops_polling_is_closed_by_bytes() {
+    let (dropped_tx, mut dropped) = mpsc::channel(1);
+    let config = TransportConfig {
+        send_timeout: Duration::from_secs(3600),
+        disconnect_delay: Duration::from_secs(3600),
+        ..config()
+    };
+    let app = App::spawn(config, flood_when_asked(dropped_tx)).await;
+    assert_eq!(app.text("/000/poll/xhr", "").await.1, "o\n");
+    assert_eq!(app.text("/000/poll/xhr_send", "[\"go\"]").await.0, 204);
+    tokio::time::timeout(Duration::from_secs(30), dropped.recv())
+        .await
+        .expect("the session was kept with its queue full");
+    assert_eq!(
+        app.text("/000/poll/xhr", "").await.1,
+        "c[3000,\"Go away!\"]\n"
+    );
+}
+
+#[tokio::test]
+async fn a_stalled_streaming_reader_is_dropped_by_bytes_before_the_send_timeout() {
+    let (dropped_tx, mut dropped) = mpsc::channel(1);
+    let config = TransportConfig {
+        send_timeout: Duration::from_secs(3600),
+        streaming_bytes_limit: usize::MAX,
+        ..config()
+    };
+    let app = App::spawn(config, flood(dropped_tx)).await;
+    // Headers only: the body is never read, so the socket backs up.
+    let response = app.post("/000/stall/xhr_streaming", "").await;
+    tokio::time::timeout(Duration::from_secs(30), dropped.recv())
+        .await
+        .expect("a stalled client was kept for the send timeout");
+    // Closed at once, though its stalled request is still attached.
+    assert_eq!(
+        app.text("/000/stall/xhr", "").await.1,
+        "c[3000,\"Go away!\"]\n"
+    );
+    drop(response);
 }
