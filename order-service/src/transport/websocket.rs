@@ -205,14 +205,18 @@ async fn write(
     {
         return end;
     }
+    // One future for the connection's life, not one per message: each
+    // new one registers with the token (a lock) and unregisters when
+    // dropped, twice per message on every session of a fan-out.
     let overflowed = from_app.overflow();
+    let mut overflow = pin!(overflowed.cancelled());
     let heartbeat = config.sockjs_heartbeat;
     let mut beat = pin!(sleep_until(Instant::now() + heartbeat));
     loop {
         let text = tokio::select! {
             // Before the queue: an overflowed queue is not drained.
             biased;
-            () = overflowed.cancelled() => return End::SlowConsumer,
+            () = &mut overflow => return End::SlowConsumer,
             message = from_app.recv() => match message {
                 None => return End::HandlerDone,
                 Some(m) => (framing.encode)(m, &mut from_app),
@@ -226,7 +230,7 @@ async fn write(
         // behind it overflows, not after the whole send timeout.
         let sent = tokio::select! {
             biased;
-            () = overflowed.cancelled() => Some(End::SlowConsumer),
+            () = &mut overflow => Some(End::SlowConsumer),
             end = send(text) => end,
         };
         if let Some(end) = sent {
