@@ -15,7 +15,7 @@ use proto::{StockRequest, WatchStockRequest, inventory_service_client::Inventory
 use support::testing::Backend;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
-    net::{TcpSocket, TcpStream},
+    net::TcpStream,
 };
 use tonic::{Code, transport::Channel};
 
@@ -30,11 +30,7 @@ const FLOODER: [u8; 4] = [127, 0, 0, 1];
 const SOMEONE_ELSE: [u8; 4] = [127, 0, 0, 2];
 
 async fn connect_from(from: [u8; 4], to: SocketAddr) -> TcpStream {
-    let socket = TcpSocket::new_v4().unwrap();
-    socket
-        .bind((std::net::Ipv4Addr::from(from), 0).into())
-        .unwrap();
-    socket.connect(to).await.unwrap()
+    support::testing::tcp_from(from, to).await.unwrap()
 }
 
 /// A gRPC client whose connections come from `from`.

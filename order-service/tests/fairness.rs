@@ -19,12 +19,12 @@ use common::TestSystem;
 use futures::SinkExt;
 use proto::{OrderRequest, order_service_client::OrderServiceClient};
 use support::testing::{
-    Backend,
+    Backend, tcp_from,
     ws::{self, STOMP_CONNECT, Ws},
 };
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
-    net::{TcpSocket, TcpStream},
+    net::TcpStream,
     task::JoinHandle,
 };
 use tokio_tungstenite::tungstenite::Message;
@@ -32,12 +32,6 @@ use tonic::transport::Channel;
 
 const FLOODER: [u8; 4] = [127, 0, 0, 1];
 const SOMEONE_ELSE: [u8; 4] = [127, 0, 0, 2];
-
-async fn connect_from(from: [u8; 4], to: SocketAddr) -> std::io::Result<TcpStream> {
-    let socket = TcpSocket::new_v4()?;
-    socket.bind((std::net::Ipv4Addr::from(from), 0).into())?;
-    socket.connect(to).await
-}
 
 /// An HTTP client whose connections come from `from`.
 fn http_from(from: [u8; 4]) -> reqwest::Client {
@@ -69,7 +63,7 @@ fn flood_half_sent_heads(n: usize, to: SocketAddr) -> JoinHandle<()> {
             }
             open = alive;
             while open.len() < n {
-                let Ok(mut tcp) = connect_from(FLOODER, to).await else {
+                let Ok(mut tcp) = tcp_from(FLOODER, to).await else {
                     break;
                 };
                 if tcp
@@ -98,8 +92,23 @@ async fn renewed_half_sent_heads_from_one_address_cannot_fail_anyone_elses_order
     };
     let addr = sys.orders.as_ref().unwrap().http_addr;
     let flood = flood_half_sent_heads(200, addr);
-    // Let the flood fill the budget first.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Until the flood has filled the budget: the flooder itself is refused.
+    tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            if let Ok(mut tcp) = tcp_from(FLOODER, addr).await {
+                let _ = tcp
+                    .write_all(b"GET /health/live HTTP/1.1\r\nhost: x\r\n\r\n")
+                    .await;
+                let mut head = [0u8; 12];
+                if tcp.read_exact(&mut head).await.is_ok() && head.ends_with(b"503") {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the flood filled the budget");
     let client = http_from(SOMEONE_ELSE);
     let mut statuses = Vec::new();
     for i in 0..100 {
@@ -247,58 +256,18 @@ async fn behind_a_trusted_proxy_each_client_it_names_has_its_own_share() {
     sys.stop().await;
 }
 
-/// Runs order-service as a process whose open-file limit is `files`.
-async fn spawn_with_file_limit(
-    config: &order_service::Config,
-    files: u32,
-) -> (tokio::process::Child, SocketAddr, SocketAddr) {
-    let mut child = tokio::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("ulimit -n {files} && exec \"$0\""))
-        .arg(env!("CARGO_BIN_EXE_order-service"))
-        .env("DATABASE_URL", &config.database_url)
-        .env("INVENTORY_URL", &config.inventory_url)
-        .env("BIND_ADDR", "127.0.0.1")
-        .env("HTTP_PORT", "0")
-        .env("GRPC_PORT", "0")
-        .env("LOG_FORMAT", "json")
-        .env("RUST_LOG", "warn,order_service=info")
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("order-service starts");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
-    let ready = tokio::time::timeout(Duration::from_secs(20), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            let Ok(log) = serde_json::from_str::<serde_json::Value>(&line) else {
-                continue;
-            };
-            if log["message"] == "ready" {
-                return log;
-            }
-        }
-        panic!("order-service exited before it was ready");
-    })
-    .await
-    .expect("ready within 20 s");
-    // Keep reading, or the process blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let addr = |field: &str| ready[field].as_str().unwrap().parse().unwrap();
-    (child, addr("http_addr"), addr("grpc_addr"))
-}
-
 #[tokio::test]
 async fn silent_sockets_on_the_grpc_port_never_run_the_process_out_of_files() {
     let Some(sys) = TestSystem::spawn(Backend::Sqlite).await else {
         return;
     };
     // 400 files: the connection caps are fitted under it (a few for gRPC).
-    let (mut child, http, grpc) = spawn_with_file_limit(&sys.order_config, 400).await;
+    let (mut child, http, grpc) =
+        common::process::spawn_with_file_limit(&sys.order_config, 400).await;
     let mut silent = Vec::new();
     for _ in 0..600 {
         // A server out of files stops accepting, and connecting then hangs.
-        match tokio::time::timeout(Duration::from_secs(2), connect_from(FLOODER, grpc)).await {
+        match tokio::time::timeout(Duration::from_secs(2), tcp_from(FLOODER, grpc)).await {
             Ok(Ok(tcp)) => silent.push(tcp),
             Ok(Err(_)) => {}
             Err(_) => break,

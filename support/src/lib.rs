@@ -3,9 +3,10 @@
 //! watching its statements' outcomes, logging repeated failures once per
 //! interval, setting up logs and traces (W3C trace context, OTLP export),
 //! running and stopping their tasks, waiting for a shutdown signal, gathering
-//! concurrent calls into batches, serving HTTP under limits, serving gRPC
-//! with health and reflection, and building a configuration at its
-//! defaults for tests.
+//! concurrent calls into batches, sharing connection budgets fairly between
+//! clients (`budget`), serving HTTP and gRPC (with health and reflection)
+//! under those limits, the memory allocator, and building a configuration
+//! at its defaults for tests.
 
 pub mod allocator;
 pub mod batch;

@@ -10,10 +10,7 @@
 //! `UPDATE` that matched nothing, succeeds on a full disk too, so it says
 //! nothing about writes.
 
-use std::{
-    fmt, future,
-    ops::{Deref, DerefMut},
-};
+use std::{fmt, future};
 
 use futures::{
     FutureExt as _, StreamExt as _, TryStreamExt as _,
@@ -22,7 +19,7 @@ use futures::{
 };
 use sqlx::{
     Database, Describe, Either, Error, Execute, Executor, Pool, Postgres, SqlStr, Sqlite,
-    Transaction, error::BoxDynError,
+    error::BoxDynError,
 };
 
 use super::outcomes::{Outcomes, Role};
@@ -93,14 +90,7 @@ where
     /// observed as well.
     pub async fn begin(self) -> Result<Tx<'a, DB>, Error> {
         match self.pool.begin().await {
-            Ok(tx) => Ok(Tx {
-                conn: TxConn {
-                    tx,
-                    outcomes: self.outcomes,
-                    role: self.role,
-                    wrote: false,
-                },
-            }),
+            Ok(tx) => Ok(Tx::begun(tx, self.outcomes, self.role)),
             Err(e) => {
                 self.outcomes.failed(self.role, &e);
                 Err(e)
@@ -191,174 +181,6 @@ where
         'a: 'e,
     {
         self.pool.describe(sql)
-    }
-}
-
-/// A transaction begun on an [`Observed`] pool: used as sqlx's own
-/// (`&mut *tx` runs a statement in it, then `commit` or `rollback`).
-#[derive(Debug)]
-pub struct Tx<'a, DB: Database> {
-    conn: TxConn<'a, DB>,
-}
-
-/// What `&mut *tx` runs statements on.
-pub struct TxConn<'a, DB: Database> {
-    tx: Transaction<'static, DB>,
-    outcomes: &'a Outcomes,
-    role: Role,
-    /// A statement changed rows: the commit is a write that went through.
-    wrote: bool,
-}
-
-impl<DB: Database> fmt::Debug for TxConn<'_, DB> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TxConn")
-            .field("role", &self.role)
-            .field("wrote", &self.wrote)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<'a, DB: Database> Deref for Tx<'a, DB> {
-    type Target = TxConn<'a, DB>;
-
-    fn deref(&self) -> &Self::Target {
-        &self.conn
-    }
-}
-
-impl<DB: Database> DerefMut for Tx<'_, DB> {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.conn
-    }
-}
-
-impl<DB: Database> Tx<'_, DB> {
-    /// Commits; a transaction that changed rows is then a write that went
-    /// through.
-    pub async fn commit(self) -> Result<(), Error> {
-        let TxConn {
-            tx,
-            outcomes,
-            role,
-            wrote,
-        } = self.conn;
-        match tx.commit().await {
-            Ok(()) => {
-                if wrote && role == Role::Write {
-                    outcomes.wrote();
-                }
-                Ok(())
-            }
-            Err(e) => {
-                outcomes.failed(role, &e);
-                Err(e)
-            }
-        }
-    }
-
-    /// Rolls back.
-    pub async fn rollback(self) -> Result<(), Error> {
-        let TxConn {
-            tx, outcomes, role, ..
-        } = self.conn;
-        tx.rollback()
-            .await
-            .inspect_err(|e| outcomes.failed(role, e))
-    }
-}
-
-impl<'a, DB: Backend> TxConn<'a, DB>
-where
-    for<'x> &'x mut DB::Connection: Executor<'x, Database = DB>,
-{
-    fn watch(&self, query: &Peeked<DB>) -> Watch<'a> {
-        Watch {
-            outcomes: self.outcomes,
-            role: self.role,
-            changes_data: query.changes_data,
-        }
-    }
-
-    /// Runs `query` in the transaction; rows it changed make the commit a
-    /// write.
-    fn steps<'c, 'e>(&'c mut self, query: Peeked<DB>) -> BoxStream<'e, Step<DB>>
-    where
-        'c: 'e,
-    {
-        let watch = self.watch(&query);
-        let TxConn { tx, wrote, .. } = self;
-        let conn: &'c mut DB::Connection = tx;
-        conn.fetch_many(query)
-            .inspect(move |step| {
-                // Not a write yet: the commit decides.
-                if watch.saw::<DB>(step) {
-                    *wrote = true;
-                }
-            })
-            .boxed()
-    }
-}
-
-impl<'c, 'a, DB: Backend> Executor<'c> for &'c mut TxConn<'a, DB>
-where
-    for<'x> &'x mut DB::Connection: Executor<'x, Database = DB>,
-{
-    type Database = DB;
-
-    fn fetch_many<'e, 'q: 'e, E>(self, query: E) -> BoxStream<'e, Step<DB>>
-    where
-        'c: 'e,
-        E: 'q + Execute<'q, DB>,
-    {
-        match Peeked::of(query) {
-            Ok(query) => self.steps(query),
-            Err(e) => stream::once(future::ready(Err(e))).boxed(),
-        }
-    }
-
-    fn fetch_optional<'e, 'q: 'e, E>(
-        self,
-        query: E,
-    ) -> BoxFuture<'e, Result<Option<DB::Row>, Error>>
-    where
-        'c: 'e,
-        E: 'q + Execute<'q, DB>,
-    {
-        let query = match Peeked::of(query) {
-            Ok(query) => query,
-            Err(e) => return future::ready(Err(e)).boxed(),
-        };
-        if query.changes_data {
-            return first_row::<DB>(self.steps(query));
-        }
-        let watch = self.watch(&query);
-        let conn: &'c mut DB::Connection = &mut self.tx;
-        Box::pin(async move {
-            let row = conn.fetch_optional(query).await;
-            watch.saw_outcome(&row);
-            row
-        })
-    }
-
-    fn prepare_with<'e>(
-        self,
-        sql: SqlStr,
-        parameters: &'e [DB::TypeInfo],
-    ) -> BoxFuture<'e, Result<DB::Statement, Error>>
-    where
-        'c: 'e,
-    {
-        let conn: &'c mut DB::Connection = &mut self.tx;
-        conn.prepare_with(sql, parameters)
-    }
-
-    fn describe<'e>(self, sql: SqlStr) -> BoxFuture<'e, Result<Describe<DB>, Error>>
-    where
-        'c: 'e,
-    {
-        let conn: &'c mut DB::Connection = &mut self.tx;
-        conn.describe(sql)
     }
 }
 
@@ -479,6 +301,10 @@ fn changes_data(sql: &str) -> bool {
         .iter()
         .any(|w| word.eq_ignore_ascii_case(w))
 }
+
+mod tx;
+
+pub use tx::{Tx, TxConn};
 
 #[cfg(test)]
 mod tests;

@@ -119,15 +119,15 @@ where
             grpc.max_grpc_connections,
             grpc.max_grpc_connections_per_client,
         ),
-        header_timeout: Duration::from_millis(http.http_header_timeout_ms),
-        body_timeout: Duration::from_millis(http.http_body_timeout_ms),
+        header_timeout: http.header_timeout(),
+        body_timeout: http.body_timeout(),
         idle_timeout: Duration::from_millis(grpc.grpc_idle_timeout_ms),
         proxies: http.trusted_proxies.clone(),
         socket: http::SocketOptions::default(),
     };
     let stop = running.shutdown();
     running.spawn(async move {
-        http::serve_port(listener, router, port, stop)
+        http::server::run(listener, router, port, stop)
             .await
             .context("gRPC server")
     });

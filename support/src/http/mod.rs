@@ -42,7 +42,7 @@
 mod body;
 pub mod client;
 mod connection;
-mod server;
+pub(crate) mod server;
 mod watch;
 
 use std::{io, time::Duration};
@@ -93,15 +93,15 @@ pub struct HttpLimits {
 }
 
 impl HttpLimits {
-    fn header_timeout(&self) -> Duration {
+    pub(crate) fn header_timeout(&self) -> Duration {
         Duration::from_millis(self.http_header_timeout_ms)
     }
 
-    fn body_timeout(&self) -> Duration {
+    pub(crate) fn body_timeout(&self) -> Duration {
         Duration::from_millis(self.http_body_timeout_ms)
     }
 
-    fn idle_timeout(&self) -> Duration {
+    pub(crate) fn idle_timeout(&self) -> Duration {
         Duration::from_millis(self.http_idle_timeout_ms)
     }
 }
@@ -137,16 +137,6 @@ pub async fn serve(
         proxies: limits.trusted_proxies,
         socket,
     };
-    serve_port(listener, router, port, shutdown).await
-}
-
-/// Serves `router` on `listener` as `port` says (the gRPC ports use this).
-pub(crate) async fn serve_port(
-    listener: TcpListener,
-    router: Router,
-    port: Port,
-    shutdown: CancellationToken,
-) -> io::Result<()> {
     server::run(listener, router, port, shutdown).await
 }
 

@@ -37,7 +37,7 @@ fn refusal() -> &'static [u8] {
 
 /// Accepts on `listener` until `shutdown`, then waits for every connection
 /// to end (they drain: see `connection`).
-pub(super) async fn run(
+pub(crate) async fn run(
     listener: TcpListener,
     router: Router,
     port: Port,

@@ -28,6 +28,18 @@ pub use logs::CapturedLogs;
 pub use private_postgres::PrivatePostgres;
 pub use small_disk::SmallDisk;
 
+/// A TCP connection to `to` from the loopback address `from`: every
+/// 127.x address is this host, but a different client to a server (tests
+/// of per-client limits flood from one and check another).
+pub async fn tcp_from(
+    from: [u8; 4],
+    to: std::net::SocketAddr,
+) -> std::io::Result<tokio::net::TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind((std::net::Ipv4Addr::from(from), 0).into())?;
+    socket.connect(to).await
+}
+
 /// Which backend a test runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {

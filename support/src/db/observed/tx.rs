@@ -1,0 +1,198 @@
+//! Transactions begun on an [`Observed`](super::Observed) pool: their
+//! statements report as the pool's do, and their commit decides whether
+//! what they changed is a write that went through.
+
+use std::{
+    fmt, future,
+    ops::{Deref, DerefMut},
+};
+
+use futures::{
+    FutureExt as _, StreamExt as _,
+    future::BoxFuture,
+    stream::{self, BoxStream},
+};
+use sqlx::{Database, Describe, Error, Execute, Executor, SqlStr, Transaction};
+
+use super::{Backend, Peeked, Step, Watch, first_row};
+use crate::db::outcomes::{Outcomes, Role};
+
+/// A transaction begun on an [`Observed`] pool: used as sqlx's own
+/// (`&mut *tx` runs a statement in it, then `commit` or `rollback`).
+#[derive(Debug)]
+pub struct Tx<'a, DB: Database> {
+    conn: TxConn<'a, DB>,
+}
+
+/// What `&mut *tx` runs statements on.
+pub struct TxConn<'a, DB: Database> {
+    tx: Transaction<'static, DB>,
+    outcomes: &'a Outcomes,
+    role: Role,
+    /// A statement changed rows: the commit is a write that went through.
+    wrote: bool,
+}
+
+impl<DB: Database> fmt::Debug for TxConn<'_, DB> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TxConn")
+            .field("role", &self.role)
+            .field("wrote", &self.wrote)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a, DB: Database> Deref for Tx<'a, DB> {
+    type Target = TxConn<'a, DB>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.conn
+    }
+}
+
+impl<DB: Database> DerefMut for Tx<'_, DB> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.conn
+    }
+}
+
+impl<'a, DB: Database> Tx<'a, DB> {
+    /// `tx`, just begun on a pool with `role`, reporting to `outcomes`.
+    pub(super) fn begun(tx: Transaction<'static, DB>, outcomes: &'a Outcomes, role: Role) -> Self {
+        Self {
+            conn: TxConn {
+                tx,
+                outcomes,
+                role,
+                wrote: false,
+            },
+        }
+    }
+
+    /// Commits; a transaction that changed rows is then a write that went
+    /// through.
+    pub async fn commit(self) -> Result<(), Error> {
+        let TxConn {
+            tx,
+            outcomes,
+            role,
+            wrote,
+        } = self.conn;
+        match tx.commit().await {
+            Ok(()) => {
+                if wrote && role == Role::Write {
+                    outcomes.wrote();
+                }
+                Ok(())
+            }
+            Err(e) => {
+                outcomes.failed(role, &e);
+                Err(e)
+            }
+        }
+    }
+
+    /// Rolls back.
+    pub async fn rollback(self) -> Result<(), Error> {
+        let TxConn {
+            tx, outcomes, role, ..
+        } = self.conn;
+        tx.rollback()
+            .await
+            .inspect_err(|e| outcomes.failed(role, e))
+    }
+}
+
+impl<'a, DB: Backend> TxConn<'a, DB>
+where
+    for<'x> &'x mut DB::Connection: Executor<'x, Database = DB>,
+{
+    fn watch(&self, query: &Peeked<DB>) -> Watch<'a> {
+        Watch {
+            outcomes: self.outcomes,
+            role: self.role,
+            changes_data: query.changes_data,
+        }
+    }
+
+    /// Runs `query` in the transaction; rows it changed make the commit a
+    /// write.
+    fn steps<'c, 'e>(&'c mut self, query: Peeked<DB>) -> BoxStream<'e, Step<DB>>
+    where
+        'c: 'e,
+    {
+        let watch = self.watch(&query);
+        let TxConn { tx, wrote, .. } = self;
+        let conn: &'c mut DB::Connection = tx;
+        conn.fetch_many(query)
+            .inspect(move |step| {
+                // Not a write yet: the commit decides.
+                if watch.saw::<DB>(step) {
+                    *wrote = true;
+                }
+            })
+            .boxed()
+    }
+}
+
+impl<'c, 'a, DB: Backend> Executor<'c> for &'c mut TxConn<'a, DB>
+where
+    for<'x> &'x mut DB::Connection: Executor<'x, Database = DB>,
+{
+    type Database = DB;
+
+    fn fetch_many<'e, 'q: 'e, E>(self, query: E) -> BoxStream<'e, Step<DB>>
+    where
+        'c: 'e,
+        E: 'q + Execute<'q, DB>,
+    {
+        match Peeked::of(query) {
+            Ok(query) => self.steps(query),
+            Err(e) => stream::once(future::ready(Err(e))).boxed(),
+        }
+    }
+
+    fn fetch_optional<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> BoxFuture<'e, Result<Option<DB::Row>, Error>>
+    where
+        'c: 'e,
+        E: 'q + Execute<'q, DB>,
+    {
+        let query = match Peeked::of(query) {
+            Ok(query) => query,
+            Err(e) => return future::ready(Err(e)).boxed(),
+        };
+        if query.changes_data {
+            return first_row::<DB>(self.steps(query));
+        }
+        let watch = self.watch(&query);
+        let conn: &'c mut DB::Connection = &mut self.tx;
+        Box::pin(async move {
+            let row = conn.fetch_optional(query).await;
+            watch.saw_outcome(&row);
+            row
+        })
+    }
+
+    fn prepare_with<'e>(
+        self,
+        sql: SqlStr,
+        parameters: &'e [DB::TypeInfo],
+    ) -> BoxFuture<'e, Result<DB::Statement, Error>>
+    where
+        'c: 'e,
+    {
+        let conn: &'c mut DB::Connection = &mut self.tx;
+        conn.prepare_with(sql, parameters)
+    }
+
+    fn describe<'e>(self, sql: SqlStr) -> BoxFuture<'e, Result<Describe<DB>, Error>>
+    where
+        'c: 'e,
+    {
+        let conn: &'c mut DB::Connection = &mut self.tx;
+        conn.describe(sql)
+    }
+}
