@@ -91,9 +91,7 @@ struct Round {
 /// Runs both rounds and prints their figures.
 pub(crate) async fn run(clients: usize, events: usize, quick: bool) -> anyhow::Result<()> {
     let waits = Waits::new(quick);
-    let inventory_db = TestDatabase::create(Backend::Sqlite, "bench_inventory")
-        .await
-        .context("database")?;
+    let inventory_db = TestDatabase::create(Backend::Sqlite, "bench_inventory").await;
     let orders_db = inventory_db.sibling("bench_orders").await;
     let inventory = Service::spawn(
         Role::Inventory,

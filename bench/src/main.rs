@@ -203,9 +203,7 @@ async fn restock(inventory: &Service) -> anyhow::Result<()> {
 async fn run_backend(backend: Backend, args: &Args) -> anyhow::Result<report::BackendRun> {
     let name = format!("{backend:?}").to_lowercase();
     println!("== {name}: starting the system");
-    let inventory_db = TestDatabase::create(backend, "bench_inventory")
-        .await
-        .expect("database");
+    let inventory_db = TestDatabase::create(backend, "bench_inventory").await;
     let orders_db = inventory_db.sibling("bench_orders").await;
     let floor_db = inventory_db.sibling("bench_floor").await;
     let inventory = Service::spawn(

@@ -53,9 +53,7 @@ struct System {
 
 impl System {
     async fn start(otlp: Option<&str>, duration: Duration) -> anyhow::Result<Self> {
-        let inventory_db = TestDatabase::create(Backend::Sqlite, "bench_traces_inventory")
-            .await
-            .expect("database");
+        let inventory_db = TestDatabase::create(Backend::Sqlite, "bench_traces_inventory").await;
         let orders_db = inventory_db.sibling("bench_traces_orders").await;
         let export = |mut env: Vec<(&'static str, String)>| {
             env.extend(otlp.map(|e| (OTLP_ENDPOINT, e.to_owned())));

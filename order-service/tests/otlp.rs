@@ -66,9 +66,7 @@ async fn one_order_is_one_trace_across_both_services() {
         },
         logs.writer(),
     );
-    let inventory_db = TestDatabase::create(Backend::Sqlite, "inventory")
-        .await
-        .unwrap();
+    let inventory_db = TestDatabase::create(Backend::Sqlite, "inventory").await;
     let orders_db = inventory_db.sibling("orders").await;
     let inventory =
         inventory_service::Server::start(&inventory_service::Config::for_tests(&inventory_db.url))

@@ -37,9 +37,7 @@ async fn reserve(store: &Store, k: &str, quantity: i32) -> ReservationState {
 }
 
 async fn only_settled_reservations_are_pruned(backend: Backend) {
-    let Some(test_db) = TestDatabase::create(backend, "retention").await else {
-        return;
-    };
+    let test_db = TestDatabase::create(backend, "retention").await;
     let db = Db::connect(&test_db.url, &migrations()).await.unwrap();
     let store = Store::new(db.clone(), Wake::default());
     assert_eq!(reserve(&store, "held", 2).await, ReservationState::Reserved);
@@ -126,9 +124,7 @@ async fn a_database_from_before_held(backend: Backend, url: &str) {
 }
 
 async fn held_is_backfilled_from_reserved_reservations(backend: Backend) {
-    let Some(test_db) = TestDatabase::create(backend, "held").await else {
-        return;
-    };
+    let test_db = TestDatabase::create(backend, "held").await;
     a_database_from_before_held(backend, &test_db.url).await;
 
     let db = Db::connect(&test_db.url, &migrations()).await.unwrap();

@@ -31,7 +31,7 @@ impl TestInventory {
         backend: Backend,
         configure: impl FnOnce(&mut Config),
     ) -> Option<Self> {
-        let db = TestDatabase::create(backend, "inventory").await?;
+        let db = TestDatabase::create(backend, "inventory").await;
         let mut config = Config::for_tests(&db.url);
         configure(&mut config);
         let server = Server::start(&config).await.expect("inventory starts");

@@ -57,7 +57,7 @@ impl TestSystem {
         configure_inventory: impl FnOnce(&mut inventory_service::Config),
         configure: impl FnOnce(&mut order_service::Config),
     ) -> Option<Self> {
-        let inventory_db = TestDatabase::create(backend, "inventory").await?;
+        let inventory_db = TestDatabase::create(backend, "inventory").await;
         let orders_db = inventory_db.sibling("orders").await;
         let mut inventory_config = inventory_service::Config::for_tests(&inventory_db.url);
         configure_inventory(&mut inventory_config);

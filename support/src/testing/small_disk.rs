@@ -57,10 +57,7 @@ impl SmallDisk {
         };
         let server = match backend {
             Backend::Sqlite => None,
-            Backend::Postgres => Some(skip_unless(
-                std::env::var("TEST_DATABASE_URL").ok(),
-                "TEST_DATABASE_URL is not set",
-            )?),
+            Backend::Postgres => Some(super::postgres_server()),
         };
         let mount = skip_unless(Mount::new(size), "cannot mount a tmpfs here (not root?)")?;
         let Some(server) = server else {
