@@ -33,18 +33,29 @@ fn gated(max: usize) -> (Batcher<u32, u32>, Seen, Arc<Semaphore>) {
     (batcher, seen, gate)
 }
 
+/// Lets the other tasks run until `condition` holds (it depends on nothing
+/// else); fails the test if that takes longer than 10 s.
+async fn wait_until(what: &str, condition: impl Fn() -> bool) {
+    let polling = async {
+        while !condition() {
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), polling)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: not within 10 s"));
+}
+
 /// Waits until `n` items wait for the next batch.
 async fn queued(b: &Batcher<u32, u32>, n: usize) {
-    while b.inner.lock().queue.len() < n {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+    let what = format!("{n} calls queued");
+    wait_until(&what, || b.inner.lock().queue.len() >= n).await;
 }
 
 /// Waits until `n` batches have started.
 async fn started(seen: &Mutex<Vec<Vec<u32>>>, n: usize) {
-    while seen.lock().unwrap().len() < n {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+    let what = format!("{n} batches started");
+    wait_until(&what, || seen.lock().unwrap().len() >= n).await;
 }
 
 #[tokio::test]
