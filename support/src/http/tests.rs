@@ -15,7 +15,7 @@ use futures::{SinkExt, StreamExt};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpSocket, TcpStream},
-    sync::Notify,
+    sync::{Notify, Semaphore},
     task::JoinHandle,
 };
 use tokio_util::sync::CancellationToken;
@@ -29,6 +29,8 @@ struct Server {
     addr: SocketAddr,
     /// Notified when `/slow` starts handling a request.
     slow_started: Arc<Notify>,
+    /// A permit for each `/slow` request to finish.
+    slow_release: Arc<Semaphore>,
     shutdown: CancellationToken,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -41,9 +43,10 @@ async fn echo(body: Body) -> impl IntoResponse {
     }
 }
 
-async fn slow(started: Arc<Notify>) -> &'static str {
+/// Takes as long as the test wants: until it adds a permit.
+async fn slow(started: Arc<Notify>, release: Arc<Semaphore>) -> &'static str {
     started.notify_one();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    release.acquire().await.expect("never closed").forget();
     "done"
 }
 
@@ -61,11 +64,12 @@ async fn ws(upgrade: WebSocketUpgrade) -> impl IntoResponse {
 
 async fn spawn(limits: HttpLimits) -> Server {
     let slow_started = Arc::new(Notify::new());
-    let started = slow_started.clone();
+    let slow_release = Arc::new(Semaphore::new(0));
+    let (started, release) = (slow_started.clone(), slow_release.clone());
     let router = Router::new()
         .route("/", get(|| async { "ok" }))
         .route("/echo", post(echo))
-        .route("/slow", get(move || slow(started.clone())))
+        .route("/slow", get(move || slow(started.clone(), release.clone())))
         .route("/ws", any(ws))
         .route(
             "/client",
@@ -86,6 +90,7 @@ async fn spawn(limits: HttpLimits) -> Server {
     Server {
         addr,
         slow_started,
+        slow_release,
         shutdown,
         task,
     }
@@ -144,6 +149,22 @@ async fn request(tcp: &mut TcpStream, path: &str) -> String {
     read_answer(tcp).await
 }
 
+/// Tries `attempt` until it gives `Some`, every 20 ms; fails the test if
+/// that takes longer than [`PATIENCE`].
+async fn eventually<T>(what: &str, mut attempt: impl AsyncFnMut() -> Option<T>) -> T {
+    let polling = async {
+        loop {
+            if let Some(done) = attempt().await {
+                return done;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(PATIENCE, polling)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: not within {PATIENCE:?}"))
+}
+
 /// Reads one small answer (the server writes it in one piece).
 async fn read_answer(tcp: &mut TcpStream) -> String {
     let mut buf = vec![0u8; 4096];
@@ -161,11 +182,20 @@ async fn a_half_sent_head_is_cut_off() {
     tcp.write_all(b"GET / HTTP/1.1\r\nhost: test\r\n")
         .await
         .unwrap();
-    // Dripping more header bytes does not buy more time.
-    for _ in 0..3 {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let _ = tcp.write_all(b"x-drip: 1\r\n").await;
-    }
+    // Dripping more header bytes does not buy more time: a line whenever
+    // the server has kept it open another 50 ms (the drip's pace), until
+    // the server closes it.
+    tokio::time::timeout(PATIENCE, async {
+        let mut byte = [0u8; 1];
+        while tokio::time::timeout(Duration::from_millis(50), tcp.read(&mut byte))
+            .await
+            .is_err()
+        {
+            let _ = tcp.write_all(b"x-drip: 1\r\n").await;
+        }
+    })
+    .await
+    .expect("the dripping head is cut off");
     read_to_close(&mut tcp).await;
 }
 
@@ -181,8 +211,10 @@ async fn keep_alive_outlives_the_header_timeout_then_ends_when_idle() {
     let server = spawn(limits(200, 5_000, 1_000, 16)).await;
     let mut tcp = TcpStream::connect(server.addr).await.unwrap();
     assert!(request(&mut tcp, "/").await.starts_with("HTTP/1.1 200"));
-    // Idle longer than the header timeout: still usable.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Idle longer than the header timeout (until a connection opened now,
+    // and silent, is closed by it): still usable.
+    let mut silent = TcpStream::connect(server.addr).await.unwrap();
+    assert_eq!(read_to_close(&mut silent).await, "");
     assert!(request(&mut tcp, "/").await.starts_with("HTTP/1.1 200"));
     // Then the idle timeout closes it.
     assert_eq!(read_to_close(&mut tcp).await, "");
@@ -190,10 +222,20 @@ async fn keep_alive_outlives_the_header_timeout_then_ends_when_idle() {
 
 #[tokio::test]
 async fn a_slow_handler_is_not_a_slow_client() {
-    // The request's handling takes longer than both timeouts.
+    // The request's handling takes longer than the timeouts: it ends only
+    // once a connection opened after it started, and silent, is cut off.
     let server = spawn(limits(100, 100, 100, 16)).await;
     let mut tcp = TcpStream::connect(server.addr).await.unwrap();
-    let answer = request(&mut tcp, "/slow").await;
+    tcp.write_all(b"GET /slow HTTP/1.1\r\nhost: test\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::timeout(PATIENCE, server.slow_started.notified())
+        .await
+        .expect("/slow was called");
+    let mut silent = TcpStream::connect(server.addr).await.unwrap();
+    assert_eq!(read_to_close(&mut silent).await, "");
+    server.slow_release.add_permits(1);
+    let answer = read_answer(&mut tcp).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
 
@@ -240,16 +282,12 @@ async fn beyond_the_cap_new_connections_get_503_and_served_ones_go_on() {
     assert!(request(&mut served, "/").await.starts_with("HTTP/1.1 200"));
     // Room again once one goes.
     drop(idle.pop());
-    let mut next = None;
-    for _ in 0..100 {
+    eventually("a slot freed", async || {
         let mut tcp = TcpStream::connect(server.addr).await.unwrap();
-        if request(&mut tcp, "/").await.starts_with("HTTP/1.1 200") {
-            next = Some(tcp);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(next.is_some(), "a slot was freed");
+        let served = request(&mut tcp, "/").await.starts_with("HTTP/1.1 200");
+        served.then_some(tcp)
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -258,16 +296,13 @@ async fn websockets_leave_the_http_budget() {
     let url = format!("ws://{}/ws", server.addr);
     let mut sockets = Vec::new();
     for i in 0..5 {
-        let mut ws = None;
         // An upgraded connection releases its slot just after the upgrade.
-        for _ in 0..100 {
-            if let Ok((s, _)) = tokio_tungstenite::connect_async(&url).await {
-                ws = Some(s);
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        let mut ws = ws.unwrap_or_else(|| panic!("websocket {i} refused"));
+        let what = format!("websocket {i} accepted");
+        let mut ws = eventually(&what, async || {
+            let connected = tokio_tungstenite::connect_async(&url).await;
+            connected.ok().map(|(ws, _)| ws)
+        })
+        .await;
         ws.send(tokio_tungstenite::tungstenite::Message::text("hi"))
             .await
             .unwrap();
@@ -293,12 +328,15 @@ async fn shutdown_finishes_requests_in_flight_and_closes_idle_connections() {
         .await
         .expect("/slow was called");
     server.shutdown.cancel();
+    // The idle connection is closed while the request is still in flight;
+    // then the request finishes, and is answered.
+    assert_eq!(read_to_close(&mut idle).await, "");
+    server.slow_release.add_permits(1);
     let answer = read_to_close(&mut busy).await;
     assert!(
         answer.starts_with("HTTP/1.1 200") && answer.ends_with("done"),
         "{answer}"
     );
-    assert_eq!(read_to_close(&mut idle).await, "");
     tokio::time::timeout(PATIENCE, server.task)
         .await
         .expect("serve returns")
@@ -369,6 +407,7 @@ async fn requests_in_flight_are_never_shed() {
             .await
             .starts_with("HTTP/1.1 503")
     );
+    server.slow_release.add_permits(busy.len());
     for tcp in &mut busy {
         assert!(read_answer(tcp).await.starts_with("HTTP/1.1 200"));
     }
