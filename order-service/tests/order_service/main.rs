@@ -1,0 +1,27 @@
+//! order-service's integration tests: one binary, one module per topic,
+//! the real system started in this process by [`common`] (or a real
+//! process, where a test kills it). Its tests run concurrently in one
+//! process; a test that needs the process to itself (the global tracing
+//! subscriber) runs in a child process of its own ([`common::alone`]).
+
+// Test helpers unwrap: a panic is a failed test with its backtrace.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+mod concurrency;
+mod cross_site;
+mod database_outage;
+mod disk_full;
+mod event_log;
+mod fairness;
+mod faults;
+mod limits;
+mod live;
+mod load_faults;
+mod openapi;
+mod otlp;
+mod reconciler;
+mod rest_api;
+mod trace_context;
+mod trace_state;

@@ -1,0 +1,6 @@
+//! The REST API as a client of the original sees it, over real HTTP, with
+//! a real inventory-service behind it, on SQLite and PostgreSQL.
+
+mod bad_input;
+mod orders;
+mod service;
