@@ -1,5 +1,5 @@
 //! Reading the OpenAPI document and holding answers to it, for
-//! `tests/openapi.rs`.
+//! the `openapi` tests.
 
 use std::collections::BTreeSet;
 
