@@ -157,8 +157,9 @@ impl Config {
 mod tests {
     use clap::Parser;
 
+    use live::AllowedOrigins;
+
     use super::Config;
-    use crate::origins::AllowedOrigins;
 
     fn policy(args: &[&str]) -> String {
         let config = Config::try_parse_from(args).unwrap();

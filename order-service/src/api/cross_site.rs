@@ -26,7 +26,9 @@ use axum::{
 };
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
-use crate::{error::Error, origins::AllowedOrigins};
+use live::AllowedOrigins;
+
+use crate::error::Error;
 
 /// How long a browser may cache a preflight answer (Spring's default).
 const PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(1800);

@@ -25,9 +25,11 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use support::telemetry::http as trace;
 
+use live::AllowedOrigins;
+
 use crate::{
-    error::Error, events::ProductLog, flow::Flow, inventory::Inventory, metrics::Metrics,
-    origins::AllowedOrigins, store::Store,
+    error::Error, events::StockEvents, flow::Flow, inventory::Inventory, metrics::Metrics,
+    store::Store,
 };
 
 /// The response header of `GET /orders` and `GET /products` that says how
@@ -57,7 +59,7 @@ pub(crate) struct AppState {
     /// Reads products (and answers readiness).
     pub inventory: Inventory,
     /// The position of `/topic/products`.
-    pub products: ProductLog,
+    pub products: StockEvents,
     /// Metrics registry.
     pub metrics: Metrics,
 }
