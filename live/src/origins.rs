@@ -262,7 +262,7 @@ impl AllowedOrigins {
     }
 
     /// Applies the whole rule to a request's headers: no `Origin` is allowed.
-    pub fn allows(&self, headers: &HeaderMap) -> bool {
+    pub(crate) fn allows(&self, headers: &HeaderMap) -> bool {
         match headers.get(header::ORIGIN) {
             None => true,
             Some(origin) => self.allows_origin(origin, headers.get(header::HOST)),

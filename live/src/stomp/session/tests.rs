@@ -296,6 +296,9 @@ async fn the_first_frame_may_take_a_minute_as_in_spring() {
     let broker = Broker::default();
     // Spring's timeToFirstMessage: 60 s (a SockJS client may be slow to
     // settle on a transport; its heart-beats keep the connection open).
+    // The clock is paused: each sleep below lets the sessions run until
+    // they wait, then jumps to the next timer, so it measures the session's
+    // deadline rather than standing in for synchronisation.
     let mut patient = start(&broker, StompConfig::default(), 8);
     tokio::time::sleep(Duration::from_secs(59)).await;
     patient.connect().await;
