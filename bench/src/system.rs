@@ -74,7 +74,10 @@ impl Service {
             .env_remove(OTLP_ENDPOINT)
             .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .env("RUST_LOG", "warn,inventory_service=info,order_service=info")
+            .env(
+                "RUST_LOG",
+                "warn,inventory_service=info,order_service=info,live=info",
+            )
             .stdout(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
