@@ -1,14 +1,18 @@
 //! The REST API on 8080 (plus the page and `/ws-orders`, merged in
 //! `lib.rs`). One router, one shared state, one error type
-//! ([`crate::error::Error`]) that every handler returns.
+//! ([`error::ApiError`]: the flow's errors and HTTP's own) that every
+//! handler returns, and the wire types with their OpenAPI schemas in
+//! [`schema`], so that the handlers read as logic.
 
 mod cross_site;
 mod docs;
+mod error;
 mod health;
 mod json;
 mod orders;
 mod page;
 mod products;
+mod schema;
 
 use std::{path::Path, time::Instant};
 
@@ -26,7 +30,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use support::telemetry::http as trace;
 
 use crate::{
-    error::Error, events::ProductLog, flow::Flow, inventory::Inventory, metrics::Metrics,
+    events::ProductLog, flow::Flow, inventory::Inventory, metrics::Metrics,
     origins::AllowedOrigins, store::Store,
 };
 
@@ -145,5 +149,5 @@ fn method_label(method: &Method) -> &'static str {
 }
 
 async fn method_not_allowed() -> Response {
-    Error::MethodNotAllowed("Method not allowed".into()).into_response()
+    error::ApiError::MethodNotAllowed.into_response()
 }
