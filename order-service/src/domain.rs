@@ -5,8 +5,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::error::Broken;
-
 /// Largest quantity one order may ask for: far above any real basket, far
 /// below anything that could overflow stock arithmetic.
 pub(crate) const MAX_QUANTITY: i64 = 1000;
@@ -40,14 +38,14 @@ impl Status {
         }
     }
 
-    /// Parses a stored status.
-    pub(crate) fn parse(s: &str) -> Result<Self, Broken> {
-        Ok(match s {
+    /// Parses a stored status; `None` for a value this version does not know.
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        Some(match s {
             "PENDING" => Self::Pending,
             "CREATED" => Self::Created,
             "REJECTED" => Self::Rejected,
             "CANCELLED" => Self::Cancelled,
-            other => return Err(Broken::UnknownStatus(other.to_owned())),
+            _ => return None,
         })
     }
 }
