@@ -110,7 +110,7 @@ impl Server {
 
         // The stock log's relay: woken by this process's commits and, on
         // PostgreSQL, by every replica's (LISTEN in place before we serve).
-        let committed = event_log::wake_on_commit(&db, store::LOG, &shutdown)
+        let committed = event_log::wake_on_commit(&db, store::EVENT_LOG, &shutdown)
             .await
             .context("listening for stock events")?;
         let store = store::Store::new(db.clone(), committed.clone());
@@ -122,7 +122,7 @@ impl Server {
         running.spawn_background(watch.relay(committed, shutdown.clone()).await?);
         running.spawn_background(event_log::prune_forever(
             db.clone(),
-            store::LOG,
+            store::EVENT_LOG,
             config.events.clone(),
             shutdown.clone(),
         ));

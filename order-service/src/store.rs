@@ -286,4 +286,4 @@ mod batch;
 mod log;
 
 pub(crate) use batch::Pending;
-pub(crate) use log::LOG;
+pub(crate) use log::EVENT_LOG;

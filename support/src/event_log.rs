@@ -33,7 +33,7 @@ pub use prune::{prune, prune_forever};
 /// with its counter `<table>_seq(id = 1, last)`, and the `NOTIFY` channel its
 /// trigger signals on PostgreSQL (named after the table).
 #[derive(Clone, Copy, Debug)]
-pub struct Log {
+pub struct EventLog {
     /// The table's name, a constant (it is spliced into SQL).
     pub table: &'static str,
 }
@@ -56,7 +56,7 @@ impl Bounds {
     }
 }
 
-impl Log {
+impl EventLog {
     /// The oldest and newest seq, read in one statement (one snapshot).
     pub async fn bounds(&self, db: &Db) -> Result<Bounds, sqlx::Error> {
         let sql = format!(
@@ -120,7 +120,7 @@ impl Retention {
 /// depends on the timer). The listener ends at `shutdown`.
 pub async fn wake_on_commit(
     db: &Db,
-    log: Log,
+    log: EventLog,
     shutdown: &CancellationToken,
 ) -> Result<Wake, sqlx::Error> {
     let wake = Wake::default();
@@ -140,7 +140,7 @@ const RELISTEN_PAUSE: Duration = Duration::from_secs(1);
 /// start-up relies on the timer; the task ends at `shutdown`.
 pub async fn listen(
     pool: PgPool,
-    log: Log,
+    log: EventLog,
     wake: Wake,
     shutdown: CancellationToken,
 ) -> Result<tokio::task::JoinHandle<()>, sqlx::Error> {
@@ -178,7 +178,7 @@ pub async fn listen(
     }))
 }
 
-async fn subscribe(pool: &PgPool, log: Log) -> Result<PgListener, sqlx::Error> {
+async fn subscribe(pool: &PgPool, log: EventLog) -> Result<PgListener, sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
     // `listen` reconnects itself, so it knows when to wake the relay.
     listener.eager_reconnect(false);
