@@ -28,7 +28,7 @@ pub(crate) enum Error {
     /// The request is malformed (empty product, quantity < 1, …).
     #[error("{0}")]
     InvalidArgument(String),
-    /// A mutating call without the configured token (see `auth`).
+    /// A call that needs the configured token without it (see `auth`).
     #[error("{0}")]
     Unauthenticated(String),
     /// The named product does not exist.
