@@ -1,7 +1,10 @@
 //! The shared token over real gRPC, on SQLite and PostgreSQL: with a token
 //! configured the mutating RPCs need it and write nothing without it; reads
 //! stay open; with no (or an empty) token everything is open as before, and
-//! start-up warns which RPCs that leaves open.
+//! start-up warns which RPCs that leaves open. `every_method` holds every
+//! method the server describes to the rule: a read, or refused.
+
+mod every_method;
 
 use proto::{
     ListProductsRequest, ReleaseStockRequest, ReservationOutcome, ReserveStockBatchRequest,
