@@ -3,14 +3,8 @@
 //! and no oversell or double application when batches, single calls and
 //! releases race over shared keys.
 
-// Test helpers unwrap: a panic is a failed test with its backtrace.
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::collections::HashMap;
 
-use common::TestInventory;
 use futures::future::join_all;
 use proto::{
     ReleaseStockRequest, ReservationOutcome, ReserveStockBatchRequest, ReserveStockRequest,
@@ -18,6 +12,8 @@ use proto::{
 };
 use support::{testing::Backend, with_db};
 use tonic::Code;
+
+use crate::common::TestInventory;
 
 fn reserve(key: &str, product: &str, quantity: i32) -> ReserveStockRequest {
     ReserveStockRequest {
@@ -76,9 +72,7 @@ async fn version_and_events(app: &TestInventory, product: &str) -> (i64, i64) {
 }
 
 async fn a_batch_is_decided_in_order_with_one_write_per_product(backend: Backend) {
-    let Some(app) = TestInventory::spawn(backend).await else {
-        return;
-    };
+    let app = TestInventory::spawn(backend).await;
     let (version, events) = version_and_events(&app, "Laptop").await;
     // Laptop has 10: twelve orders of 1, then one of 2 for Phone (20).
     let mut entries: Vec<_> = (0..12)
@@ -132,9 +126,7 @@ async fn a_batch_is_decided_in_order_with_one_write_per_product(backend: Backend
 }
 
 async fn each_entry_gets_its_own_answer(backend: Backend) {
-    let Some(app) = TestInventory::spawn(backend).await else {
-        return;
-    };
+    let app = TestInventory::spawn(backend).await;
     let mut c = app.grpc.clone();
     c.reserve_stock(reserve("held", "Phone", 3)).await.unwrap();
     c.release_stock(ReleaseStockRequest {
@@ -189,9 +181,7 @@ async fn each_entry_gets_its_own_answer(backend: Backend) {
 }
 
 async fn batches_single_calls_and_releases_racing_never_oversell(backend: Backend) {
-    let Some(app) = TestInventory::spawn(backend).await else {
-        return;
-    };
+    let app = TestInventory::spawn(backend).await;
     let mut c = app.grpc.clone();
     // Monitor: 8 + 292 = 300 units for 400 keys of 1.
     c.restock(RestockRequest {

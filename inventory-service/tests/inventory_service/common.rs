@@ -1,7 +1,7 @@
 //! Starts a real inventory-service on free ports with a fresh database and
 //! connects a real gRPC client and an HTTP client to it.
 
-#![allow(dead_code)]
+use std::time::Duration;
 
 use inventory_service::{Config, Server};
 use proto::inventory_service_client::InventoryServiceClient;
@@ -12,6 +12,29 @@ use support::{
 };
 use tonic::transport::Channel;
 
+/// Upper bound for anything a test waits for: it fails instead of hanging.
+pub(crate) const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Polls `poll` until it answers `Some`, and returns that; panics, naming
+/// `what`, if it still answers `None` after `limit`. What a test waits for,
+/// instead of sleeping for a time it hopes is long enough.
+pub(crate) async fn eventually<T, F>(what: &str, limit: Duration, mut poll: impl FnMut() -> F) -> T
+where
+    F: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(done) = poll().await {
+            return done;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 pub(crate) struct TestInventory {
     pub server: Server,
     pub grpc: InventoryServiceClient<Channel>,
@@ -21,16 +44,14 @@ pub(crate) struct TestInventory {
 }
 
 impl TestInventory {
-    /// `None` when the backend is not available here (PostgreSQL outside CI).
-    pub(crate) async fn spawn(backend: Backend) -> Option<Self> {
+    /// On PostgreSQL it needs `TEST_DATABASE_URL` (the test is `#[ignore]`d
+    /// unless asked for) and panics without it.
+    pub(crate) async fn spawn(backend: Backend) -> Self {
         Self::spawn_with(backend, |_| {}).await
     }
 
     /// Like [`spawn`](Self::spawn), with the test's changes to the config.
-    pub(crate) async fn spawn_with(
-        backend: Backend,
-        configure: impl FnOnce(&mut Config),
-    ) -> Option<Self> {
+    pub(crate) async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> Self {
         let db = TestDatabase::create(backend, "inventory").await;
         let mut config = Config::for_tests(&db.url);
         configure(&mut config);
@@ -39,13 +60,13 @@ impl TestInventory {
             .await
             .expect("gRPC connects");
         let base_url = format!("http://{}", server.http_addr);
-        Some(Self {
+        Self {
             server,
             grpc,
             http: reqwest::Client::new(),
             base_url,
             db,
-        })
+        }
     }
 
     pub(crate) async fn stop(self) {

@@ -3,13 +3,12 @@
 //! with exactly the methods it serves, the constraints, and answers that
 //! are what it says. (scripts/fuzz-api also runs Schemathesis on it.)
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::TestInventory;
 use serde_json::{Value, json};
 use support::testing::Backend;
+
+use crate::common::TestInventory;
 
 /// Every REST route; each serves GET only.
 const ROUTES: [&str; 4] = [
@@ -20,9 +19,7 @@ const ROUTES: [&str; 4] = [
 ];
 
 async fn spawn() -> TestInventory {
-    TestInventory::spawn(Backend::Sqlite)
-        .await
-        .expect("SQLite is always available")
+    TestInventory::spawn(Backend::Sqlite).await
 }
 
 async fn get(inventory: &TestInventory, path: &str) -> reqwest::Response {

@@ -3,14 +3,8 @@
 //! streams, a connection cap shared fairly by client addresses, streams per
 //! connection capped, and WatchStock streams capped per client and in all.
 
-// Test helpers unwrap: a panic is a failed test with its backtrace.
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::{net::SocketAddr, time::Duration};
 
-use common::TestInventory;
 use proto::{StockRequest, WatchStockRequest, inventory_service_client::InventoryServiceClient};
 use support::testing::Backend;
 use tokio::{
@@ -19,8 +13,7 @@ use tokio::{
 };
 use tonic::{Code, transport::Channel};
 
-/// Upper bound for anything that must happen; a test fails instead of hanging.
-const PATIENCE: Duration = Duration::from_secs(10);
+use crate::common::{PATIENCE, TestInventory, eventually};
 
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// An empty SETTINGS frame: the rest of a client's handshake.
@@ -95,13 +88,10 @@ async fn handshaken(from: [u8; 4], to: SocketAddr) -> TcpStream {
 
 #[tokio::test]
 async fn a_handshake_must_arrive_within_the_header_timeout() {
-    let Some(inv) = TestInventory::spawn_with(Backend::Sqlite, |c| {
+    let inv = TestInventory::spawn_with(Backend::Sqlite, |c| {
         c.http.http_header_timeout_ms = 300;
     })
-    .await
-    else {
-        return;
-    };
+    .await;
     let addr = inv.server.grpc_addr;
     let mut silent = TcpStream::connect(addr).await.unwrap();
     let mut preface_only = TcpStream::connect(addr).await.unwrap();
@@ -117,28 +107,32 @@ async fn a_handshake_must_arrive_within_the_header_timeout() {
 
 #[tokio::test]
 async fn a_connection_without_streams_is_closed_when_idle_and_clients_reconnect() {
-    let Some(inv) = TestInventory::spawn_with(Backend::Sqlite, |c| {
+    let inv = TestInventory::spawn_with(Backend::Sqlite, |c| {
         c.grpc.grpc_idle_timeout_ms = 300;
     })
-    .await
-    else {
-        return;
-    };
+    .await;
     let addr = inv.server.grpc_addr;
     let mut idle = handshaken(FLOODER, addr).await;
     closed(&mut idle).await;
     // A client whose connection was closed while idle just reconnects.
     let mut client = client_from(SOMEONE_ELSE, addr).await;
     assert_eq!(check_stock(&mut client).await.unwrap(), 10);
+    // Inherent, not a wait for something: the client stays silent for well
+    // over the idle timeout (300 ms), so the server closes its connection
+    // and the client must see that by itself. Nothing a test can poll
+    // tells when the client has.
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(check_stock(&mut client).await.unwrap(), 10);
-    // A stream is not idle: a watch outlives the idle timeout.
+    // A stream is not idle: a watch outlives the idle timeout. A
+    // connection opened after the watch began, and closed for idleness,
+    // shows the timeout has passed.
     let mut watch = client
         .watch_stock(WatchStockRequest { from_seq: None })
         .await
         .unwrap()
         .into_inner();
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    let mut witness = handshaken(FLOODER, addr).await;
+    closed(&mut witness).await;
     let mut writer = inv.grpc.clone();
     writer
         .update_stock(proto::UpdateStockRequest {
@@ -163,13 +157,10 @@ async fn a_connection_without_streams_is_closed_when_idle_and_clients_reconnect(
 
 #[tokio::test]
 async fn the_server_caps_streams_per_connection() {
-    let Some(inv) = TestInventory::spawn_with(Backend::Sqlite, |c| {
+    let inv = TestInventory::spawn_with(Backend::Sqlite, |c| {
         c.grpc.grpc_max_concurrent_streams = 7;
     })
-    .await
-    else {
-        return;
-    };
+    .await;
     let mut tcp = handshaken(FLOODER, inv.server.grpc_addr).await;
     // The server's first frame is its SETTINGS: (id u16, value u32) pairs.
     let mut header = [0u8; 9];
@@ -193,14 +184,11 @@ async fn the_server_caps_streams_per_connection() {
 #[tokio::test]
 async fn beyond_the_connection_caps_a_flood_is_closed_and_others_get_in() {
     // A share as large as the cap: only shedding keeps the others in.
-    let Some(inv) = TestInventory::spawn_with(Backend::Sqlite, |c| {
+    let inv = TestInventory::spawn_with(Backend::Sqlite, |c| {
         c.grpc.max_grpc_connections = 8;
         c.grpc.max_grpc_connections_per_client = 8;
     })
-    .await
-    else {
-        return;
-    };
+    .await;
     let addr = inv.server.grpc_addr;
     // The test's own client holds one connection from the flooder's address.
     let mut flood = Vec::new();
@@ -218,14 +206,11 @@ async fn beyond_the_connection_caps_a_flood_is_closed_and_others_get_in() {
 
 #[tokio::test]
 async fn one_address_gets_its_share_of_connections() {
-    let Some(inv) = TestInventory::spawn_with(Backend::Sqlite, |c| {
+    let inv = TestInventory::spawn_with(Backend::Sqlite, |c| {
         c.grpc.max_grpc_connections = 64;
         c.grpc.max_grpc_connections_per_client = 4;
     })
-    .await
-    else {
-        return;
-    };
+    .await;
     let addr = inv.server.grpc_addr;
     let mut flood = Vec::new();
     for _ in 0..4 {
@@ -240,14 +225,11 @@ async fn one_address_gets_its_share_of_connections() {
 
 #[tokio::test]
 async fn watch_streams_are_capped_per_client_and_in_all() {
-    let Some(inv) = TestInventory::spawn_with(Backend::Sqlite, |c| {
+    let inv = TestInventory::spawn_with(Backend::Sqlite, |c| {
         c.max_watch_streams = 3;
         c.max_watch_streams_per_client = 2;
     })
-    .await
-    else {
-        return;
-    };
+    .await;
     let addr = inv.server.grpc_addr;
     let watch = |mut client: InventoryServiceClient<Channel>| async move {
         let request = WatchStockRequest { from_seq: None };
@@ -279,16 +261,11 @@ async fn watch_streams_are_capped_per_client_and_in_all() {
     assert!(full.message().contains("in all"), "{}", full.message());
     // A watch that ends gives its seat back.
     drop(a2);
-    let again = tokio::time::timeout(PATIENCE, async {
-        loop {
-            if let Ok(stream) = watch(a.clone()).await {
-                return stream;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+    let again = eventually("the seat coming back", PATIENCE, || {
+        let a = a.clone();
+        async move { watch(a).await.ok() }
     })
-    .await
-    .expect("the seat came back");
+    .await;
     drop(again);
     inv.stop().await;
 }
