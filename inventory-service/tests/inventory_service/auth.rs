@@ -11,7 +11,7 @@ use proto::{
     ReserveStockRequest, RestockRequest, StockRequest, UpdateStockRequest, WatchStockRequest,
 };
 use serde_json::Value;
-use support::testing::{Backend, CapturedLogs};
+use support::testing::Backend;
 use tokio_stream::StreamExt;
 use tonic::{Code, Request};
 
@@ -194,46 +194,65 @@ async fn without_a_token_everything_is_open(backend: Backend) {
 }
 
 /// Started without a token, the service says so at once, naming what is
-/// open; with one, it does not.
+/// open; with one, it does not. Run as the real binary, so that its own
+/// log output is read (in-process log capture would share the process's
+/// subscribers with every other test of this binary).
 #[tokio::test]
 async fn without_a_token_start_up_warns_what_is_open() {
-    let logs = CapturedLogs::default();
-    // For this test's thread only, so no other test of the binary is
-    // disturbed (the outage test counts ERROR lines process-wide): the
-    // warning comes from `Server::start`, run here, on a current-thread
-    // runtime. Other servers' lines cannot show here, but each line is
-    // matched to its server by address all the same.
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_max_level(tracing::Level::INFO)
-        .with_writer(logs.writer())
-        .finish();
-    let _logging = tracing::subscriber::set_default(subscriber);
-    let warnings = |app: &TestInventory| -> Vec<Value> {
-        let addr = app.server.grpc_addr.to_string();
-        logs.json_lines()
-            .into_iter()
-            .filter(|l| l["level"] == "WARN" && l["grpc_addr"] == addr.as_str())
-            .collect()
-    };
-    let open = TestInventory::spawn(Backend::Sqlite).await;
-    let warned = warnings(&open);
-    assert_eq!(warned.len(), 1, "{warned:?}");
+    let open = start_up_lines(None).await;
+    let warned: Vec<&Value> = open.iter().filter(|l| l["level"] == "WARN").collect();
+    assert_eq!(warned.len(), 1, "{open:?}");
     let message = warned[0]["message"].as_str().unwrap();
     assert!(message.contains("INVENTORY_TOKEN"), "{message}");
     assert_eq!(
         warned[0]["open"],
         "UpdateStock, ReserveStock, ReserveStockBatch, ReleaseStock, Restock"
     );
-    open.stop().await;
 
-    let closed = TestInventory::spawn_with(Backend::Sqlite, |c| {
-        c.inventory_token = Some(TOKEN.into());
+    let closed = start_up_lines(Some(TOKEN)).await;
+    let warned: Vec<&Value> = closed.iter().filter(|l| l["level"] == "WARN").collect();
+    assert_eq!(warned, Vec::<&Value>::new());
+}
+
+/// The JSON log lines of an inventory-service process up to its "ready".
+async fn start_up_lines(token: Option<&str>) -> Vec<Value> {
+    use tokio::io::AsyncBufReadExt;
+    let db = support::testing::TestDatabase::create(Backend::Sqlite, "start_up").await;
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_inventory-service"));
+    command
+        .env_clear()
+        .env("DATABASE_URL", &db.url)
+        .env("HTTP_PORT", "0")
+        .env("GRPC_PORT", "0")
+        .env("BIND_ADDR", "127.0.0.1")
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    if let Some(token) = token {
+        command.env("INVENTORY_TOKEN", token);
+    }
+    let mut child = command.spawn().expect("start inventory-service");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            let Ok(json) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
+            let ready = json["message"] == "ready";
+            seen.push(json);
+            if ready {
+                return;
+            }
+        }
+        panic!("inventory-service exited before it was ready: {seen:?}");
     })
-    .await;
-    assert_eq!(warnings(&closed), Vec::<Value>::new());
-    closed.stop().await;
+    .await
+    .expect("inventory-service ready within 30 s");
+    child.kill().await.unwrap();
+    seen
 }
 
 support::both_backends!(
