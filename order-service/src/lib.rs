@@ -131,7 +131,7 @@ impl Server {
         .context("INVENTORY_URL or INVENTORY_TOKEN")?;
         // The order log's relay: woken by this process's commits and, on
         // PostgreSQL, by every replica's (LISTEN in place before we serve).
-        let committed = event_log::wake_on_commit(&db, store::LOG, &shutdown)
+        let committed = event_log::wake_on_commit(&db, store::EVENT_LOG, &shutdown)
             .await
             .context("listening for order events")?;
         let store = store::Store::new(db.clone(), committed.clone());
@@ -218,7 +218,7 @@ impl Server {
         running.spawn_background(stock_relay::run(inventory, products, shutdown.clone()));
         running.spawn_background(event_log::prune_forever(
             db.clone(),
-            store::LOG,
+            store::EVENT_LOG,
             config.events.clone(),
             shutdown.clone(),
         ));

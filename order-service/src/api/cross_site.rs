@@ -28,7 +28,7 @@ use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
 use live::AllowedOrigins;
 
-use crate::error::Error;
+use super::error::ApiError;
 
 /// How long a browser may cache a preflight answer (Spring's default).
 const PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(1800);
@@ -69,13 +69,10 @@ pub(super) async fn guard(
         let preflight = request.method() == Method::OPTIONS
             && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
         if preflight {
-            return Error::Forbidden("Invalid CORS request".into()).into_response();
+            return ApiError::PreflightRefused.into_response();
         }
         if !request.method().is_safe() {
-            return Error::Forbidden(
-                "Cross-site request from an origin that is not allowed".into(),
-            )
-            .into_response();
+            return ApiError::CrossSite.into_response();
         }
     }
     let mut response = next.run(request).await;
