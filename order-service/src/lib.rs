@@ -26,7 +26,11 @@
 //! serves resuming subscriptions from `events`' sources (`live::History`),
 //! and `live`'s transports carry the sessions (see `ws_orders`). `flow`'s
 //! module comment explains why no stock is ever lost or invented;
-//! `support::event_log` why no event is.
+//! `support::event_log` why no event is. Errors by layer: `flow` and
+//! `store` return `error::Error` (no transport in it); `api::error` adds
+//! HTTP's own cases and maps both to a status and JSON, `grpc` maps it to a
+//! status code; `api::schema` holds the wire types and their OpenAPI
+//! schemas, so `domain` carries none.
 //! [`Server::start`] wires the parts, binds every port and returns the
 //! addresses, so tests run the real service on free ports; `main.rs` only
 //! reads the configuration.
