@@ -37,6 +37,7 @@ RUN cargo chef cook --release --locked --recipe-path recipe.json \
 COPY Cargo.toml Cargo.lock ./
 COPY proto proto
 COPY support support
+COPY live live
 COPY inventory-service inventory-service
 COPY order-service order-service
 COPY launcher launcher

@@ -3,12 +3,16 @@
 // Angular app used, sockjs-client + stompjs 2.3.3, over SockJS's websocket
 // transport and its HTTP fallbacks. Each subscribes to /topic/orders, an
 // order is created over REST, and it must receive exactly that one order.
+// Last, the same clients against the `live` crate's example server.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { Client } from '@stomp/stompjs';
 import WebSocket from 'ws';
-import { placeOrder, startSystem, waitFor } from './harness.mjs';
+import { ROOT, placeOrder, startSystem, waitFor } from './harness.mjs';
 
 const require = createRequire(import.meta.url);
 const SockJS = require('sockjs-client');
@@ -110,5 +114,81 @@ for (const transports of [null, ['xhr-streaming'], ['xhr-polling'], ['eventsourc
       await expectExactlyOne(orders.received, order);
       await new Promise((resolve) => client.disconnect(resolve));
     });
+  });
+}
+
+// The `live` crate on its own: its example server (`cargo build -p live
+// --examples`), an axum app publishing a tick on /topic/ticks every second
+// at /ws-ticks, with the newest ticks kept for clients that resume.
+describe('live crate example (ticker)', () => {
+  let ticker;
+  before(async () => { ticker = await startTicker(); });
+  after(async () => { await ticker?.stop(); });
+
+  test('@stomp/stompjs over WebSocket receives ticks, and resumes from a seq', async () => {
+    const url = `ws://${ticker.addr}/ws-ticks`;
+    const client = new Client({
+      webSocketFactory: () => new WebSocket(url, ['v12.stomp', 'v11.stomp', 'v10.stomp']),
+      reconnectDelay: 0,
+    });
+    const connected = new Promise((resolve, reject) => {
+      client.onConnect = resolve;
+      client.onStompError = (frame) => reject(new Error(frame.headers.message));
+    });
+    client.activate();
+    assert.equal((await connected).headers.version, '1.2');
+    const live = [];
+    client.subscribe('/topic/ticks', (m) => live.push(m));
+    const first = await waitFor(() => live[0], 10000, 'a tick over WebSocket');
+    assert.equal(first.headers.destination, '/topic/ticks');
+    const seq = Number(first.headers.seq);
+    assert.equal(JSON.parse(first.body).tick, seq);
+    // A second subscription resuming after an earlier tick is replayed
+    // from the example's history: the next seq comes first.
+    const resumed = [];
+    client.subscribe('/topic/ticks', (m) => resumed.push(m), { 'from-seq': String(seq - 1) });
+    await waitFor(() => resumed[0], 10000, 'a replayed tick');
+    assert.equal(Number(resumed[0].headers.seq), seq);
+    await client.deactivate();
+  });
+
+  for (const transports of [null, ['xhr-streaming']]) {
+    const name = transports ? transports.join(',') : 'default transports (websocket)';
+    test(`sockjs-client + stompjs over SockJS, ${name}, receives a tick`, async () => {
+      const sock = new SockJS(`http://${ticker.addr}/ws-ticks`, null, transports ? { transports } : {});
+      const client = Stomp.over(sock);
+      client.debug = null;
+      await new Promise((resolve, reject) => client.connect({}, resolve, reject));
+      assert.equal(sock.transport, transports ? transports[0] : 'websocket');
+      const ticks = [];
+      client.subscribe('/topic/ticks', (m) => ticks.push(JSON.parse(m.body)));
+      const tick = await waitFor(() => ticks[0], 10000, 'a tick over SockJS');
+      assert.ok(Number.isInteger(tick.tick) && tick.tick > 0, JSON.stringify(tick));
+      await new Promise((resolve) => client.disconnect(resolve));
+    });
+  }
+});
+
+/** Starts the ticker example on a free port; resolves once it listens. */
+function startTicker() {
+  const bin = join(process.env.BIN_DIR ?? join(ROOT, 'target', 'debug'), 'examples', 'ticker');
+  return new Promise((resolve, reject) => {
+    const child = spawn(bin, ['127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const timer = setTimeout(() => reject(new Error('ticker not listening within 20 s')), 20000);
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const match = /^listening on http:\/\/([^/]+)\/ws-ticks$/.exec(line);
+      if (!match) return;
+      clearTimeout(timer);
+      resolve({
+        addr: match[1],
+        stop: () => new Promise((done) => {
+          if (child.exitCode !== null) return done();
+          child.once('exit', done);
+          child.kill('SIGTERM');
+        }),
+      });
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`ticker exited with ${code}`)); });
   });
 }

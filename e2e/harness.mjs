@@ -20,7 +20,7 @@ process.on('exit', () => {
 export function startService(name, env) {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(join(BIN, name), [], {
-      env: { ...process.env, LOG_FORMAT: 'json', RUST_LOG: 'warn,order_service=info,inventory_service=info', BIND_ADDR: '127.0.0.1', HTTP_PORT: '0', GRPC_PORT: '0', ...env },
+      env: { ...process.env, LOG_FORMAT: 'json', RUST_LOG: 'warn,order_service=info,live=info,inventory_service=info', BIND_ADDR: '127.0.0.1', HTTP_PORT: '0', GRPC_PORT: '0', ...env },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     running.add(child);

@@ -103,7 +103,7 @@ pub(crate) async fn run(clients: usize, events: usize, quick: bool) -> anyhow::R
         ("INVENTORY_URL", format!("http://{}", inventory.grpc_addr)),
     ];
     let order = Service::spawn(Role::Order, &order_env).await?;
-    crate::restock(&inventory).await?;
+    crate::system::restock(&inventory).await?;
     let http = ops::http_client();
     let order_url = format!("http://{}/orders", order.http_addr);
     println!("== live memory: placing {events} orders");

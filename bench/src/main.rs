@@ -48,12 +48,12 @@ use std::{
 };
 
 use clap::Parser;
-use proto::{RestockRequest, inventory_service_client::InventoryServiceClient};
+use proto::inventory_service_client::InventoryServiceClient;
 use support::{
     db::{Db, Migrations},
     testing::{Backend, TestDatabase},
 };
-use system::{Role, Service};
+use system::{PRODUCTS, Role, Service, restock};
 
 /// Deliveries a second that the steady fan-out phase stays within: a
 /// rate × subscribers beyond what two shared cores can write would measure
@@ -175,27 +175,6 @@ async fn main() -> anyhow::Result<()> {
         "stock not conserved after: {}",
         failed.join(", ")
     );
-    Ok(())
-}
-
-/// The seeded products, which every order phase cycles through.
-const PRODUCTS: [&str; 5] = ["Laptop", "Phone", "Tablet", "Headphones", "Monitor"];
-
-/// Gives every product enough stock that nothing is rejected, flash sales
-/// included (4,000,000 each: stock is an int32 on the wire, so far below
-/// its limit).
-async fn restock(inventory: &Service) -> anyhow::Result<()> {
-    let mut grpc =
-        InventoryServiceClient::connect(format!("http://{}", inventory.grpc_addr)).await?;
-    for p in PRODUCTS {
-        for _ in 0..4 {
-            grpc.restock(RestockRequest {
-                product: p.to_owned(),
-                quantity: 1_000_000,
-            })
-            .await?;
-        }
-    }
     Ok(())
 }
 

@@ -5,12 +5,31 @@
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
+use serde::Serialize;
+
 use crate::{
     load::{self, Summary},
     metrics::{self, BatchSizes, Scraper},
     ops::{self, PlaceOrder},
-    report::FlashSale,
 };
+
+/// Figures of one flash-sale size: every client orders the same product.
+#[derive(Debug, Serialize)]
+pub(crate) struct FlashSale {
+    pub connections: usize,
+    pub max: Summary,
+    pub max_batches: BatchSizes,
+    pub half_rate: Summary,
+    pub half_rate_batches: BatchSizes,
+    /// `max` orders/s over each floor, as for the orders spread over products.
+    pub ratio_to_http: f64,
+    pub ratio_to_grpc: f64,
+    pub ratio_to_commit: f64,
+    pub ratio_to_combined: f64,
+    /// `max` orders/s over `orders_max`'s, when both ran with as many
+    /// connections (else null: the comparison would mix two effects).
+    pub ratio_to_orders_max: Option<f64>,
+}
 
 /// Where and for how long order phases run.
 pub(crate) struct Orders {

@@ -10,6 +10,7 @@ use std::{
 };
 
 use anyhow::{Context, bail, ensure};
+use proto::{RestockRequest, inventory_service_client::InventoryServiceClient};
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
     process::{Child, Command},
@@ -74,7 +75,10 @@ impl Service {
             .env_remove(OTLP_ENDPOINT)
             .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .env("RUST_LOG", "warn,inventory_service=info,order_service=info")
+            .env(
+                "RUST_LOG",
+                "warn,inventory_service=info,order_service=info,live=info",
+            )
             .stdout(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
@@ -181,4 +185,25 @@ pub(crate) async fn serve(role: &str) -> anyhow::Result<()> {
     };
     telemetry.shutdown().await;
     served
+}
+
+/// The seeded products, which every order phase cycles through.
+pub(crate) const PRODUCTS: [&str; 5] = ["Laptop", "Phone", "Tablet", "Headphones", "Monitor"];
+
+/// Gives every product enough stock that nothing is rejected, flash sales
+/// included (4,000,000 each: stock is an int32 on the wire, so far below
+/// its limit).
+pub(crate) async fn restock(inventory: &Service) -> anyhow::Result<()> {
+    let mut grpc =
+        InventoryServiceClient::connect(format!("http://{}", inventory.grpc_addr)).await?;
+    for p in PRODUCTS {
+        for _ in 0..4 {
+            grpc.restock(RestockRequest {
+                product: p.to_owned(),
+                quantity: 1_000_000,
+            })
+            .await?;
+        }
+    }
+    Ok(())
 }

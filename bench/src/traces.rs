@@ -72,7 +72,7 @@ impl System {
             ]),
         )
         .await?;
-        crate::restock(&inventory).await?;
+        crate::system::restock(&inventory).await?;
         let orders = Orders::new(order.http_addr, duration)?;
         Ok(Self {
             inventory,

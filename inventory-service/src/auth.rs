@@ -1,17 +1,50 @@
-//! The shared token that guards the mutating RPCs.
+//! The shared token, required by a tower layer around the whole
+//! `InventoryService`: every method needs it unless it is listed as a read.
 //!
-//! When `INVENTORY_TOKEN` is set, every RPC that changes stock or
-//! reservations must carry gRPC metadata `authorization: Bearer <token>`;
-//! each such handler calls [`Auth::check`] before it parses or touches
-//! anything. Reads, health and reflection stay open, so `grpcurl` can list,
-//! describe and check stock without the token.
+//! When `INVENTORY_TOKEN` is set, a call must carry gRPC metadata
+//! `authorization: Bearer <token>` unless its full method path
+//! (`/InventoryService/<Method>`) is one of [`READ_METHODS`]. The layer,
+//! [`RequireToken`], wraps the service once, where the server is assembled
+//! (`Server::start`), and refuses before tonic decodes, validates or
+//! touches anything.
+//!
+//! Why a layer keyed by method and not a check in each handler: the check
+//! used to be the first line of every mutating handler, by convention, and
+//! a new RPC that forgot it compiled and was open to anyone. Here the
+//! default is the other way round (deny by default): a method is open only
+//! if it is listed here, so a new RPC needs the token until someone decides,
+//! in this file, that it is a read. A tonic interceptor could not do this:
+//! it does not see which method is called; a tower layer sees the path.
+//!
+//! The layer wraps `InventoryService` only. Health and reflection are
+//! separate services on the same port (see `support::grpc`) and stay open,
+//! as they always were: they tell the service's status and its proto,
+//! nothing else, and `grpcurl` and orchestrators use them without a token.
 
-use std::{fmt, sync::Arc};
+use std::{
+    fmt,
+    future::{Ready, ready},
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use axum::http::{HeaderMap, Request, Response};
+use futures::future::Either;
+use tonic::{body::Body, server::NamedService};
 
 use crate::error::{Error, Result};
 
-/// The RPCs that [`Auth::check`] guards, as the start-up warning names them
-/// when no token is configured.
+/// The methods anyone may call when a token is configured: the full gRPC
+/// paths of the reads. Every other method of the service needs the token.
+pub const READ_METHODS: [&str; 3] = [
+    "/InventoryService/CheckStock",
+    "/InventoryService/ListProducts",
+    "/InventoryService/WatchStock",
+];
+
+/// The RPCs that need the token (every method but [`READ_METHODS`]), as
+/// the start-up warning names them when no token is configured. A unit
+/// test holds it to the proto.
 pub(crate) const GUARDED_RPCS: &str =
     "UpdateStock, ReserveStock, ReserveStockBatch, ReleaseStock, Restock";
 
@@ -34,8 +67,8 @@ impl fmt::Debug for Auth {
 }
 
 impl Auth {
-    /// Requires `token` on mutating calls; `None` or an empty token leaves
-    /// them open (an empty env var is how deployments unset it).
+    /// Requires `token` on every call but the reads; `None` or an empty
+    /// token leaves them open (an empty env var is how deployments unset it).
     pub(crate) fn new(token: Option<&str>) -> Self {
         Self {
             token: token.filter(|t| !t.is_empty()).map(|t| t.as_bytes().into()),
@@ -47,14 +80,14 @@ impl Auth {
         self.token.is_some()
     }
 
-    /// UNAUTHENTICATED unless `request` carries `authorization: Bearer
-    /// <token>` with the configured token; always OK when none is configured.
-    pub(crate) fn check<T>(&self, request: &tonic::Request<T>) -> Result<()> {
+    /// UNAUTHENTICATED unless `headers` (a call's metadata) carry
+    /// `authorization: Bearer <token>` with the configured token; always OK
+    /// when none is configured.
+    pub(crate) fn check(&self, headers: &HeaderMap) -> Result<()> {
         let Some(expected) = &self.token else {
             return Ok(());
         };
-        let Some(presented) = request
-            .metadata()
+        let Some(presented) = headers
             .get("authorization")
             .and_then(|v| v.to_str().ok())
             .and_then(bearer)
@@ -94,59 +127,69 @@ fn constant_time_eq(presented: &[u8], expected: &[u8]) -> bool {
     std::hint::black_box(diff) == 0
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Lets a call through to the service only if its method is one of
+/// [`READ_METHODS`] or it carries the token ([`Auth::check`]); answers any
+/// other call UNAUTHENTICATED itself.
+#[derive(Clone, Debug)]
+pub(crate) struct RequireToken {
+    auth: Auth,
+}
 
-    fn with(value: &str) -> tonic::Request<()> {
-        let mut r = tonic::Request::new(());
-        r.metadata_mut()
-            .insert("authorization", value.parse().expect("ascii"));
-        r
-    }
-
-    #[test]
-    fn only_the_right_bearer_token_passes() {
-        let auth = Auth::new(Some("s3cret"));
-        assert!(auth.is_required());
-        assert!(auth.check(&with("Bearer s3cret")).is_ok());
-        assert!(auth.check(&with("bearer s3cret")).is_ok());
-        for wrong in [
-            "Bearer s3cre",
-            "Bearer s3cret2",
-            "Bearer S3CRET",
-            "Bearer ",
-            "s3cret",
-            "Basic s3cret",
-            "",
-        ] {
-            let e = auth.check(&with(wrong)).unwrap_err();
-            assert!(matches!(e, Error::Unauthenticated(_)), "{wrong:?}");
-        }
-        assert!(auth.check(&tonic::Request::new(())).is_err());
-    }
-
-    #[test]
-    fn no_or_empty_token_leaves_everything_open() {
-        for auth in [Auth::new(None), Auth::new(Some(""))] {
-            assert!(!auth.is_required());
-            assert!(auth.check(&tonic::Request::new(())).is_ok());
-            assert!(auth.check(&with("Bearer anything")).is_ok());
-        }
-    }
-
-    #[test]
-    fn the_token_is_not_in_debug_output() {
-        let shown = format!("{:?}", Auth::new(Some("s3cret")));
-        assert!(!shown.contains("s3cret"), "{shown}");
-    }
-
-    #[test]
-    fn comparison_is_exact() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"ab", b"abc"));
-        assert!(!constant_time_eq(b"abcabc", b"abc"));
-        assert!(!constant_time_eq(b"", b"abc"));
+impl RequireToken {
+    /// The layer for `auth`'s token (none: every call passes).
+    pub(crate) fn new(auth: Auth) -> Self {
+        Self { auth }
     }
 }
+
+impl<S> tower::Layer<S> for RequireToken {
+    type Service = Guarded<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Guarded {
+            inner,
+            auth: self.auth.clone(),
+        }
+    }
+}
+
+/// [`RequireToken`]'s service: the gRPC service behind the token.
+#[derive(Clone, Debug)]
+pub(crate) struct Guarded<S> {
+    inner: S,
+    auth: Auth,
+}
+
+/// Served under the wrapped service's name, in its place.
+impl<S: NamedService> NamedService for Guarded<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S, B> tower::Service<Request<B>> for Guarded<S>
+where
+    S: tower::Service<Request<B>, Response = Response<Body>>,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = Either<Ready<Result<Response<Body>, S::Error>>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let allowed = if READ_METHODS.contains(&request.uri().path()) {
+            Ok(())
+        } else {
+            self.auth.check(request.headers())
+        };
+        match allowed {
+            Ok(()) => Either::Right(self.inner.call(request)),
+            // The same answer a handler's error gets from tonic.
+            Err(refused) => Either::Left(ready(Ok(tonic::Status::from(refused).into_http()))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

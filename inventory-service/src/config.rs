@@ -97,15 +97,4 @@ impl Config {
 }
 
 #[cfg(test)]
-mod tests {
-    use clap::Parser;
-
-    use super::Config;
-
-    #[test]
-    fn the_token_comes_from_its_flag() {
-        let config =
-            Config::try_parse_from(["inventory-service", "--inventory-token", "t0k"]).unwrap();
-        assert_eq!(config.inventory_token.as_deref(), Some("t0k"));
-    }
-}
+mod tests;

@@ -2,9 +2,9 @@
 //! the store, publishes stock changes, and answers in the original contract's
 //! words where it has them.
 //!
-//! Every handler that changes stock or reservations starts with
-//! `self.auth.check(&req)?`, before it parses or touches anything; a new
-//! mutating RPC must too.
+//! No handler checks the token: `auth::RequireToken` wraps the whole
+//! service and lets a call reach a handler only if its method is a read or
+//! it carries the token, so no handler can forget it.
 
 use std::{net::IpAddr, pin::Pin};
 
@@ -23,7 +23,6 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use crate::{
-    auth::Auth,
     domain::{ProductName, Quantity, ReservationKey, ReservationState},
     error::Error,
     store::{Reservation, ReserveRequest, Store},
@@ -34,29 +33,22 @@ use crate::{
 const WATCH_QUEUE: usize = 64;
 
 /// The service implementation: a store (its database logs every change,
-/// and it wakes the log's relay), the change feed, the token check of the
-/// mutating calls, and the shutdown token that ends watch streams (they would otherwise never finish, and a graceful
-/// shutdown waits for every open call).
+/// and it wakes the log's relay), the change feed, and the shutdown token
+/// that ends watch streams (they would otherwise never finish, and a
+/// graceful shutdown waits for every open call).
 #[derive(Clone, Debug)]
 pub(crate) struct Inventory {
     store: Store,
     watch: StockWatch,
-    auth: Auth,
     shutdown: CancellationToken,
 }
 
 impl Inventory {
     /// Builds the service.
-    pub(crate) fn new(
-        store: Store,
-        watch: StockWatch,
-        auth: Auth,
-        shutdown: CancellationToken,
-    ) -> Self {
+    pub(crate) fn new(store: Store, watch: StockWatch, shutdown: CancellationToken) -> Self {
         Self {
             store,
             watch,
-            auth,
             shutdown,
         }
     }
@@ -122,7 +114,6 @@ impl InventoryService for Inventory {
         &self,
         req: Request<UpdateStockRequest>,
     ) -> Result<Response<StockResponse>, Status> {
-        self.auth.check(&req)?;
         let req = req.into_inner();
         let product = ProductName::parse(req.product)?;
         let quantity = Quantity::parse(req.quantity)?;
@@ -162,7 +153,6 @@ impl InventoryService for Inventory {
         &self,
         req: Request<ReserveStockRequest>,
     ) -> Result<Response<ReserveStockResponse>, Status> {
-        self.auth.check(&req)?;
         let req = req.into_inner();
         let key = ReservationKey::parse(req.reservation_key)?;
         let product = ProductName::parse(req.product)?;
@@ -175,7 +165,6 @@ impl InventoryService for Inventory {
         &self,
         req: Request<ReserveStockBatchRequest>,
     ) -> Result<Response<ReserveStockBatchResponse>, Status> {
-        self.auth.check(&req)?;
         let entries = req.into_inner().reservations;
         if entries.len() > MAX_BATCH {
             return Err(Status::invalid_argument(format!(
@@ -229,7 +218,6 @@ impl InventoryService for Inventory {
         &self,
         req: Request<ReleaseStockRequest>,
     ) -> Result<Response<ReleaseStockResponse>, Status> {
-        self.auth.check(&req)?;
         let key = ReservationKey::parse(req.into_inner().reservation_key)?;
         let released = self.store.release(&key).await?;
         let reply = match &released.change {
@@ -247,7 +235,6 @@ impl InventoryService for Inventory {
         &self,
         req: Request<RestockRequest>,
     ) -> Result<Response<StockResponse>, Status> {
-        self.auth.check(&req)?;
         let req = req.into_inner();
         let product = ProductName::parse(req.product)?;
         let quantity = Quantity::parse_restock(req.quantity)?;

@@ -4,16 +4,23 @@
 //! talk to it over gRPC on port 9091; the original REST listing stays on 8081.
 //!
 //! ```text
-//!  gRPC :9091 ─► grpc::Inventory ─┐
-//!  (reflection, health)           ├─► store::Store ──► products, reservations, stock_events
-//!  REST :8081 ─► http::router ────┘   (SQLite/PG)        │ (the log: appended by triggers,
-//!                                                        │  in each change's transaction)
-//!            WatchStock streams ◄── watch::StockWatch ◄──┘ relay (woken on commit, NOTIFY)
+//!  gRPC :9091 ─► auth::RequireToken ─► grpc::Inventory ─┐
+//!  (reflection, health: open)                           │
+//!  REST :8081 ─► http::router ──────────────────────────┤
+//!                                                       ▼
+//!  products, reservations, stock_events ◄── store::Store (SQLite/PG)
+//!    │ (the log: appended by triggers, in each change's transaction)
+//!    ▼
+//!  relay (woken on commit, NOTIFY) ──► watch::StockWatch ──► WatchStock streams
 //! ```
 //!
 //! - `domain` holds validated request types; the transports parse into them.
-//! - `auth` guards the RPCs that change stock with a shared token, when one
-//!   is configured.
+//! - `auth` guards every RPC but the reads with a shared token, when one is
+//!   configured: a tower layer around the whole gRPC service, applied once in
+//!   [`Server::start`] and keyed by method, deny by default. A method is open
+//!   only if [`READ_METHODS`] lists it, so a new RPC needs the token without
+//!   anyone remembering to check it (the check in each handler it replaces
+//!   could be forgotten, and a new RPC that forgot it was open).
 //! - `store` has all SQL. Its comments explain why stock can never go below
 //!   zero and why a reservation key is applied at most once, including in a
 //!   `ReserveStockBatch` (`store::batch`: many reservations, one transaction).
@@ -24,8 +31,11 @@
 //!   configuration and waits for a signal.
 //!
 //! The crate exports only what runs the service: [`Config`] (with its
-//! [`Command`]), [`Server`], [`migrations`] and [`healthcheck`]. Everything
-//! else is private, so the compiler can tell when code is no longer used.
+//! [`Command`]), [`Server`], [`migrations`] and [`healthcheck`], and the
+//! list of methods open without the token, [`READ_METHODS`] (part of the
+//! service's contract; the tests hold it to what reflection describes).
+//! Everything else is private, so the compiler can tell when code is no
+//! longer used.
 
 mod auth;
 mod config;
@@ -44,7 +54,9 @@ use proto::inventory_service_server::InventoryServiceServer;
 use support::db::{Db, Migrations};
 use support::event_log;
 use support::service::{self, Listeners, Running};
+use tower::ServiceBuilder;
 
+pub use auth::READ_METHODS;
 pub use config::{Command, Config};
 
 /// The embedded migrations for both backends.
@@ -110,7 +122,7 @@ impl Server {
 
         // The stock log's relay: woken by this process's commits and, on
         // PostgreSQL, by every replica's (LISTEN in place before we serve).
-        let committed = event_log::wake_on_commit(&db, store::LOG, &shutdown)
+        let committed = event_log::wake_on_commit(&db, store::EVENT_LOG, &shutdown)
             .await
             .context("listening for stock events")?;
         let store = store::Store::new(db.clone(), committed.clone());
@@ -122,11 +134,17 @@ impl Server {
         running.spawn_background(watch.relay(committed, shutdown.clone()).await?);
         running.spawn_background(event_log::prune_forever(
             db.clone(),
-            store::LOG,
+            store::EVENT_LOG,
             config.events.clone(),
             shutdown.clone(),
         ));
-        let inventory = grpc::Inventory::new(store.clone(), watch, auth, shutdown.clone());
+        let inventory = grpc::Inventory::new(store.clone(), watch, shutdown.clone());
+        // The one place the token is required: around the whole service,
+        // keyed by method (see `auth`). Health and reflection, beside it
+        // on the port, stay open.
+        let inventory = ServiceBuilder::new()
+            .layer(auth::RequireToken::new(auth))
+            .service(InventoryServiceServer::new(inventory));
 
         // Every connection is a descriptor: the caps must fit the limit.
         let [max_http, max_grpc] = service::fit_to_open_files([
@@ -141,7 +159,7 @@ impl Server {
         support::grpc::spawn(
             &mut running,
             grpc_listener,
-            InventoryServiceServer::new(inventory),
+            inventory,
             proto::INVENTORY_DESCRIPTOR_SET,
             (&config.http, &grpc),
         )

@@ -393,7 +393,7 @@ mod batch;
 mod log;
 
 pub(crate) use batch::ReserveRequest;
-pub(crate) use log::LOG;
+pub(crate) use log::EVENT_LOG;
 
 #[cfg(test)]
 mod tests;

@@ -30,7 +30,7 @@ use tracing::Instrument;
 
 use crate::{
     domain::{IdempotencyKey, NewOrder, Order, Status, reason},
-    error::{Error, Result},
+    error::{Broken, Error, Result},
     inventory::{Inventory, Reserved},
     metrics::Metrics,
     store::{Pending, Recorded, Settlement, Store},
@@ -85,7 +85,8 @@ impl Flow {
     /// inventory might hold for it is released in the background.
     ///
     /// With an Idempotency-Key, a retry of the same request returns the first
-    /// answer; the same key with another request is `Error::Unprocessable`.
+    /// answer; the same key with another request is `Error::KeyReused`, and
+    /// a retry while the first is still under way `Error::KeyInFlight`.
     #[tracing::instrument(name = "flow.place", level = "debug", skip_all)]
     pub(crate) async fn place(
         &self,
@@ -104,14 +105,10 @@ impl Flow {
                 same_request: false,
                 ..
             } => {
-                return Err(Error::Unprocessable(
-                    "Idempotency-Key was already used for a different request".into(),
-                ));
+                return Err(Error::KeyReused);
             }
             Recorded::Existing { order, .. } if order.status == Status::Pending => {
-                return Err(Error::Conflict(
-                    "A request with this Idempotency-Key is still being processed".into(),
-                ));
+                return Err(Error::KeyInFlight);
             }
             Recorded::Existing { order, .. } => return Ok(order),
         };
@@ -162,11 +159,11 @@ impl Flow {
         let trace_id = support::telemetry::trace_id();
         let Some(order) = self.store.cancel(id, trace_id.as_deref()).await? else {
             return Err(match self.store.get(id).await? {
-                None => Error::NotFound(format!("Order {id} not found")),
-                Some(o) => Error::Conflict(format!(
-                    "Order {id} is {} and cannot be cancelled",
-                    o.status.as_str()
-                )),
+                None => Error::OrderNotFound(id),
+                Some(o) => Error::NotCancellable {
+                    id,
+                    status: o.status,
+                },
             });
         };
         self.metrics.order_settled(Status::Cancelled.as_str());
@@ -185,9 +182,7 @@ impl Flow {
                 return Ok(Recorded::New(order));
             }
             let Some(idempotency) = &pending.idempotency else {
-                return Err(Error::Internal(
-                    "insert without idempotency key conflicted".into(),
-                ));
+                return Err(Broken::KeylessConflict.into());
             };
             if let Some(found) = self
                 .store
@@ -197,9 +192,7 @@ impl Flow {
                 return Ok(found);
             }
         }
-        Err(Error::Conflict(
-            "A request with this Idempotency-Key is still being processed".into(),
-        ))
+        Err(Error::KeyInFlight)
     }
 
     /// Moves a PENDING order to its final state, or returns the state
@@ -215,7 +208,7 @@ impl Flow {
                 .store
                 .get(order.id)
                 .await?
-                .ok_or_else(|| Error::Internal(format!("order {} vanished", order.id))),
+                .ok_or(Broken::Vanished(order.id).into()),
         }
     }
 

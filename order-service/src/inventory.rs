@@ -73,16 +73,15 @@ impl CallError {
 }
 
 /// A product as inventory lists it.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+/// Its published schema is `api::schema::Product`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Product {
     /// Inventory's id.
-    #[schema(minimum = 1)]
     pub id: i64,
     /// Name.
     pub name: String,
     /// Units in stock.
-    #[schema(minimum = 0)]
     pub stock_quantity: i32,
 }
 

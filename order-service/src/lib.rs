@@ -10,11 +10,11 @@
 //!               api reads ─────► store, inventory           │    by triggers in each commit)
 //!                                                           └─► inventory ─► inventory-service
 //!                                                                               │ WatchStock
-//!  events: order log relay (woken on commit and by NOTIFY) ◄── store           ▼
-//!          product window ◄──────────────────────────────────────────── stock_relay
+//!  events: order events (relay woken on commit and by NOTIFY) ◄── store      ▼
+//!          stock events (window) ◄───────────────────────────────────── stock_relay
 //!                                │ publish (seq)      ▲ history (from-seq)
 //!                                ▼                    │
-//!  /ws-orders ── transport (WebSocket, SockJS) ── stomp (sessions, broker)
+//!  /ws-orders ── live (WebSocket, SockJS transports; STOMP sessions, broker)
 //! ```
 //!
 //! Dependencies run one way: `api` and `grpc` call `flow` for writes, and
@@ -22,10 +22,15 @@
 //! `store` (new orders in batches: recorded, reserved and settled a batch at
 //! a time, see `flow::batches`), whose database logs each change in the same transaction; the
 //! store then wakes the relay in `events`, which publishes the log in order
-//! through its `Publish` trait; `stomp`'s broker implements it, serves resuming
-//! subscriptions from `events`' `History`, and `transport` carries the
-//! sessions. `flow`'s module comment explains why no stock is ever lost or
-//! invented; `support::event_log` why no event is.
+//! through `live`'s `Publish` trait; `live`'s broker implements it and
+//! serves resuming subscriptions from `events`' sources (`live::History`),
+//! and `live`'s transports carry the sessions (see `ws_orders`). `flow`'s
+//! module comment explains why no stock is ever lost or invented;
+//! `support::event_log` why no event is. Errors by layer: `flow` and
+//! `store` return `error::Error` (no transport in it); `api::error` adds
+//! HTTP's own cases and maps both to a status and JSON, `grpc` maps it to a
+//! status code; `api::schema` holds the wire types and their OpenAPI
+//! schemas, so `domain` carries none.
 //! [`Server::start`] wires the parts, binds every port and returns the
 //! addresses, so tests run the real service on free ports; `main.rs` only
 //! reads the configuration.
@@ -39,11 +44,8 @@ mod flow;
 mod grpc;
 mod inventory;
 mod metrics;
-mod origins;
 mod stock_relay;
-mod stomp;
 mod store;
-mod transport;
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -108,7 +110,7 @@ impl Server {
     /// reconciler and the stock relay.
     pub async fn start(config: &Config) -> anyhow::Result<Self> {
         let origins =
-            origins::AllowedOrigins::new(&config.allowed_origins).context("ALLOWED_ORIGINS")?;
+            live::AllowedOrigins::new(&config.allowed_origins).context("ALLOWED_ORIGINS")?;
         tracing::info!(allowed = %origins, "browser origins (CORS, WebSocket, SockJS)");
         let db = Db::connect(&config.database_url, &migrations())
             .await
@@ -133,15 +135,15 @@ impl Server {
         .context("INVENTORY_URL or INVENTORY_TOKEN")?;
         // The order log's relay: woken by this process's commits and, on
         // PostgreSQL, by every replica's (LISTEN in place before we serve).
-        let committed = event_log::wake_on_commit(&db, store::LOG, &shutdown)
+        let committed = event_log::wake_on_commit(&db, store::EVENT_LOG, &shutdown)
             .await
             .context("listening for order events")?;
         let store = store::Store::new(db.clone(), committed.clone());
-        let hub = stomp::Broker::default();
-        let sink: Arc<dyn events::Publish> = Arc::new(hub.clone());
-        let orders_log = events::OrderLog::new(store.clone());
-        let products = events::ProductLog::new(sink.clone());
-        let relay = orders_log
+        let hub = live::Broker::default();
+        let sink: Arc<dyn live::Publish> = Arc::new(hub.clone());
+        let orders = events::OrderEvents::new(store.clone());
+        let products = events::StockEvents::new(sink.clone());
+        let relay = orders
             .relay(
                 sink,
                 committed,
@@ -150,9 +152,9 @@ impl Server {
             )
             .await
             .context("reading the order log")?;
-        let broker = hub.with_history(Arc::new(events::Logs {
-            orders: orders_log,
-            products: products.clone(),
+        let broker = hub.with_history(Arc::new(events::EventSources {
+            orders,
+            stock: products.clone(),
         }));
         let flow = flow::Flow::new(
             store.clone(),
@@ -220,7 +222,7 @@ impl Server {
         running.spawn_background(stock_relay::run(inventory, products, shutdown.clone()));
         running.spawn_background(event_log::prune_forever(
             db.clone(),
-            store::LOG,
+            store::EVENT_LOG,
             config.events.clone(),
             shutdown.clone(),
         ));
@@ -254,15 +256,15 @@ impl Server {
 
 /// `/ws-orders`: every transport's connections run a STOMP session on `broker`.
 fn ws_orders(
-    broker: stomp::Broker,
-    origins: origins::AllowedOrigins,
+    broker: live::Broker,
+    origins: live::AllowedOrigins,
     metrics: metrics::Metrics,
     config: &Config,
     (max_connections, max_handshakes): (usize, usize),
     shutdown: CancellationToken,
 ) -> axum::Router {
     let send_timeout = config.send_timeout();
-    let transport = transport::TransportConfig {
+    let transport = live::TransportConfig {
         allowed_origins: origins,
         send_timeout,
         send_buffer_bytes: config.live_send_buffer_bytes,
@@ -272,18 +274,19 @@ fn ws_orders(
         max_handshakes_per_client: config.max_live_handshakes_per_client,
         ..Default::default()
     };
-    let stomp_config = stomp::StompConfig {
+    let stomp_config = live::StompConfig {
         send_timeout,
+        server: concat!("order-service/", env!("CARGO_PKG_VERSION")).to_owned(),
         ..Default::default()
     };
-    let handler: transport::Handler = Arc::new(move |connection| {
+    let handler: live::Handler = Arc::new(move |connection| {
         let broker = broker.clone();
         let metrics = metrics.clone();
         let stomp_config = stomp_config.clone();
         Box::pin(async move {
             let _open = metrics.open_connection();
-            stomp::serve(connection, broker, stomp_config).await;
+            live::serve(connection, broker, stomp_config).await;
         })
     });
-    transport::router(transport, handler, shutdown)
+    live::router("/ws-orders", transport, handler, shutdown)
 }

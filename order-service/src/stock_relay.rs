@@ -13,14 +13,14 @@ use std::{collections::HashMap, time::Duration};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::{events::ProductLog, inventory::Inventory};
+use crate::{events::StockEvents, inventory::Inventory};
 
 /// Longest pause between attempts to reopen inventory's watch stream.
 const MAX_WATCH_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Relays until shutdown, reopening the watch stream (with back-off)
 /// whenever inventory goes away.
-pub(crate) async fn run(inventory: Inventory, products: ProductLog, shutdown: CancellationToken) {
+pub(crate) async fn run(inventory: Inventory, products: StockEvents, shutdown: CancellationToken) {
     // The seq of the last change received, to resume after.
     let mut resume: Option<i64> = None;
     // Last stock published per product: a snapshot publishes only what

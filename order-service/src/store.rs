@@ -12,7 +12,7 @@ use support::{db::Db, event_log::Wake, with_db};
 
 use crate::{
     domain::{IdempotencyKey, Order, Status, from_ms, to_ms},
-    error::{Error, Result},
+    error::{Broken, Error, Result},
 };
 
 /// Columns every query returns, in [`order_from_row`]'s order.
@@ -70,7 +70,10 @@ where
         id: row.try_get(0)?,
         product: row.try_get(1)?,
         quantity: row.try_get(2)?,
-        status: Status::parse(&row.try_get::<String, _>(3)?)?,
+        status: {
+            let stored = row.try_get::<String, _>(3)?;
+            Status::parse(&stored).ok_or(Broken::UnknownStatus(stored))?
+        },
         reason: row.try_get(4)?,
         created_at: from_ms(row.try_get(5)?),
         key: row.try_get(6)?,
@@ -283,4 +286,4 @@ mod batch;
 mod log;
 
 pub(crate) use batch::Pending;
-pub(crate) use log::LOG;
+pub(crate) use log::EVENT_LOG;

@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 use support::{
-    event_log::{Bounds, Log},
+    event_log::{Bounds, EventLog},
     with_db,
 };
 
@@ -11,7 +11,7 @@ use super::Store;
 use crate::{domain::StockChange, error::Result};
 
 /// The stock log.
-pub(crate) const LOG: Log = Log {
+pub(crate) const EVENT_LOG: EventLog = EventLog {
     table: "stock_events",
 };
 
@@ -49,7 +49,7 @@ impl Store {
 
     /// The span of the log still retained.
     pub(crate) async fn log_bounds(&self) -> Result<Bounds> {
-        Ok(LOG.bounds(&self.db).await?)
+        Ok(EVENT_LOG.bounds(&self.db).await?)
     }
 
     /// Every product's stock and version, and the log position they

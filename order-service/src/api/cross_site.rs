@@ -26,7 +26,9 @@ use axum::{
 };
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
-use crate::{error::Error, origins::AllowedOrigins};
+use live::AllowedOrigins;
+
+use super::error::ApiError;
 
 /// How long a browser may cache a preflight answer (Spring's default).
 const PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(1800);
@@ -67,13 +69,10 @@ pub(super) async fn guard(
         let preflight = request.method() == Method::OPTIONS
             && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
         if preflight {
-            return Error::Forbidden("Invalid CORS request".into()).into_response();
+            return ApiError::PreflightRefused.into_response();
         }
         if !request.method().is_safe() {
-            return Error::Forbidden(
-                "Cross-site request from an origin that is not allowed".into(),
-            )
-            .into_response();
+            return ApiError::CrossSite.into_response();
         }
     }
     let mut response = next.run(request).await;

@@ -11,7 +11,7 @@ use utoipa::{
     openapi::{self, ComponentsBuilder, InfoBuilder, OpenApi, OpenApiBuilder, RefOr, Tag},
 };
 
-use crate::error::ErrorBody;
+use super::schema::ErrorBody;
 
 /// What the document says about the whole API.
 const DESCRIPTION: &str = "\

@@ -16,7 +16,7 @@ use axum::{
 use serde::de::DeserializeOwned;
 use support::http::BodyTimeout;
 
-use crate::error::Error;
+use super::error::ApiError;
 
 /// Largest request body accepted: an order is a few dozen bytes.
 pub(super) const MAX_BODY: usize = 16 * 1024;
@@ -25,9 +25,9 @@ pub(super) const MAX_BODY: usize = 16 * 1024;
 pub(super) struct JsonBody<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
-    type Rejection = Error;
+    type Rejection = ApiError;
 
-    async fn from_request(request: Request, _state: &S) -> Result<Self, Error> {
+    async fn from_request(request: Request, _state: &S) -> Result<Self, ApiError> {
         let headers = request.headers();
         let ct = headers
             .get(header::CONTENT_TYPE)
@@ -36,39 +36,35 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             .to_ascii_lowercase();
         let essence = ct.split(';').next().unwrap_or_default().trim();
         if essence != "application/json" && !essence.ends_with("+json") {
-            return Err(Error::UnsupportedMediaType(
-                "Content-Type must be application/json".into(),
-            ));
+            return Err(ApiError::NotJson);
         }
         let declared = headers
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        let too_large =
-            || Error::PayloadTooLarge(format!("Request body must be at most {MAX_BODY} bytes"));
         if declared.is_some_and(|n| n > MAX_BODY as u64) {
-            return Err(too_large());
+            return Err(ApiError::BodyTooLarge);
         }
         let bytes = to_bytes(request.into_body(), MAX_BODY)
             .await
-            .map_err(|e| body_error(&e, too_large))?;
+            .map_err(body_error)?;
         serde_json::from_slice(&bytes)
             .map(JsonBody)
-            .map_err(|e| Error::BadRequest(format!("Invalid JSON body: {e}")))
+            .map_err(ApiError::InvalidJson)
     }
 }
 
 /// What went wrong reading a body: too large, too slow, or malformed.
-fn body_error(e: &axum::Error, too_large: impl FnOnce() -> Error) -> Error {
-    if BodyTimeout::caused(e) {
-        return Error::RequestTimeout("Request body not received in time".into());
+fn body_error(e: axum::Error) -> ApiError {
+    if BodyTimeout::caused(&e) {
+        return ApiError::BodyTimeout;
     }
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
     while let Some(s) = source {
         if s.is::<http_body_util::LengthLimitError>() {
-            return too_large();
+            return ApiError::BodyTooLarge;
         }
         source = s.source();
     }
-    Error::BadRequest(format!("Malformed request body: {e}"))
+    ApiError::MalformedBody(e)
 }

@@ -6,67 +6,20 @@ use axum::{
     http::{HeaderMap, HeaderValue, header, request::Parts},
     response::{IntoResponse, Response},
 };
-use serde::{
-    Deserialize, Deserializer,
-    de::{Error as _, Unexpected},
-};
-use utoipa::{
-    IntoParams, ToResponse, ToSchema,
-    openapi::{
-        self, ContentBuilder, KnownFormat, Ref, RefOr, Required, ResponseBuilder, SchemaFormat,
-        path::{Parameter, ParameterBuilder, ParameterIn},
-        schema::{ArrayBuilder, Object, ObjectBuilder, Type},
+
+use super::{
+    AppState, EVENT_SEQ, docs,
+    error::{ApiError, Result},
+    json::JsonBody,
+    schema::{
+        CreateOrder, DEFAULT_PAGE, ErrorBody, IdempotencyKeyHeader, MAX_PAGE, Order as OrderSchema,
+        OrderIdParam, OrderList, Page,
     },
 };
-
-use super::{AppState, EVENT_SEQ, docs, json::JsonBody};
 use crate::{
-    domain::{IdempotencyKey, NewOrder, Order, schema},
-    error::{Error, ErrorBody, Result},
+    domain::{IdempotencyKey, NewOrder, Order},
+    error::Error,
 };
-
-/// Page size when `limit` is not given.
-pub(super) const DEFAULT_PAGE: i64 = 100;
-/// Largest page; bounds the work and memory of one request.
-pub(super) const MAX_PAGE: i64 = 1000;
-
-/// The request body, as the original: `{"product":"Laptop","quantity":2}`.
-/// Fields are optional here so that a missing one gets a precise message;
-/// the contract says they are required, as they are.
-#[derive(Deserialize, ToSchema)]
-#[schema(description = "A new order, as the original took it: \
-    `{\"product\":\"Laptop\",\"quantity\":2}`.")]
-pub(super) struct CreateOrder {
-    /// The product's name at inventory.
-    #[schema(schema_with = schema::product, required = true)]
-    product: Option<String>,
-    /// Units to order.
-    #[serde(default, deserialize_with = "whole_number")]
-    #[schema(schema_with = schema::quantity, required = true)]
-    quantity: Option<i64>,
-}
-
-/// A JSON number without a fractional part, as JSON Schema's `integer` is
-/// (so `2.0` is 2, as clients that write every number as a float send it).
-/// Outside the i64 range it saturates, and `NewOrder::parse` refuses it
-/// with its range message.
-fn whole_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
-        return Ok(None);
-    };
-    if let Some(i) = n.as_i64() {
-        return Ok(Some(i));
-    }
-    if n.is_u64() {
-        return Ok(Some(i64::MAX));
-    }
-    match n.as_f64() {
-        // A saturating cast: no JSON number is NaN or infinite.
-        Some(f) if f.fract() == 0.0 => Ok(Some(f as i64)),
-        Some(f) => Err(D::Error::invalid_type(Unexpected::Float(f), &"an integer")),
-        None => Err(D::Error::custom("expected an integer")),
-    }
-}
 
 /// `POST /orders`: 200 with the order (CREATED or REJECTED with a reason),
 /// 503 when inventory cannot answer. `Idempotency-Key` makes retries safe.
@@ -75,12 +28,12 @@ fn whole_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error
     summary = "Place an order",
     description = "Reserves the stock at inventory and answers the order `CREATED`, or \
         `REJECTED` with a `reason`. Send an `Idempotency-Key` to make retries safe.",
-    params(IdempotencyKey),
+    params(IdempotencyKeyHeader),
     request_body(content = CreateOrder, content_type = "application/json"),
     responses(
         (status = 200, description = "The order: `CREATED` (its stock is reserved) or `REJECTED` \
             with a `reason`. A retry with the same `Idempotency-Key` and body answers the first \
-            order as it is now.", body = Order,
+            order as it is now.", body = OrderSchema,
             links(
                 ("GetOrder" = (operation_id = "getOrder", parameters(("id" = "$response.body#/id")),
                     description = "The order, read back.")),
@@ -112,86 +65,19 @@ pub(super) async fn create(
     Ok(Json(app.flow.place(new, idempotency).await?))
 }
 
-/// The query of `GET /orders`, read as text so that a bad value gets our
-/// message; the contract says what is accepted.
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(super) struct Page {
-    /// Orders per page.
-    #[param(schema_with = limit_schema)]
-    limit: Option<String>,
-    /// Continue below this order id (from the `Link` header of the previous page).
-    #[param(schema_with = id_schema)]
-    before: Option<String>,
-}
-
-/// `limit`: 1 to [`MAX_PAGE`], [`DEFAULT_PAGE`] when absent.
-fn limit_schema() -> Object {
-    ObjectBuilder::new()
-        .schema_type(Type::Integer)
-        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
-        .minimum(Some(1))
-        .maximum(Some(MAX_PAGE))
-        .default(Some(DEFAULT_PAGE.into()))
-        .build()
-}
-
-/// An order id as [`OrderId`] and `before` accept it: a positive int64.
-fn id_schema() -> Object {
-    ObjectBuilder::new()
-        .schema_type(Type::Integer)
-        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
-        .minimum(Some(1))
-        .build()
-}
-
-/// The 200 of `GET /orders`: a page of orders and its headers.
-struct OrderList;
-
-impl<'s> ToResponse<'s> for OrderList {
-    fn response() -> (&'s str, RefOr<openapi::Response>) {
-        let page = ArrayBuilder::new().items(Ref::from_schema_name("Order"));
-        let response = ResponseBuilder::new()
-            .description("Orders, newest first.")
-            .content(
-                "application/json",
-                ContentBuilder::new().schema(Some(page)).build(),
-            )
-            .header(
-                "Event-Seq",
-                docs::header(
-                    Type::Integer,
-                    "The newest `/topic/orders` event this page reflects: subscribe with \
-                     `from-seq` set to it to miss no change.",
-                    true,
-                ),
-            )
-            .header(
-                "Link",
-                docs::header(
-                    Type::String,
-                    "On a full page only: `</orders?before=<last id>&limit=<limit>>; rel=\"next\"`.",
-                    false,
-                ),
-            )
-            .build();
-        ("OrderList", response.into())
-    }
-}
-
 fn parse_param(
-    name: &str,
+    name: &'static str,
     value: Option<String>,
     range: std::ops::RangeInclusive<i64>,
 ) -> Result<Option<i64>> {
     let Some(value) = value else { return Ok(None) };
     match value.parse::<i64>() {
         Ok(n) if range.contains(&n) => Ok(Some(n)),
-        _ => Err(Error::BadRequest(format!(
-            "{name} must be an integer from {} to {}",
-            range.start(),
-            range.end()
-        ))),
+        _ => Err(ApiError::OutOfRange {
+            name,
+            min: *range.start(),
+            max: *range.end(),
+        }),
     }
 }
 
@@ -219,7 +105,7 @@ pub(super) async fn list(
     RawQuery(query): RawQuery,
 ) -> Result<Response> {
     let page: Page = serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
-        .map_err(|e| Error::BadRequest(format!("Invalid query: {e}")))?;
+        .map_err(ApiError::InvalidQuery)?;
     let limit = parse_param("limit", page.limit, 1..=MAX_PAGE)?.unwrap_or(DEFAULT_PAGE);
     let before = parse_param("before", page.before, 1..=i64::MAX)?;
     let seq = app.orders.event_bounds().await?.last;
@@ -247,33 +133,16 @@ pub(super) async fn list(
 pub(super) struct OrderId(i64);
 
 impl<S: Send + Sync> FromRequestParts<S> for OrderId {
-    type Rejection = Error;
+    type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
         let Path(raw) = Path::<String>::from_request_parts(parts, state)
             .await
-            .map_err(|e| Error::BadRequest(format!("Invalid order id: {}", e.body_text())))?;
-        raw.parse::<i64>()
-            .ok()
-            .filter(|id| *id > 0)
-            .map(OrderId)
-            .ok_or_else(|| {
-                Error::BadRequest(format!("Order id must be a positive integer, not {raw:?}"))
-            })
-    }
-}
-
-impl IntoParams for OrderId {
-    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
-        vec![
-            ParameterBuilder::new()
-                .name("id")
-                .parameter_in(ParameterIn::Path)
-                .required(Required::True)
-                .description(Some("The order's id."))
-                .schema(Some(id_schema()))
-                .build(),
-        ]
+            .map_err(|e| ApiError::InvalidPath(e.body_text()))?;
+        match raw.parse::<i64>() {
+            Ok(id) if id > 0 => Ok(OrderId(id)),
+            _ => Err(ApiError::InvalidOrderId(raw)),
+        }
     }
 }
 
@@ -281,9 +150,9 @@ impl IntoParams for OrderId {
 #[utoipa::path(
     get, path = "/orders/{id}", tag = "orders", operation_id = "getOrder",
     summary = "Read an order",
-    params(OrderId),
+    params(OrderIdParam),
     responses(
-        (status = 200, description = "The order.", body = Order),
+        (status = 200, description = "The order.", body = OrderSchema),
         (status = 400, description = "The id is not a positive integer.", body = ErrorBody),
         (status = 404, description = "No such order.", body = ErrorBody),
         (status = 500, response = docs::InternalError),
@@ -295,7 +164,7 @@ pub(super) async fn get(State(app): State<AppState>, OrderId(id): OrderId) -> Re
         .get(id)
         .await?
         .map(Json)
-        .ok_or_else(|| Error::NotFound(format!("Order {id} not found")))
+        .ok_or_else(|| Error::OrderNotFound(id).into())
 }
 
 /// `POST /orders/{id}/cancel`: 200 CANCELLED with its stock released, 404,
@@ -304,10 +173,10 @@ pub(super) async fn get(State(app): State<AppState>, OrderId(id): OrderId) -> Re
     post, path = "/orders/{id}/cancel", tag = "orders", operation_id = "cancelOrder",
     summary = "Cancel an order",
     description = "Only a `CREATED` order; its stock is given back exactly once.",
-    params(OrderId),
+    params(OrderIdParam),
     responses(
         (status = 200, description = "The order, `CANCELLED`; its stock is given back (later, \
-            when inventory cannot be reached now).", body = Order),
+            when inventory cannot be reached now).", body = OrderSchema),
         (status = 400, description = "The id is not a positive integer.", body = ErrorBody),
         (status = 403, response = docs::Forbidden),
         (status = 404, description = "No such order.", body = ErrorBody),

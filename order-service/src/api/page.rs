@@ -13,7 +13,7 @@ use axum::{
 };
 use tower_http::services::ServeDir;
 
-use crate::error::Error;
+use super::error::ApiError;
 
 /// Longest path segment looked up: Linux's `NAME_MAX`. A longer one cannot
 /// name a file, and asking the file system would fail with ENAMETOOLONG.
@@ -54,7 +54,7 @@ impl Page {
             .file(Request::from_parts(parts, Default::default()))
             .await;
         if probe.status().is_success() || probe.status() == StatusCode::NOT_MODIFIED {
-            let mut response = Error::MethodNotAllowed("Method not allowed".into()).into_response();
+            let mut response = ApiError::MethodNotAllowed.into_response();
             response
                 .headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
@@ -72,7 +72,7 @@ impl Page {
                 // Our own files failing to read is ours to fix, but one
                 // client can repeat it at will: warn, not error.
                 tracing::warn!(error = %e, "cannot read a frontend file");
-                Error::Internal("cannot read the file".into()).into_response()
+                ApiError::UnreadableFile.into_response()
             }
         }
     }
@@ -91,7 +91,7 @@ fn not_found_or(status: StatusCode) -> Response {
 }
 
 fn not_found() -> Response {
-    Error::NotFound("Not found".into()).into_response()
+    ApiError::NoRoute.into_response()
 }
 
 /// The errors a lookup of a client-chosen path meets when there is no such

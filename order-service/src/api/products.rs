@@ -7,11 +7,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::{AppState, EVENT_SEQ, docs};
-use crate::{
-    error::{Error, Result},
-    inventory::Product,
-};
+use super::{AppState, EVENT_SEQ, docs, error::Result, schema::Product as ProductSchema};
+use crate::error::Error;
 
 /// `[{"id":1,"name":"Laptop","stockQuantity":10}, …]`; 503 when inventory
 /// cannot answer. `Event-Seq` is the newest `/topic/products` event
@@ -23,7 +20,7 @@ use crate::{
     summary = "List products and their stock",
     description = "Read from inventory-service over gRPC.",
     responses(
-        (status = 200, description = "Every product, with its stock.", body = [Product],
+        (status = 200, description = "Every product, with its stock.", body = [ProductSchema],
             headers(("Event-Seq" = i64, description = "The newest `/topic/products` event \
                 relayed before inventory was asked (absent until the stock relay has reached \
                 inventory): subscribe with `from-seq` set to it to miss no change."))),

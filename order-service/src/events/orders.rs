@@ -1,21 +1,23 @@
-//! The order log: its relay (what this process's clients hear live) and
-//! its replay (what a resuming client missed).
+//! Order events, from the order log: its relay (what this process's
+//! clients hear live) and its replay (what a resuming client missed).
 
 use std::sync::Arc;
 
+use live::{Publish, Replay, Retained};
 use support::event_log::{Wake, relay};
 use tokio_util::sync::CancellationToken;
 
-use super::{Logged, ORDERS_TOPIC, Publish, Replay, order_json};
+use super::{ORDERS_TOPIC, order_json};
 use crate::{error::Result, store::Store};
 
-/// The order log, read from the database. Cheap to clone.
+/// The order events, read from the order log in the database. Cheap to
+/// clone.
 #[derive(Clone, Debug)]
-pub(crate) struct OrderLog {
+pub(crate) struct OrderEvents {
     store: Store,
 }
 
-impl OrderLog {
+impl OrderEvents {
     /// The log in `store`'s database.
     pub(crate) fn new(store: Store) -> Self {
         Self { store }
@@ -74,7 +76,7 @@ impl OrderLog {
         Ok(Replay::Events(
             rows.into_iter()
                 .filter_map(|(seq, (order, trace_id))| {
-                    Some(Logged {
+                    Some(Retained {
                         seq,
                         body: order_json(&order)?,
                         trace_id,

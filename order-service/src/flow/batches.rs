@@ -26,7 +26,7 @@ use tonic::Status;
 
 use crate::{
     domain::Order,
-    error::{Error, Result},
+    error::{Broken, Error, Result},
     inventory::{CallError, Inventory, Reserved},
     metrics::Metrics,
     store::{Pending, Settlement, Store},
@@ -106,7 +106,7 @@ impl Batches {
         self.record
             .call(pending)
             .await
-            .unwrap_or_else(|_| Err(Error::Internal("the record stage gave no answer".into())))
+            .unwrap_or_else(|_| Err(Broken::StageLost("record").into()))
     }
 
     /// Reserves an order's stock at inventory, keyed by the order's key.
@@ -136,7 +136,7 @@ impl Batches {
         self.settle
             .call((id, s))
             .await
-            .unwrap_or_else(|_| Err(Error::Internal("the settle stage gave no answer".into())))
+            .unwrap_or_else(|_| Err(Broken::StageLost("settle").into()))
     }
 }
 

@@ -2,7 +2,7 @@
 //! migration 0003, in the transaction of each status change).
 
 use support::{
-    event_log::{Bounds, Log},
+    event_log::{Bounds, EventLog},
     with_db,
 };
 
@@ -10,7 +10,7 @@ use super::{Store, order_from_row};
 use crate::{domain::Order, error::Result};
 
 /// The order log.
-pub(crate) const LOG: Log = Log {
+pub(crate) const EVENT_LOG: EventLog = EventLog {
     table: "order_events",
 };
 
@@ -48,6 +48,6 @@ impl Store {
     /// The span of the log still retained.
     pub(crate) async fn event_bounds(&self) -> Result<Bounds> {
         let _span = support::db_span!("SELECT order_events", self.db.system());
-        Ok(LOG.bounds(&self.db).await?)
+        Ok(EVENT_LOG.bounds(&self.db).await?)
     }
 }

@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio_util::sync::CancellationToken;
 
-use super::{Log, Retention};
+use super::{EventLog, Retention};
 use crate::{db::Db, with_db};
 
 /// Rows per delete: a short transaction on SQLite's single writer.
@@ -14,7 +14,12 @@ const BATCH: i64 = 1000;
 const EVERY: Duration = Duration::from_secs(30);
 
 /// Sweeps `log` now and every [`EVERY`] until `shutdown`.
-pub async fn prune_forever(db: Db, log: Log, retention: Retention, shutdown: CancellationToken) {
+pub async fn prune_forever(
+    db: Db,
+    log: EventLog,
+    retention: Retention,
+    shutdown: CancellationToken,
+) {
     loop {
         match prune(&db, log, &retention, SystemTime::now()).await {
             Ok(0) => {}
@@ -36,7 +41,7 @@ pub async fn prune_forever(db: Db, log: Log, retention: Retention, shutdown: Can
 /// (walking only the rows it will delete) and deletes below it.
 pub async fn prune(
     db: &Db,
-    log: Log,
+    log: EventLog,
     retention: &Retention,
     now: SystemTime,
 ) -> Result<u64, sqlx::Error> {

@@ -6,14 +6,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{Bounds, Log, Retention, Wake, prune, relay};
+use super::{Bounds, EventLog, Retention, Wake, prune, relay};
 use crate::{
     db::{Db, Migrations},
     testing::{Backend, TestDatabase},
     with_db,
 };
 
-const LOG: Log = Log {
+const EVENT_LOG: EventLog = EventLog {
     table: "test_events",
 };
 
@@ -77,7 +77,7 @@ fn ms(t: SystemTime) -> i64 {
 
 async fn bounds_and_pruning(backend: Backend) {
     let (test_db, db) = log_db(backend, "log_prune").await;
-    let empty = LOG.bounds(&db).await.expect("bounds");
+    let empty = EVENT_LOG.bounds(&db).await.expect("bounds");
     assert_eq!(empty, Bounds { first: 1, last: 0 });
     assert!(empty.can_resume_after(0));
     assert!(!empty.can_resume_after(1), "from the future");
@@ -92,11 +92,11 @@ async fn bounds_and_pruning(backend: Backend) {
     };
 
     // By count: the newest 2,000 stay, in batches of 1,000 deleted.
-    let deleted = prune(&db, LOG, &retention(0, 2000), now)
+    let deleted = prune(&db, EVENT_LOG, &retention(0, 2000), now)
         .await
         .expect("prune");
     assert_eq!(deleted, 510);
-    let bounds = LOG.bounds(&db).await.expect("bounds");
+    let bounds = EVENT_LOG.bounds(&db).await.expect("bounds");
     assert_eq!(
         bounds,
         Bounds {
@@ -109,12 +109,12 @@ async fn bounds_and_pruning(backend: Backend) {
     assert!(bounds.can_resume_after(2510));
 
     // By age: what is older than 2 h goes, the count bound is looser.
-    let deleted = prune(&db, LOG, &retention(2, 100_000), now)
+    let deleted = prune(&db, EVENT_LOG, &retention(2, 100_000), now)
         .await
         .expect("prune");
     assert_eq!(deleted, 1990);
     assert_eq!(
-        LOG.bounds(&db).await.expect("bounds"),
+        EVENT_LOG.bounds(&db).await.expect("bounds"),
         Bounds {
             first: 2501,
             last: 2510
@@ -124,13 +124,20 @@ async fn bounds_and_pruning(backend: Backend) {
     // Both bounds off: nothing goes. Everything pruned: resuming from the
     // last seq still works, from before it does not.
     assert_eq!(
-        prune(&db, LOG, &retention(0, 0), now).await.expect("prune"),
+        prune(&db, EVENT_LOG, &retention(0, 0), now)
+            .await
+            .expect("prune"),
         0
     );
-    prune(&db, LOG, &retention(0, 1), now + Duration::from_secs(1))
-        .await
-        .expect("prune");
-    let bounds = LOG.bounds(&db).await.expect("bounds");
+    prune(
+        &db,
+        EVENT_LOG,
+        &retention(0, 1),
+        now + Duration::from_secs(1),
+    )
+    .await
+    .expect("prune");
+    let bounds = EVENT_LOG.bounds(&db).await.expect("bounds");
     assert_eq!(
         bounds,
         Bounds {
@@ -138,10 +145,15 @@ async fn bounds_and_pruning(backend: Backend) {
             last: 2510
         }
     );
-    prune(&db, LOG, &retention(1, 0), now + Duration::from_secs(7200))
-        .await
-        .expect("prune");
-    let bounds = LOG.bounds(&db).await.expect("bounds");
+    prune(
+        &db,
+        EVENT_LOG,
+        &retention(1, 0),
+        now + Duration::from_secs(7200),
+    )
+    .await
+    .expect("prune");
+    let bounds = EVENT_LOG.bounds(&db).await.expect("bounds");
     assert_eq!(
         bounds,
         Bounds {
@@ -158,7 +170,7 @@ async fn bounds_and_pruning(backend: Backend) {
 async fn relay_publishes_in_order_and_catches_up(backend: Backend) {
     let (test_db, db) = log_db(backend, "log_relay").await;
     append(&db, &["before start"], 0).await;
-    let start = LOG.bounds(&db).await.expect("bounds").last;
+    let start = EVENT_LOG.bounds(&db).await.expect("bounds").last;
     let (tx, mut rx) = mpsc::unbounded_channel();
     let wake = Wake::default();
     let shutdown = CancellationToken::new();
@@ -211,7 +223,7 @@ async fn the_listener_wakes_on_notify_and_after_losing_its_connection() {
     };
     let wake = Wake::default();
     let shutdown = CancellationToken::new();
-    let task = super::listen(pool.clone(), LOG, wake.clone(), shutdown.clone())
+    let task = super::listen(pool.clone(), EVENT_LOG, wake.clone(), shutdown.clone())
         .await
         .expect("LISTEN");
     let woken = |wake: Wake| async move {

@@ -1,0 +1,154 @@
+//! The REST API on 8080 (plus the page and `/ws-orders`, merged in
+//! `lib.rs`). One router, one shared state, one error type
+//! ([`error::ApiError`]: the flow's errors and HTTP's own) that every
+//! handler returns, and the wire types with their OpenAPI schemas in
+//! [`schema`], so that the handlers read as logic.
+
+mod cross_site;
+mod docs;
+mod error;
+mod health;
+mod json;
+mod orders;
+mod page;
+mod products;
+mod schema;
+
+use std::{path::Path, time::Instant};
+
+use axum::{
+    Extension, Router,
+    extract::{MatchedPath, Request, State},
+    http::Method,
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::any,
+};
+use tower::ServiceBuilder;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use support::telemetry::http as trace;
+
+use live::AllowedOrigins;
+
+use crate::{
+    events::StockEvents, flow::Flow, inventory::Inventory, metrics::Metrics, store::Store,
+};
+
+/// The response header of `GET /orders` and `GET /products` that says how
+/// far into its topic's event log the answer is (the `seq` of the newest
+/// event it reflects): a client subscribes with `from-seq` set to it and
+/// misses nothing in between.
+pub(crate) const EVENT_SEQ: &str = "event-seq";
+
+/// Routes without a span of their own: probes and scrapes.
+const UNTRACED: trace::Untraced = &[
+    "/health",
+    "/health/live",
+    "/health/ready",
+    "/metrics",
+    "/openapi.json",
+    "/v3/api-docs",
+];
+
+/// What every handler can reach. Writes go through the order flow; reads
+/// go straight to where the data lives.
+#[derive(Clone, Debug)]
+pub(crate) struct AppState {
+    /// Places and cancels orders.
+    pub flow: Flow,
+    /// Reads orders and their log's position.
+    pub orders: Store,
+    /// Reads products (and answers readiness).
+    pub inventory: Inventory,
+    /// The position of `/topic/products`.
+    pub products: StockEvents,
+    /// Metrics registry.
+    pub metrics: Metrics,
+}
+
+/// Every REST route, each registered with its OpenAPI description (its
+/// handler's `#[utoipa::path]`): the one list of routes, so none can be
+/// served undocumented.
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(docs::base())
+        .routes(routes!(orders::create, orders::list))
+        .routes(routes!(orders::get))
+        .routes(routes!(orders::cancel))
+        .routes(routes!(products::list))
+        .routes(routes!(health::health))
+        .routes(routes!(health::live))
+        .routes(routes!(health::ready))
+        .routes(routes!(health::metrics))
+        .routes(routes!(docs::openapi))
+        .routes(routes!(docs::api_docs))
+}
+
+/// REST routes with CORS, a trace span per request and request metrics,
+/// the page's files for every other path, and JSON errors for unknown
+/// routes and methods.
+pub(crate) fn router(state: AppState, origins: AllowedOrigins, frontend_dir: &Path) -> Router {
+    let page = page::Page::new(frontend_dir);
+    let (routes, mut doc) = routes().split_for_parts();
+    trace::document(&mut doc, UNTRACED);
+    // Each `layer`/`route_layer` call boxes every route once more, and
+    // every request clones its route's boxes: hence one call per group.
+    routes
+        .method_not_allowed_fallback(method_not_allowed)
+        .route_layer(
+            ServiceBuilder::new()
+                // Outside CORS, so a refused preflight is part of the trace.
+                .layer(trace::TraceLayer::new(UNTRACED))
+                // On the routes only: tower-http answers every OPTIONS as a
+                // preflight, and an unknown path must stay a 404.
+                .layer(cross_site::cors(origins.clone()))
+                .layer(Extension(docs::Document::new(&doc))),
+        )
+        .fallback(any(move |request: Request| page.clone().serve(request)))
+        .layer(
+            ServiceBuilder::new()
+                .layer(middleware::from_fn_with_state(state.metrics.clone(), track))
+                .layer(middleware::from_fn_with_state(origins, cross_site::guard)),
+        )
+        .with_state(state)
+}
+
+/// Records every request's route template, status and latency. Labels
+/// come from closed sets: the standard methods or `other`, the matched
+/// route template or `other`, so no request can add a time series.
+async fn track(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = method_label(request.method());
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "other".to_owned(), |p| p.as_str().to_owned());
+    let response = next.run(request).await;
+    metrics.http_request(
+        method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}
+
+/// The method as a label: one of the nine standard methods, else `other`.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::CONNECT => "CONNECT",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::PATCH => "PATCH",
+        _ => "other",
+    }
+}
+
+async fn method_not_allowed() -> Response {
+    error::ApiError::MethodNotAllowed.into_response()
+}
