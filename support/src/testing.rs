@@ -25,12 +25,14 @@ mod logs;
 pub mod otlp;
 mod private_postgres;
 mod small_disk;
+mod waiting;
 pub mod ws;
 
 pub use error_events::ErrorEvents;
 pub use logs::CapturedLogs;
 pub use private_postgres::PrivatePostgres;
 pub use small_disk::SmallDisk;
+pub use waiting::{eventually, wait_until};
 
 /// A TCP connection to `to` from the loopback address `from`: every
 /// 127.x address is this host, but a different client to a server (tests

@@ -12,28 +12,10 @@ use support::{
 };
 use tonic::transport::Channel;
 
+pub(crate) use support::testing::eventually;
+
 /// Upper bound for anything a test waits for: it fails instead of hanging.
 pub(crate) const PATIENCE: Duration = Duration::from_secs(10);
-
-/// Polls `poll` until it answers `Some`, and returns that; panics, naming
-/// `what`, if it still answers `None` after `limit`. What a test waits for,
-/// instead of sleeping for a time it hopes is long enough.
-pub(crate) async fn eventually<T, F>(what: &str, limit: Duration, mut poll: impl FnMut() -> F) -> T
-where
-    F: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        if let Some(done) = poll().await {
-            return done;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what}: not within {limit:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 pub(crate) struct TestInventory {
     pub server: Server,

@@ -17,6 +17,7 @@ use std::{collections::HashMap, time::Duration};
 use proto::{ListProductsRequest, inventory_service_client::InventoryServiceClient};
 use serde_json::{Value, json};
 use support::testing::{Backend, TestDatabase};
+pub(crate) use support::testing::{eventually, wait_until};
 use tonic::transport::Channel;
 
 /// Inventory's seed stock (its first migration).
@@ -233,40 +234,6 @@ impl TestSystem {
             );
         }
     }
-}
-
-/// How often [`eventually`] tries again.
-const POLL: Duration = Duration::from_millis(20);
-
-/// Tries `attempt` until it gives `Some`, and returns that; fails the test,
-/// saying `what` did not happen, if that takes longer than `within` (a
-/// slow attempt included). How a test waits for something: a fixed sleep
-/// would be too short on a loaded machine and too long everywhere else.
-pub(crate) async fn eventually<T>(
-    what: &str,
-    within: Duration,
-    mut attempt: impl AsyncFnMut() -> Option<T>,
-) -> T {
-    let polling = async {
-        loop {
-            if let Some(done) = attempt().await {
-                return done;
-            }
-            tokio::time::sleep(POLL).await;
-        }
-    };
-    tokio::time::timeout(within, polling)
-        .await
-        .unwrap_or_else(|_| panic!("{what}: not within {within:?}"))
-}
-
-/// Waits until `condition` holds, as [`eventually`] does.
-pub(crate) async fn wait_until(
-    what: &str,
-    within: Duration,
-    mut condition: impl AsyncFnMut() -> bool,
-) {
-    eventually(what, within, async || condition().await.then_some(())).await;
 }
 
 fn no_pending(orders: &[Value]) -> bool {
