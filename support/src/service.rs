@@ -16,6 +16,7 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The tasks of a running service and what stops them.
 pub struct Running {
+    draining: CancellationToken,
     shutdown: CancellationToken,
     tasks: JoinSet<anyhow::Result<()>>,
     db: Db,
@@ -25,6 +26,7 @@ impl Running {
     /// An empty set of tasks for a service using `db`.
     pub fn new(db: Db) -> Self {
         Self {
+            draining: CancellationToken::new(),
             shutdown: CancellationToken::new(),
             tasks: JoinSet::new(),
             db,
@@ -34,6 +36,13 @@ impl Running {
     /// The service's database.
     pub(crate) fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// Cancelled the moment the service begins to stop, before its
+    /// listeners close: readiness and the gRPC health service watch it, so
+    /// a load balancer stops sending new work while in-flight work ends.
+    pub fn draining(&self) -> CancellationToken {
+        self.draining.clone()
     }
 
     /// Cancelled when the service stops; servers and loops watch it.
@@ -58,6 +67,7 @@ impl Running {
     /// Stops accepting, lets in-flight requests finish (up to
     /// [`DRAIN_TIMEOUT`]), then closes the database.
     pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.draining.cancel();
         self.shutdown.cancel();
         let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
             while let Some(joined) = self.tasks.join_next().await {
