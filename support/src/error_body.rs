@@ -97,8 +97,11 @@ pub fn answer(status: StatusCode, message: impl Into<String>) -> Response {
         .into_response()
 }
 
-/// An answer before [`complete`]: only the message.
+/// An answer before [`complete`]: only the message. Any other body,
+/// complete already or shaped otherwise (health's `{"status":"DOWN"}`), is
+/// not ours to rewrite.
 #[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Message {
     message: String,
 }

@@ -36,6 +36,13 @@ fn app() -> Router {
             get(|| async { (StatusCode::BAD_REQUEST, "plain words").into_response() }),
         )
         .route(
+            "/down",
+            get(|| async {
+                let body = serde_json::json!({"status": "DOWN", "message": "db"});
+                (StatusCode::SERVICE_UNAVAILABLE, Json(body))
+            }),
+        )
+        .route(
             "/other-json",
             get(|| async { (StatusCode::CONFLICT, Json(serde_json::json!([1, 2]))) }),
         )
@@ -97,6 +104,8 @@ async fn successes_and_other_bodies_pass_untouched() {
     let (response, body) = call("/other-json").await;
     assert_eq!(response.status(), StatusCode::CONFLICT);
     assert_eq!(body, b"[1,2]");
+    let (_, body) = call("/down").await;
+    assert_eq!(body, br#"{"message":"db","status":"DOWN"}"#);
 }
 
 #[test]
