@@ -43,6 +43,29 @@ fn app() -> Router {
             }),
         )
         .route(
+            "/endless",
+            get(|| async {
+                let body = Body::from_stream(futures::stream::pending::<
+                    Result<Vec<u8>, std::io::Error>,
+                >());
+                ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+            }),
+        )
+        .route(
+            "/endless-error",
+            get(|| async {
+                let body = Body::from_stream(futures::stream::pending::<
+                    Result<Vec<u8>, std::io::Error>,
+                >());
+                (
+                    StatusCode::BAD_GATEWAY,
+                    [(header::CONTENT_TYPE, "application/json")],
+                    body,
+                )
+                    .into_response()
+            }),
+        )
+        .route(
             "/other-json",
             get(|| async { (StatusCode::CONFLICT, Json(serde_json::json!([1, 2]))) }),
         )
@@ -115,4 +138,22 @@ fn a_socket_level_answer_has_every_field_and_an_empty_path() {
     let body: ErrorBody = serde_json::from_str(&line).expect("JSON");
     assert_eq!((body.status, body.error.as_str()), (400, "Bad Request"));
     assert_eq!(body.path, "");
+}
+
+/// A body the middleware would wait for forever if it read it: a success,
+/// and an error of unknown length, come back at once, their bodies unread.
+#[tokio::test]
+async fn bodies_it_does_not_complete_are_never_read() {
+    for (uri, status) in [
+        ("/endless", StatusCode::OK),
+        ("/endless-error", StatusCode::BAD_GATEWAY),
+    ] {
+        let request = Request::get(uri).body(Body::empty()).expect("request");
+        let response =
+            tokio::time::timeout(std::time::Duration::from_secs(10), app().oneshot(request))
+                .await
+                .unwrap_or_else(|_| panic!("{uri}: the middleware waited for the body"))
+                .expect("infallible");
+        assert_eq!(response.status(), status);
+    }
 }
