@@ -127,7 +127,8 @@ pub async fn complete(request: Request, next: Next) -> Response {
     let (mut parts, body) = response.into_parts();
     let Ok(bytes) = to_bytes(body, MAX_ERROR_BODY as usize).await else {
         // A body that fails to read is not one of ours; nothing to send.
-        return (status, parts.headers).into_response();
+        parts.headers.remove(header::CONTENT_LENGTH);
+        return Response::from_parts(parts, Body::empty());
     };
     let Ok(Message { message }) = serde_json::from_slice(&bytes) else {
         return Response::from_parts(parts, Body::from(bytes));

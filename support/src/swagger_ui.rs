@@ -31,6 +31,9 @@ pub const INDEX: &str = "/swagger-ui/index.html";
 /// The document the page shows: springdoc's path, which both services serve.
 const DOCUMENT: &str = "/v3/api-docs";
 
+/// The prefix of the page's files.
+const FILES: &str = "/swagger-ui/";
+
 /// The page's configuration, written into its `swagger-initializer.js`.
 static CONFIG: LazyLock<Arc<Config<'static>>> = LazyLock::new(|| {
     Arc::new(
@@ -64,9 +67,6 @@ fn only_get<S: Clone + Send + Sync + 'static>(route: MethodRouter<S>) -> MethodR
         error_body::answer(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
     })
 }
-
-/// The prefix of the page's files.
-const FILES: &str = "/swagger-ui/";
 
 /// One of Swagger UI's files, by its name under [`FILES`]: the path as
 /// sent, not percent-decoded (no file's name needs decoding, and a name
