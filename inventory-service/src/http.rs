@@ -1,18 +1,21 @@
-//! REST on 8081: the original `GET /inventory/products`, plus `/health` and
-//! this API's OpenAPI document (`/openapi.json`, `/v3/api-docs`).
+//! REST on 8081: the original `GET /inventory/products`, plus `/health`,
+//! this API's OpenAPI document (`/openapi.json`, `/v3/api-docs`) and Swagger
+//! UI showing it (`/swagger-ui/index.html`).
 
 mod docs;
 
-use axum::{Extension, Json, Router, extract::State, http::StatusCode, response::IntoResponse};
+use axum::{
+    Extension, Json, Router,
+    extract::State,
+    http::StatusCode,
+    middleware,
+    response::{IntoResponse, Response},
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::{
-    domain::Product,
-    error::{ErrorBody, Result},
-    store::Store,
-};
+use crate::{domain::Product, error::Result, store::Store};
 
 /// Every REST route, each registered with its OpenAPI description (its
 /// handler's `#[utoipa::path]`): the one list of routes, so none can be
@@ -28,7 +31,8 @@ fn routes() -> OpenApiRouter<Store> {
 /// Routes without a span of their own: the probe and the document.
 const UNTRACED: support::telemetry::http::Untraced = &["/health", "/openapi.json", "/v3/api-docs"];
 
-/// The REST routes, and JSON errors for unknown paths and methods.
+/// The REST routes, Swagger UI, and JSON errors (Spring's body) for
+/// unknown paths and methods.
 pub(crate) fn router(store: Store) -> Router {
     let (routes, mut doc) = routes().split_for_parts();
     support::telemetry::http::document(&mut doc, UNTRACED);
@@ -42,7 +46,12 @@ pub(crate) fn router(store: Store) -> Router {
                 .layer(support::telemetry::http::TraceLayer::new(UNTRACED))
                 .layer(Extension(docs::Document::new(&doc))),
         )
+        // Swagger UI: outside the document and the spans (springdoc leaves
+        // it out of the document too).
+        .merge(support::swagger_ui::routes())
         .fallback(not_found)
+        // Outermost: every JSON error gets Spring's fields.
+        .layer(middleware::from_fn(support::error_body::complete))
         .with_state(store)
 }
 
@@ -104,13 +113,10 @@ async fn health(State(store): State<Store>) -> impl IntoResponse {
     (code, Json(body))
 }
 
-async fn not_found() -> impl IntoResponse {
-    (StatusCode::NOT_FOUND, ErrorBody::json("Not found"))
+async fn not_found() -> Response {
+    support::error_body::answer(StatusCode::NOT_FOUND, "Not found")
 }
 
-async fn method_not_allowed() -> impl IntoResponse {
-    (
-        StatusCode::METHOD_NOT_ALLOWED,
-        ErrorBody::json("Method not allowed"),
-    )
+async fn method_not_allowed() -> Response {
+    support::error_body::answer(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
 }

@@ -85,8 +85,10 @@ fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// REST routes with CORS, a trace span per request and request metrics,
-/// the page's files for every other path, and JSON errors for unknown
-/// routes and methods.
+/// Swagger UI, the page's files for every other path, and JSON errors for
+/// unknown routes and methods (completed into Spring's error body by
+/// `support::error_body::complete`, which `lib.rs` puts around this router
+/// and `/ws-orders`).
 pub(crate) fn router(state: AppState, origins: AllowedOrigins, frontend_dir: &Path) -> Router {
     let page = page::Page::new(frontend_dir);
     let (routes, mut doc) = routes().split_for_parts();
@@ -104,6 +106,9 @@ pub(crate) fn router(state: AppState, origins: AllowedOrigins, frontend_dir: &Pa
                 .layer(cross_site::cors(origins.clone()))
                 .layer(Extension(docs::Document::new(&doc))),
         )
+        // Swagger UI: outside the document, the spans and CORS (springdoc
+        // leaves it out of the document too).
+        .merge(support::swagger_ui::routes())
         .fallback(any(move |request: Request| page.clone().serve(request)))
         .layer(
             ServiceBuilder::new()

@@ -198,7 +198,11 @@ impl Server {
             products: products.clone(),
             metrics,
         };
-        let app = api::router(state, origins, &config.frontend_dir).merge(live);
+        // Outermost, so every JSON error (the live transport's too) gets
+        // Spring's fields.
+        let app = api::router(state, origins, &config.frontend_dir)
+            .merge(live)
+            .layer(axum::middleware::from_fn(support::error_body::complete));
         let limits = support::http::HttpLimits {
             max_http_connections: max_http,
             ..config.http.clone()

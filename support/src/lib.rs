@@ -5,14 +5,16 @@
 //! running and stopping their tasks, waiting for a shutdown signal, gathering
 //! concurrent calls into batches, sharing connection budgets fairly between
 //! clients (`budget`), serving HTTP and gRPC (with health and reflection)
-//! under those limits, the memory allocator, and building a configuration
-//! at its defaults for tests.
+//! under those limits, the memory allocator, Spring's JSON error body
+//! (`error_body`) and Swagger UI (`swagger_ui`), and building a
+//! configuration at its defaults for tests.
 
 pub mod allocator;
 pub mod batch;
 pub mod budget;
 pub mod config;
 pub mod db;
+pub mod error_body;
 pub mod event_log;
 pub mod failure_log;
 pub mod grpc;
@@ -20,6 +22,7 @@ pub mod http;
 pub mod openapi;
 pub mod service;
 pub mod shutdown;
+pub mod swagger_ui;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;

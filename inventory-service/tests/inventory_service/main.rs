@@ -14,4 +14,5 @@ mod grpc_limits;
 mod grpcurl;
 mod openapi;
 mod outage;
+mod swagger_ui;
 mod watch;

@@ -23,5 +23,6 @@ mod openapi;
 mod otlp;
 mod reconciler;
 mod rest_api;
+mod swagger_ui;
 mod trace_context;
 mod trace_state;
