@@ -20,6 +20,7 @@
 //! OpenAPI document and untraced routes.
 
 mod disk;
+mod docs;
 mod info;
 mod readiness;
 mod status;
@@ -38,7 +39,7 @@ pub use info::{GIT_COMMIT, Info};
 pub use readiness::{PROBE_INTERVAL, PROBE_TIMEOUT, Readiness, State as ReadinessInputs};
 pub use status::{Component, Group, Health, Status};
 
-use crate::{db::Db, service::Running};
+use crate::db::Db;
 
 /// The paths served here, for the services' lists of untraced routes.
 pub const PATHS: [&str; 4] = [
@@ -73,12 +74,18 @@ impl std::fmt::Debug for Actuator {
 }
 
 impl Actuator {
-    /// The actuator of the service `running`, described by `info`, with
-    /// the service's own `components` beside the shared ones.
-    pub fn new(running: &Running, info: Info, components: Vec<(&'static str, Check)>) -> Self {
+    /// The actuator of a service using `db`, with `readiness` (its
+    /// `Running::readiness`), described by `info`, with the service's own
+    /// `components` beside the shared ones.
+    pub fn new(
+        db: Db,
+        readiness: Readiness,
+        info: Info,
+        components: Vec<(&'static str, Check)>,
+    ) -> Self {
         Self(Arc::new(Inner {
-            db: running.db().clone(),
-            readiness: running.readiness(),
+            db,
+            readiness,
             info,
             components,
         }))
@@ -148,6 +155,32 @@ impl Actuator {
     }
 }
 
+/// `url` without its user and password (`http://user:secret@host:9091/x`
+/// → `http://host:9091/x`), for health details: a URL's credentials are
+/// no one's business. `invalid URL` when it does not parse.
+pub fn without_credentials(url: &str) -> String {
+    let Ok(uri) = url.parse::<http::Uri>() else {
+        return "invalid URL".to_owned();
+    };
+    let mut shown = String::new();
+    if let Some(scheme) = uri.scheme_str() {
+        shown.push_str(scheme);
+        shown.push_str("://");
+    }
+    if let Some(authority) = uri.authority() {
+        shown.push_str(authority.host());
+        if let Some(port) = authority.port_u16() {
+            shown.push_str(&format!(":{port}"));
+        }
+    }
+    if let Some(path) = uri.path_and_query()
+        && path.as_str() != "/"
+    {
+        shown.push_str(path.path());
+    }
+    shown
+}
+
 /// The actuator's routes, each with its OpenAPI description (tag
 /// `actuator`), for a router whose state gives an [`Actuator`].
 pub fn routes<S>() -> OpenApiRouter<S>
@@ -173,7 +206,7 @@ where
         theirs (DOWN > OUT_OF_SERVICE > UP > UNKNOWN).",
     responses(
         (status = 200, description = "Every component is `UP`.", body = Health),
-        (status = 503, description = "A component is `DOWN` or `OUT_OF_SERVICE`.", body = Health),
+        (status = 503, response = inline(docs::HealthDown)),
     )
 )]
 async fn health(State(actuator): State<Actuator>) -> Health {
@@ -186,6 +219,7 @@ async fn health(State(actuator): State<Actuator>) -> Health {
     summary = "Liveness: the process answers (for restart decisions)",
     responses(
         (status = 200, description = "`UP`.", body = Group),
+        (status = 503, response = inline(docs::Busy)),
     )
 )]
 async fn liveness() -> Group {
@@ -201,7 +235,7 @@ async fn liveness() -> Group {
         probed every second.",
     responses(
         (status = 200, description = "`UP`.", body = Group),
-        (status = 503, description = "`DOWN` or `OUT_OF_SERVICE`.", body = Group),
+        (status = 503, response = inline(docs::NotReady)),
     )
 )]
 async fn readiness(State(actuator): State<Actuator>) -> Group {
@@ -216,6 +250,7 @@ async fn readiness(State(actuator): State<Actuator>) -> Group {
     summary = "Build and runtime information (Spring Boot Actuator)",
     responses(
         (status = 200, description = "Name, version, build time, git commit, database kind.", body = Info),
+        (status = 503, response = inline(docs::Busy)),
     )
 )]
 async fn info(State(actuator): State<Actuator>) -> Json<Info> {

@@ -44,11 +44,6 @@ impl Running {
         }
     }
 
-    /// The service's database.
-    pub(crate) fn db(&self) -> &Db {
-        &self.db
-    }
-
     /// Whether the service should get new work: what
     /// `/actuator/health/readiness` and the gRPC health service report.
     pub fn readiness(&self) -> Readiness {

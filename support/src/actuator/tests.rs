@@ -37,6 +37,21 @@ pub(crate) async fn poll(what: &str, mut condition: impl AsyncFnMut() -> bool) {
 }
 
 #[test]
+fn urls_are_shown_without_credentials() {
+    use super::without_credentials as shown;
+    assert_eq!(
+        shown("http://user:secret@inventory:9091"),
+        "http://inventory:9091"
+    );
+    assert_eq!(shown("http://127.0.0.1:9091/"), "http://127.0.0.1:9091");
+    assert_eq!(
+        shown("postgres://u:p@db:5432/orders?password=p"),
+        "postgres://db:5432/orders"
+    );
+    assert_eq!(shown("not a url"), "invalid URL");
+}
+
+#[test]
 fn aggregates_in_spring_s_order() {
     use Status::*;
     assert_eq!(Status::aggregate([]), Unknown);
@@ -56,12 +71,14 @@ fn aggregates_in_spring_s_order() {
 #[tokio::test]
 async fn health_has_spring_s_components_and_the_service_s_own() {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let running = Running::new(sqlite(&dir).await);
+    let db = sqlite(&dir).await;
+    let running = Running::new(db.clone());
     let down: super::Check = std::sync::Arc::new(|| {
         Box::pin(async { Component::status(Status::Down).with("why", "a test") })
     });
     let actuator = Actuator::new(
-        &running,
+        db,
+        running.readiness(),
         Info::new("svc", "1.2.3", "sqlite"),
         vec![("other", down)],
     );
