@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 /// A health status, as Spring Boot names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[schema(as = ActuatorHealthStatus)]
 pub enum Status {
     /// Works.
     Up,
@@ -64,6 +65,7 @@ impl Status {
 
 /// One component of `/actuator/health`: its status and what it saw.
 #[derive(Clone, Debug, Serialize, ToSchema)]
+#[schema(as = ActuatorComponent)]
 pub struct Component {
     /// The component's status.
     pub status: Status,
