@@ -1,9 +1,9 @@
-//! PostgreSQL stopped under an idle inventory-service: readiness (REST and
-//! the gRPC health service, overall and `InventoryService`) goes DOWN /
-//! NOT_SERVING, though no request fails to tell it, and comes back by
-//! itself once the database does.
+//! PostgreSQL stopped under an idle inventory-service: readiness (REST,
+//! the gRPC health service overall and `InventoryService`, the
+//! `healthcheck` subcommand) goes DOWN / NOT_SERVING, though no request
+//! fails to tell it, and comes back by itself once the database does.
 
-use std::time::Duration;
+use std::{process::ExitCode, time::Duration};
 
 use inventory_service::{Config, Server};
 use serde_json::{Value, json};
@@ -62,10 +62,14 @@ async fn readiness_follows_the_database_away_and_back() {
     reports(&http, &base, &health, true).await;
     pg.stop().await;
     reports(&http, &base, &health, false).await;
+    // The compose file's health check (the `healthcheck` subcommand) too.
+    let healthcheck = async || inventory_service::healthcheck(server.grpc_addr.port()).await;
+    assert_eq!(healthcheck().await, ExitCode::FAILURE);
     let (status, whole) = rest(&http, &format!("{base}/actuator/health")).await;
     assert_eq!(status, 503);
     assert_eq!(whole["components"]["db"]["status"], "DOWN", "{whole}");
     pg.start().await;
     reports(&http, &base, &health, true).await;
+    assert_eq!(healthcheck().await, ExitCode::SUCCESS);
     server.stop().await.unwrap();
 }

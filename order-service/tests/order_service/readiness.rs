@@ -1,9 +1,10 @@
 //! order-service's database (PostgreSQL) stopped while the service is
-//! idle: readiness (`/actuator/health/readiness` and the gRPC health
-//! service, overall and `OrderService`) goes DOWN / NOT_SERVING, though no
-//! request fails to tell it, and comes back by itself with the database.
+//! idle: readiness (`/actuator/health/readiness`, the gRPC health service
+//! overall and `OrderService`, the `healthcheck` subcommand) goes DOWN /
+//! NOT_SERVING, though no request fails to tell it, and comes back by
+//! itself with the database.
 
-use std::time::Duration;
+use std::{process::ExitCode, time::Duration};
 
 use serde_json::{Value, json};
 use support::testing::{Backend, PrivatePostgres, TestDatabase, wait_until};
@@ -64,6 +65,9 @@ async fn readiness_follows_the_database_away_and_back() {
     reports(&http, &base, &health, true).await;
     pg.stop().await;
     reports(&http, &base, &health, false).await;
+    // The compose file's health check (the `healthcheck` subcommand) too.
+    let healthcheck = async || order_service::healthcheck(orders.http_addr.port()).await;
+    assert_eq!(healthcheck().await, ExitCode::FAILURE);
     // The whole says why: the database, not inventory.
     let (status, whole) = rest(&http, &format!("{base}/actuator/health")).await;
     assert_eq!(status, 503);
@@ -71,6 +75,7 @@ async fn readiness_follows_the_database_away_and_back() {
     assert_eq!(whole["components"]["inventory"]["status"], "UP", "{whole}");
     pg.start().await;
     reports(&http, &base, &health, true).await;
+    assert_eq!(healthcheck().await, ExitCode::SUCCESS);
     orders.stop().await.unwrap();
     inventory.stop().await.unwrap();
     inventory_db.cleanup().await;
