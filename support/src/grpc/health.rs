@@ -23,12 +23,15 @@ pub(super) async fn follow<S: NamedService>(
     async move {
         loop {
             tokio::select! {
-                () = stop.cancelled() => return,
+                // A change first: NOT_SERVING when draining begins is
+                // published even if shutdown follows at once.
+                biased;
                 changed = readiness.changed() => {
                     if changed.is_err() {
                         return;
                     }
                 }
+                () = stop.cancelled() => return,
             }
             let now = readiness.borrow_and_update().status();
             set::<S>(&reporter, now).await;
