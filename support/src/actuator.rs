@@ -121,6 +121,8 @@ impl Actuator {
             } else {
                 dir
             };
+            // One statvfs, answered from the kernel's copy of the file
+            // system's counters: not worth a blocking thread.
             components.insert("diskSpace".to_owned(), disk_space(dir));
         }
         for ((name, _), component) in inner.components.iter().zip(extra) {
