@@ -1,17 +1,21 @@
 //! REST on 8081: the original `GET /inventory/products`, plus `/health`,
-//! this API's OpenAPI document (`/openapi.json`, `/v3/api-docs`) and Swagger
-//! UI showing it (`/swagger-ui/index.html`).
+//! `/health/live` and `/health/ready` (`probes`), Spring Boot Actuator's
+//! `/actuator/health…` and `/actuator/info` (`support::actuator`), this
+//! API's OpenAPI document (`/openapi.json`, `/v3/api-docs`) and Swagger UI
+//! showing it (`/swagger-ui/index.html`).
 
 mod docs;
+mod probes;
 
 use axum::{
     Extension, Json, Router,
-    extract::State,
+    extract::{FromRef, State},
     http::StatusCode,
     middleware,
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
+use support::actuator::Actuator;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -20,20 +24,42 @@ use crate::{domain::Product, error::Result, store::Store};
 /// Every REST route, each registered with its OpenAPI description (its
 /// handler's `#[utoipa::path]`): the one list of routes, so none can be
 /// served undocumented.
-fn routes() -> OpenApiRouter<Store> {
+fn routes() -> OpenApiRouter<HttpState> {
     OpenApiRouter::with_openapi(docs::base())
         .routes(routes!(products))
         .routes(routes!(health))
+        .routes(routes!(probes::live))
+        .routes(routes!(probes::ready))
+        .merge(support::actuator::routes())
         .routes(routes!(docs::openapi))
         .routes(routes!(docs::api_docs))
 }
 
-/// Routes without a span of their own: the probe and the document.
-const UNTRACED: support::telemetry::http::Untraced = &["/health", "/openapi.json", "/v3/api-docs"];
+/// Routes without a span of their own: the probes and the document.
+const UNTRACED: support::telemetry::http::Untraced = &[
+    "/health",
+    "/health/live",
+    "/health/ready",
+    "/actuator/health",
+    "/actuator/health/liveness",
+    "/actuator/health/readiness",
+    "/actuator/info",
+    "/openapi.json",
+    "/v3/api-docs",
+];
+
+/// What the REST handlers reach.
+#[derive(Clone, Debug, FromRef)]
+struct HttpState {
+    /// Products and the database.
+    store: Store,
+    /// Health and info.
+    actuator: Actuator,
+}
 
 /// The REST routes, Swagger UI, and JSON errors (Spring's body) for
 /// unknown paths and methods.
-pub(crate) fn router(store: Store) -> Router {
+pub(crate) fn router(store: Store, actuator: Actuator) -> Router {
     let (routes, mut doc) = routes().split_for_parts();
     support::telemetry::http::document(&mut doc, UNTRACED);
     routes
@@ -52,7 +78,7 @@ pub(crate) fn router(store: Store) -> Router {
         .fallback(not_found)
         // Outermost: every JSON error gets Spring's fields.
         .layer(middleware::from_fn(support::error_body::complete))
-        .with_state(store)
+        .with_state(HttpState { store, actuator })
 }
 
 /// `[{"id":1,"name":"Laptop","stockQuantity":10}, …]`, the original shape.
@@ -79,10 +105,17 @@ enum HealthState {
     Down,
 }
 
+impl HealthState {
+    fn from(ok: bool) -> Self {
+        if ok { Self::Up } else { Self::Down }
+    }
+}
+
 /// The service and its database.
 #[derive(Debug, Serialize, ToSchema)]
 struct Health {
-    /// The service as a whole: its database's state.
+    /// The service as a whole: its database's state (on `/health/ready`,
+    /// `DOWN` while the service is stopping too).
     status: HealthState,
     /// The inventory database.
     database: HealthState,

@@ -5,6 +5,7 @@
 // Test helpers unwrap: a panic is a failed test with its backtrace.
 #![allow(clippy::unwrap_used)]
 
+mod actuator;
 mod auth;
 mod batch;
 mod common;
@@ -14,5 +15,6 @@ mod grpc_limits;
 mod grpcurl;
 mod openapi;
 mod outage;
+mod readiness;
 mod swagger_ui;
 mod watch;
