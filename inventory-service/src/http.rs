@@ -1,8 +1,9 @@
 //! REST on 8081: the original `GET /inventory/products`, plus `/health`,
 //! `/health/live` and `/health/ready` (`probes`), Spring Boot Actuator's
-//! `/actuator/health…` and `/actuator/info` (`support::actuator`), this
-//! API's OpenAPI document (`/openapi.json`, `/v3/api-docs`) and Swagger UI
-//! showing it (`/swagger-ui/index.html`).
+//! `/actuator/health…` and `/actuator/info` (`support::actuator`), the
+//! metrics (`/metrics`, `/actuator/prometheus`), this API's OpenAPI document
+//! (`/openapi.json`, `/v3/api-docs`) and Swagger UI showing it
+//! (`/swagger-ui/index.html`).
 
 mod docs;
 mod probes;
@@ -10,12 +11,13 @@ mod probes;
 use axum::{
     Extension, Json, Router,
     extract::{FromRef, State},
-    http::StatusCode,
+    http::{HeaderMap, StatusCode},
     middleware,
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
 use support::actuator::Actuator;
+use support::metrics::Metrics;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -31,11 +33,14 @@ fn routes() -> OpenApiRouter<HttpState> {
         .routes(routes!(probes::live))
         .routes(routes!(probes::ready))
         .merge(support::actuator::routes())
+        .routes(routes!(metrics))
+        .routes(routes!(prometheus))
         .routes(routes!(docs::openapi))
         .routes(routes!(docs::api_docs))
 }
 
-/// Routes without a span of their own: the probes and the document.
+/// Routes without a span of their own: the probes, the scrapes and the
+/// document.
 const UNTRACED: support::telemetry::http::Untraced = &[
     "/health",
     "/health/live",
@@ -44,6 +49,8 @@ const UNTRACED: support::telemetry::http::Untraced = &[
     "/actuator/health/liveness",
     "/actuator/health/readiness",
     "/actuator/info",
+    "/metrics",
+    "/actuator/prometheus",
     "/openapi.json",
     "/v3/api-docs",
 ];
@@ -57,9 +64,9 @@ struct HttpState {
     actuator: Actuator,
 }
 
-/// The REST routes, Swagger UI, and JSON errors (Spring's body) for
-/// unknown paths and methods.
-pub(crate) fn router(store: Store, actuator: Actuator) -> Router {
+/// The REST routes with request metrics, Swagger UI, and JSON errors
+/// (Spring's body) for unknown paths and methods.
+pub(crate) fn router(store: Store, actuator: Actuator, metrics: Metrics) -> Router {
     let (routes, mut doc) = routes().split_for_parts();
     support::telemetry::http::document(&mut doc, UNTRACED);
     routes
@@ -70,14 +77,20 @@ pub(crate) fn router(store: Store, actuator: Actuator) -> Router {
                 // A span per request (continuing the caller's trace), not
                 // per probe or fetch of the document.
                 .layer(support::telemetry::http::TraceLayer::new(UNTRACED))
-                .layer(Extension(docs::Document::new(&doc))),
+                .layer(Extension(docs::Document::new(&doc)))
+                .layer(Extension(metrics.clone())),
         )
         // Swagger UI: outside the document and the spans (springdoc leaves
         // it out of the document too).
         .merge(support::swagger_ui::routes())
         .fallback(not_found)
-        // Outermost: every JSON error gets Spring's fields.
+        // Every JSON error gets Spring's fields.
         .layer(middleware::from_fn(support::error_body::complete))
+        // Outermost: every request is counted, whatever answered it.
+        .layer(middleware::from_fn_with_state(
+            metrics,
+            support::metrics::http::track,
+        ))
         .with_state(HttpState { store, actuator })
 }
 
@@ -144,6 +157,43 @@ async fn health(State(store): State<Store>) -> impl IntoResponse {
         database: state,
     };
     (code, Json(body))
+}
+
+/// The responses of a scrape, as both paths document them.
+const SCRAPED: &str = "Every metric: OpenMetrics 1.0.0 text (`application/openmetrics-text; \
+    version=1.0.0; charset=utf-8`) when `Accept` prefers `application/openmetrics-text`, else \
+    the Prometheus text format 0.0.4 (`text/plain; version=0.0.4; charset=utf-8`).";
+
+/// Every metric, in the format `Accept` prefers.
+#[utoipa::path(
+    get, path = "/metrics", tag = "health", operation_id = "metrics",
+    summary = "Prometheus metrics",
+    responses(
+        (status = 200, description = SCRAPED, content(
+            (String = "text/plain"),
+            (String = "application/openmetrics-text"),
+        )),
+        (status = 503, response = docs::Unavailable),
+    )
+)]
+async fn metrics(Extension(metrics): Extension<Metrics>, headers: HeaderMap) -> Response {
+    metrics.scrape(&headers).await
+}
+
+/// `/metrics` where Spring Boot Actuator serves it.
+#[utoipa::path(
+    get, path = "/actuator/prometheus", tag = "health", operation_id = "prometheus",
+    summary = "Prometheus metrics (Spring Boot Actuator's path)",
+    responses(
+        (status = 200, description = SCRAPED, content(
+            (String = "text/plain"),
+            (String = "application/openmetrics-text"),
+        )),
+        (status = 503, response = docs::Unavailable),
+    )
+)]
+async fn prometheus(Extension(metrics): Extension<Metrics>, headers: HeaderMap) -> Response {
+    metrics.scrape(&headers).await
 }
 
 async fn not_found() -> Response {

@@ -43,6 +43,7 @@ mod domain;
 mod error;
 mod grpc;
 mod http;
+mod metrics;
 mod retention;
 mod store;
 mod watch;
@@ -128,6 +129,7 @@ impl Server {
             .await
             .context("listening for stock events")?;
         let store = store::Store::new(db.clone(), committed.clone());
+        let metrics = metrics::Metrics::new(&db, store.clone());
         let watchers = support::budget::Budget::new(
             config.max_watch_streams,
             config.max_watch_streams_per_client,
@@ -140,7 +142,8 @@ impl Server {
             config.events.clone(),
             shutdown.clone(),
         ));
-        let inventory = grpc::Inventory::new(store.clone(), watch, shutdown.clone());
+        let inventory =
+            grpc::Inventory::new(store.clone(), watch, shutdown.clone(), metrics.clone());
         // The one place the token is required: around the whole service,
         // keyed by method (see `auth`). Health and reflection, beside it
         // on the port, stay open.
@@ -164,6 +167,7 @@ impl Server {
             inventory,
             proto::INVENTORY_DESCRIPTOR_SET,
             (&config.http, &grpc),
+            metrics.shared(),
         )
         .await?;
         if let Some(retention) = config.reservation_retention() {
@@ -180,7 +184,7 @@ impl Server {
             ),
             Vec::new(),
         );
-        let app = http::router(store, actuator);
+        let app = http::router(store, actuator, metrics.shared().clone());
         let limits = support::http::HttpLimits {
             max_http_connections: max_http,
             ..config.http.clone()

@@ -16,13 +16,12 @@ mod schema;
 
 pub(crate) use health::inventory_component;
 
-use std::{path::Path, time::Instant};
+use std::path::Path;
 
 use axum::{
     Extension, Router,
-    extract::{FromRef, MatchedPath, Request, State},
-    http::Method,
-    middleware::{self, Next},
+    extract::{FromRef, Request},
+    middleware,
     response::{IntoResponse, Response},
     routing::any,
 };
@@ -53,6 +52,7 @@ const UNTRACED: trace::Untraced = &[
     "/actuator/health/readiness",
     "/actuator/info",
     "/metrics",
+    "/actuator/prometheus",
     "/openapi.json",
     "/v3/api-docs",
 ];
@@ -95,6 +95,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(health::ready))
         .routes(routes!(health::metrics))
         .merge(support::actuator::routes())
+        .routes(routes!(health::prometheus))
         .routes(routes!(docs::openapi))
         .routes(routes!(docs::api_docs))
 }
@@ -127,46 +128,13 @@ pub(crate) fn router(state: AppState, origins: AllowedOrigins, frontend_dir: &Pa
         .fallback(any(move |request: Request| page.clone().serve(request)))
         .layer(
             ServiceBuilder::new()
-                .layer(middleware::from_fn_with_state(state.metrics.clone(), track))
+                .layer(middleware::from_fn_with_state(
+                    state.metrics.shared().clone(),
+                    support::metrics::http::track,
+                ))
                 .layer(middleware::from_fn_with_state(origins, cross_site::guard)),
         )
         .with_state(state)
-}
-
-/// Records every request's route template, status and latency. Labels
-/// come from closed sets: the standard methods or `other`, the matched
-/// route template or `other`, so no request can add a time series.
-async fn track(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = method_label(request.method());
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "other".to_owned(), |p| p.as_str().to_owned());
-    let response = next.run(request).await;
-    metrics.http_request(
-        method,
-        &route,
-        response.status().as_u16(),
-        started.elapsed(),
-    );
-    response
-}
-
-/// The method as a label: one of the nine standard methods, else `other`.
-fn method_label(method: &Method) -> &'static str {
-    match *method {
-        Method::GET => "GET",
-        Method::HEAD => "HEAD",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::CONNECT => "CONNECT",
-        Method::OPTIONS => "OPTIONS",
-        Method::TRACE => "TRACE",
-        Method::PATCH => "PATCH",
-        _ => "other",
-    }
 }
 
 async fn method_not_allowed() -> Response {

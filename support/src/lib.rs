@@ -6,9 +6,10 @@
 //! concurrent calls into batches, sharing connection budgets fairly between
 //! clients (`budget`), serving HTTP and gRPC (with health and reflection)
 //! under those limits, Spring Boot Actuator's health and info (`actuator`),
-//! the memory allocator, Spring's JSON error body (`error_body`) and
-//! Swagger UI (`swagger_ui`), and building a configuration at its defaults
-//! for tests.
+//! the metrics both serve (`metrics`: HTTP, gRPC, process, database, event
+//! logs; scraped in either text format), the memory allocator, Spring's
+//! JSON error body (`error_body`) and Swagger UI (`swagger_ui`), and
+//! building a configuration at its defaults for tests.
 
 pub mod actuator;
 pub mod allocator;
@@ -21,6 +22,7 @@ pub mod event_log;
 pub mod failure_log;
 pub mod grpc;
 pub mod http;
+pub mod metrics;
 pub mod openapi;
 pub mod service;
 pub mod shutdown;

@@ -1,6 +1,8 @@
 //! Test helpers: a fresh, empty database per test on either backend, a
 //! WebSocket/STOMP client ([`ws`]), an OTLP trace receiver ([`otlp`]), a
-//! capture of this process's log lines, and a check of Spring's error body.
+//! reader of metrics bodies that holds each to its format ([`metrics`]),
+//! a capture of this process's log lines, and a check of Spring's error
+//! body.
 //!
 //! SQLite tests get a file in a temporary directory. PostgreSQL tests need
 //! `TEST_DATABASE_URL` (a server URL whose user may create databases;
@@ -22,6 +24,7 @@ use sqlx::{Connection, Executor, PgConnection};
 
 mod error_events;
 mod logs;
+pub mod metrics;
 pub mod otlp;
 mod private_postgres;
 mod raw_http;

@@ -11,7 +11,7 @@ use support::testing::Backend;
 use crate::common::TestInventory;
 
 /// Every REST route; each serves GET only.
-const ROUTES: [&str; 10] = [
+const ROUTES: [&str; 12] = [
     "/inventory/products",
     "/health",
     "/health/live",
@@ -20,6 +20,8 @@ const ROUTES: [&str; 10] = [
     "/actuator/health/liveness",
     "/actuator/health/readiness",
     "/actuator/info",
+    "/metrics",
+    "/actuator/prometheus",
     "/openapi.json",
     "/v3/api-docs",
 ];

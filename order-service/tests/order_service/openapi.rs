@@ -15,7 +15,7 @@ use crate::common::{
 };
 
 /// Every REST route and its methods; `{id}` is requested as 1.
-const ROUTES: [(&str, &[&str]); 14] = [
+const ROUTES: [(&str, &[&str]); 15] = [
     ("/orders", &["get", "post"]),
     ("/orders/{id}", &["get"]),
     ("/orders/{id}/cancel", &["post"]),
@@ -28,6 +28,7 @@ const ROUTES: [(&str, &[&str]); 14] = [
     ("/actuator/health/readiness", &["get"]),
     ("/actuator/info", &["get"]),
     ("/metrics", &["get"]),
+    ("/actuator/prometheus", &["get"]),
     ("/openapi.json", &["get"]),
     ("/v3/api-docs", &["get"]),
 ];
