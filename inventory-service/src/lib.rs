@@ -115,7 +115,7 @@ impl Server {
         let http_addr = http_listener.local_addr()?;
         let grpc_addr = grpc_listener.local_addr()?;
 
-        let mut running = Running::new(db.clone());
+        let mut running = Running::new(db.clone(), config.shutdown.clone());
         let shutdown = running.shutdown();
         let auth = auth::Auth::new(config.inventory_token.as_deref());
         let token_required = auth.is_required();
@@ -167,7 +167,7 @@ impl Server {
         if let Some(retention) = config.reservation_retention() {
             running.spawn_background(retention::run(store.clone(), retention, shutdown.clone()));
         }
-        let stop = shutdown.clone();
+        let stop = running.stopping();
         let app = http::router(store);
         let limits = support::http::HttpLimits {
             max_http_connections: max_http,
@@ -204,8 +204,15 @@ impl Server {
         })
     }
 
-    /// Stops accepting, lets in-flight requests finish (up to a timeout),
-    /// then closes the database.
+    /// Begins stopping without waiting (readiness down, serving on): see
+    /// `support::service::Running::drain`.
+    pub fn drain(&mut self) {
+        self.running.drain();
+    }
+
+    /// Drains for `SHUTDOWN_DELAY_MS`, stops accepting, lets in-flight
+    /// requests finish (up to `SHUTDOWN_TIMEOUT_MS`), then closes the
+    /// database.
     pub async fn stop(self) -> anyhow::Result<()> {
         self.running.stop().await
     }
