@@ -114,7 +114,7 @@ pub struct Connection {
 pub(crate) const RESTART_CODE: u16 = 1012;
 
 /// The reason sent with [`RESTART_CODE`].
-pub(crate) const RESTART_REASON: &str = "Server restarting: reconnect";
+pub(crate) const RESTART_REASON: &str = "Server restarting, please reconnect";
 
 /// How long a handler has, once the service stops, to queue its goodbye
 /// and end before the transport closes the connection regardless: the

@@ -89,7 +89,7 @@ impl Default for StompConfig {
 }
 
 /// The ERROR frame's `message` when the service stops.
-const RESTARTING: &str = "Server restarting: reconnect";
+const RESTARTING: &str = "Server restarting, please reconnect";
 
 /// Its body.
 const RESTARTING_DETAIL: &str = "This server is shutting down. Reconnect (another server, or this \

@@ -23,5 +23,6 @@ mod openapi;
 mod otlp;
 mod reconciler;
 mod rest_api;
+mod shutdown;
 mod trace_context;
 mod trace_state;

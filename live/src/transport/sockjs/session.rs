@@ -69,6 +69,9 @@ pub(super) struct Session {
     /// Cancelled when the handler's queue passed its byte budget: the
     /// session is then closed.
     overflowed: CancellationToken,
+    /// The service's shutdown: a handler that ends after it closes the
+    /// session with the restart frame, not the usual one.
+    stopping: CancellationToken,
 }
 
 struct State {
@@ -79,9 +82,6 @@ struct State {
     receiving: bool,
     /// The close frame later requests get, once closed.
     close_frame: Option<&'static str>,
-    /// The close frame when the handler ends: the restart frame once the
-    /// service stops.
-    goodbye: &'static str,
     idle_since: Instant,
 }
 
@@ -132,12 +132,12 @@ impl Sessions {
                 to_app: Some(to_app),
                 receiving: true,
                 close_frame: None,
-                goodbye: frames::GO_AWAY,
                 idle_since: Instant::now(),
             }),
             detached: Notify::new(),
             closed: CancellationToken::new(),
             overflowed: from_app.overflow(),
+            stopping: shared.shutdown.clone(),
         });
         sessions.insert(id.to_owned(), session.clone());
         shared.spawn_handler(Connection {
@@ -197,7 +197,6 @@ async fn reap(
             () = &mut detached => {}
             () = session.closed.cancelled() => {}
             () = shared.shutdown.cancelled(), if goodbye_by.is_none() => {
-                lock(&session.state).goodbye = frames::RESTART;
                 goodbye_by = Some(Instant::now() + SHUTDOWN_GOODBYE);
             }
             () = sleep_until(goodbye_by.unwrap_or_else(Instant::now)), if goodbye_by.is_some() => {
@@ -229,6 +228,15 @@ impl Session {
             state.from_app = None;
         }
         self.closed.cancel();
+    }
+
+    /// The close frame for a handler that ended.
+    fn goodbye(&self) -> &'static str {
+        if self.stopping.is_cancelled() {
+            frames::RESTART
+        } else {
+            frames::GO_AWAY
+        }
     }
 
     fn close_if_idle(&self, delay: Duration) {
@@ -289,8 +297,7 @@ impl Lease {
                 // The handler dropped its sender and everything it sent
                 // has been delivered: the session is over.
                 None => {
-                    let goodbye = lock(&self.session.state).goodbye;
-                    self.session.close(goodbye);
+                    self.session.close(self.session.goodbye());
                     Next::Closed(self.close_frame())
                 }
             },
