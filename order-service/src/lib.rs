@@ -157,10 +157,9 @@ impl Server {
             stock: products.clone(),
         }));
         let flow = flow::Flow::new(
-            store.clone(),
-            inventory.clone(),
-            metrics.clone(),
+            (store.clone(), inventory.clone(), metrics.clone()),
             config.reserve_timeout(),
+            running.tracker(),
         );
 
         // Every connection is a descriptor: the caps must fit the limit.

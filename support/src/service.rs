@@ -11,7 +11,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::db::Db;
 
@@ -63,6 +63,8 @@ pub struct Stopping {
 pub struct Running {
     stopping: Stopping,
     tasks: JoinSet<anyhow::Result<()>>,
+    /// Work that outlives the request that began it.
+    detached: TaskTracker,
     db: Db,
     settings: ShutdownSettings,
     /// When draining began, once it has.
@@ -79,6 +81,7 @@ impl Running {
                 shutdown: CancellationToken::new(),
             },
             tasks: JoinSet::new(),
+            detached: TaskTracker::new(),
             db,
             settings,
             draining_since: None,
@@ -110,6 +113,13 @@ impl Running {
     /// Adds a server or background task.
     pub fn spawn(&mut self, task: impl Future<Output = anyhow::Result<()>> + Send + 'static) {
         self.tasks.spawn(task);
+    }
+
+    /// Where work that outlives the request that began it runs (a batch
+    /// its caller left, a release after a rejection): stopping waits for
+    /// it, once the servers have ended, before the database closes.
+    pub fn tracker(&self) -> TaskTracker {
+        self.detached.clone()
     }
 
     /// Runs background work (a relay, a sweeper) until it ends at shutdown:
@@ -155,6 +165,9 @@ impl Running {
             while let Some(joined) = self.tasks.join_next().await {
                 joined??;
             }
+            // No request is left to start more.
+            self.detached.close();
+            self.detached.wait().await;
             anyhow::Ok(())
         })
         .await;
