@@ -1,10 +1,19 @@
-//! REST on 8081: the original `GET /inventory/products`, plus `/health` and
-//! this API's OpenAPI document (`/openapi.json`, `/v3/api-docs`).
+//! REST on 8081: the original `GET /inventory/products`, plus `/health`,
+//! `/health/live` and `/health/ready` (`probes`), Spring Boot Actuator's
+//! `/actuator/health…` and `/actuator/info` (`support::actuator`) and this
+//! API's OpenAPI document (`/openapi.json`, `/v3/api-docs`).
 
 mod docs;
+mod probes;
 
-use axum::{Extension, Json, Router, extract::State, http::StatusCode, response::IntoResponse};
+use axum::{
+    Extension, Json, Router,
+    extract::{FromRef, State},
+    http::StatusCode,
+    response::IntoResponse,
+};
 use serde::Serialize;
+use support::actuator::Actuator;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -17,19 +26,41 @@ use crate::{
 /// Every REST route, each registered with its OpenAPI description (its
 /// handler's `#[utoipa::path]`): the one list of routes, so none can be
 /// served undocumented.
-fn routes() -> OpenApiRouter<Store> {
+fn routes() -> OpenApiRouter<HttpState> {
     OpenApiRouter::with_openapi(docs::base())
         .routes(routes!(products))
         .routes(routes!(health))
+        .routes(routes!(probes::live))
+        .routes(routes!(probes::ready))
+        .merge(support::actuator::routes())
         .routes(routes!(docs::openapi))
         .routes(routes!(docs::api_docs))
 }
 
-/// Routes without a span of their own: the probe and the document.
-const UNTRACED: support::telemetry::http::Untraced = &["/health", "/openapi.json", "/v3/api-docs"];
+/// Routes without a span of their own: the probes and the document.
+const UNTRACED: support::telemetry::http::Untraced = &[
+    "/health",
+    "/health/live",
+    "/health/ready",
+    "/actuator/health",
+    "/actuator/health/liveness",
+    "/actuator/health/readiness",
+    "/actuator/info",
+    "/openapi.json",
+    "/v3/api-docs",
+];
+
+/// What the REST handlers reach.
+#[derive(Clone, Debug, FromRef)]
+struct HttpState {
+    /// Products and the database.
+    store: Store,
+    /// Health and info.
+    actuator: Actuator,
+}
 
 /// The REST routes, and JSON errors for unknown paths and methods.
-pub(crate) fn router(store: Store) -> Router {
+pub(crate) fn router(store: Store, actuator: Actuator) -> Router {
     let (routes, mut doc) = routes().split_for_parts();
     support::telemetry::http::document(&mut doc, UNTRACED);
     routes
@@ -43,7 +74,7 @@ pub(crate) fn router(store: Store) -> Router {
                 .layer(Extension(docs::Document::new(&doc))),
         )
         .fallback(not_found)
-        .with_state(store)
+        .with_state(HttpState { store, actuator })
 }
 
 /// `[{"id":1,"name":"Laptop","stockQuantity":10}, …]`, the original shape.
@@ -70,10 +101,17 @@ enum HealthState {
     Down,
 }
 
+impl HealthState {
+    fn from(ok: bool) -> Self {
+        if ok { Self::Up } else { Self::Down }
+    }
+}
+
 /// The service and its database.
 #[derive(Debug, Serialize, ToSchema)]
 struct Health {
-    /// The service as a whole: its database's state.
+    /// The service as a whole: its database's state (on `/health/ready`,
+    /// `DOWN` while the service is stopping too).
     status: HealthState,
     /// The inventory database.
     database: HealthState,

@@ -67,8 +67,10 @@ pub fn migrations() -> Migrations {
     }
 }
 
-/// Asks the gRPC health service on `127.0.0.1:port` whether it is serving;
-/// prints the answer and returns the process exit code.
+/// Asks the gRPC health service on `127.0.0.1:port` whether it is serving
+/// (it follows readiness: the database answers and takes writes, and the
+/// service is not stopping); prints the answer and returns the process
+/// exit code.
 pub async fn healthcheck(port: u16) -> std::process::ExitCode {
     use tonic_health::pb::{
         HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
@@ -168,7 +170,17 @@ impl Server {
             running.spawn_background(retention::run(store.clone(), retention, shutdown.clone()));
         }
         let stop = running.stopping();
-        let app = http::router(store);
+        let actuator = support::actuator::Actuator::new(
+            db.clone(),
+            running.readiness(),
+            support::actuator::Info::new(
+                env!("CARGO_PKG_NAME"),
+                env!("CARGO_PKG_VERSION"),
+                db.system(),
+            ),
+            Vec::new(),
+        );
+        let app = http::router(store, actuator);
         let limits = support::http::HttpLimits {
             max_http_connections: max_http,
             ..config.http.clone()

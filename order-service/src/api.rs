@@ -14,11 +14,13 @@ mod page;
 mod products;
 mod schema;
 
+pub(crate) use health::inventory_component;
+
 use std::{path::Path, time::Instant};
 
 use axum::{
     Extension, Router,
-    extract::{MatchedPath, Request, State},
+    extract::{FromRef, MatchedPath, Request, State},
     http::Method,
     middleware::{self, Next},
     response::{IntoResponse, Response},
@@ -27,7 +29,7 @@ use axum::{
 use tower::ServiceBuilder;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use support::telemetry::http as trace;
+use support::{actuator::Actuator, telemetry::http as trace};
 
 use live::AllowedOrigins;
 
@@ -46,6 +48,10 @@ const UNTRACED: trace::Untraced = &[
     "/health",
     "/health/live",
     "/health/ready",
+    "/actuator/health",
+    "/actuator/health/liveness",
+    "/actuator/health/readiness",
+    "/actuator/info",
     "/metrics",
     "/openapi.json",
     "/v3/api-docs",
@@ -65,6 +71,14 @@ pub(crate) struct AppState {
     pub products: StockEvents,
     /// Metrics registry.
     pub metrics: Metrics,
+    /// `/actuator/health` and `/actuator/info`.
+    pub actuator: Actuator,
+}
+
+impl FromRef<AppState> for Actuator {
+    fn from_ref(state: &AppState) -> Self {
+        state.actuator.clone()
+    }
 }
 
 /// Every REST route, each registered with its OpenAPI description (its
@@ -80,6 +94,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(health::live))
         .routes(routes!(health::ready))
         .routes(routes!(health::metrics))
+        .merge(support::actuator::routes())
         .routes(routes!(docs::openapi))
         .routes(routes!(docs::api_docs))
 }

@@ -73,15 +73,16 @@ pub fn migrations() -> Migrations {
     }
 }
 
-/// Asks `GET /health/live` on `127.0.0.1:port` (plain HTTP/1.0 over TCP,
-/// so the image needs no HTTP client); prints the status line and returns
-/// the process exit code.
+/// Asks `GET /actuator/health/readiness` on `127.0.0.1:port` (plain
+/// HTTP/1.0 over TCP, so the image needs no HTTP client); prints the
+/// status line and returns the process exit code: 0 for a 200, when the
+/// database answers and takes writes and the service is not stopping.
 pub async fn healthcheck(port: u16) -> std::process::ExitCode {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     service::healthcheck(async {
         let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
         stream
-            .write_all(b"GET /health/live HTTP/1.0\r\nHost: localhost\r\n\r\n")
+            .write_all(b"GET /actuator/health/readiness HTTP/1.0\r\nHost: localhost\r\n\r\n")
             .await?;
         let mut head = [0u8; 64];
         let n = stream.read(&mut head).await?;
@@ -190,12 +191,26 @@ impl Server {
             (max_live, max_handshakes),
             shutdown.clone(),
         );
+        let actuator = support::actuator::Actuator::new(
+            db.clone(),
+            running.readiness(),
+            support::actuator::Info::new(
+                env!("CARGO_PKG_NAME"),
+                env!("CARGO_PKG_VERSION"),
+                db.system(),
+            ),
+            vec![(
+                "inventory",
+                api::inventory_component(inventory.clone(), &config.inventory_url),
+            )],
+        );
         let state = api::AppState {
             flow: flow.clone(),
             orders: store,
             inventory: inventory.clone(),
             products: products.clone(),
             metrics,
+            actuator,
         };
         let app = api::router(state, origins, &config.frontend_dir).merge(live);
         let limits = support::http::HttpLimits {
@@ -226,7 +241,7 @@ impl Server {
             shutdown.clone(),
         ));
 
-        tracing::info!(%http_addr, %grpc_addr, database = db.kind(), inventory = %config.inventory_url, "ready");
+        tracing::info!(%http_addr, %grpc_addr, database = db.kind(), inventory = %support::actuator::without_credentials(&config.inventory_url), "ready");
         Ok(Self {
             http_addr,
             grpc_addr,

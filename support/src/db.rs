@@ -192,6 +192,17 @@ impl Db {
         }
     }
 
+    /// The SQLite database's file (`None` on PostgreSQL), for the
+    /// `diskSpace` health component.
+    pub fn sqlite_file(&self) -> Option<std::path::PathBuf> {
+        match &self.pools {
+            Pools::Sqlite { write, .. } => {
+                Some(write.connect_options().get_filename().to_path_buf())
+            }
+            Pools::Postgres(_) => None,
+        }
+    }
+
     /// The database's name as OpenTelemetry's `db.system.name` has it, for
     /// the spans of statements.
     pub fn system(&self) -> &'static str {

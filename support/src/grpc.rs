@@ -85,9 +85,12 @@ where
     S::Future: Send + 'static,
 {
     let (reporter, health) = tonic_health::server::health_reporter();
-    let follow =
-        health::follow_writable::<S>(reporter, running.db().watch_writable(), running.shutdown())
-            .await;
+    let follow = health::follow::<S>(
+        reporter,
+        running.readiness().subscribe(),
+        running.shutdown(),
+    )
+    .await;
     running.spawn_background(follow);
     let reflection = || {
         tonic_reflection::server::Builder::configure()

@@ -5,9 +5,11 @@
 //! running and stopping their tasks, waiting for a shutdown signal, gathering
 //! concurrent calls into batches, sharing connection budgets fairly between
 //! clients (`budget`), serving HTTP and gRPC (with health and reflection)
-//! under those limits, the memory allocator, and building a configuration
-//! at its defaults for tests.
+//! under those limits, Spring Boot Actuator's health and info (`actuator`),
+//! the memory allocator, and building a configuration at its defaults for
+//! tests.
 
+pub mod actuator;
 pub mod allocator;
 pub mod batch;
 pub mod budget;

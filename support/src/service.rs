@@ -13,7 +13,14 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::db::Db;
+use crate::{actuator::Readiness, db::Db};
+
+/// [`ShutdownSettings::shutdown_delay_ms`]'s default: nothing to wait for
+/// unless a load balancer follows readiness.
+const DEFAULT_DELAY_MS: u64 = 0;
+
+/// [`ShutdownSettings::shutdown_timeout_ms`]'s default (why 20 s: there).
+const DEFAULT_TIMEOUT_MS: u64 = 20_000;
 
 /// How a service stops, from the environment or CLI flags (flattened into
 /// each service's configuration; the launcher shares one for both).
@@ -23,7 +30,7 @@ pub struct ShutdownSettings {
     /// and gRPC health already down, before its listeners close, in
     /// milliseconds: the time a load balancer needs to stop sending it
     /// work. 0 closes them at once (nothing routes by readiness).
-    #[arg(long, env = "SHUTDOWN_DELAY_MS", default_value_t = 0)]
+    #[arg(long, env = "SHUTDOWN_DELAY_MS", default_value_t = DEFAULT_DELAY_MS)]
     pub shutdown_delay_ms: u64,
     /// Once the listeners closed, how long in-flight requests, order
     /// batches and live connections get to finish, in milliseconds; the
@@ -32,8 +39,18 @@ pub struct ShutdownSettings {
     /// commit) takes a few seconds at worst, and a container manager's
     /// grace period (compose's `stop_grace_period`) must exceed the delay
     /// plus this, or SIGKILL cuts the database close.
-    #[arg(long, env = "SHUTDOWN_TIMEOUT_MS", default_value_t = 20_000)]
+    #[arg(long, env = "SHUTDOWN_TIMEOUT_MS", default_value_t = DEFAULT_TIMEOUT_MS)]
     pub shutdown_timeout_ms: u64,
+}
+
+impl Default for ShutdownSettings {
+    /// The defaults the services run with.
+    fn default() -> Self {
+        Self {
+            shutdown_delay_ms: DEFAULT_DELAY_MS,
+            shutdown_timeout_ms: DEFAULT_TIMEOUT_MS,
+        }
+    }
 }
 
 impl ShutdownSettings {
@@ -69,28 +86,39 @@ pub struct Running {
     settings: ShutdownSettings,
     /// When draining began, once it has.
     draining_since: Option<Instant>,
+    readiness: Readiness,
 }
 
 impl Running {
-    /// An empty set of tasks for a service using `db`, stopping as
-    /// `settings` say.
+    /// The tasks of a service using `db`, stopping as `settings` say: at
+    /// first only the one that keeps its [`Readiness`] following the
+    /// database and draining. Call it within a Tokio runtime.
     pub fn new(db: Db, settings: ShutdownSettings) -> Self {
+        let draining = CancellationToken::new();
+        let (readiness, follow) = Readiness::follow(&db, draining.clone());
+        let mut tasks = JoinSet::new();
+        tasks.spawn(async move {
+            follow.await;
+            Ok(())
+        });
         Self {
             stopping: Stopping {
-                draining: CancellationToken::new(),
+                draining,
                 shutdown: CancellationToken::new(),
             },
-            tasks: JoinSet::new(),
+            tasks,
             detached: TaskTracker::new(),
             db,
             settings,
             draining_since: None,
+            readiness,
         }
     }
 
-    /// The service's database.
-    pub(crate) fn db(&self) -> &Db {
-        &self.db
+    /// Whether the service should get new work: what
+    /// `/actuator/health/readiness` and the gRPC health service report.
+    pub fn readiness(&self) -> Readiness {
+        self.readiness.clone()
     }
 
     /// Cancelled the moment the service begins to stop, before its

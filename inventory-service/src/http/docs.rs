@@ -43,7 +43,11 @@ pub(super) fn base() -> OpenApi {
         .build();
     let tags = [
         ("products", "Products and their stock."),
-        ("health", "Readiness."),
+        ("health", "Liveness and readiness."),
+        (
+            "actuator",
+            "Health and build information as Spring Boot Actuator serves them.",
+        ),
         ("docs", "This document."),
     ]
     .map(|(name, description)| {
@@ -84,7 +88,7 @@ impl<'s> ToResponse<'s> for Unavailable {
     }
 }
 
-/// The 503 of `/health`: its own answer, or the connection cap's error.
+/// The 503 of `/health` and `/health/ready`: their own answer, or the connection cap's error.
 pub(super) struct NotReady;
 
 impl<'s> ToResponse<'s> for NotReady {

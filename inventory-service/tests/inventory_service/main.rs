@@ -5,6 +5,7 @@
 // Test helpers unwrap: a panic is a failed test with its backtrace.
 #![allow(clippy::unwrap_used)]
 
+mod actuator;
 mod auth;
 mod batch;
 mod common;
@@ -14,4 +15,5 @@ mod grpc_limits;
 mod grpcurl;
 mod openapi;
 mod outage;
+mod readiness;
 mod watch;

@@ -11,9 +11,15 @@ use support::testing::Backend;
 use crate::common::TestInventory;
 
 /// Every REST route; each serves GET only.
-const ROUTES: [&str; 4] = [
+const ROUTES: [&str; 10] = [
     "/inventory/products",
     "/health",
+    "/health/live",
+    "/health/ready",
+    "/actuator/health",
+    "/actuator/health/liveness",
+    "/actuator/health/readiness",
+    "/actuator/info",
     "/openapi.json",
     "/v3/api-docs",
 ];

@@ -54,6 +54,10 @@ pub(super) fn base() -> OpenApi {
         ("orders", "Place, list, read and cancel orders."),
         ("products", "Inventory's products and their stock."),
         ("health", "Liveness, readiness and metrics."),
+        (
+            "actuator",
+            "Health and build information as Spring Boot Actuator serves them.",
+        ),
         ("docs", "This document."),
     ]
     .map(|(name, description)| {

@@ -1,4 +1,6 @@
-//! Health and metrics.
+//! Health and metrics (Spring Boot Actuator's paths are
+//! `support::actuator`'s, with order-service's `inventory` component from
+//! here).
 //! - `/health/live`: the process answers (for restart decisions).
 //! - `/health/ready`: the database and inventory both answer, and the
 //!   database takes writes (for traffic).
@@ -16,7 +18,10 @@ use utoipa::{
     openapi::{self, ContentBuilder, Ref, RefOr, schema::OneOfBuilder},
 };
 
+use support::actuator::{Check, Component, Status, without_credentials};
+
 use super::{AppState, docs};
+use crate::inventory::Inventory;
 
 /// The state of the service or of one part of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
@@ -82,6 +87,23 @@ impl<'s> ToResponse<'s> for NotReady {
 async fn probe(app: &AppState) -> (bool, bool) {
     let (db, inventory) = tokio::join!(app.orders.ping(), app.inventory.ping());
     (db, inventory)
+}
+
+/// The `inventory` component of `/actuator/health`: `UP` when inventory's
+/// gRPC health service says SERVING, asked on each request; its details
+/// say where inventory is, without credentials. Not part of readiness:
+/// every replica shares the one inventory, so its outage would take them
+/// all out of the load balancer, and with them the page and the reads that
+/// still work (orders fail fast with 503 meanwhile).
+pub(crate) fn inventory_component(inventory: Inventory, url: &str) -> Check {
+    let url = without_credentials(url);
+    std::sync::Arc::new(move || {
+        let inventory = inventory.clone();
+        let url = url.clone();
+        Box::pin(async move {
+            Component::status(Status::up_if(inventory.ping().await)).with("url", url)
+        })
+    })
 }
 
 /// Liveness and readiness in one answer.

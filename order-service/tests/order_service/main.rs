@@ -9,6 +9,7 @@
 
 mod common;
 
+mod actuator;
 mod concurrency;
 mod cross_site;
 mod database_outage;
@@ -21,6 +22,7 @@ mod live;
 mod load_faults;
 mod openapi;
 mod otlp;
+mod readiness;
 mod reconciler;
 mod rest_api;
 mod shutdown;

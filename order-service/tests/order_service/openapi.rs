@@ -15,7 +15,7 @@ use crate::common::{
 };
 
 /// Every REST route and its methods; `{id}` is requested as 1.
-const ROUTES: [(&str, &[&str]); 10] = [
+const ROUTES: [(&str, &[&str]); 14] = [
     ("/orders", &["get", "post"]),
     ("/orders/{id}", &["get"]),
     ("/orders/{id}/cancel", &["post"]),
@@ -23,6 +23,10 @@ const ROUTES: [(&str, &[&str]); 10] = [
     ("/health", &["get"]),
     ("/health/live", &["get"]),
     ("/health/ready", &["get"]),
+    ("/actuator/health", &["get"]),
+    ("/actuator/health/liveness", &["get"]),
+    ("/actuator/health/readiness", &["get"]),
+    ("/actuator/info", &["get"]),
     ("/metrics", &["get"]),
     ("/openapi.json", &["get"]),
     ("/v3/api-docs", &["get"]),

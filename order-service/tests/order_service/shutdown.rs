@@ -1,5 +1,6 @@
-//! Stopping without losing anything: during `SHUTDOWN_DELAY_MS` orders are
-//! still served, each answer saying `Connection: close`; then every live
+//! Stopping without losing anything: during `SHUTDOWN_DELAY_MS` readiness
+//! is down but orders are still served, each answer saying
+//! `Connection: close`; then every live
 //! client is told to reconnect (a STOMP ERROR, then close code 1012 or
 //! SockJS's `c[1012,…]`), the listener closes, and `SHUTDOWN_TIMEOUT_MS`
 //! bounds the wait for work that does not finish.
@@ -96,7 +97,11 @@ async fn draining_serves_then_tells_live_clients_to_reconnect(backend: Backend) 
     orders.drain();
     let stopped = tokio::spawn(orders.stop());
 
-    // Within the delay: served, each answer the connection's last.
+    // Within the delay: out of service for a load balancer, yet served,
+    // each answer the connection's last.
+    let (status, readiness) = sys.get_json("/actuator/health/readiness").await;
+    assert_eq!(status, 503);
+    assert_eq!(readiness["status"], "OUT_OF_SERVICE");
     let response = sys.post_order("Laptop", 1).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["connection"], "close");

@@ -36,13 +36,7 @@ mod stopping {
     #[tokio::test]
     async fn work_that_outlived_its_request_finishes_before_the_database_closes() {
         let (test_db, db) = database().await;
-        let running = Running::new(
-            db.clone(),
-            ShutdownSettings {
-                shutdown_delay_ms: 0,
-                shutdown_timeout_ms: 10_000,
-            },
-        );
+        let running = Running::new(db.clone(), ShutdownSettings::default());
         // A batch whose caller has gone: it still has a statement to run.
         let (release, gate) = oneshot::channel::<()>();
         let detached = running.tracker().spawn(async move {
