@@ -1,5 +1,12 @@
 //! Running a service: its servers and background tasks as one set, stopped
 //! together and gracefully; and the `healthcheck` subcommand's reporting.
+//!
+//! Stopping goes in steps (`Running::stop`), so that nothing in flight is
+//! lost: draining (readiness down, HTTP/1 answers say `Connection: close`,
+//! serving goes on), `SHUTDOWN_DELAY_MS` for a load balancer to notice,
+//! then the listeners close and in-flight work (requests, live sessions
+//! told to reconnect, work that outlived its request) gets
+//! `SHUTDOWN_TIMEOUT_MS`, and last the database closes.
 
 use std::{
     net::IpAddr,
