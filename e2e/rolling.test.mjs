@@ -125,9 +125,9 @@ function load(running, results) {
       try {
         const r = await fetch(`${nginx.base}/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ product, quantity }) });
         const body = await r.text();
-        results.push({ status: r.status, body, ms: performance.now() - start, product, quantity });
+        results.push({ status: r.status, body, start, ms: performance.now() - start, product, quantity });
       } catch (e) {
-        results.push({ status: 0, body: String(e.cause ?? e), ms: performance.now() - start, product, quantity });
+        results.push({ status: 0, body: String(e.cause ?? e), start, ms: performance.now() - start, product, quantity });
       }
     }
   }));
@@ -140,7 +140,7 @@ async function restart(i) {
   await replicas[i].stop();
   const stopped = performance.now() - t0;
   await startReplica(i, port);
-  return { stoppedMs: Math.round(stopped), restartedMs: Math.round(performance.now() - t0) };
+  return { at: t0, stoppedMs: Math.round(stopped), restartedMs: Math.round(performance.now() - t0) };
 }
 
 const pause = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -168,9 +168,12 @@ test('rolling restart of two order-service replicas behind nginx: nothing lost, 
   const seconds = (performance.now() - began) / 1000;
 
   const failed = results.filter((r) => r.status !== 200);
-  const slowest = Math.max(...results.map((r) => r.ms));
+  const slowest = results.reduce((a, b) => (b.ms > a.ms ? b : a));
+  // Where the slowest request began, relative to the nearest restart.
+  const near = restarts.reduce((a, b) => (Math.abs(b.at - slowest.start) < Math.abs(a.at - slowest.start) ? b : a));
   console.log(`rolling restart: ${results.length} orders in ${seconds.toFixed(1)} s (${Math.round(results.length / seconds)}/s), `
-    + `${failed.length} failed, slowest ${Math.round(slowest)} ms; restarts (SIGTERM to exit, to ready): ${JSON.stringify(restarts)}; `
+    + `${failed.length} failed, slowest ${Math.round(slowest.ms)} ms (began ${Math.round(slowest.start - near.at)} ms after a SIGTERM); `
+    + `restarts (SIGTERM to exit, to ready): ${JSON.stringify(restarts.map(({ stoppedMs, restartedMs }) => ({ stoppedMs, restartedMs })))}; `
     + `subscriber connected ${sub.seen.connects} times, ERROR messages ${JSON.stringify([...new Set(sub.seen.errors)])}`);
   assert.deepEqual(failed.slice(0, 5), [], `${failed.length} of ${results.length} requests failed`);
 
