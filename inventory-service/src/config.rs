@@ -62,6 +62,9 @@ pub struct Config {
     /// How much of the stock log is kept for watchers that resume.
     #[command(flatten)]
     pub events: support::event_log::Retention,
+    /// How it stops on SIGTERM: the pre-stop delay and the drain timeout.
+    #[command(flatten)]
+    pub shutdown: support::service::ShutdownSettings,
     /// What to do (default: serve).
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -118,7 +118,7 @@ impl Server {
         let http_addr = http_listener.local_addr()?;
         let grpc_addr = grpc_listener.local_addr()?;
 
-        let mut running = Running::new(db.clone());
+        let mut running = Running::new(db.clone(), config.shutdown.clone());
         let shutdown = running.shutdown();
         let auth = auth::Auth::new(config.inventory_token.as_deref());
         let token_required = auth.is_required();
@@ -173,7 +173,7 @@ impl Server {
         if let Some(retention) = config.reservation_retention() {
             running.spawn_background(retention::run(store.clone(), retention, shutdown.clone()));
         }
-        let stop = shutdown.clone();
+        let stop = running.stopping();
         let actuator = support::actuator::Actuator::new(
             db.clone(),
             running.readiness(),
@@ -220,8 +220,15 @@ impl Server {
         })
     }
 
-    /// Stops accepting, lets in-flight requests finish (up to a timeout),
-    /// then closes the database.
+    /// Begins stopping without waiting (readiness down, serving on): see
+    /// `support::service::Running::drain`.
+    pub fn drain(&mut self) {
+        self.running.drain();
+    }
+
+    /// Drains for `SHUTDOWN_DELAY_MS`, stops accepting, lets in-flight
+    /// requests finish (up to `SHUTDOWN_TIMEOUT_MS`), then closes the
+    /// database.
     pub async fn stop(self) -> anyhow::Result<()> {
         self.running.stop().await
     }

@@ -50,6 +50,10 @@ struct Args {
     /// `pretty` or `json`.
     #[arg(long, env = "LOG_FORMAT", default_value = "pretty")]
     log_format: support::telemetry::LogFormat,
+    /// How both services stop (the services' own variables, applied to
+    /// both; their delays run together, not one after the other).
+    #[command(flatten)]
+    shutdown: support::service::ShutdownSettings,
 }
 
 /// Returns freed memory to the system (see `support::allocator`).
@@ -91,13 +95,16 @@ async fn main() -> anyhow::Result<()> {
         order_config.max_live_handshakes,
     ]);
 
-    let inventory = inventory_service::Server::start(&inventory_config).await?;
+    let mut inventory = inventory_service::Server::start(&inventory_config).await?;
     order_config.inventory_url = format!("http://{}", reachable(inventory.grpc_addr));
-    let orders = order_service::Server::start(&order_config).await?;
+    let mut orders = order_service::Server::start(&order_config).await?;
 
     tracing::info!("open http://localhost:8080 — grpcurl -plaintext localhost:9091 list");
     support::shutdown::signal().await;
-    // Orders first: its in-flight requests may still need inventory.
+    // Both go down for readiness at once and share one delay; then
+    // orders first: its in-flight requests may still need inventory.
+    orders.drain();
+    inventory.drain();
     let stopped_orders = orders.stop().await;
     let stopped_inventory = inventory.stop().await;
     telemetry.shutdown().await;
@@ -117,12 +124,14 @@ fn configs(args: Args) -> (inventory_service::Config, order_service::Config) {
     inventory_config.http_port = 8081;
     inventory_config.grpc_port = 9091;
     inventory_config.inventory_token = Some(token.clone());
+    inventory_config.shutdown = args.shutdown.clone();
     let mut order_config = order_service::Config::parse_from(["order-service"]);
     order_config.bind_addr = args.bind_addr;
     order_config.database_url = args.order_database_url;
     order_config.http_port = 8080;
     order_config.grpc_port = 9090;
     order_config.inventory_token = Some(token);
+    order_config.shutdown = args.shutdown;
     (inventory_config, order_config)
 }
 

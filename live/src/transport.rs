@@ -98,7 +98,29 @@ pub struct Connection {
     /// [`Admission::admit`] once the client has identified itself (STOMP
     /// CONNECT), and refuses the client if that fails.
     pub(crate) admission: Admission,
+    /// Cancelled when the service stops: the handler says goodbye (STOMP:
+    /// an ERROR frame asking the client to reconnect) and ends; the
+    /// transport then closes with [`RESTART_CODE`] within
+    /// [`SHUTDOWN_GOODBYE`].
+    pub(crate) stopping: CancellationToken,
 }
+
+/// The close code of a connection ended because the server stops:
+/// 1012 "Service Restart" (IANA's WebSocket close code registry), not
+/// 1001 "Going Away". Both say the server is leaving; 1012 also says to
+/// reconnect, which is what a client should do (another replica, or this
+/// one once restarted, will answer), and RFC 6455 lets an endpoint use
+/// any registered code. SockJS sessions get it in their close frame.
+pub(crate) const RESTART_CODE: u16 = 1012;
+
+/// The reason sent with [`RESTART_CODE`].
+pub(crate) const RESTART_REASON: &str = "Server restarting, please reconnect";
+
+/// How long a handler has, once the service stops, to queue its goodbye
+/// and end before the transport closes the connection regardless: the
+/// goodbye is one frame written at once; a client that cannot take it in
+/// a second is stalled, and the service's shutdown should not wait for it.
+const SHUTDOWN_GOODBYE: Duration = Duration::from_secs(1);
 
 /// Called once per new connection; the connection lives while the future
 /// runs. On a WebSocket the future is polled inside the socket's own task

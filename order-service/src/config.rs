@@ -102,6 +102,9 @@ pub struct Config {
     #[cfg(debug_assertions)]
     #[arg(long, env = "FAULT_POINT", hide = true)]
     pub fault_point: Option<String>,
+    /// How it stops on SIGTERM: the pre-stop delay and the drain timeout.
+    #[command(flatten)]
+    pub shutdown: support::service::ShutdownSettings,
     /// What to do (default: serve).
     #[command(subcommand)]
     pub command: Option<Command>,

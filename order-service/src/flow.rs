@@ -26,6 +26,7 @@
 use std::{sync::Arc, time::Duration};
 
 use support::failure_log::{FailureLog, Severity};
+use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::{
@@ -57,19 +58,24 @@ pub(crate) struct Flow {
     /// disk full) every order fails the same way, so logged once per
     /// interval rather than once per order.
     inventory_calls: Arc<FailureLog>,
+    /// Where work that outlives its request runs (batches their callers
+    /// left, releases): the service waits for it before its database
+    /// closes.
+    tasks: TaskTracker,
 }
 
 impl Flow {
-    /// Builds the flow; `reserve_timeout` is the inventory client's deadline.
+    /// Builds the flow; `reserve_timeout` is the inventory client's
+    /// deadline; detached work is spawned on `tasks`.
     pub(crate) fn new(
-        store: Store,
-        inventory: Inventory,
-        metrics: Metrics,
+        (store, inventory, metrics): (Store, Inventory, Metrics),
         reserve_timeout: Duration,
+        tasks: TaskTracker,
     ) -> Self {
         let stale_after = reserve_timeout * 2 + Duration::from_secs(1);
-        let batches = Batches::spawn(&store, &inventory, &metrics, reserve_timeout);
+        let batches = Batches::spawn((&store, &inventory, &metrics), reserve_timeout, &tasks);
         Self {
+            tasks,
             store,
             inventory,
             batches,
@@ -238,7 +244,7 @@ impl Flow {
     fn spawn_release(&self, order: Order) {
         let flow = self.clone();
         // Still part of the request's trace, though it outlives it.
-        tokio::spawn(
+        self.tasks.spawn(
             async move {
                 flow.release(order).await;
             }

@@ -123,7 +123,7 @@ impl Server {
         let http_addr = http_listener.local_addr()?;
         let grpc_addr = grpc_listener.local_addr()?;
 
-        let mut running = Running::new(db.clone());
+        let mut running = Running::new(db.clone(), config.shutdown.clone());
         let shutdown = running.shutdown();
         let metrics = metrics::Metrics::new(&db);
 
@@ -158,10 +158,9 @@ impl Server {
             stock: products.clone(),
         }));
         let flow = flow::Flow::new(
-            store.clone(),
-            inventory.clone(),
-            metrics.clone(),
+            (store.clone(), inventory.clone(), metrics.clone()),
             config.reserve_timeout(),
+            running.tracker(),
         );
 
         // Every connection is a descriptor: the caps must fit the limit.
@@ -223,7 +222,7 @@ impl Server {
             max_http_connections: max_http,
             ..config.http.clone()
         };
-        let stop = shutdown.clone();
+        let stop = running.stopping();
         running.spawn(async move {
             let socket = support::http::SocketOptions {
                 send_buffer: Some(SOCKET_SEND_BUFFER),
@@ -262,8 +261,15 @@ impl Server {
         Ok(self.flow.reconcile_once().await?)
     }
 
-    /// Stops accepting, lets in-flight requests finish (up to a timeout),
-    /// then closes the database.
+    /// Begins stopping without waiting (readiness down, serving on): see
+    /// `support::service::Running::drain`.
+    pub fn drain(&mut self) {
+        self.running.drain();
+    }
+
+    /// Drains for `SHUTDOWN_DELAY_MS`, stops accepting, lets in-flight
+    /// requests finish (up to `SHUTDOWN_TIMEOUT_MS`), then closes the
+    /// database.
     pub async fn stop(self) -> anyhow::Result<()> {
         self.running.stop().await
     }

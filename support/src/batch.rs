@@ -27,6 +27,7 @@ use std::{
 
 use futures::{FutureExt, future::BoxFuture};
 use tokio::sync::{Semaphore, oneshot};
+use tokio_util::task::TaskTracker;
 use tracing::{Instrument, Span};
 
 use crate::telemetry::TRACE_TARGET;
@@ -69,6 +70,9 @@ struct Inner<T, R> {
     /// Calls in the stage at once (working or queued): the bound on the
     /// queue; a caller beyond it waits for a slot.
     slots: Semaphore,
+    /// Where work that leaves its caller's task runs: the service waits
+    /// for it at shutdown, before its database closes.
+    tasks: TaskTracker,
 }
 
 struct State<T, R> {
@@ -89,8 +93,14 @@ impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
     /// A stage named `name` whose batches (at most `max_batch` items) are
     /// worked on by `run`, one batch at a time; `run` answers with one
     /// result per item, in order. At most `queue` calls are in the stage at
-    /// once.
-    pub fn new<F, Fut>(name: &'static str, max_batch: usize, queue: usize, run: F) -> Self
+    /// once. Work that leaves its caller's task is spawned on `tasks`
+    /// (the service's `Running::tracker`).
+    pub fn new<F, Fut>(
+        name: &'static str,
+        (max_batch, queue): (usize, usize),
+        tasks: TaskTracker,
+        run: F,
+    ) -> Self
     where
         F: Fn(Vec<T>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Vec<R>> + Send + 'static,
@@ -105,6 +115,7 @@ impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
                 run: Box::new(move |items| run(items).boxed()),
                 max_batch: max_batch.max(1),
                 slots: Semaphore::new(queue.max(1)),
+                tasks,
             }),
         }
     }
@@ -130,7 +141,8 @@ impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
             }
         };
         if let Some(call) = idle {
-            Detach(Some(self.inner.clone().work(vec![call], true))).await;
+            let tasks = self.inner.tasks.clone();
+            Detach(Some(self.inner.clone().work(vec![call], true)), tasks).await;
         }
         answer.await.map_err(|_| NoAnswer)
     }
@@ -183,7 +195,8 @@ impl<T: Send + 'static, R: Send + 'static> Inner<T, R> {
                     state.queue.drain(..n).collect()
                 };
                 if inline {
-                    tokio::spawn(self.work(calls, false));
+                    let tasks = self.tasks.clone();
+                    tasks.spawn(self.work(calls, false));
                     return;
                 }
             }
@@ -226,8 +239,8 @@ impl<T: Send + 'static, R: Send + 'static> Inner<T, R> {
 }
 
 /// Polls a batch's work in the caller's task; if the caller goes away
-/// before it is done, the rest runs in a task of its own.
-struct Detach(Option<BoxFuture<'static, ()>>);
+/// before it is done, the rest runs in a task of its own, on the tracker.
+struct Detach(Option<BoxFuture<'static, ()>>, TaskTracker);
 
 impl Future for Detach {
     type Output = ();
@@ -251,7 +264,7 @@ impl Drop for Detach {
         if let Some(work) = self.0.take()
             && let Ok(runtime) = tokio::runtime::Handle::try_current()
         {
-            runtime.spawn(work);
+            runtime.spawn(self.1.track_future(work));
         }
     }
 }

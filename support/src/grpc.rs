@@ -138,7 +138,7 @@ where
         proxies: http.trusted_proxies.clone(),
         socket: http::SocketOptions::default(),
     };
-    let stop = running.shutdown();
+    let stop = running.stopping();
     running.spawn(async move {
         http::server::run(listener, router, port, stop)
             .await

@@ -49,7 +49,6 @@ use std::{io, time::Duration};
 
 use axum::Router;
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 use crate::budget::Budget;
 
@@ -114,16 +113,19 @@ pub struct SocketOptions {
     pub send_buffer: Option<usize>,
 }
 
-/// Serves `router` on `listener` under `limits` until `shutdown` is
-/// cancelled, then lets in-flight requests finish (keep-alive connections
-/// close after their current request) and returns once every connection
-/// has ended. Requests carry `ConnectInfo<SocketAddr>` and [`Client`].
+/// Serves `router` on `listener` under `limits`. Once `stopping.draining`
+/// is cancelled, HTTP/1 answers carry `Connection: close`, so clients and
+/// proxies stop reusing connections while the service still serves; once
+/// `stopping.shutdown` is, it takes what is already queued on the
+/// listener, closes it, lets in-flight requests finish (keep-alive
+/// connections close after their current request) and returns once every
+/// connection has ended. Requests carry `ConnectInfo<SocketAddr>` and [`Client`].
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: HttpLimits,
     socket: SocketOptions,
-    shutdown: CancellationToken,
+    stopping: crate::service::Stopping,
 ) -> io::Result<()> {
     let port = Port {
         budget: Budget::new(
@@ -137,7 +139,7 @@ pub async fn serve(
         proxies: limits.trusted_proxies,
         socket,
     };
-    server::run(listener, router, port, shutdown).await
+    server::run(listener, router, port, stopping).await
 }
 
 /// How one listening port is served.

@@ -1,33 +1,106 @@
 //! Running a service: its servers and background tasks as one set, stopped
 //! together and gracefully; and the `healthcheck` subcommand's reporting.
+//!
+//! Stopping goes in steps (`Running::stop`), so that nothing in flight is
+//! lost: draining (readiness down, HTTP/1 answers say `Connection: close`,
+//! serving goes on), `SHUTDOWN_DELAY_MS` for a load balancer to notice,
+//! then the listeners close and in-flight work (requests, live sessions
+//! told to reconnect, work that outlived its request) gets
+//! `SHUTDOWN_TIMEOUT_MS`, and last the database closes.
 
-use std::{net::IpAddr, process::ExitCode, time::Duration};
+use std::{
+    net::IpAddr,
+    process::ExitCode,
+    time::{Duration, Instant},
+};
 
 use anyhow::Context;
 use tokio::net::TcpListener;
 
 use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{actuator::Readiness, db::Db};
 
-/// How long in-flight requests get to finish after a shutdown signal.
-pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// [`ShutdownSettings::shutdown_delay_ms`]'s default: nothing to wait for
+/// unless a load balancer follows readiness.
+const DEFAULT_DELAY_MS: u64 = 0;
+
+/// [`ShutdownSettings::shutdown_timeout_ms`]'s default (why 20 s: there).
+const DEFAULT_TIMEOUT_MS: u64 = 20_000;
+
+/// How a service stops, from the environment or CLI flags (flattened into
+/// each service's configuration; the launcher shares one for both).
+#[derive(Clone, Debug, clap::Args)]
+pub struct ShutdownSettings {
+    /// After SIGTERM, how long the service goes on serving, with readiness
+    /// and gRPC health already down, before its listeners close, in
+    /// milliseconds: the time a load balancer needs to stop sending it
+    /// work. 0 closes them at once (nothing routes by readiness).
+    #[arg(long, env = "SHUTDOWN_DELAY_MS", default_value_t = DEFAULT_DELAY_MS)]
+    pub shutdown_delay_ms: u64,
+    /// Once the listeners closed, how long in-flight requests, order
+    /// batches and live connections get to finish, in milliseconds; the
+    /// database closes after them or after this. 20 s: an order's longest
+    /// path (a batch waiting on inventory's reserve timeout, then its
+    /// commit) takes a few seconds at worst, and a container manager's
+    /// grace period (compose's `stop_grace_period`) must exceed the delay
+    /// plus this, or SIGKILL cuts the database close.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT_MS", default_value_t = DEFAULT_TIMEOUT_MS)]
+    pub shutdown_timeout_ms: u64,
+}
+
+impl Default for ShutdownSettings {
+    /// The defaults the services run with.
+    fn default() -> Self {
+        Self {
+            shutdown_delay_ms: DEFAULT_DELAY_MS,
+            shutdown_timeout_ms: DEFAULT_TIMEOUT_MS,
+        }
+    }
+}
+
+impl ShutdownSettings {
+    /// The pre-stop delay.
+    pub fn delay(&self) -> Duration {
+        Duration::from_millis(self.shutdown_delay_ms)
+    }
+
+    /// The drain timeout.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.shutdown_timeout_ms)
+    }
+}
+
+/// The two moments of stopping, as servers watch them: `draining` first
+/// (serve on, but tell HTTP/1 clients to close their connections), then
+/// `shutdown` (stop accepting, finish what is in flight).
+#[derive(Clone, Debug)]
+pub struct Stopping {
+    /// Cancelled when stopping begins.
+    pub draining: CancellationToken,
+    /// Cancelled when the listeners close, after the delay.
+    pub shutdown: CancellationToken,
+}
 
 /// The tasks of a running service and what stops them.
 pub struct Running {
-    draining: CancellationToken,
-    shutdown: CancellationToken,
+    stopping: Stopping,
     tasks: JoinSet<anyhow::Result<()>>,
+    /// Work that outlives the request that began it.
+    detached: TaskTracker,
     db: Db,
+    settings: ShutdownSettings,
+    /// When draining began, once it has.
+    draining_since: Option<Instant>,
     readiness: Readiness,
 }
 
 impl Running {
-    /// The tasks of a service using `db`: at first only the one that
-    /// keeps its [`Readiness`] following the database and draining. Call
-    /// it within a Tokio runtime.
-    pub fn new(db: Db) -> Self {
+    /// The tasks of a service using `db`, stopping as `settings` say: at
+    /// first only the one that keeps its [`Readiness`] following the
+    /// database and draining. Call it within a Tokio runtime.
+    pub fn new(db: Db, settings: ShutdownSettings) -> Self {
         let draining = CancellationToken::new();
         let (readiness, follow) = Readiness::follow(&db, draining.clone());
         let mut tasks = JoinSet::new();
@@ -36,10 +109,15 @@ impl Running {
             Ok(())
         });
         Self {
-            draining,
-            shutdown: CancellationToken::new(),
+            stopping: Stopping {
+                draining,
+                shutdown: CancellationToken::new(),
+            },
             tasks,
+            detached: TaskTracker::new(),
             db,
+            settings,
+            draining_since: None,
             readiness,
         }
     }
@@ -54,17 +132,29 @@ impl Running {
     /// listeners close: readiness and the gRPC health service watch it, so
     /// a load balancer stops sending new work while in-flight work ends.
     pub fn draining(&self) -> CancellationToken {
-        self.draining.clone()
+        self.stopping.draining.clone()
     }
 
     /// Cancelled when the service stops; servers and loops watch it.
     pub fn shutdown(&self) -> CancellationToken {
-        self.shutdown.clone()
+        self.stopping.shutdown.clone()
+    }
+
+    /// Both moments, for a server that behaves differently in each.
+    pub fn stopping(&self) -> Stopping {
+        self.stopping.clone()
     }
 
     /// Adds a server or background task.
     pub fn spawn(&mut self, task: impl Future<Output = anyhow::Result<()>> + Send + 'static) {
         self.tasks.spawn(task);
+    }
+
+    /// Where work that outlives the request that began it runs (a batch
+    /// its caller left, a release after a rejection): stopping waits for
+    /// it, once the servers have ended, before the database closes.
+    pub fn tracker(&self) -> TaskTracker {
+        self.detached.clone()
     }
 
     /// Runs background work (a relay, a sweeper) until it ends at shutdown:
@@ -76,22 +166,56 @@ impl Running {
         });
     }
 
-    /// Stops accepting, lets in-flight requests finish (up to
-    /// [`DRAIN_TIMEOUT`]), then closes the database.
+    /// Begins stopping: readiness and gRPC health go down, HTTP/1 answers
+    /// carry `Connection: close`, and serving goes on until [`Self::stop`]
+    /// has waited out `SHUTDOWN_DELAY_MS` from now. The launcher calls it
+    /// on both services at once, so their delays run together. Calling it
+    /// again changes nothing.
+    pub fn drain(&mut self) {
+        if self.draining_since.is_some() {
+            return;
+        }
+        self.draining_since = Some(Instant::now());
+        tracing::info!(
+            delay_ms = self.settings.shutdown_delay_ms,
+            "draining: readiness down, serving on until the listeners close (SHUTDOWN_DELAY_MS)"
+        );
+        self.stopping.draining.cancel();
+    }
+
+    /// Stops in order: draining (if not begun yet), serving on for the
+    /// rest of `SHUTDOWN_DELAY_MS`, closing the listeners, letting
+    /// in-flight requests, batches and live connections finish (up to
+    /// `SHUTDOWN_TIMEOUT_MS`), then closing the database.
     pub async fn stop(mut self) -> anyhow::Result<()> {
-        self.draining.cancel();
-        self.shutdown.cancel();
-        let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
+        self.drain();
+        let since = self.draining_since.unwrap_or_else(Instant::now);
+        tokio::time::sleep_until((since + self.settings.delay()).into()).await;
+        tracing::info!(
+            timeout_ms = self.settings.shutdown_timeout_ms,
+            "closing the listeners; waiting for in-flight work (SHUTDOWN_TIMEOUT_MS)"
+        );
+        self.stopping.shutdown.cancel();
+        let drained = tokio::time::timeout(self.settings.timeout(), async {
             while let Some(joined) = self.tasks.join_next().await {
                 joined??;
             }
+            // No request is left to start more.
+            self.detached.close();
+            self.detached.wait().await;
             anyhow::Ok(())
         })
         .await;
+        // Whatever did not finish is aborted before the pool closes, so
+        // nothing waits on a closed pool.
+        self.tasks.abort_all();
         self.db.close().await;
         match drained {
             Ok(result) => result,
-            Err(_) => anyhow::bail!("in-flight requests did not finish within {DRAIN_TIMEOUT:?}"),
+            Err(_) => anyhow::bail!(
+                "in-flight work did not finish within SHUTDOWN_TIMEOUT_MS ({} ms); the database was closed regardless",
+                self.settings.shutdown_timeout_ms
+            ),
         }
     }
 

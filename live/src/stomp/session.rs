@@ -88,6 +88,14 @@ impl Default for StompConfig {
     }
 }
 
+/// The ERROR frame's `message` when the service stops.
+const RESTARTING: &str = "Server restarting, please reconnect";
+
+/// Its body.
+const RESTARTING_DETAIL: &str = "This server is shutting down. Reconnect (another server, or this \
+     one once restarted, will answer) and resume each subscription with from-seq set to the \
+     last seq received.";
+
 /// Why a session ends.
 enum End {
     /// Normally (DISCONNECT, client gone).
@@ -184,6 +192,8 @@ impl Session {
         // moves: a timer made per loop would be registered and cancelled
         // once per delivered event, on every session of a fan-out.
         let mut watchdog = pin!(tokio::time::sleep_until(connect_deadline));
+        // Made once, for the same reason.
+        let mut stopping = pin!(self.conn.stopping.clone().cancelled_owned());
         loop {
             let due = match (self.version, self.expect_every) {
                 (None, _) => Some(connect_deadline),
@@ -237,6 +247,11 @@ impl Session {
                     if !self.send("\n".to_owned()).await {
                         return End::Quietly;
                     }
+                }
+                // Told before the connection closes, so that a client knows
+                // to reconnect (and resume with from-seq) rather than why not.
+                () = &mut stopping => {
+                    return End::Error(RESTARTING.into(), RESTARTING_DETAIL.into());
                 }
                 () = &mut watchdog, if due.is_some() => {
                     return if self.version.is_none() {

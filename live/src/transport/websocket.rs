@@ -33,7 +33,10 @@ use tokio::{
     time::{Instant, sleep_until, timeout},
 };
 
-use super::{Admission, Connection, INCOMING_CAPACITY, Shared, outgoing::Queued};
+use super::{
+    Admission, Connection, INCOMING_CAPACITY, RESTART_CODE, RESTART_REASON, SHUTDOWN_GOODBYE,
+    Shared, outgoing::Queued,
+};
 
 /// tungstenite's write buffer may hold this many times the byte budget
 /// before it refuses a write. The writer awaits each write to the socket
@@ -64,9 +67,12 @@ pub(super) struct Framing {
     /// The client's messages in one text message, or the reason to close
     /// the socket with 1007.
     pub(super) decode: fn(String) -> Result<Vec<String>, &'static str>,
-    /// When the server ends the socket (handler done, shutdown): a last
-    /// text message and the close code and reason, in place of 1000/1001.
+    /// When the handler ends the socket: a last text message and the
+    /// close code and reason, in place of 1000.
     pub(super) goodbye: Option<(&'static str, u16, &'static str)>,
+    /// When the service stops: a last text message before the close with
+    /// [`RESTART_CODE`].
+    pub(super) restart: Option<&'static str>,
 }
 
 /// One text message per application message.
@@ -76,6 +82,7 @@ const RAW: Framing = Framing {
     encode: |message, _| message,
     decode: |text| Ok(vec![text]),
     goodbye: None,
+    restart: None,
 };
 
 /// Why a connection ended, which decides how it is closed.
@@ -160,6 +167,7 @@ async fn run(
         outgoing,
         peer,
         admission,
+        stopping: shared.shutdown.clone(),
     });
     // When the handler ends it drops its sender; the writer then sends what
     // is still queued (an ERROR frame, say) and returns `HandlerDone`.
@@ -168,20 +176,49 @@ async fn run(
         std::future::pending::<Infallible>().await
     };
     let (mut sink, mut stream) = socket.split();
-    // The handler runs in this task rather than a task of its own, and is
-    // polled just before the writer: a broadcast event it turns into a
-    // message is written in the same wake-up. A fan-out to N sockets then
-    // costs N task wake-ups, not 2N (the workspace README, Performance).
-    let end = tokio::select! {
-        biased;
-        () = shared.shutdown.cancelled() => End::Shutdown,
-        () = shed.cancelled() => End::Shed,
-        never = handler => match never {},
-        end = write(&mut sink, from_app, &shared, framing) => end,
-        end = read(&mut stream, to_app, framing) => end,
+    let end = {
+        let mut handler = pin!(handler);
+        let mut writer = pin!(write(&mut sink, from_app, &shared, framing));
+        // The handler runs in this task rather than a task of its own, and is
+        // polled just before the writer: a broadcast event it turns into a
+        // message is written in the same wake-up. A fan-out to N sockets then
+        // costs N task wake-ups, not 2N (the workspace README, Performance).
+        let end = tokio::select! {
+            biased;
+            () = shed.cancelled() => End::Shed,
+            never = &mut handler => match never {},
+            end = &mut writer => end,
+            end = read(&mut stream, to_app, framing) => end,
+            () = shared.shutdown.cancelled() => End::Shutdown,
+        };
+        match end {
+            // The handler saw the shutdown too: its goodbye (a STOMP ERROR)
+            // is written before the close.
+            End::Shutdown => goodbye(handler, writer).await,
+            End::HandlerDone if shared.shutdown.is_cancelled() => End::Shutdown,
+            end => end,
+        }
     };
     tracing::debug!(?peer, ?end, "websocket ended");
     close(sink, stream, end, &shared, framing).await;
+}
+
+/// At shutdown, lets the handler queue its goodbye and end, and the writer
+/// send it, for at most [`SHUTDOWN_GOODBYE`].
+async fn goodbye(
+    handler: impl Future<Output = Infallible>,
+    writer: impl Future<Output = End>,
+) -> End {
+    let finished = timeout(SHUTDOWN_GOODBYE, async {
+        tokio::select! {
+            never = handler => match never {},
+            end = writer => end,
+        }
+    });
+    match finished.await {
+        Ok(End::HandlerDone) | Err(_) => End::Shutdown,
+        Ok(end) => end,
+    }
 }
 
 /// Sends the handler's messages (and the framing's heart-beats) until the handler
@@ -294,11 +331,9 @@ async fn close(
     // refused client gets only the close code.
     let (last, code, reason) = match (end, framing.goodbye) {
         (End::ClientGone | End::Stalled | End::SlowConsumer, _) => return,
-        (End::HandlerDone | End::Shutdown, Some((last, code, reason))) => {
-            (Some(last), code, reason)
-        }
+        (End::HandlerDone, Some((last, code, reason))) => (Some(last), code, reason),
         (End::HandlerDone, None) => (None, close_code::NORMAL, "Go away!"),
-        (End::Shutdown, None) => (None, close_code::AWAY, "Server shutting down"),
+        (End::Shutdown, _) => (framing.restart, RESTART_CODE, RESTART_REASON),
         (End::Refused(code, reason), _) => (None, code, reason),
         (End::Shed, _) => (None, close_code::AGAIN, "Too many connections"),
     };

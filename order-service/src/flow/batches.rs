@@ -22,6 +22,7 @@ use std::{sync::Arc, time::Duration};
 
 use proto::ReserveStockRequest;
 use support::batch::Batcher;
+use tokio_util::task::TaskTracker;
 use tonic::Status;
 
 use crate::{
@@ -53,12 +54,11 @@ impl Batches {
     /// The three stages (their work runs in Tokio tasks: the callers' own,
     /// or one per stage while it has a queue).
     pub(crate) fn spawn(
-        store: &Store,
-        inventory: &Inventory,
-        metrics: &Metrics,
+        (store, inventory, metrics): (&Store, &Inventory, &Metrics),
         reserve_timeout: Duration,
+        tasks: &TaskTracker,
     ) -> Self {
-        let record = Batcher::new("record", MAX_BATCH, QUEUE, {
+        let record = Batcher::new("record", (MAX_BATCH, QUEUE), tasks.clone(), {
             let (store, metrics) = (store.clone(), metrics.clone());
             move |batch: Vec<Pending>| {
                 let (store, metrics) = (store.clone(), metrics.clone());
@@ -68,7 +68,7 @@ impl Batches {
                 }
             }
         });
-        let reserve = Batcher::new("reserve", MAX_BATCH, QUEUE, {
+        let reserve = Batcher::new("reserve", (MAX_BATCH, QUEUE), tasks.clone(), {
             let (inventory, metrics) = (inventory.clone(), metrics.clone());
             move |batch: Vec<ReserveStockRequest>| {
                 let (inventory, metrics) = (inventory.clone(), metrics.clone());
@@ -82,7 +82,7 @@ impl Batches {
                 }
             }
         });
-        let settle = Batcher::new("settle", MAX_BATCH, QUEUE, {
+        let settle = Batcher::new("settle", (MAX_BATCH, QUEUE), tasks.clone(), {
             let (store, metrics) = (store.clone(), metrics.clone());
             move |batch: Vec<(i64, Settlement)>| {
                 let (store, metrics) = (store.clone(), metrics.clone());

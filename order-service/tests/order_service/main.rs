@@ -26,6 +26,7 @@ mod otlp;
 mod readiness;
 mod reconciler;
 mod rest_api;
+mod shutdown;
 mod swagger_ui;
 mod trace_context;
 mod trace_state;

@@ -6,7 +6,7 @@ use sqlx::migrate::Migrator;
 use super::{Actuator, Component, Info, Status};
 use crate::{
     db::{Db, Migrations},
-    service::Running,
+    service::{Running, ShutdownSettings},
 };
 
 /// Longest a test waits for a state to change: a probe's interval and
@@ -72,7 +72,7 @@ fn aggregates_in_spring_s_order() {
 async fn health_has_spring_s_components_and_the_service_s_own() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let db = sqlite(&dir).await;
-    let running = Running::new(db.clone());
+    let running = Running::new(db.clone(), ShutdownSettings::default());
     let down: super::Check = std::sync::Arc::new(|| {
         Box::pin(async { Component::status(Status::Down).with("why", "a test") })
     });

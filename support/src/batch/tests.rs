@@ -15,7 +15,7 @@ type Seen = Arc<Mutex<Vec<Vec<u32>>>>;
 fn gated(max: usize) -> (Batcher<u32, u32>, Seen, Arc<Semaphore>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let gate = Arc::new(Semaphore::new(0));
-    let batcher = Batcher::new("test", max, 1024, {
+    let batcher = Batcher::new("test", (max, 1024), TaskTracker::new(), {
         let seen = seen.clone();
         let gate = gate.clone();
         move |items: Vec<u32>| {
@@ -175,7 +175,7 @@ async fn a_batch_outlives_the_caller_working_on_it() {
 #[tokio::test]
 async fn a_lone_call_is_worked_on_in_the_callers_task() {
     let task = Arc::new(Mutex::new(None));
-    let b = Batcher::new("test", 8, 8, {
+    let b = Batcher::new("test", (8, 8), TaskTracker::new(), {
         let task = task.clone();
         move |items: Vec<u32>| {
             let task = task.clone();

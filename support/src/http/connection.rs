@@ -9,21 +9,28 @@ use std::{
     time::{Duration, Instant},
 };
 
-use axum::{Router, body::Body, extract::ConnectInfo};
+use axum::{
+    Router,
+    body::Body,
+    extract::ConnectInfo,
+    http::{HeaderValue, StatusCode, Version, header},
+};
 use hyper::body::Incoming;
 use hyper_util::{
     rt::{TokioExecutor, TokioIo, TokioTimer},
     server::conn::auto,
 };
 use tokio::net::TcpStream;
-use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 use super::{
     Client, Port, Protocol, body,
     watch::{Activity, Watched},
 };
-use crate::budget::{Occupant, Seat};
+use crate::{
+    budget::{Occupant, Seat},
+    service::Stopping,
+};
 
 /// Largest request head (request line and headers) hyper buffers per
 /// HTTP/1 connection: nginx's default (`large_client_header_buffers 4 8k`),
@@ -32,7 +39,10 @@ const MAX_HEAD_BYTES: usize = 32 * 1024;
 
 /// How long an unused connection may take to close once the service is
 /// draining: HTTP/2's graceful close waits for the peer to answer a PING,
-/// which a client that does not cooperate never does.
+/// which a client that does not cooperate never does. Also how long a
+/// connection accepted just before the listener closed has to send its
+/// first request: a proxy connects and writes at once, so a second is
+/// ample, and closing it earlier would reset a request already on its way.
 const DRAIN_IDLE_GRACE: Duration = Duration::from_secs(1);
 
 /// Serves one connection until it ends, its client overstays a timeout,
@@ -44,7 +54,7 @@ pub(super) async fn serve(
     router: Router,
     port: Arc<Port>,
     (activity, _seat): (Arc<Activity>, Seat),
-    shutdown: CancellationToken,
+    stopping: Stopping,
 ) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     let io = match port.protocol {
@@ -72,8 +82,12 @@ pub(super) async fn serve(
     let service = {
         let activity = activity.clone();
         let port = port.clone();
+        let draining = stopping.draining.clone();
         hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
             let in_flight = activity.request_started();
+            let closing =
+                matches!(port.protocol, Protocol::Http) && request.version() <= Version::HTTP_11;
+            let draining = draining.clone();
             let deadline = tokio::time::Instant::now() + port.body_timeout;
             let mut request = request.map(|incoming| body::with_deadline(incoming, deadline));
             let client = if port.proxies.is_empty() {
@@ -85,9 +99,12 @@ pub(super) async fn serve(
             request.extensions_mut().insert(client);
             let response = router.clone().oneshot(request);
             async move {
-                let response = response
+                let mut response = response
                     .await
                     .unwrap_or_else(|never: Infallible| match never {});
+                if closing && draining.is_cancelled() {
+                    close_after(&mut response);
+                }
                 Ok::<_, Infallible>(response.map(|b| Body::new(body::Tracked::new(b, in_flight))))
             }
         })
@@ -116,10 +133,15 @@ pub(super) async fn serve(
                 }
                 return;
             }
-            () = shutdown.cancelled(), if drained_by.is_none() => {
-                draining = true;
+            () = stopping.shutdown.cancelled(), if drained_by.is_none() => {
                 drained_by = Some(Instant::now() + DRAIN_IDLE_GRACE);
-                conn.as_mut().graceful_shutdown();
+                // A connection that has not carried a request yet may have
+                // one on its way (hyper would drop it unread): it gets the
+                // grace to send it, answered with `Connection: close`.
+                if activity.served_any() {
+                    draining = true;
+                    conn.as_mut().graceful_shutdown();
+                }
             }
             () = activity.changed() => {
                 if activity.is_shed() {
@@ -137,9 +159,15 @@ pub(super) async fn serve(
             }
             () = &mut timer, if deadline.is_some() => {
                 let now = Instant::now();
-                if drained_by.is_some_and(|by| by <= now) && activity.sheddable() {
-                    tracing::debug!(%peer, "closing an unused connection at shutdown");
-                    return;
+                if drained_by.is_some_and(|by| by <= now) {
+                    if activity.sheddable() {
+                        tracing::debug!(%peer, "closing an unused connection at shutdown");
+                        return;
+                    }
+                    if !draining {
+                        draining = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
                 }
                 if activity.expired(now, port.header_timeout, port.idle_timeout) {
                     tracing::debug!(%peer, "closing a connection that overstayed its timeout");
@@ -147,5 +175,16 @@ pub(super) async fn serve(
                 }
             }
         }
+    }
+}
+
+/// Marks an HTTP/1 answer as the connection's last, so that a client or
+/// proxy stops reusing a connection to a service that is draining, before
+/// its listener closes. An upgrade keeps its own `Connection` header.
+fn close_after<B>(response: &mut axum::http::Response<B>) {
+    if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
 }

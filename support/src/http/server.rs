@@ -9,10 +9,10 @@ use tokio::{
     net::{TcpListener, TcpStream},
     sync::Semaphore,
 };
-use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tokio_util::task::TaskTracker;
 
 use super::{Client, Port, Protocol, RateLimitedLog, SocketOptions, connection, watch::Activity};
-use crate::budget::Refused;
+use crate::{budget::Refused, service::Stopping};
 
 /// Connections being refused at once (writing their 503); beyond this a
 /// refused connection is just closed, so a flood costs nothing more.
@@ -34,59 +34,110 @@ fn refusal() -> Vec<u8> {
     .into_bytes()
 }
 
-/// Accepts on `listener` until `shutdown`, then waits for every connection
-/// to end (they drain: see `connection`).
+/// Accepts on `listener` until `stopping.shutdown`, then takes the
+/// connections already queued on it, closes it and waits for every
+/// connection to end (they drain: see `connection`).
 pub(crate) async fn run(
     listener: TcpListener,
     router: Router,
     port: Port,
-    shutdown: CancellationToken,
+    stopping: Stopping,
 ) -> io::Result<()> {
-    let port = Arc::new(port);
-    let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
-    let connections = TaskTracker::new();
-    let mut complaints = RateLimitedLog::default();
+    let mut accepting = Accepting {
+        port: Arc::new(port),
+        router,
+        stopping,
+        refusing: Arc::new(Semaphore::new(MAX_REFUSING)),
+        connections: TaskTracker::new(),
+        complaints: RateLimitedLog::default(),
+    };
     loop {
-        let (tcp, peer) = tokio::select! {
-            () = shutdown.cancelled() => break,
+        tokio::select! {
+            biased;
+            () = accepting.stopping.shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    accept_error(e, &mut complaints).await;
-                    continue;
-                }
+                Ok((tcp, peer)) => accepting.admit(tcp, peer),
+                Err(e) => accept_error(e, &mut accepting.complaints).await,
             },
-        };
+        }
+    }
+    // A connection the kernel has completed but we never accepted is reset
+    // when the listener closes, after its client may have sent a request:
+    // a proxy cannot tell whether that request was applied, so it answers
+    // 502 and does not retry a POST. Take every queued one first (the
+    // queue, not tokio's readiness, which may lag), then close at once;
+    // from then on connecting is refused, which a proxy retries elsewhere.
+    accepting.take_queued(&listener);
+    drop(listener);
+    accepting.connections.close();
+    accepting.connections.wait().await;
+    Ok(())
+}
+
+/// What the accept loop shares with each connection it admits.
+struct Accepting {
+    port: Arc<Port>,
+    router: Router,
+    stopping: Stopping,
+    refusing: Arc<Semaphore>,
+    connections: TaskTracker,
+    complaints: RateLimitedLog,
+}
+
+impl Accepting {
+    /// Seats the connection in the budget (or refuses it) and serves it.
+    fn admit(&mut self, tcp: TcpStream, peer: SocketAddr) {
+        let port = &self.port;
         let activity = Arc::new(Activity::new(Instant::now()));
         let client = Client::of_connection(peer.ip(), &port.proxies);
         let seat = match port.budget.enter(client.claim(), activity.clone()) {
             Ok(seat) => seat,
             Err(refused) => {
-                if complaints.ready() {
-                    complain(&port, peer, refused);
+                if self.complaints.ready() {
+                    complain(port, peer, refused);
                 }
                 match port.protocol {
-                    Protocol::Http => refuse(tcp, &refusing),
+                    Protocol::Http => refuse(tcp, &self.refusing),
                     // A gRPC client cannot read an HTTP/1 answer; closing
                     // is the clearest thing it can be told.
                     Protocol::Grpc(_) => drop(tcp),
                 }
-                continue;
+                return;
             }
         };
         configure(&tcp, port.socket);
-        connections.spawn(connection::serve(
+        self.connections.spawn(connection::serve(
             tcp,
             peer,
-            router.clone(),
+            self.router.clone(),
             port.clone(),
             (activity, seat),
-            shutdown.clone(),
+            self.stopping.clone(),
         ));
     }
-    connections.close();
-    connections.wait().await;
-    Ok(())
+
+    /// Admits every connection waiting in the listener's queue, asking the
+    /// socket itself (non-blocking) until it has none.
+    fn take_queued(&mut self, listener: &TcpListener) {
+        let socket = socket2::SockRef::from(listener);
+        loop {
+            let accepted = socket.accept().and_then(|(socket, peer)| {
+                socket.set_nonblocking(true)?;
+                let tcp = TcpStream::from_std(socket.into())?;
+                let peer = peer
+                    .as_socket()
+                    .ok_or_else(|| io::Error::other("not an IP peer"))?;
+                Ok((tcp, peer))
+            });
+            match accepted {
+                Ok((tcp, peer)) => self.admit(tcp, peer),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // WouldBlock: the queue is empty. Anything else (out of
+                // descriptors) ends the attempt; what is left is reset.
+                Err(_) => return,
+            }
+        }
+    }
 }
 
 fn complain(port: &Port, peer: SocketAddr, refused: Refused) {

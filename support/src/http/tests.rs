@@ -20,8 +20,10 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 
 use super::{BodyTimeout, Client, HttpLimits, SocketOptions, TrustedProxies, serve};
+use crate::service::Stopping;
 
 mod budget;
+mod draining;
 mod slow_clients;
 
 /// Upper bound for anything that must happen; a test fails instead of hanging.
@@ -33,7 +35,7 @@ struct Server {
     slow_started: Arc<Notify>,
     /// A permit for each `/slow` request to finish.
     slow_release: Arc<Semaphore>,
-    shutdown: CancellationToken,
+    stopping: Stopping,
     task: JoinHandle<std::io::Result<()>>,
 }
 
@@ -65,6 +67,20 @@ async fn ws(upgrade: WebSocketUpgrade) -> impl IntoResponse {
 }
 
 async fn spawn(limits: HttpLimits) -> Server {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    spawn_on(listener, limits, stopping())
+}
+
+/// Tokens that nothing has cancelled yet.
+fn stopping() -> Stopping {
+    Stopping {
+        draining: CancellationToken::new(),
+        shutdown: CancellationToken::new(),
+    }
+}
+
+/// Serves the test router on `listener`, stopping with `stopping`.
+fn spawn_on(listener: tokio::net::TcpListener, limits: HttpLimits, stopping: Stopping) -> Server {
     let slow_started = Arc::new(Notify::new());
     let slow_release = Arc::new(Semaphore::new(0));
     let (started, release) = (slow_started.clone(), slow_release.clone());
@@ -79,21 +95,19 @@ async fn spawn(limits: HttpLimits) -> Server {
                 format!("{} proxy={}", client.addr, client.proxy)
             }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let shutdown = CancellationToken::new();
     let task = tokio::spawn(serve(
         listener,
         router,
         limits,
         SocketOptions::default(),
-        shutdown.clone(),
+        stopping.clone(),
     ));
     Server {
         addr,
         slow_started,
         slow_release,
-        shutdown,
+        stopping,
         task,
     }
 }

@@ -118,6 +118,11 @@ impl Activity {
         InFlight(self.clone())
     }
 
+    /// Whether hyper has handed the service a request (a stream, on gRPC).
+    pub(super) fn served_any(&self) -> bool {
+        self.requests.load(Ordering::Acquire) > 0
+    }
+
     /// When the current phase's timeout expires; `None` while busy.
     pub(super) fn deadline(&self, header: Duration, idle: Duration) -> Option<Instant> {
         if self.in_flight.load(Ordering::Acquire) > 0 {

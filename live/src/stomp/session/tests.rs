@@ -37,6 +37,7 @@ fn start_with_budget(broker: &Broker, config: StompConfig, queue: usize, bytes: 
             outgoing,
             peer: None,
             admission: crate::transport::Admission::unlimited(),
+            stopping: tokio_util::sync::CancellationToken::new(),
         },
         broker.clone(),
         config,

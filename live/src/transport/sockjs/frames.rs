@@ -14,6 +14,10 @@ pub(super) const HEARTBEAT: &str = "h";
 /// The close frame of a session that ended normally (handler done, timed
 /// out, shut down).
 pub(super) const GO_AWAY: &str = "c[3000,\"Go away!\"]";
+/// The close frame of a session ended because the service stops: the
+/// transports' restart code and reason (`RESTART_CODE`, in
+/// `transport.rs`), which tell the client to reconnect.
+pub(super) const RESTART: &str = "c[1012,\"Server restarting, please reconnect\"]";
 /// The answer to a second receiving request on one session.
 pub(super) const ANOTHER_CONNECTION: &str = "c[2010,\"Another connection still open\"]";
 /// The close frame of a session whose receiving request was aborted by

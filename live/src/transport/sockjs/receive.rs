@@ -161,12 +161,10 @@ async fn write(mut lease: Lease, fresh: bool, kind: Kind, tx: mpsc::Sender<Bytes
         let next = tokio::select! {
             next = lease.next(config.sockjs_heartbeat) => next,
             // The client went away: the lease, dropped unfinished, closes
-            // the session as interrupted.
+            // the session as interrupted. At shutdown the session's reaper
+            // closes it once the handler said goodbye: the lease then
+            // yields the handler's last messages and the restart frame.
             () = tx.closed() => return,
-            () = shared.shutdown.cancelled() => {
-                lease.end_session(frames::GO_AWAY);
-                Next::Closed(frames::GO_AWAY)
-            }
         };
         let (frame, last) = match next {
             Next::Messages(frame) => (frame, polling),

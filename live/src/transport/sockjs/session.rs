@@ -33,7 +33,9 @@ use tokio_util::sync::CancellationToken;
 use super::frames;
 use support::http::Client;
 
-use crate::transport::{Admission, Connection, INCOMING_CAPACITY, Shared, outgoing::Queued};
+use crate::transport::{
+    Admission, Connection, INCOMING_CAPACITY, SHUTDOWN_GOODBYE, Shared, outgoing::Queued,
+};
 
 /// Longest session id accepted. SockJS clients use 8 random characters
 /// (UUIDs in the protocol tests); the bound keeps a client from parking
@@ -67,6 +69,9 @@ pub(super) struct Session {
     /// Cancelled when the handler's queue passed its byte budget: the
     /// session is then closed.
     overflowed: CancellationToken,
+    /// The service's shutdown: a handler that ends after it closes the
+    /// session with the restart frame, not the usual one.
+    stopping: CancellationToken,
 }
 
 struct State {
@@ -132,6 +137,7 @@ impl Sessions {
             detached: Notify::new(),
             closed: CancellationToken::new(),
             overflowed: from_app.overflow(),
+            stopping: shared.shutdown.clone(),
         });
         sessions.insert(id.to_owned(), session.clone());
         shared.spawn_handler(Connection {
@@ -139,6 +145,7 @@ impl Sessions {
             outgoing,
             peer,
             admission: admission.clone(),
+            stopping: shared.shutdown.clone(),
         });
         tokio::spawn(reap(
             self.clone(),
@@ -163,7 +170,8 @@ impl Sessions {
 }
 
 /// Closes `session` after `disconnect_delay` without a receiver (or at
-/// shutdown), and forgets it `disconnect_delay` after it closed; late
+/// shutdown, once the handler has said goodbye or [`SHUTDOWN_GOODBYE`]
+/// passed), and forgets it `disconnect_delay` after it closed; late
 /// requests meanwhile get its close frame.
 async fn reap(
     sessions: Sessions,
@@ -174,6 +182,9 @@ async fn reap(
 ) {
     let delay = shared.config.disconnect_delay;
     let shed = seat.shed();
+    // Set at shutdown: when the session closes whether or not the handler
+    // has ended (its goodbye, a STOMP ERROR, reaches a receiver first).
+    let mut goodbye_by: Option<Instant> = None;
     while !session.closed.is_cancelled() {
         let mut detached = pin!(session.detached.notified());
         detached.as_mut().enable();
@@ -185,7 +196,12 @@ async fn reap(
         tokio::select! {
             () = &mut detached => {}
             () = session.closed.cancelled() => {}
-            () = shared.shutdown.cancelled() => session.close(frames::GO_AWAY),
+            () = shared.shutdown.cancelled(), if goodbye_by.is_none() => {
+                goodbye_by = Some(Instant::now() + SHUTDOWN_GOODBYE);
+            }
+            () = sleep_until(goodbye_by.unwrap_or_else(Instant::now)), if goodbye_by.is_some() => {
+                session.close(frames::RESTART);
+            }
             // Its handshake seat went to another client.
             () = shed.cancelled() => session.close(frames::GO_AWAY),
             () = session.overflowed.cancelled() => session.close(frames::GO_AWAY),
@@ -212,6 +228,15 @@ impl Session {
             state.from_app = None;
         }
         self.closed.cancel();
+    }
+
+    /// The close frame for a handler that ended.
+    fn goodbye(&self) -> &'static str {
+        if self.stopping.is_cancelled() {
+            frames::RESTART
+        } else {
+            frames::GO_AWAY
+        }
     }
 
     fn close_if_idle(&self, delay: Duration) {
@@ -272,7 +297,7 @@ impl Lease {
                 // The handler dropped its sender and everything it sent
                 // has been delivered: the session is over.
                 None => {
-                    self.session.close(frames::GO_AWAY);
+                    self.session.close(self.session.goodbye());
                     Next::Closed(self.close_frame())
                 }
             },

@@ -17,6 +17,7 @@ const SOCKJS: Framing = Framing {
     encode: frames::batch,
     decode,
     goodbye: Some((frames::GO_AWAY, 3000, "Go away!")),
+    restart: Some(frames::RESTART),
 };
 
 /// An empty SockJS message carries nothing; broken JSON ends the

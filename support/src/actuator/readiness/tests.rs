@@ -4,7 +4,7 @@ use crate::{
         Status,
         tests::{PATIENCE, sqlite},
     },
-    service::Running,
+    service::{Running, ShutdownSettings},
 };
 
 async fn until(readiness: &super::Readiness, wanted: Status) {
@@ -18,7 +18,7 @@ async fn until(readiness: &super::Readiness, wanted: Status) {
 #[tokio::test]
 async fn out_of_service_from_the_moment_draining_begins() {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let running = Running::new(sqlite(&dir).await);
+    let running = Running::new(sqlite(&dir).await, ShutdownSettings::default());
     let readiness = running.readiness();
     assert_eq!(readiness.state().status(), Status::Up);
     // What `Running::stop` does first, before the listeners close.
@@ -34,7 +34,7 @@ async fn out_of_service_from_the_moment_draining_begins() {
 async fn down_when_the_database_stops_answering() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let db = sqlite(&dir).await;
-    let running = Running::new(db.clone());
+    let running = Running::new(db.clone(), ShutdownSettings::default());
     let readiness = running.readiness();
     assert_eq!(readiness.state().status(), Status::Up);
     // A closed pool answers nothing, as a database that went away: only

@@ -6,7 +6,7 @@ use tonic_health::{
 
 use crate::{
     actuator::tests::{poll, sqlite},
-    service::Running,
+    service::{Running, ShutdownSettings},
 };
 
 struct Named;
@@ -26,7 +26,7 @@ async fn status(health: &HealthService, service: &str) -> ServingStatus {
 #[tokio::test]
 async fn not_serving_from_the_moment_draining_begins() {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let mut running = Running::new(sqlite(&dir).await);
+    let mut running = Running::new(sqlite(&dir).await, ShutdownSettings::default());
     let reporter = HealthReporter::new();
     let health = HealthService::from_health_reporter(reporter.clone());
     let follow = super::follow::<Named>(

@@ -105,7 +105,7 @@ async fn shutdown_finishes_requests_in_flight_and_closes_idle_connections() {
     tokio::time::timeout(PATIENCE, server.slow_started.notified())
         .await
         .expect("/slow was called");
-    server.shutdown.cancel();
+    server.stopping.shutdown.cancel();
     // The idle connection is closed while the request is still in flight;
     // then the request finishes, and is answered.
     assert_eq!(read_to_close(&mut idle).await, "");
