@@ -90,8 +90,9 @@ async function query(expr) {
   return data.result;
 }
 
-/** Resolves once a scrape after now has been ingested (the sum of the order counters says `total`). */
-async function scrapedOrders(total) {
+/** Resolves once Prometheus has scraped every order the test settled so far. */
+async function scrapedOrders() {
+  const total = Object.values(did).reduce((a, b) => a + b);
   await waitFor(async () => {
     const [sample] = await query('sum(order_service_orders_total)');
     return sample && Number(sample.value[1]) === total;
@@ -122,7 +123,13 @@ before(withLog(async () => {
     `--web.listen-address=127.0.0.1:${port}`,
   ], { stdio: ['ignore', log, log] });
   closeSync(log);
-  await waitFor(async () => (await fetch(`${promBase}/-/ready`).catch(() => null))?.ok, 20000, 'Prometheus ready');
+  let failed = null;
+  prometheus.on('error', (e) => { failed = e; });
+  process.on('exit', () => prometheus.kill('SIGKILL'));
+  await waitFor(async () => {
+    if (failed) throw new Error(`prometheus (Debian's package; scripts/install-test-deps) did not start: ${failed.message}`);
+    return (await fetch(`${promBase}/-/ready`).catch(() => null))?.ok;
+  }, 20000, 'Prometheus ready');
 
   // Two rounds, each seen by a scrape, so every rate() has an increase to show.
   await order('Laptop', 1, 'CREATED');
@@ -130,7 +137,7 @@ before(withLog(async () => {
   await order('Tablet', 1, 'CREATED');
   await order('No such product', 1, 'REJECTED');
   await order('Monitor', 9, 'REJECTED'); // 8 in stock
-  await scrapedOrders(5);
+  await scrapedOrders();
   const cancelled = await order('Headphones', 3, 'CREATED');
   await order('Laptop', 2, 'CREATED');
   await order('Monitor', 9, 'REJECTED');
@@ -138,7 +145,7 @@ before(withLog(async () => {
   assert.equal(r.status, 200);
   assert.equal((await r.json()).status, 'CANCELLED');
   did.CANCELLED += 1;
-  await scrapedOrders(did.CREATED + did.REJECTED + did.CANCELLED);
+  await scrapedOrders();
 }));
 
 after(async () => {
