@@ -46,6 +46,20 @@ pub(crate) enum Error {
     Internal(String),
 }
 
+impl Error {
+    /// Whether the request itself was refused (malformed, unknown, in
+    /// conflict, unauthenticated), not failed by the service.
+    pub(crate) fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            Self::InvalidArgument(_)
+                | Self::Unauthenticated(_)
+                | Self::NotFound(_)
+                | Self::FailedPrecondition(_)
+        )
+    }
+}
+
 /// The body of every error answer: `{"message": "…"}`.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 #[schema(as = Error)]

@@ -1,10 +1,18 @@
-//! REST on 8081: the original `GET /inventory/products`, plus `/health` and
-//! this API's OpenAPI document (`/openapi.json`, `/v3/api-docs`).
+//! REST on 8081: the original `GET /inventory/products`, plus `/health`,
+//! the metrics (`/metrics`, `/actuator/prometheus`) and this API's OpenAPI
+//! document (`/openapi.json`, `/v3/api-docs`).
 
 mod docs;
 
-use axum::{Extension, Json, Router, extract::State, http::StatusCode, response::IntoResponse};
+use axum::{
+    Extension, Json, Router,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    middleware,
+    response::{IntoResponse, Response},
+};
 use serde::Serialize;
+use support::metrics::Metrics;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -21,15 +29,25 @@ fn routes() -> OpenApiRouter<Store> {
     OpenApiRouter::with_openapi(docs::base())
         .routes(routes!(products))
         .routes(routes!(health))
+        .routes(routes!(metrics))
+        .routes(routes!(prometheus))
         .routes(routes!(docs::openapi))
         .routes(routes!(docs::api_docs))
 }
 
-/// Routes without a span of their own: the probe and the document.
-const UNTRACED: support::telemetry::http::Untraced = &["/health", "/openapi.json", "/v3/api-docs"];
+/// Routes without a span of their own: the probe, the scrapes and the
+/// document.
+const UNTRACED: support::telemetry::http::Untraced = &[
+    "/health",
+    "/metrics",
+    "/actuator/prometheus",
+    "/openapi.json",
+    "/v3/api-docs",
+];
 
-/// The REST routes, and JSON errors for unknown paths and methods.
-pub(crate) fn router(store: Store) -> Router {
+/// The REST routes with request metrics, and JSON errors for unknown paths
+/// and methods.
+pub(crate) fn router(store: Store, metrics: Metrics) -> Router {
     let (routes, mut doc) = routes().split_for_parts();
     support::telemetry::http::document(&mut doc, UNTRACED);
     routes
@@ -40,9 +58,14 @@ pub(crate) fn router(store: Store) -> Router {
                 // A span per request (continuing the caller's trace), not
                 // per probe or fetch of the document.
                 .layer(support::telemetry::http::TraceLayer::new(UNTRACED))
-                .layer(Extension(docs::Document::new(&doc))),
+                .layer(Extension(docs::Document::new(&doc)))
+                .layer(Extension(metrics.clone())),
         )
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            metrics,
+            support::metrics::http::track,
+        ))
         .with_state(store)
 }
 
@@ -102,6 +125,43 @@ async fn health(State(store): State<Store>) -> impl IntoResponse {
         database: state,
     };
     (code, Json(body))
+}
+
+/// The responses of a scrape, as both paths document them.
+const SCRAPED: &str = "Every metric: OpenMetrics 1.0.0 text (`application/openmetrics-text; \
+    version=1.0.0; charset=utf-8`) when `Accept` prefers `application/openmetrics-text`, else \
+    the Prometheus text format 0.0.4 (`text/plain; version=0.0.4; charset=utf-8`).";
+
+/// Every metric, in the format `Accept` prefers.
+#[utoipa::path(
+    get, path = "/metrics", tag = "health", operation_id = "metrics",
+    summary = "Prometheus metrics",
+    responses(
+        (status = 200, description = SCRAPED, content(
+            (String = "text/plain; version=0.0.4; charset=utf-8"),
+            (String = "application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        )),
+        (status = 503, response = docs::Unavailable),
+    )
+)]
+async fn metrics(Extension(metrics): Extension<Metrics>, headers: HeaderMap) -> Response {
+    metrics.scrape(&headers).await
+}
+
+/// `/metrics` where Spring Boot Actuator serves it.
+#[utoipa::path(
+    get, path = "/actuator/prometheus", tag = "health", operation_id = "prometheus",
+    summary = "Prometheus metrics (Spring Boot Actuator's path)",
+    responses(
+        (status = 200, description = SCRAPED, content(
+            (String = "text/plain; version=0.0.4; charset=utf-8"),
+            (String = "application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        )),
+        (status = 503, response = docs::Unavailable),
+    )
+)]
+async fn prometheus(Extension(metrics): Extension<Metrics>, headers: HeaderMap) -> Response {
+    metrics.scrape(&headers).await
 }
 
 async fn not_found() -> impl IntoResponse {

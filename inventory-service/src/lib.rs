@@ -43,6 +43,7 @@ mod domain;
 mod error;
 mod grpc;
 mod http;
+mod metrics;
 mod retention;
 mod store;
 mod watch;
@@ -126,6 +127,7 @@ impl Server {
             .await
             .context("listening for stock events")?;
         let store = store::Store::new(db.clone(), committed.clone());
+        let metrics = metrics::Metrics::new(&db, store.clone());
         let watchers = support::budget::Budget::new(
             config.max_watch_streams,
             config.max_watch_streams_per_client,
@@ -138,7 +140,8 @@ impl Server {
             config.events.clone(),
             shutdown.clone(),
         ));
-        let inventory = grpc::Inventory::new(store.clone(), watch, shutdown.clone());
+        let inventory =
+            grpc::Inventory::new(store.clone(), watch, shutdown.clone(), metrics.clone());
         // The one place the token is required: around the whole service,
         // keyed by method (see `auth`). Health and reflection, beside it
         // on the port, stay open.
@@ -162,13 +165,14 @@ impl Server {
             inventory,
             proto::INVENTORY_DESCRIPTOR_SET,
             (&config.http, &grpc),
+            metrics.shared(),
         )
         .await?;
         if let Some(retention) = config.reservation_retention() {
             running.spawn_background(retention::run(store.clone(), retention, shutdown.clone()));
         }
         let stop = shutdown.clone();
-        let app = http::router(store);
+        let app = http::router(store, metrics.shared().clone());
         let limits = support::http::HttpLimits {
             max_http_connections: max_http,
             ..config.http.clone()

@@ -14,13 +14,12 @@ mod page;
 mod products;
 mod schema;
 
-use std::{path::Path, time::Instant};
+use std::path::Path;
 
 use axum::{
     Extension, Router,
-    extract::{MatchedPath, Request, State},
-    http::Method,
-    middleware::{self, Next},
+    extract::Request,
+    middleware,
     response::{IntoResponse, Response},
     routing::any,
 };
@@ -47,6 +46,7 @@ const UNTRACED: trace::Untraced = &[
     "/health/live",
     "/health/ready",
     "/metrics",
+    "/actuator/prometheus",
     "/openapi.json",
     "/v3/api-docs",
 ];
@@ -80,6 +80,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(health::live))
         .routes(routes!(health::ready))
         .routes(routes!(health::metrics))
+        .routes(routes!(health::prometheus))
         .routes(routes!(docs::openapi))
         .routes(routes!(docs::api_docs))
 }
@@ -107,46 +108,13 @@ pub(crate) fn router(state: AppState, origins: AllowedOrigins, frontend_dir: &Pa
         .fallback(any(move |request: Request| page.clone().serve(request)))
         .layer(
             ServiceBuilder::new()
-                .layer(middleware::from_fn_with_state(state.metrics.clone(), track))
+                .layer(middleware::from_fn_with_state(
+                    state.metrics.shared().clone(),
+                    support::metrics::http::track,
+                ))
                 .layer(middleware::from_fn_with_state(origins, cross_site::guard)),
         )
         .with_state(state)
-}
-
-/// Records every request's route template, status and latency. Labels
-/// come from closed sets: the standard methods or `other`, the matched
-/// route template or `other`, so no request can add a time series.
-async fn track(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = method_label(request.method());
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "other".to_owned(), |p| p.as_str().to_owned());
-    let response = next.run(request).await;
-    metrics.http_request(
-        method,
-        &route,
-        response.status().as_u16(),
-        started.elapsed(),
-    );
-    response
-}
-
-/// The method as a label: one of the nine standard methods, else `other`.
-fn method_label(method: &Method) -> &'static str {
-    match *method {
-        Method::GET => "GET",
-        Method::HEAD => "HEAD",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::CONNECT => "CONNECT",
-        Method::OPTIONS => "OPTIONS",
-        Method::TRACE => "TRACE",
-        Method::PATCH => "PATCH",
-        _ => "other",
-    }
 }
 
 async fn method_not_allowed() -> Response {

@@ -166,7 +166,7 @@ impl Flow {
                 },
             });
         };
-        self.metrics.order_settled(Status::Cancelled.as_str());
+        self.metrics.order_settled(Status::Cancelled, None);
         Ok(self.release(order).await)
     }
 
@@ -201,7 +201,8 @@ impl Flow {
     async fn settle(&self, order: Order, s: Settlement) -> Result<Order> {
         match self.batches.settle(order.id, s).await? {
             Some(settled) => {
-                self.metrics.order_settled(settled.status.as_str());
+                self.metrics
+                    .order_settled(settled.status, settled.reason.as_deref());
                 Ok(settled)
             }
             None => self

@@ -124,7 +124,7 @@ impl Server {
 
         let mut running = Running::new(db.clone());
         let shutdown = running.shutdown();
-        let metrics = metrics::Metrics::default();
+        let metrics = metrics::Metrics::new(&db);
 
         let inventory = inventory::Inventory::new(
             &config.inventory_url,
@@ -180,6 +180,7 @@ impl Server {
             OrderServiceServer::new(grpc::Orders::new(flow.clone())),
             proto::ORDER_DESCRIPTOR_SET,
             (&config.http, &grpc),
+            metrics.shared(),
         )
         .await?;
 

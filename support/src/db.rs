@@ -48,6 +48,17 @@ pub struct Db {
     outcomes: Arc<Outcomes>,
 }
 
+/// How many connections a handle's pools hold.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct PoolSizes {
+    /// Open, idle or in use.
+    pub open: u32,
+    /// Open and idle.
+    pub idle: u32,
+    /// The most the pools may open.
+    pub max: u32,
+}
+
 /// The pools of either backend.
 #[derive(Clone, Debug)]
 enum Pools {
@@ -256,6 +267,37 @@ impl Db {
     /// service).
     pub fn watch_writable(&self) -> watch::Receiver<bool> {
         self.outcomes.watch_writable()
+    }
+
+    /// What `/metrics` shows of this database (see `crate::metrics::db`).
+    pub(crate) fn stats(&self) -> &crate::metrics::db::DbStats {
+        &self.outcomes.metrics
+    }
+
+    /// The pools' connections, summed over every pool of the handle.
+    pub(crate) fn pool_sizes(&self) -> PoolSizes {
+        fn of<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> PoolSizes {
+            PoolSizes {
+                open: pool.size(),
+                idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                max: pool.options().get_max_connections(),
+            }
+        }
+        match &self.pools {
+            Pools::Sqlite {
+                write,
+                read,
+                checkpoint,
+            } => [of(write), of(read), of(checkpoint)].into_iter().fold(
+                PoolSizes::default(),
+                |a, b| PoolSizes {
+                    open: a.open + b.open,
+                    idle: a.idle + b.idle,
+                    max: a.max + b.max,
+                },
+            ),
+            Pools::Postgres(pool) => of(pool),
+        }
     }
 
     /// Closes every pool, waiting for checked-out connections to return.

@@ -24,6 +24,7 @@ use tower::{Service, ServiceBuilder};
 use crate::{
     budget::Budget,
     http::{self, HttpLimits, Port, Protocol},
+    metrics::Metrics,
     service::Running,
 };
 
@@ -66,13 +67,15 @@ pub struct GrpcLimits {
 /// Serves `service` on `listener` as one of `running`'s tasks until its
 /// shutdown, under `http`'s timeouts and `grpc`'s limits.
 /// `descriptor_set` is the encoded file descriptor set of the service's
-/// proto, for reflection.
+/// proto, for reflection and the names in `metrics`, which count every
+/// call (health and reflection under their own names).
 pub async fn spawn<S>(
     running: &mut Running,
     listener: TcpListener,
     service: S,
     descriptor_set: &'static [u8],
     (http, grpc): (&HttpLimits, &GrpcLimits),
+    metrics: &Metrics,
 ) -> anyhow::Result<()>
 where
     S: Service<::http::Request<Body>, Error = Infallible>
@@ -106,6 +109,13 @@ where
         .into_axum_router()
         .layer(
             ServiceBuilder::new()
+                // Outermost: calls refused by the deadline count too.
+                .layer(metrics.grpc_server_layer(&[
+                    descriptor_set,
+                    tonic_health::pb::FILE_DESCRIPTOR_SET,
+                    tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+                    tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+                ]))
                 .layer(crate::telemetry::grpc::TraceLayer)
                 .layer(deadline::DeadlineLayer),
         );

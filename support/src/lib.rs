@@ -17,6 +17,7 @@ pub mod event_log;
 pub mod failure_log;
 pub mod grpc;
 pub mod http;
+pub mod metrics;
 pub mod openapi;
 pub mod service;
 pub mod shutdown;

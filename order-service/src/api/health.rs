@@ -9,7 +9,12 @@
 //! storage refused the last write (disk full, I/O error) and none has gone
 //! through since: a ping is a read, and reads work on a full disk.
 
-use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
+use axum::{
+    Json,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+};
 use serde::Serialize;
 use utoipa::{
     ToResponse, ToSchema,
@@ -155,21 +160,39 @@ pub(super) async fn ready(State(app): State<AppState>) -> impl IntoResponse {
     (code, Json(body))
 }
 
-/// Prometheus text exposition.
+/// The responses of a scrape, as both paths document them.
+const SCRAPED: &str = "Every metric: OpenMetrics 1.0.0 text (`application/openmetrics-text; \
+    version=1.0.0; charset=utf-8`) when `Accept` prefers `application/openmetrics-text`, else \
+    the Prometheus text format 0.0.4 (`text/plain; version=0.0.4; charset=utf-8`).";
+
+/// Every metric, in the format `Accept` prefers.
 #[utoipa::path(
     get, path = "/metrics", tag = "health", operation_id = "metrics",
     summary = "Prometheus metrics",
     responses(
-        (status = 200, description = "Prometheus text exposition format 0.0.4.", body = String, content_type = "text/plain"),
+        (status = 200, description = SCRAPED, content(
+            (String = "text/plain; version=0.0.4; charset=utf-8"),
+            (String = "application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        )),
         (status = 503, response = docs::Unavailable),
     )
 )]
-pub(super) async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        app.metrics.render(),
+pub(super) async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    app.metrics.shared().scrape(&headers).await
+}
+
+/// `/metrics` where Spring Boot Actuator serves it.
+#[utoipa::path(
+    get, path = "/actuator/prometheus", tag = "health", operation_id = "prometheus",
+    summary = "Prometheus metrics (Spring Boot Actuator's path)",
+    responses(
+        (status = 200, description = SCRAPED, content(
+            (String = "text/plain; version=0.0.4; charset=utf-8"),
+            (String = "application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        )),
+        (status = 503, response = docs::Unavailable),
     )
+)]
+pub(super) async fn prometheus(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    app.metrics.shared().scrape(&headers).await
 }
