@@ -198,14 +198,19 @@ test('the order counters are what the test did', withLog(async () => {
   assert.deepEqual(reasons, [1, 2]);
 }));
 
-test("inventory's gRPC counters count order-service's calls", withLog(async () => {
-  const served = await query('sum by (grpc_code) (grpc_server_handled_total{job="inventory-service"})');
-  const codes = Object.fromEntries(served.map((s) => [s.metric.grpc_code, Number(s.value[1])]));
-  assert.ok(codes.OK > 0, JSON.stringify(codes));
-  // The unknown product: inventory answered NotFound.
-  assert.ok(codes.NotFound > 0, JSON.stringify(codes));
-  const [called] = await query('sum(grpc_client_handled_total{job="order-service"})');
-  assert.ok(Number(called?.value[1]) > 0, 'order-service counted no calls to inventory');
+test("inventory's gRPC and reservation counters count order-service's calls", withLog(async () => {
+  const byMethod = async (expr) => Object.fromEntries((await query(expr)).map((s) => [s.metric.grpc_method, Number(s.value[1])]));
+  const served = await byMethod('sum by (grpc_method) (grpc_server_handled_total{job="inventory-service",grpc_code="OK"})');
+  const called = await byMethod('sum by (grpc_method) (grpc_client_handled_total{job="order-service",grpc_code="OK"})');
+  assert.ok(served.ReserveStockBatch > 0, JSON.stringify(served));
+  // Every reservation call order-service made, inventory served: the same count on both sides.
+  assert.equal(called.ReserveStockBatch, served.ReserveStockBatch);
+  // Each order is one entry of a batch, decided once.
+  const outcomes = Object.fromEntries((await query('sum by (outcome) (inventory_service_reservations_total)'))
+    .map((s) => [s.metric.outcome, Number(s.value[1])]));
+  assert.equal(outcomes.reserved, did.CREATED, JSON.stringify(outcomes));
+  assert.equal(outcomes.insufficient_stock, 2, JSON.stringify(outcomes));
+  assert.equal(Object.values(outcomes).reduce((a, b) => a + b), did.CREATED + did.REJECTED, JSON.stringify(outcomes));
 }));
 
 test('every query of the Grafana dashboard returns data', withLog(async () => {
