@@ -90,13 +90,24 @@ async function query(expr) {
   return data.result;
 }
 
-/** Resolves once Prometheus has scraped every order the test settled so far. */
-async function scrapedOrders() {
-  const total = Object.values(did).reduce((a, b) => a + b);
-  await waitFor(async () => {
-    const [sample] = await query('sum(order_service_orders_total)');
-    return sample && Number(sample.value[1]) === total;
-  }, 20000, `Prometheus to see ${total} settled orders`);
+/** The value of a query that sums to one number; 0 while it has no series. */
+async function total(expr) {
+  const [sample] = await query(expr);
+  return sample ? Number(sample.value[1]) : 0;
+}
+
+/**
+ * Resolves once Prometheus has scraped both services after everything the
+ * test did so far: each target is scraped on its own schedule, so both are
+ * waited for.
+ */
+async function scrapedAll() {
+  const settled = Object.values(did).reduce((a, b) => a + b);
+  await waitFor(async () => await total('sum(order_service_orders_total)') === settled
+    // Every order is one reservation decided at inventory, every cancel one release.
+    && await total('sum(inventory_service_reservations_total)') === did.CREATED + did.REJECTED
+    && await total('sum(inventory_service_releases_total)') === did.CANCELLED,
+  20000, `Prometheus to see ${settled} settled orders at both services`);
 }
 
 async function order(product, quantity, expected) {
@@ -137,7 +148,7 @@ before(withLog(async () => {
   await order('Tablet', 1, 'CREATED');
   await order('No such product', 1, 'REJECTED');
   await order('Monitor', 9, 'REJECTED'); // 8 in stock
-  await scrapedOrders();
+  await scrapedAll();
   const cancelled = await order('Headphones', 3, 'CREATED');
   await order('Laptop', 2, 'CREATED');
   await order('Monitor', 9, 'REJECTED');
@@ -145,7 +156,7 @@ before(withLog(async () => {
   assert.equal(r.status, 200);
   assert.equal((await r.json()).status, 'CANCELLED');
   did.CANCELLED += 1;
-  await scrapedOrders();
+  await scrapedAll();
 }));
 
 after(async () => {
