@@ -22,6 +22,7 @@ use sqlx::{Connection, Executor, PgConnection};
 
 mod error_events;
 mod logs;
+pub mod metrics;
 pub mod otlp;
 mod private_postgres;
 mod small_disk;

@@ -19,6 +19,7 @@ mod faults;
 mod limits;
 mod live;
 mod load_faults;
+mod metrics;
 mod openapi;
 mod otlp;
 mod reconciler;

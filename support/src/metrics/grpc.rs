@@ -364,3 +364,12 @@ const CODES: [&str; 17] = [
     "DataLoss",
     "Unauthenticated",
 ];
+
+/// What the unit tests reach of this module.
+#[cfg(test)]
+pub(super) mod tests_only {
+    /// [`super::grpc_code`].
+    pub(crate) fn code(headers: &http::HeaderMap) -> Option<&'static str> {
+        super::grpc_code(headers)
+    }
+}
