@@ -12,6 +12,7 @@ mod concurrency;
 mod grpc_api;
 mod grpc_limits;
 mod grpcurl;
+mod metrics;
 mod openapi;
 mod outage;
 mod watch;
