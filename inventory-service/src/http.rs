@@ -138,8 +138,8 @@ const SCRAPED: &str = "Every metric: OpenMetrics 1.0.0 text (`application/openme
     summary = "Prometheus metrics",
     responses(
         (status = 200, description = SCRAPED, content(
-            (String = "text/plain; version=0.0.4; charset=utf-8"),
-            (String = "application/openmetrics-text; version=1.0.0; charset=utf-8"),
+            (String = "text/plain"),
+            (String = "application/openmetrics-text"),
         )),
         (status = 503, response = docs::Unavailable),
     )
@@ -154,8 +154,8 @@ async fn metrics(Extension(metrics): Extension<Metrics>, headers: HeaderMap) -> 
     summary = "Prometheus metrics (Spring Boot Actuator's path)",
     responses(
         (status = 200, description = SCRAPED, content(
-            (String = "text/plain; version=0.0.4; charset=utf-8"),
-            (String = "application/openmetrics-text; version=1.0.0; charset=utf-8"),
+            (String = "text/plain"),
+            (String = "application/openmetrics-text"),
         )),
         (status = 503, response = docs::Unavailable),
     )

@@ -11,9 +11,11 @@ use support::testing::Backend;
 use crate::common::TestInventory;
 
 /// Every REST route; each serves GET only.
-const ROUTES: [&str; 4] = [
+const ROUTES: [&str; 6] = [
     "/inventory/products",
     "/health",
+    "/metrics",
+    "/actuator/prometheus",
     "/openapi.json",
     "/v3/api-docs",
 ];

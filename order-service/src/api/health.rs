@@ -171,8 +171,8 @@ const SCRAPED: &str = "Every metric: OpenMetrics 1.0.0 text (`application/openme
     summary = "Prometheus metrics",
     responses(
         (status = 200, description = SCRAPED, content(
-            (String = "text/plain; version=0.0.4; charset=utf-8"),
-            (String = "application/openmetrics-text; version=1.0.0; charset=utf-8"),
+            (String = "text/plain"),
+            (String = "application/openmetrics-text"),
         )),
         (status = 503, response = docs::Unavailable),
     )
@@ -187,8 +187,8 @@ pub(super) async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> 
     summary = "Prometheus metrics (Spring Boot Actuator's path)",
     responses(
         (status = 200, description = SCRAPED, content(
-            (String = "text/plain; version=0.0.4; charset=utf-8"),
-            (String = "application/openmetrics-text; version=1.0.0; charset=utf-8"),
+            (String = "text/plain"),
+            (String = "application/openmetrics-text"),
         )),
         (status = 503, response = docs::Unavailable),
     )

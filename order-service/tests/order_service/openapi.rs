@@ -15,7 +15,7 @@ use crate::common::{
 };
 
 /// Every REST route and its methods; `{id}` is requested as 1.
-const ROUTES: [(&str, &[&str]); 10] = [
+const ROUTES: [(&str, &[&str]); 11] = [
     ("/orders", &["get", "post"]),
     ("/orders/{id}", &["get"]),
     ("/orders/{id}/cancel", &["post"]),
@@ -24,6 +24,7 @@ const ROUTES: [(&str, &[&str]); 10] = [
     ("/health/live", &["get"]),
     ("/health/ready", &["get"]),
     ("/metrics", &["get"]),
+    ("/actuator/prometheus", &["get"]),
     ("/openapi.json", &["get"]),
     ("/v3/api-docs", &["get"]),
 ];
