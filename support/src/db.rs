@@ -269,8 +269,8 @@ impl Db {
         self.outcomes.watch_writable()
     }
 
-    /// What `/metrics` shows of this database (see `crate::metrics::db`).
-    pub(crate) fn stats(&self) -> &crate::metrics::db::DbStats {
+    /// What `/metrics` shows of this database (see `stats`).
+    pub(crate) fn stats(&self) -> &stats::DbStats {
         &self.outcomes.metrics
     }
 
@@ -322,6 +322,7 @@ mod lost_transaction;
 mod observed;
 mod outage;
 mod outcomes;
+pub(crate) mod stats;
 
 /// Whether `e` says the database cannot serve now: it could not be
 /// reached or the connection was lost (an outage, a restart, a full

@@ -25,7 +25,10 @@ use sqlx::postgres::{PgListener, PgPool};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::{db::Db, metrics::db::LogStats, with_db};
+use crate::{
+    db::{Db, stats::LogStats},
+    with_db,
+};
 
 pub use prune::{prune, prune_forever};
 
@@ -130,7 +133,7 @@ pub async fn wake_on_commit(
 ) -> Result<Wake, sqlx::Error> {
     let wake = Wake {
         notify: Arc::default(),
-        stats: db.stats().log(log),
+        stats: db.stats().log(log.table),
     };
     if let Some(pool) = db.postgres() {
         listen(pool.clone(), log, wake.clone(), shutdown.clone()).await?;

@@ -213,11 +213,5 @@ impl Builder {
     }
 }
 
-/// Latency buckets from 100 µs to ~1.6 s, doubling: requests, calls and
-/// pool waits alike (one set, so dashboards compare them).
-pub fn latency_buckets() -> impl Iterator<Item = f64> {
-    prometheus_client::metrics::histogram::exponential_buckets(0.0001, 2.0, 15)
-}
-
 #[cfg(all(test, feature = "testing"))]
 mod tests;

@@ -8,10 +8,8 @@
 use tokio::sync::watch;
 
 use super::outage::{Outage, classify};
-use crate::{
-    failure_log::{FailureLog, Severity},
-    metrics::db::DbStats,
-};
+use super::stats::DbStats;
+use crate::failure_log::{FailureLog, Severity};
 
 /// Which pool a statement ran on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

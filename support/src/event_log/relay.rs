@@ -7,7 +7,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::Wake;
-use crate::metrics::db::WakeCause;
+use crate::db::stats::WakeCause;
 
 /// Rows read per query: large enough to drain a burst in few reads,
 /// small enough to bound a read's memory.

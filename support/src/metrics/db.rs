@@ -6,125 +6,21 @@
 //! log's relay has published against what was written, how many rows are
 //! kept, and what wakes the relay.
 //!
-//! The handle ([`Db`]) owns these, not [`Metrics`](super::Metrics): its
-//! statements record them from wherever they run, and a service's metrics
-//! encode them.
+//! The handle ([`Db`]) records these (`db::stats`), wherever its
+//! statements run; this encodes them.
 
-use std::{
-    sync::{
-        Arc, Mutex, PoisonError,
-        atomic::{AtomicI64, AtomicU64, Ordering::Relaxed},
-    },
-    time::Duration,
-};
+use std::sync::{Arc, atomic::Ordering::Relaxed};
 
 use prometheus_client::{
     collector::Collector,
     encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric},
-    metrics::{
-        MetricType,
-        counter::{ConstCounter, Counter},
-        gauge::ConstGauge,
-        histogram::Histogram,
-    },
+    metrics::{MetricType, counter::ConstCounter, gauge::ConstGauge},
 };
 
-use super::latency_buckets;
-use crate::{db::Db, event_log::EventLog};
-
-/// What a handle's statements record; see the module comment.
-#[derive(Debug)]
-pub(crate) struct DbStats {
-    acquire: Histogram,
-    unavailable: Counter,
-    other: Counter,
-    /// The logs whose relays run on this database (one each per process).
-    logs: Mutex<Vec<Arc<LogStats>>>,
-}
-
-impl DbStats {
-    pub(crate) fn new() -> Self {
-        Self {
-            acquire: Histogram::new(latency_buckets()),
-            unavailable: Counter::default(),
-            other: Counter::default(),
-            logs: Mutex::default(),
-        }
-    }
-
-    /// A statement or transaction waited `waited` for a pooled connection.
-    pub(crate) fn acquired(&self, waited: Duration) {
-        self.acquire.observe(waited.as_secs_f64());
-    }
-
-    /// A statement, begin or commit failed; `unavailable` as
-    /// [`crate::db::is_unavailable`] says.
-    pub(crate) fn failed(&self, unavailable: bool) {
-        if unavailable {
-            self.unavailable.inc();
-        } else {
-            self.other.inc();
-        }
-    }
-
-    /// The figures of `log`, registered for encoding on first use.
-    pub(crate) fn log(&self, log: EventLog) -> Arc<LogStats> {
-        let mut logs = self.logs.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(found) = logs.iter().find(|l| l.table == log.table) {
-            return found.clone();
-        }
-        let stats = Arc::new(LogStats {
-            table: log.table,
-            ..LogStats::default()
-        });
-        logs.push(stats.clone());
-        stats
-    }
-
-    fn logs(&self) -> Vec<Arc<LogStats>> {
-        self.logs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-}
-
-/// One event log's figures: plain atomics, set by its relay (published,
-/// wake-ups) and at scrape time (written, retained).
-#[derive(Debug, Default)]
-pub(crate) struct LogStats {
-    table: &'static str,
-    written: AtomicI64,
-    published: AtomicI64,
-    retained: AtomicI64,
-    woken: AtomicU64,
-    timer: AtomicU64,
-}
-
-/// Why a relay read its log.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum WakeCause {
-    /// A commit in this process, or a `NOTIFY` from another's.
-    Woken,
-    /// The timer, with nothing announced.
-    Timer,
-}
-
-impl LogStats {
-    /// The relay has published every row up to `seq`.
-    pub(crate) fn published(&self, seq: i64) {
-        self.published.store(seq, Relaxed);
-    }
-
-    /// The relay woke up for `cause`.
-    pub(crate) fn woke(&self, cause: WakeCause) {
-        match cause {
-            WakeCause::Woken => &self.woken,
-            WakeCause::Timer => &self.timer,
-        }
-        .fetch_add(1, Relaxed);
-    }
-}
+use crate::{
+    db::{Db, stats::LogStats},
+    event_log::EventLog,
+};
 
 /// Reads every registered log's newest and oldest rows (one statement
 /// each: the counter's row and the primary key's first entry).

@@ -30,7 +30,8 @@ use prometheus_client::{
 };
 use prost::Message as _;
 
-use super::{Name, OTHER, latency_buckets};
+use super::{Name, OTHER};
+use crate::db::stats::latency_histogram;
 
 /// Which side of a call a family counts.
 #[derive(Clone, Copy, Debug)]
@@ -54,10 +55,6 @@ struct MethodLabels {
     grpc_method: Name,
 }
 
-fn latency() -> Histogram {
-    Histogram::new(latency_buckets())
-}
-
 /// One side's families. Cheap to clone.
 #[derive(Clone, Debug)]
 pub(crate) struct Calls {
@@ -68,7 +65,7 @@ pub(crate) struct Calls {
 impl Calls {
     pub(crate) fn register(registry: &mut Registry, side: Side) -> Self {
         let handled = Family::default();
-        let seconds = Family::new_with_constructor(latency as fn() -> Histogram);
+        let seconds = Family::new_with_constructor(latency_histogram as fn() -> Histogram);
         let (name, help, seconds_name, seconds_help) = match side {
             Side::Server => (
                 "grpc_server_handled",

@@ -20,7 +20,8 @@ use prometheus_client::{
     registry::Registry,
 };
 
-use super::{Metrics, Name, OTHER, latency_buckets};
+use super::{Metrics, Name, OTHER};
+use crate::db::stats::latency_histogram;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -36,10 +37,6 @@ struct RouteLabels {
 }
 
 type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
-
-fn latency() -> Histogram {
-    Histogram::new(latency_buckets())
-}
 
 /// The families and the interned route templates.
 pub(crate) struct HttpMetrics {
@@ -59,7 +56,7 @@ impl HttpMetrics {
             "HTTP requests answered, by method, route template and status",
             requests.clone(),
         );
-        let duration = Histograms::new_with_constructor(latency as fn() -> Histogram);
+        let duration = Histograms::new_with_constructor(latency_histogram as fn() -> Histogram);
         registry.register(
             "http_server_request_duration_seconds",
             "Time from a request's arrival to its response's head, by method and route template",

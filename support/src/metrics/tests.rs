@@ -13,7 +13,10 @@ use crate::testing::metrics::{self as parsed, Exposition};
 fn negotiate(accept: &[&str]) -> Format {
     let mut headers = HeaderMap::new();
     for value in accept {
-        headers.append(ACCEPT, HeaderValue::from_str(value).unwrap());
+        headers.append(
+            ACCEPT,
+            HeaderValue::from_str(value).expect("a header value"),
+        );
     }
     Format::negotiate(headers.get_all(ACCEPT))
 }
@@ -102,7 +105,7 @@ fn each_format_is_what_its_content_type_claims() {
 fn grpc_codes_are_grpc_go_names() {
     let code = |value: &str| {
         let mut headers = http::HeaderMap::new();
-        headers.insert("grpc-status", value.parse().unwrap());
+        headers.insert("grpc-status", value.parse().expect("a header value"));
         grpc::tests_only::code(&headers)
     };
     assert_eq!(code("0"), Some("OK"));

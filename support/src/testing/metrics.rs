@@ -54,9 +54,8 @@ impl Exposition {
         let mut families: HashMap<String, String> = HashMap::new();
         let mut samples = Vec::new();
         let mut current: Option<(String, String)> = None;
-        let mut lines = body.lines();
         let mut ended = false;
-        while let Some(line) = lines.next() {
+        for line in body.lines() {
             assert!(!ended, "a line after # EOF: {line:?}");
             if line == "# EOF" {
                 assert_eq!(format, Format::OpenMetrics, "# EOF in the classic text");
@@ -88,7 +87,7 @@ impl Exposition {
             };
             let allowed = sample_names(family, kind, format);
             assert!(
-                allowed.iter().any(|n| *n == sample.name),
+                allowed.contains(&sample.name),
                 "sample {:?} under family {family} ({kind}) in {format:?}",
                 sample.name
             );
