@@ -68,6 +68,13 @@ impl EncodeLabelValue for Name {
 /// path, gRPC service).
 pub const OTHER: &str = "other";
 
+/// How long a scrape waits for what it reads from the database. While the
+/// database is down a query waits for the pool's acquire timeout (5 s);
+/// a scrape that waited that long would run into Prometheus' own timeout
+/// (10 s by default) and lose every metric just when they matter. After
+/// this, the figures read before are served.
+pub const SAMPLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Something read at scrape time that needs `await` (a query): a service's
 /// gauges from its database, refreshed before they are encoded.
 pub trait Sample: Send + Sync + 'static {
@@ -155,12 +162,15 @@ impl Metrics {
         grpc::GrpcLayer::new(self.inner.grpc_client.clone(), descriptor_sets)
     }
 
-    /// Refreshes what is read at scrape time, then encodes every metric in
-    /// `format`.
+    /// Refreshes what is read at scrape time (all at once, for at most
+    /// [`SAMPLE_TIMEOUT`]), then encodes every metric in `format`.
     pub async fn render(&self, format: Format) -> String {
-        db::sample_event_logs(&self.inner.db).await;
-        for sample in &self.inner.samples {
-            sample.sample().await;
+        let samples = futures::future::join(
+            db::sample_event_logs(&self.inner.db),
+            futures::future::join_all(self.inner.samples.iter().map(|s| s.sample())),
+        );
+        if tokio::time::timeout(SAMPLE_TIMEOUT, samples).await.is_err() {
+            tracing::debug!("the database did not answer a scrape's queries in time");
         }
         format.encode(&self.inner.registry)
     }

@@ -311,7 +311,42 @@ async fn labels_stay_bounded_whatever_clients_send() {
     sys.stop().await;
 }
 
+async fn failed_client_calls_by_code() {
+    let mut sys = TestSystem::spawn(Backend::Sqlite).await;
+    sys.stop_inventory().await;
+    let answer = sys.post_order("Laptop", 1).await;
+    assert_eq!(answer.status(), 503);
+    let (_, metrics) = scrape(&sys, "/metrics", None).await;
+    let reserve = [
+        ("grpc_service", "InventoryService"),
+        ("grpc_method", "ReserveStockBatch"),
+    ];
+    let failed = metrics.sum(
+        "grpc_client_handled_total",
+        &[reserve[0], reserve[1], ("grpc_code", "Unavailable")],
+    );
+    // Each attempt: the first and its retries.
+    assert!(
+        failed >= 1.0,
+        "{:?}",
+        metrics
+            .matching("grpc_client_handled_total", &reserve)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(metrics.sum("grpc_client_handled_total", &reserve), failed);
+    assert_eq!(
+        metrics.sum("grpc_client_handling_seconds_count", &reserve),
+        failed
+    );
+    sys.stop().await;
+}
+
 support::both_backends!(every_family_counts_what_happened);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_client_calls_are_counted_by_code() {
+    failed_client_calls_by_code().await;
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_in_both_formats_on_both_paths() {
