@@ -5,8 +5,10 @@
 //! running and stopping their tasks, waiting for a shutdown signal, gathering
 //! concurrent calls into batches, sharing connection budgets fairly between
 //! clients (`budget`), serving HTTP and gRPC (with health and reflection)
-//! under those limits, the memory allocator, and building a configuration
-//! at its defaults for tests.
+//! under those limits, the metrics both serve (`metrics`: HTTP, gRPC,
+//! process, database, event logs; scraped in either text format), the
+//! memory allocator, and building a configuration at its defaults for
+//! tests.
 
 pub mod allocator;
 pub mod batch;

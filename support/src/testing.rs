@@ -1,6 +1,7 @@
 //! Test helpers: a fresh, empty database per test on either backend, a
-//! WebSocket/STOMP client ([`ws`]), an OTLP trace receiver ([`otlp`]) and
-//! a capture of this process's log lines.
+//! WebSocket/STOMP client ([`ws`]), an OTLP trace receiver ([`otlp`]), a
+//! reader of metrics bodies that holds each to its format ([`metrics`])
+//! and a capture of this process's log lines.
 //!
 //! SQLite tests get a file in a temporary directory. PostgreSQL tests need
 //! `TEST_DATABASE_URL` (a server URL whose user may create databases;
