@@ -161,14 +161,14 @@ impl Server {
             grpc_listener,
             inventory,
             proto::INVENTORY_DESCRIPTOR_SET,
-            (&config.http, &grpc),
+            (&config.http, &grpc, config.access),
         )
         .await?;
         if let Some(retention) = config.reservation_retention() {
             running.spawn_background(retention::run(store.clone(), retention, shutdown.clone()));
         }
         let stop = shutdown.clone();
-        let app = http::router(store);
+        let app = config.access.http(http::router(store));
         let limits = support::http::HttpLimits {
             max_http_connections: max_http,
             ..config.http.clone()

@@ -179,7 +179,7 @@ impl Server {
             grpc_listener,
             OrderServiceServer::new(grpc::Orders::new(flow.clone())),
             proto::ORDER_DESCRIPTOR_SET,
-            (&config.http, &grpc),
+            (&config.http, &grpc, config.access),
         )
         .await?;
 
@@ -198,7 +198,9 @@ impl Server {
             products: products.clone(),
             metrics,
         };
-        let app = api::router(state, origins, &config.frontend_dir).merge(live);
+        let app = config
+            .access
+            .http(api::router(state, origins, &config.frontend_dir).merge(live));
         let limits = support::http::HttpLimits {
             max_http_connections: max_http,
             ..config.http.clone()
