@@ -37,6 +37,7 @@ use crate::{
 };
 
 mod batches;
+mod outcome;
 mod reconcile;
 
 use batches::Batches;
@@ -93,11 +94,12 @@ impl Flow {
         new: NewOrder,
         idempotency: Option<IdempotencyKey>,
     ) -> Result<Order> {
+        let trace_id = support::telemetry::trace_id();
         let pending = Pending {
             new,
             key: uuid::Uuid::now_v7().to_string(),
             idempotency,
-            trace_id: support::telemetry::trace_id(),
+            trace_id: trace_id.clone(),
         };
         let order = match self.record(pending).await? {
             Recorded::New(order) => order,
@@ -140,7 +142,7 @@ impl Flow {
                 (UNAVAILABLE, true)
             }
         };
-        let order = self.settle(order, settlement).await?;
+        let order = self.settle(order, settlement, trace_id.as_deref()).await?;
         if unavailable && order.status == Status::Rejected {
             if order.release_pending {
                 self.spawn_release(order.clone());
@@ -167,6 +169,7 @@ impl Flow {
             });
         };
         self.metrics.order_settled(Status::Cancelled.as_str());
+        outcome::settled(&order, trace_id.as_deref());
         Ok(self.release(order).await)
     }
 
@@ -196,12 +199,14 @@ impl Flow {
     }
 
     /// Moves a PENDING order to its final state, or returns the state
-    /// someone else moved it to first.
+    /// someone else moved it to first. Only the move is logged, in the
+    /// trace `trace_id` (of the request that placed the order).
     #[tracing::instrument(name = "flow.settle", level = "debug", skip_all, fields(order.id = order.id))]
-    async fn settle(&self, order: Order, s: Settlement) -> Result<Order> {
+    async fn settle(&self, order: Order, s: Settlement, trace_id: Option<&str>) -> Result<Order> {
         match self.batches.settle(order.id, s).await? {
             Some(settled) => {
                 self.metrics.order_settled(settled.status.as_str());
+                outcome::settled(&settled, trace_id);
                 Ok(settled)
             }
             None => self
@@ -220,7 +225,10 @@ impl Flow {
             Ok(()) => {
                 self.inventory_calls.succeeded();
                 match self.store.releases_done(&[order.id]).await {
-                    Ok(()) => order.release_pending = false,
+                    Ok(()) => {
+                        order.release_pending = false;
+                        tracing::debug!(order = order.id, "stock released");
+                    }
                     Err(e) => {
                         tracing::warn!(order = order.id, error = %e, "cannot record the release")
                     }

@@ -9,6 +9,7 @@
 
 mod common;
 
+mod access_log;
 mod concurrency;
 mod cross_site;
 mod database_outage;
@@ -20,6 +21,7 @@ mod limits;
 mod live;
 mod load_faults;
 mod openapi;
+mod order_outcomes;
 mod otlp;
 mod reconciler;
 mod rest_api;
