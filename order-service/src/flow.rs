@@ -94,14 +94,13 @@ impl Flow {
         new: NewOrder,
         idempotency: Option<IdempotencyKey>,
     ) -> Result<Order> {
-        let trace_id = support::telemetry::trace_id();
         let pending = Pending {
             new,
             key: uuid::Uuid::now_v7().to_string(),
             idempotency,
-            trace_id: trace_id.clone(),
+            trace_id: support::telemetry::trace_id(),
         };
-        let order = match self.record(pending).await? {
+        let order = match self.record(&pending).await? {
             Recorded::New(order) => order,
             Recorded::Existing {
                 same_request: false,
@@ -142,7 +141,9 @@ impl Flow {
                 (UNAVAILABLE, true)
             }
         };
-        let order = self.settle(order, settlement, trace_id.as_deref()).await?;
+        let order = self
+            .settle(order, settlement, pending.trace_id.as_deref())
+            .await?;
         if unavailable && order.status == Status::Rejected {
             if order.release_pending {
                 self.spawn_release(order.clone());
@@ -176,7 +177,7 @@ impl Flow {
     /// Records a new order PENDING, or finds the order recorded earlier
     /// under its Idempotency-Key.
     #[tracing::instrument(name = "flow.record", level = "debug", skip_all)]
-    async fn record(&self, pending: Pending) -> Result<Recorded> {
+    async fn record(&self, pending: &Pending) -> Result<Recorded> {
         // A second round only when the earlier order's key was forgotten
         // between our insert and our read (it failed retryably); a third
         // would need that to happen twice within one request.
