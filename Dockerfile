@@ -42,6 +42,11 @@ COPY inventory-service inventory-service
 COPY order-service order-service
 COPY launcher launcher
 COPY bench bench
+# The commit /actuator/info reports (support/build.rs asks git, but .git is
+# not in the build context): `GIT_COMMIT=$(git rev-parse --short=7 HEAD)
+# docker compose build` passes it on; without it, `unknown`. Declared after
+# the cook, so a new commit does not rebuild the dependencies.
+ARG GIT_COMMIT=unknown
 RUN cargo build --release --locked --package inventory-service --package order-service
 
 # What both images run on: a non-root user and a writable data directory

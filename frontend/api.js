@@ -1,4 +1,5 @@
-// The REST API of order-service. Every error answer is JSON {"message"}.
+// The REST API of order-service. Every error answer is JSON, Spring Boot's
+// error body; the page shows its `message`.
 
 export class ApiError extends Error {
   constructor(status, message) {

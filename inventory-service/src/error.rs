@@ -1,5 +1,6 @@
 //! The crate's one error type, converted to a gRPC status and to an HTTP
-//! response in one place each. Clients get a clear message; the log gets the
+//! response (a status and a message, which `support::error_body` makes
+//! Spring's error body) in one place each. Clients get a clear message; the log gets the
 //! source chain of internal failures.
 //!
 //! A database that cannot serve (unreachable, out of disk) is UNAVAILABLE /
@@ -10,11 +11,10 @@
 //! corrupt row), so no client can produce them.
 
 use axum::{
-    Json,
-    http::{StatusCode, header::RETRY_AFTER},
+    http::{HeaderValue, StatusCode, header::RETRY_AFTER},
     response::{IntoResponse, Response},
 };
-use support::db;
+use support::{db, error_body};
 
 /// What clients are told while the database cannot be reached.
 const UNAVAILABLE: &str = "database unavailable, retry later";
@@ -46,20 +46,17 @@ pub(crate) enum Error {
     Internal(String),
 }
 
-/// The body of every error answer: `{"message": "…"}`.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[schema(as = Error)]
-pub(crate) struct ErrorBody {
-    /// What went wrong, for people.
-    pub(crate) message: String,
-}
-
-impl ErrorBody {
-    /// An error answer with `message`.
-    pub(crate) fn json(message: impl Into<String>) -> Json<Self> {
-        Json(Self {
-            message: message.into(),
-        })
+impl Error {
+    /// Whether the request itself was refused (malformed, unknown, in
+    /// conflict, unauthenticated), not failed by the service.
+    pub(crate) fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            Self::InvalidArgument(_)
+                | Self::Unauthenticated(_)
+                | Self::NotFound(_)
+                | Self::FailedPrecondition(_)
+        )
     }
 }
 
@@ -104,18 +101,17 @@ impl IntoResponse for Error {
             Error::NotFound(m) => (StatusCode::NOT_FOUND, m),
             Error::FailedPrecondition(m) => (StatusCode::CONFLICT, m),
             Error::Database(e) if db::is_unavailable(&e) => {
-                return (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    [(RETRY_AFTER, RETRY_AFTER_SECS)],
-                    ErrorBody::json(UNAVAILABLE),
-                )
-                    .into_response();
+                let mut response = error_body::answer(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE);
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
+                return response;
             }
             Error::Database(_) | Error::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
             }
         };
-        (status, ErrorBody::json(message)).into_response()
+        error_body::answer(status, message)
     }
 }
 

@@ -25,6 +25,7 @@ use tonic::{Request, Response, Status};
 use crate::{
     domain::{ProductName, Quantity, ReservationKey, ReservationState},
     error::Error,
+    metrics::{self, Metrics},
     store::{Reservation, ReserveRequest, Store},
     watch::StockWatch,
 };
@@ -41,12 +42,19 @@ pub(crate) struct Inventory {
     store: Store,
     watch: StockWatch,
     shutdown: CancellationToken,
+    metrics: Metrics,
 }
 
 impl Inventory {
     /// Builds the service.
-    pub(crate) fn new(store: Store, watch: StockWatch, shutdown: CancellationToken) -> Self {
+    pub(crate) fn new(
+        store: Store,
+        watch: StockWatch,
+        shutdown: CancellationToken,
+        metrics: Metrics,
+    ) -> Self {
         Self {
+            metrics,
             store,
             watch,
             shutdown,
@@ -72,6 +80,19 @@ fn answer(r: &Reservation) -> ReserveStockResponse {
         outcome: outcome.into(),
         stock_quantity: wire(r.stock),
         message: message.into(),
+    }
+}
+
+/// A reservation's outcome as `inventory_service_reservations_total` counts it.
+fn reserve_outcome(r: &Result<Reservation, Error>) -> metrics::Reserve {
+    match r {
+        Ok(r) => match r.state {
+            ReservationState::Reserved => metrics::Reserve::Reserved,
+            ReservationState::InsufficientStock => metrics::Reserve::InsufficientStock,
+            ReservationState::Released => metrics::Reserve::Released,
+        },
+        Err(e) if e.is_refusal() => metrics::Reserve::Refused,
+        Err(_) => metrics::Reserve::Failed,
     }
 }
 
@@ -154,11 +175,15 @@ impl InventoryService for Inventory {
         req: Request<ReserveStockRequest>,
     ) -> Result<Response<ReserveStockResponse>, Status> {
         let req = req.into_inner();
-        let key = ReservationKey::parse(req.reservation_key)?;
-        let product = ProductName::parse(req.product)?;
-        let quantity = Quantity::parse(req.quantity)?;
-        let r = self.store.reserve(&key, &product, quantity).await?;
-        Ok(Response::new(answer(&r)))
+        let r = async {
+            let key = ReservationKey::parse(req.reservation_key)?;
+            let product = ProductName::parse(req.product)?;
+            let quantity = Quantity::parse(req.quantity)?;
+            self.store.reserve(&key, &product, quantity).await
+        }
+        .await;
+        self.metrics.reserved(reserve_outcome(&r));
+        Ok(Response::new(answer(&r?)))
     }
 
     async fn reserve_stock_batch(
@@ -186,7 +211,15 @@ impl InventoryService for Inventory {
             .iter()
             .filter_map(|p| p.as_ref().ok().cloned())
             .collect();
-        let mut decided = self.store.reserve_batch(&valid).await?.into_iter();
+        let mut decided = match self.store.reserve_batch(&valid).await {
+            Ok(decided) => decided.into_iter(),
+            Err(e) => {
+                for _ in &parsed {
+                    self.metrics.reserved(metrics::Reserve::Failed);
+                }
+                return Err(e.into());
+            }
+        };
         let results = parsed
             .into_iter()
             .map(|p| {
@@ -196,6 +229,7 @@ impl InventoryService for Inventory {
                     }),
                     Err(e) => Err(e),
                 };
+                self.metrics.reserved(reserve_outcome(&outcome));
                 let result = match outcome {
                     Ok(r) => reserve_stock_result::Result::Answer(answer(&r)),
                     Err(e) => {
@@ -218,8 +252,18 @@ impl InventoryService for Inventory {
         &self,
         req: Request<ReleaseStockRequest>,
     ) -> Result<Response<ReleaseStockResponse>, Status> {
-        let key = ReservationKey::parse(req.into_inner().reservation_key)?;
-        let released = self.store.release(&key).await?;
+        let released = async {
+            let key = ReservationKey::parse(req.into_inner().reservation_key)?;
+            self.store.release(&key).await
+        }
+        .await;
+        self.metrics.released(match &released {
+            Ok(r) if r.change.is_some() => metrics::Release::Returned,
+            Ok(_) => metrics::Release::Nothing,
+            Err(e) if e.is_refusal() => metrics::Release::Refused,
+            Err(_) => metrics::Release::Failed,
+        });
+        let released = released?;
         let reply = match &released.change {
             Some(c) => ReleaseStockResponse {
                 returned_stock: true,

@@ -1,35 +1,72 @@
-//! REST on 8081: the original `GET /inventory/products`, plus `/health` and
-//! this API's OpenAPI document (`/openapi.json`, `/v3/api-docs`).
+//! REST on 8081: the original `GET /inventory/products`, plus `/health`,
+//! `/health/live` and `/health/ready` (`probes`), Spring Boot Actuator's
+//! `/actuator/health…` and `/actuator/info` (`support::actuator`), the
+//! metrics (`/metrics`, `/actuator/prometheus`), this API's OpenAPI document
+//! (`/openapi.json`, `/v3/api-docs`) and Swagger UI showing it
+//! (`/swagger-ui/index.html`).
 
 mod docs;
+mod probes;
 
-use axum::{Extension, Json, Router, extract::State, http::StatusCode, response::IntoResponse};
+use axum::{
+    Extension, Json, Router,
+    extract::{FromRef, State},
+    http::{HeaderMap, StatusCode},
+    middleware,
+    response::{IntoResponse, Response},
+};
 use serde::Serialize;
+use support::actuator::Actuator;
+use support::metrics::Metrics;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::{
-    domain::Product,
-    error::{ErrorBody, Result},
-    store::Store,
-};
+use crate::{domain::Product, error::Result, store::Store};
 
 /// Every REST route, each registered with its OpenAPI description (its
 /// handler's `#[utoipa::path]`): the one list of routes, so none can be
 /// served undocumented.
-fn routes() -> OpenApiRouter<Store> {
+fn routes() -> OpenApiRouter<HttpState> {
     OpenApiRouter::with_openapi(docs::base())
         .routes(routes!(products))
         .routes(routes!(health))
+        .routes(routes!(probes::live))
+        .routes(routes!(probes::ready))
+        .merge(support::actuator::routes())
+        .routes(routes!(metrics))
+        .routes(routes!(prometheus))
         .routes(routes!(docs::openapi))
         .routes(routes!(docs::api_docs))
 }
 
-/// Routes without a span of their own: the probe and the document.
-const UNTRACED: support::telemetry::http::Untraced = &["/health", "/openapi.json", "/v3/api-docs"];
+/// Routes without a span of their own: the probes, the scrapes and the
+/// document.
+const UNTRACED: support::telemetry::http::Untraced = &[
+    "/health",
+    "/health/live",
+    "/health/ready",
+    "/actuator/health",
+    "/actuator/health/liveness",
+    "/actuator/health/readiness",
+    "/actuator/info",
+    "/metrics",
+    "/actuator/prometheus",
+    "/openapi.json",
+    "/v3/api-docs",
+];
 
-/// The REST routes, and JSON errors for unknown paths and methods.
-pub(crate) fn router(store: Store) -> Router {
+/// What the REST handlers reach.
+#[derive(Clone, Debug, FromRef)]
+struct HttpState {
+    /// Products and the database.
+    store: Store,
+    /// Health and info.
+    actuator: Actuator,
+}
+
+/// The REST routes with request metrics, Swagger UI, and JSON errors
+/// (Spring's body) for unknown paths and methods.
+pub(crate) fn router(store: Store, actuator: Actuator, metrics: Metrics) -> Router {
     let (routes, mut doc) = routes().split_for_parts();
     support::telemetry::http::document(&mut doc, UNTRACED);
     routes
@@ -40,10 +77,21 @@ pub(crate) fn router(store: Store) -> Router {
                 // A span per request (continuing the caller's trace), not
                 // per probe or fetch of the document.
                 .layer(support::telemetry::http::TraceLayer::new(UNTRACED))
-                .layer(Extension(docs::Document::new(&doc))),
+                .layer(Extension(docs::Document::new(&doc)))
+                .layer(Extension(metrics.clone())),
         )
+        // Swagger UI: outside the document and the spans (springdoc leaves
+        // it out of the document too).
+        .merge(support::swagger_ui::routes())
         .fallback(not_found)
-        .with_state(store)
+        // Every JSON error gets Spring's fields.
+        .layer(middleware::from_fn(support::error_body::complete))
+        // Outermost: every request is counted, whatever answered it.
+        .layer(middleware::from_fn_with_state(
+            metrics,
+            support::metrics::http::track,
+        ))
+        .with_state(HttpState { store, actuator })
 }
 
 /// `[{"id":1,"name":"Laptop","stockQuantity":10}, …]`, the original shape.
@@ -70,10 +118,17 @@ enum HealthState {
     Down,
 }
 
+impl HealthState {
+    fn from(ok: bool) -> Self {
+        if ok { Self::Up } else { Self::Down }
+    }
+}
+
 /// The service and its database.
 #[derive(Debug, Serialize, ToSchema)]
 struct Health {
-    /// The service as a whole: its database's state.
+    /// The service as a whole: its database's state (on `/health/ready`,
+    /// `DOWN` while the service is stopping too).
     status: HealthState,
     /// The inventory database.
     database: HealthState,
@@ -104,13 +159,47 @@ async fn health(State(store): State<Store>) -> impl IntoResponse {
     (code, Json(body))
 }
 
-async fn not_found() -> impl IntoResponse {
-    (StatusCode::NOT_FOUND, ErrorBody::json("Not found"))
+/// The responses of a scrape, as both paths document them.
+const SCRAPED: &str = "Every metric: OpenMetrics 1.0.0 text (`application/openmetrics-text; \
+    version=1.0.0; charset=utf-8`) when `Accept` prefers `application/openmetrics-text`, else \
+    the Prometheus text format 0.0.4 (`text/plain; version=0.0.4; charset=utf-8`).";
+
+/// Every metric, in the format `Accept` prefers.
+#[utoipa::path(
+    get, path = "/metrics", tag = "health", operation_id = "metrics",
+    summary = "Prometheus metrics",
+    responses(
+        (status = 200, description = SCRAPED, content(
+            (String = "text/plain"),
+            (String = "application/openmetrics-text"),
+        )),
+        (status = 503, response = docs::Unavailable),
+    )
+)]
+async fn metrics(Extension(metrics): Extension<Metrics>, headers: HeaderMap) -> Response {
+    metrics.scrape(&headers).await
 }
 
-async fn method_not_allowed() -> impl IntoResponse {
-    (
-        StatusCode::METHOD_NOT_ALLOWED,
-        ErrorBody::json("Method not allowed"),
+/// `/metrics` where Spring Boot Actuator serves it.
+#[utoipa::path(
+    get, path = "/actuator/prometheus", tag = "health", operation_id = "prometheus",
+    summary = "Prometheus metrics (Spring Boot Actuator's path)",
+    responses(
+        (status = 200, description = SCRAPED, content(
+            (String = "text/plain"),
+            (String = "application/openmetrics-text"),
+        )),
+        (status = 503, response = docs::Unavailable),
     )
+)]
+async fn prometheus(Extension(metrics): Extension<Metrics>, headers: HeaderMap) -> Response {
+    metrics.scrape(&headers).await
+}
+
+async fn not_found() -> Response {
+    support::error_body::answer(StatusCode::NOT_FOUND, "Not found")
+}
+
+async fn method_not_allowed() -> Response {
+    support::error_body::answer(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
 }

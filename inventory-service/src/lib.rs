@@ -43,6 +43,7 @@ mod domain;
 mod error;
 mod grpc;
 mod http;
+mod metrics;
 mod retention;
 mod store;
 mod watch;
@@ -67,8 +68,10 @@ pub fn migrations() -> Migrations {
     }
 }
 
-/// Asks the gRPC health service on `127.0.0.1:port` whether it is serving;
-/// prints the answer and returns the process exit code.
+/// Asks the gRPC health service on `127.0.0.1:port` whether it is serving
+/// (it follows readiness: the database answers and takes writes, and the
+/// service is not stopping); prints the answer and returns the process
+/// exit code.
 pub async fn healthcheck(port: u16) -> std::process::ExitCode {
     use tonic_health::pb::{
         HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
@@ -126,6 +129,7 @@ impl Server {
             .await
             .context("listening for stock events")?;
         let store = store::Store::new(db.clone(), committed.clone());
+        let metrics = metrics::Metrics::new(&db, store.clone());
         let watchers = support::budget::Budget::new(
             config.max_watch_streams,
             config.max_watch_streams_per_client,
@@ -138,7 +142,8 @@ impl Server {
             config.events.clone(),
             shutdown.clone(),
         ));
-        let inventory = grpc::Inventory::new(store.clone(), watch, shutdown.clone());
+        let inventory =
+            grpc::Inventory::new(store.clone(), watch, shutdown.clone(), metrics.clone());
         // The one place the token is required: around the whole service,
         // keyed by method (see `auth`). Health and reflection, beside it
         // on the port, stay open.
@@ -162,13 +167,26 @@ impl Server {
             inventory,
             proto::INVENTORY_DESCRIPTOR_SET,
             (&config.http, &grpc, config.access),
+            metrics.shared(),
         )
         .await?;
         if let Some(retention) = config.reservation_retention() {
             running.spawn_background(retention::run(store.clone(), retention, shutdown.clone()));
         }
         let stop = shutdown.clone();
-        let app = config.access.http(http::router(store));
+        let actuator = support::actuator::Actuator::new(
+            db.clone(),
+            running.readiness(),
+            support::actuator::Info::new(
+                env!("CARGO_PKG_NAME"),
+                env!("CARGO_PKG_VERSION"),
+                db.system(),
+            ),
+            Vec::new(),
+        );
+        let app = config
+            .access
+            .http(http::router(store, actuator, metrics.shared().clone()));
         let limits = support::http::HttpLimits {
             max_http_connections: max_http,
             ..config.http.clone()

@@ -118,6 +118,18 @@ impl Store {
         Ok(rows)
     }
 
+    /// The first `limit` products (by id) and their stock, for the stock
+    /// gauge of `/metrics`.
+    pub(crate) async fn stock_sample(&self, limit: i64) -> Result<Vec<(String, i64)>> {
+        let rows = with_db!(&self.db, read, |pool| {
+            sqlx::query_as("SELECT name, stock FROM products ORDER BY id LIMIT $1")
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(rows)
+    }
+
     /// The stock of one product, `None` when unknown.
     pub(crate) async fn stock_of(&self, product: &ProductName) -> Result<Option<i64>> {
         let _span = support::db_span!("SELECT products", self.db.system());

@@ -14,20 +14,21 @@ mod page;
 mod products;
 mod schema;
 
-use std::{path::Path, time::Instant};
+pub(crate) use health::inventory_component;
+
+use std::path::Path;
 
 use axum::{
     Extension, Router,
-    extract::{MatchedPath, Request, State},
-    http::Method,
-    middleware::{self, Next},
+    extract::{FromRef, Request},
+    middleware,
     response::{IntoResponse, Response},
     routing::any,
 };
 use tower::ServiceBuilder;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use support::telemetry::http as trace;
+use support::{actuator::Actuator, telemetry::http as trace};
 
 use live::AllowedOrigins;
 
@@ -46,7 +47,12 @@ const UNTRACED: trace::Untraced = &[
     "/health",
     "/health/live",
     "/health/ready",
+    "/actuator/health",
+    "/actuator/health/liveness",
+    "/actuator/health/readiness",
+    "/actuator/info",
     "/metrics",
+    "/actuator/prometheus",
     "/openapi.json",
     "/v3/api-docs",
 ];
@@ -65,6 +71,14 @@ pub(crate) struct AppState {
     pub products: StockEvents,
     /// Metrics registry.
     pub metrics: Metrics,
+    /// `/actuator/health` and `/actuator/info`.
+    pub actuator: Actuator,
+}
+
+impl FromRef<AppState> for Actuator {
+    fn from_ref(state: &AppState) -> Self {
+        state.actuator.clone()
+    }
 }
 
 /// Every REST route, each registered with its OpenAPI description (its
@@ -80,13 +94,17 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(health::live))
         .routes(routes!(health::ready))
         .routes(routes!(health::metrics))
+        .merge(support::actuator::routes())
+        .routes(routes!(health::prometheus))
         .routes(routes!(docs::openapi))
         .routes(routes!(docs::api_docs))
 }
 
 /// REST routes with CORS, a trace span per request and request metrics,
-/// the page's files for every other path, and JSON errors for unknown
-/// routes and methods.
+/// Swagger UI, the page's files for every other path, and JSON errors for
+/// unknown routes and methods (completed into Spring's error body by
+/// `support::error_body::complete`, which `lib.rs` puts around this router
+/// and `/ws-orders`).
 pub(crate) fn router(state: AppState, origins: AllowedOrigins, frontend_dir: &Path) -> Router {
     let page = page::Page::new(frontend_dir);
     let (routes, mut doc) = routes().split_for_parts();
@@ -104,49 +122,19 @@ pub(crate) fn router(state: AppState, origins: AllowedOrigins, frontend_dir: &Pa
                 .layer(cross_site::cors(origins.clone()))
                 .layer(Extension(docs::Document::new(&doc))),
         )
+        // Swagger UI: outside the document, the spans and CORS (springdoc
+        // leaves it out of the document too).
+        .merge(support::swagger_ui::routes())
         .fallback(any(move |request: Request| page.clone().serve(request)))
         .layer(
             ServiceBuilder::new()
-                .layer(middleware::from_fn_with_state(state.metrics.clone(), track))
+                .layer(middleware::from_fn_with_state(
+                    state.metrics.shared().clone(),
+                    support::metrics::http::track,
+                ))
                 .layer(middleware::from_fn_with_state(origins, cross_site::guard)),
         )
         .with_state(state)
-}
-
-/// Records every request's route template, status and latency. Labels
-/// come from closed sets: the standard methods or `other`, the matched
-/// route template or `other`, so no request can add a time series.
-async fn track(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = method_label(request.method());
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "other".to_owned(), |p| p.as_str().to_owned());
-    let response = next.run(request).await;
-    metrics.http_request(
-        method,
-        &route,
-        response.status().as_u16(),
-        started.elapsed(),
-    );
-    response
-}
-
-/// The method as a label: one of the nine standard methods, else `other`.
-fn method_label(method: &Method) -> &'static str {
-    match *method {
-        Method::GET => "GET",
-        Method::HEAD => "HEAD",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::CONNECT => "CONNECT",
-        Method::OPTIONS => "OPTIONS",
-        Method::TRACE => "TRACE",
-        Method::PATCH => "PATCH",
-        _ => "other",
-    }
 }
 
 async fn method_not_allowed() -> Response {

@@ -113,8 +113,8 @@ pub struct Config {
 /// Subcommands besides serving.
 #[derive(Clone, Debug, clap::Subcommand)]
 pub enum Command {
-    /// Exits 0 when `GET /health/live` on HTTP_PORT answers 200 (a container
-    /// health check that needs no tools in the image).
+    /// Exits 0 when `GET /actuator/health/readiness` on HTTP_PORT answers
+    /// 200 (a container health check that needs no tools in the image).
     Healthcheck,
 }
 

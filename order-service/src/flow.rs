@@ -169,7 +169,7 @@ impl Flow {
                 },
             });
         };
-        self.metrics.order_settled(Status::Cancelled.as_str());
+        self.metrics.order_settled(Status::Cancelled, None);
         outcome::settled(&order, trace_id.as_deref());
         Ok(self.release(order).await)
     }
@@ -206,7 +206,8 @@ impl Flow {
     async fn settle(&self, order: Order, s: Settlement, trace_id: Option<&str>) -> Result<Order> {
         match self.batches.settle(order.id, s).await? {
             Some(settled) => {
-                self.metrics.order_settled(settled.status.as_str());
+                self.metrics
+                    .order_settled(settled.status, settled.reason.as_deref());
                 outcome::settled(&settled, trace_id);
                 Ok(settled)
             }

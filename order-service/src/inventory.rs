@@ -12,6 +12,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use support::metrics::grpc::Metered;
+
 use proto::{
     ListProductsRequest, ReleaseStockRequest, ReservationOutcome, ReserveStockBatchRequest,
     ReserveStockRequest, WatchStockRequest, inventory_service_client::InventoryServiceClient,
@@ -44,6 +46,10 @@ pub(crate) enum Reserved {
     /// The key was released first (the order was abandoned meanwhile).
     Released,
 }
+
+/// The channel as every call uses it: each attempt is counted and timed
+/// (`grpc_client_*`, see `support::metrics::grpc`).
+type Calls = Metered<Channel>;
 
 /// Why a call failed.
 #[derive(Clone, Debug, thiserror::Error)]
@@ -96,10 +102,9 @@ pub(crate) struct Inventory {
 
 /// What the clones of an [`Inventory`] share.
 struct Shared {
-    client: InventoryServiceClient<Channel>,
-    channel: Channel,
+    client: InventoryServiceClient<Calls>,
+    channel: Calls,
     timeout: Duration,
-    metrics: Metrics,
     /// `Bearer <INVENTORY_TOKEN>`, sent with every call.
     authorization: Option<AsciiMetadataValue>,
 }
@@ -139,12 +144,18 @@ impl Inventory {
             .http2_keep_alive_interval(Duration::from_secs(10))
             .keep_alive_timeout(Duration::from_secs(5))
             .connect_lazy();
+        let channel = metrics.shared().grpc_client(
+            channel,
+            &[
+                proto::INVENTORY_DESCRIPTOR_SET,
+                tonic_health::pb::FILE_DESCRIPTOR_SET,
+            ],
+        );
         Ok(Self {
             shared: Arc::new(Shared {
                 client: InventoryServiceClient::new(channel.clone()),
                 channel,
                 timeout,
-                metrics,
                 authorization,
             }),
         })
@@ -258,8 +269,8 @@ impl Inventory {
     }
 
     /// Runs `call` with retries for failures that mean "did not get there",
-    /// all within one deadline, recording latency and errors. `rpc` is the
-    /// method's metrics label and its RPC name.
+    /// all within one deadline (each attempt is counted by the channel).
+    /// `rpc` is the method's name in logs and its RPC name.
     ///
     /// The whole call, retries included, is one client span (exported only:
     /// DEBUG), and each attempt carries it as the callee's parent.
@@ -280,12 +291,11 @@ impl Inventory {
         call: F,
     ) -> Result<T, CallError>
     where
-        F: Fn(InventoryServiceClient<Channel>, Duration) -> Fut,
+        F: Fn(InventoryServiceClient<Calls>, Duration) -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, Status>>,
     {
         let (method, _) = rpc;
-        let started = Instant::now();
-        let deadline = started + self.shared.timeout;
+        let deadline = Instant::now() + self.shared.timeout;
         let mut backoff = RETRY_BACKOFF;
         let mut attempt = 1;
         let result = loop {
@@ -305,11 +315,6 @@ impl Inventory {
             backoff *= 2;
             attempt += 1;
         };
-        self.shared.metrics.inventory_call(
-            method,
-            started.elapsed(),
-            result.as_ref().err().map(Status::code),
-        );
         result.map_err(call_error)
     }
 }

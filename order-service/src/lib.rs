@@ -73,15 +73,16 @@ pub fn migrations() -> Migrations {
     }
 }
 
-/// Asks `GET /health/live` on `127.0.0.1:port` (plain HTTP/1.0 over TCP,
-/// so the image needs no HTTP client); prints the status line and returns
-/// the process exit code.
+/// Asks `GET /actuator/health/readiness` on `127.0.0.1:port` (plain
+/// HTTP/1.0 over TCP, so the image needs no HTTP client); prints the
+/// status line and returns the process exit code: 0 for a 200, when the
+/// database answers and takes writes and the service is not stopping.
 pub async fn healthcheck(port: u16) -> std::process::ExitCode {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     service::healthcheck(async {
         let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
         stream
-            .write_all(b"GET /health/live HTTP/1.0\r\nHost: localhost\r\n\r\n")
+            .write_all(b"GET /actuator/health/readiness HTTP/1.0\r\nHost: localhost\r\n\r\n")
             .await?;
         let mut head = [0u8; 64];
         let n = stream.read(&mut head).await?;
@@ -124,7 +125,7 @@ impl Server {
 
         let mut running = Running::new(db.clone());
         let shutdown = running.shutdown();
-        let metrics = metrics::Metrics::default();
+        let metrics = metrics::Metrics::new(&db);
 
         let inventory = inventory::Inventory::new(
             &config.inventory_url,
@@ -180,6 +181,7 @@ impl Server {
             OrderServiceServer::new(grpc::Orders::new(flow.clone())),
             proto::ORDER_DESCRIPTOR_SET,
             (&config.http, &grpc, config.access),
+            metrics.shared(),
         )
         .await?;
 
@@ -191,16 +193,34 @@ impl Server {
             (max_live, max_handshakes),
             shutdown.clone(),
         );
+        let actuator = support::actuator::Actuator::new(
+            db.clone(),
+            running.readiness(),
+            support::actuator::Info::new(
+                env!("CARGO_PKG_NAME"),
+                env!("CARGO_PKG_VERSION"),
+                db.system(),
+            ),
+            vec![(
+                "inventory",
+                api::inventory_component(inventory.clone(), &config.inventory_url),
+            )],
+        );
         let state = api::AppState {
             flow: flow.clone(),
             orders: store,
             inventory: inventory.clone(),
             products: products.clone(),
             metrics,
+            actuator,
         };
-        let app = config
-            .access
-            .http(api::router(state, origins, &config.frontend_dir).merge(live));
+        // Spring's fields on every JSON error (the live transport's too);
+        // the access log outside them all, so it counts what is sent.
+        let app = config.access.http(
+            api::router(state, origins, &config.frontend_dir)
+                .merge(live)
+                .layer(axum::middleware::from_fn(support::error_body::complete)),
+        );
         let limits = support::http::HttpLimits {
             max_http_connections: max_http,
             ..config.http.clone()
@@ -229,7 +249,7 @@ impl Server {
             shutdown.clone(),
         ));
 
-        tracing::info!(%http_addr, %grpc_addr, database = db.kind(), inventory = %config.inventory_url, "ready");
+        tracing::info!(%http_addr, %grpc_addr, database = db.kind(), inventory = %support::actuator::without_credentials(&config.inventory_url), "ready");
         Ok(Self {
             http_addr,
             grpc_addr,

@@ -48,6 +48,17 @@ pub struct Db {
     outcomes: Arc<Outcomes>,
 }
 
+/// How many connections a handle's pools hold.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct PoolSizes {
+    /// Open, idle or in use.
+    pub open: u32,
+    /// Open and idle.
+    pub idle: u32,
+    /// The most the pools may open.
+    pub max: u32,
+}
+
 /// The pools of either backend.
 #[derive(Clone, Debug)]
 enum Pools {
@@ -192,6 +203,17 @@ impl Db {
         }
     }
 
+    /// The SQLite database's file (`None` on PostgreSQL), for the
+    /// `diskSpace` health component.
+    pub fn sqlite_file(&self) -> Option<std::path::PathBuf> {
+        match &self.pools {
+            Pools::Sqlite { write, .. } => {
+                Some(write.connect_options().get_filename().to_path_buf())
+            }
+            Pools::Postgres(_) => None,
+        }
+    }
+
     /// The database's name as OpenTelemetry's `db.system.name` has it, for
     /// the spans of statements.
     pub fn system(&self) -> &'static str {
@@ -258,6 +280,37 @@ impl Db {
         self.outcomes.watch_writable()
     }
 
+    /// What `/metrics` shows of this database (see `stats`).
+    pub(crate) fn stats(&self) -> &stats::DbStats {
+        &self.outcomes.metrics
+    }
+
+    /// The pools' connections, summed over every pool of the handle.
+    pub(crate) fn pool_sizes(&self) -> PoolSizes {
+        fn of<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> PoolSizes {
+            PoolSizes {
+                open: pool.size(),
+                idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                max: pool.options().get_max_connections(),
+            }
+        }
+        match &self.pools {
+            Pools::Sqlite {
+                write,
+                read,
+                checkpoint,
+            } => [of(write), of(read), of(checkpoint)].into_iter().fold(
+                PoolSizes::default(),
+                |a, b| PoolSizes {
+                    open: a.open + b.open,
+                    idle: a.idle + b.idle,
+                    max: a.max + b.max,
+                },
+            ),
+            Pools::Postgres(pool) => of(pool),
+        }
+    }
+
     /// Closes every pool, waiting for checked-out connections to return.
     pub async fn close(&self) {
         match &self.pools {
@@ -280,6 +333,7 @@ mod lost_transaction;
 mod observed;
 mod outage;
 mod outcomes;
+pub(crate) mod stats;
 
 /// Whether `e` says the database cannot serve now: it could not be
 /// reached or the connection was lost (an outage, a restart, a full

@@ -25,7 +25,10 @@ use sqlx::postgres::{PgListener, PgPool};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::{db::Db, with_db};
+use crate::{
+    db::{Db, stats::LogStats},
+    with_db,
+};
 
 pub use prune::{prune, prune_forever};
 
@@ -78,18 +81,23 @@ impl EventLog {
 }
 
 /// Wakes a relay. Cheap to clone; a wake-up with nobody waiting is kept
-/// for the next wait, so none is lost between two reads.
+/// for the next wait, so none is lost between two reads. It carries the
+/// log's figures for `/metrics` (what the relay published, what woke it)
+/// to the relay; a default one belongs to no log and shows nowhere.
 #[derive(Clone, Debug, Default)]
-pub struct Wake(Arc<Notify>);
+pub struct Wake {
+    notify: Arc<Notify>,
+    stats: Arc<LogStats>,
+}
 
 impl Wake {
     /// Something was committed: read the log.
     pub fn wake(&self) {
-        self.0.notify_one();
+        self.notify.notify_one();
     }
 
     async fn woken(&self) {
-        self.0.notified().await;
+        self.notify.notified().await;
     }
 }
 
@@ -123,7 +131,10 @@ pub async fn wake_on_commit(
     log: EventLog,
     shutdown: &CancellationToken,
 ) -> Result<Wake, sqlx::Error> {
-    let wake = Wake::default();
+    let wake = Wake {
+        notify: Arc::default(),
+        stats: db.stats().log(log.table),
+    };
     if let Some(pool) = db.postgres() {
         listen(pool.clone(), log, wake.clone(), shutdown.clone()).await?;
     }

@@ -25,6 +25,7 @@ use crate::{
     access_log::AccessLog,
     budget::Budget,
     http::{self, HttpLimits, Port, Protocol},
+    metrics::Metrics,
     service::Running,
 };
 
@@ -68,13 +69,15 @@ pub struct GrpcLimits {
 /// shutdown, under `http`'s timeouts and `grpc`'s limits, with a line per
 /// call if `access` says so.
 /// `descriptor_set` is the encoded file descriptor set of the service's
-/// proto, for reflection.
+/// proto, for reflection and the names in `metrics`, which count every
+/// call (health and reflection under their own names).
 pub async fn spawn<S>(
     running: &mut Running,
     listener: TcpListener,
     service: S,
     descriptor_set: &'static [u8],
     (http, grpc, access): (&HttpLimits, &GrpcLimits, AccessLog),
+    metrics: &Metrics,
 ) -> anyhow::Result<()>
 where
     S: Service<::http::Request<Body>, Error = Infallible>
@@ -87,9 +90,12 @@ where
     S::Future: Send + 'static,
 {
     let (reporter, health) = tonic_health::server::health_reporter();
-    let follow =
-        health::follow_writable::<S>(reporter, running.db().watch_writable(), running.shutdown())
-            .await;
+    let follow = health::follow::<S>(
+        reporter,
+        running.readiness().subscribe(),
+        running.shutdown(),
+    )
+    .await;
     running.spawn_background(follow);
     let reflection = || {
         tonic_reflection::server::Builder::configure()
@@ -108,6 +114,13 @@ where
         .into_axum_router()
         .layer(
             ServiceBuilder::new()
+                // Outermost: calls refused by the deadline count too.
+                .layer(metrics.grpc_server_layer(&[
+                    descriptor_set,
+                    tonic_health::pb::FILE_DESCRIPTOR_SET,
+                    tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+                    tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+                ]))
                 .layer(crate::telemetry::grpc::TraceLayer)
                 .layer(deadline::DeadlineLayer),
         );

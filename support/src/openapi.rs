@@ -35,8 +35,8 @@ impl IntoResponse for Document {
     }
 }
 
-/// A JSON `{"message"}` answer (the `Error` schema, which each document
-/// registers).
+/// A JSON error answer (the `Error` schema, `crate::error_body::ErrorBody`,
+/// which each document registers).
 pub fn error(description: impl Into<String>) -> ResponseBuilder {
     ResponseBuilder::new().description(description).content(
         "application/json",

@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::db::Db;
+use crate::{actuator::Readiness, db::Db};
 
 /// How long in-flight requests get to finish after a shutdown signal.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -20,22 +20,34 @@ pub struct Running {
     shutdown: CancellationToken,
     tasks: JoinSet<anyhow::Result<()>>,
     db: Db,
+    readiness: Readiness,
 }
 
 impl Running {
-    /// An empty set of tasks for a service using `db`.
+    /// The tasks of a service using `db`: at first only the one that
+    /// keeps its [`Readiness`] following the database and draining. Call
+    /// it within a Tokio runtime.
     pub fn new(db: Db) -> Self {
+        let draining = CancellationToken::new();
+        let (readiness, follow) = Readiness::follow(&db, draining.clone());
+        let mut tasks = JoinSet::new();
+        tasks.spawn(async move {
+            follow.await;
+            Ok(())
+        });
         Self {
-            draining: CancellationToken::new(),
+            draining,
             shutdown: CancellationToken::new(),
-            tasks: JoinSet::new(),
+            tasks,
             db,
+            readiness,
         }
     }
 
-    /// The service's database.
-    pub(crate) fn db(&self) -> &Db {
-        &self.db
+    /// Whether the service should get new work: what
+    /// `/actuator/health/readiness` and the gRPC health service report.
+    pub fn readiness(&self) -> Readiness {
+        self.readiness.clone()
     }
 
     /// Cancelled the moment the service begins to stop, before its

@@ -1,6 +1,8 @@
 //! Test helpers: a fresh, empty database per test on either backend, a
-//! WebSocket/STOMP client ([`ws`]), an OTLP trace receiver ([`otlp`]) and
-//! a capture of this process's log lines.
+//! WebSocket/STOMP client ([`ws`]), an OTLP trace receiver ([`otlp`]), a
+//! reader of metrics bodies that holds each to its format ([`metrics`]),
+//! a capture of this process's log lines, and a check of Spring's error
+//! body.
 //!
 //! SQLite tests get a file in a temporary directory. PostgreSQL tests need
 //! `TEST_DATABASE_URL` (a server URL whose user may create databases;
@@ -22,16 +24,21 @@ use sqlx::{Connection, Executor, PgConnection};
 
 mod error_events;
 mod logs;
+pub mod metrics;
 pub mod otlp;
 mod private_postgres;
+mod raw_http;
 mod small_disk;
+mod spring_error;
 mod waiting;
 pub mod ws;
 
 pub use error_events::ErrorEvents;
 pub use logs::CapturedLogs;
 pub use private_postgres::PrivatePostgres;
+pub use raw_http::raw_request;
 pub use small_disk::SmallDisk;
+pub use spring_error::assert_spring_error;
 pub use waiting::{eventually, wait_until};
 
 /// A TCP connection to `to` from the loopback address `from`: every

@@ -13,15 +13,18 @@ use utoipa::{
     },
 };
 
-use crate::error::ErrorBody;
+use support::error_body::ErrorBody;
 
 /// What the document says about the whole API.
 const DESCRIPTION: &str = "\
 The original's product listing and a health check. Stock changes and reservations are \
 gRPC, on port 9091 (`InventoryService`, with server reflection).
 
-Every error is JSON `{\"message\": \"…\"}`: unknown paths answer 404, other methods on \
-these paths 405 (with `Allow`). Every 503 carries `Retry-After`.";
+Every error is JSON, Spring Boot's error body (`timestamp`, `status`, `error`, `path`, \
+`message`): unknown paths answer 404, other methods on these paths 405 (with `Allow`). Every \
+503 carries `Retry-After`.
+
+Swagger UI shows this document at `/swagger-ui/index.html`.";
 
 /// The document before its operations.
 pub(super) fn base() -> OpenApi {
@@ -43,7 +46,11 @@ pub(super) fn base() -> OpenApi {
         .build();
     let tags = [
         ("products", "Products and their stock."),
-        ("health", "Readiness."),
+        ("health", "Liveness and readiness."),
+        (
+            "actuator",
+            "Health and build information as Spring Boot Actuator serves them.",
+        ),
         ("docs", "This document."),
     ]
     .map(|(name, description)| {
@@ -84,7 +91,7 @@ impl<'s> ToResponse<'s> for Unavailable {
     }
 }
 
-/// The 503 of `/health`: its own answer, or the connection cap's error.
+/// The 503 of `/health` and `/health/ready`: their own answer, or the connection cap's error.
 pub(super) struct NotReady;
 
 impl<'s> ToResponse<'s> for NotReady {

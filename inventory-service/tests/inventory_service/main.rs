@@ -5,6 +5,7 @@
 // Test helpers unwrap: a panic is a failed test with its backtrace.
 #![allow(clippy::unwrap_used)]
 
+mod actuator;
 mod auth;
 mod batch;
 mod common;
@@ -12,6 +13,9 @@ mod concurrency;
 mod grpc_api;
 mod grpc_limits;
 mod grpcurl;
+mod metrics;
 mod openapi;
 mod outage;
+mod readiness;
+mod swagger_ui;
 mod watch;

@@ -11,9 +11,17 @@ use support::testing::Backend;
 use crate::common::TestInventory;
 
 /// Every REST route; each serves GET only.
-const ROUTES: [&str; 4] = [
+const ROUTES: [&str; 12] = [
     "/inventory/products",
     "/health",
+    "/health/live",
+    "/health/ready",
+    "/actuator/health",
+    "/actuator/health/liveness",
+    "/actuator/health/readiness",
+    "/actuator/info",
+    "/metrics",
+    "/actuator/prometheus",
     "/openapi.json",
     "/v3/api-docs",
 ];
@@ -72,7 +80,7 @@ async fn every_route_is_documented_with_exactly_the_methods_it_serves() {
         assert_eq!(response.status(), 405, "{path} is routed");
         assert_eq!(response.headers()["allow"], "GET,HEAD", "{path}");
         let body: Value = response.json().await.expect("JSON");
-        assert!(body["message"].is_string());
+        support::testing::assert_spring_error(&body, 405, path);
     }
     inventory.stop().await;
 }
@@ -120,5 +128,11 @@ async fn the_listing_is_described_with_its_constraints_and_matches_it() {
     assert_eq!(body, json!({"status": "UP", "database": "UP"}));
     let described = &doc["components"]["schemas"]["Health"]["required"];
     assert_eq!(described, &json!(["status", "database"]));
+    // Errors: Spring Boot's body.
+    let error = &doc["components"]["schemas"]["Error"];
+    assert_eq!(
+        error["required"],
+        json!(["timestamp", "status", "error", "path", "message"])
+    );
     inventory.stop().await;
 }

@@ -17,10 +17,12 @@ use super::schema::ErrorBody;
 const DESCRIPTION: &str = "\
 Orders, placed and cancelled over REST; their stock is reserved at inventory-service.
 
-Every error is JSON `{\"message\": \"…\"}`, whatever the path or method: other methods on \
-these paths answer 405 (with `Allow`), unknown paths 404 (every other path serves the \
-page's files). Every 503 carries `Retry-After`. A refused browser origin gets 403 on \
+Every error is JSON, Spring Boot's error body (`timestamp`, `status`, `error`, `path`, \
+`message`), whatever the path or method: other methods on these paths answer 405 (with \
+`Allow`), unknown paths 404 (every other path serves the page's files). Every 503 carries `Retry-After`. A refused browser origin gets 403 on \
 every `POST` (see `ALLOWED_ORIGINS`).
+
+Swagger UI shows this document at `/swagger-ui/index.html`.
 
 Live changes are not REST: STOMP 1.2 over WebSocket (`ws://host:8080/ws-orders`) or \
 SockJS (`http://host:8080/ws-orders`), topics `/topic/orders` and `/topic/products`. \
@@ -54,6 +56,10 @@ pub(super) fn base() -> OpenApi {
         ("orders", "Place, list, read and cancel orders."),
         ("products", "Inventory's products and their stock."),
         ("health", "Liveness, readiness and metrics."),
+        (
+            "actuator",
+            "Health and build information as Spring Boot Actuator serves them.",
+        ),
         ("docs", "This document."),
     ]
     .map(|(name, description)| {

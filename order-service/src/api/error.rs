@@ -1,15 +1,16 @@
 //! The REST API's error: the flow's [`Error`] plus what only HTTP can go
 //! wrong (bodies, queries, paths, methods, origins), mapped to a status
-//! and the JSON body `{"message": "…"}` here, in one place. Each message
-//! is written once, in its `Display`.
+//! and a message here, in one place (`support::error_body` turns them into
+//! Spring's error body on the way out). Each message is written once, in
+//! its `Display`.
 
 use axum::{
-    Json,
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
+use support::error_body;
 
-use super::{json::MAX_BODY, schema::ErrorBody};
+use super::json::MAX_BODY;
 use crate::error::Error;
 
 #[cfg(test)]
@@ -130,10 +131,7 @@ fn flow_status(e: &Error) -> StatusCode {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let body = ErrorBody {
-            message: self.public_message(),
-        };
-        let mut response = (status, Json(body)).into_response();
+        let mut response = error_body::answer(status, self.public_message());
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response
                 .headers_mut()

@@ -1,4 +1,6 @@
-//! Health and metrics.
+//! Health and metrics (Spring Boot Actuator's paths are
+//! `support::actuator`'s, with order-service's `inventory` component from
+//! here).
 //! - `/health/live`: the process answers (for restart decisions).
 //! - `/health/ready`: the database and inventory both answer, and the
 //!   database takes writes (for traffic).
@@ -9,14 +11,22 @@
 //! storage refused the last write (disk full, I/O error) and none has gone
 //! through since: a ping is a read, and reads work on a full disk.
 
-use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
+use axum::{
+    Json,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+};
 use serde::Serialize;
 use utoipa::{
     ToResponse, ToSchema,
     openapi::{self, ContentBuilder, Ref, RefOr, schema::OneOfBuilder},
 };
 
+use support::actuator::{Check, Component, Status, without_credentials};
+
 use super::{AppState, docs};
+use crate::inventory::Inventory;
 
 /// The state of the service or of one part of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
@@ -82,6 +92,23 @@ impl<'s> ToResponse<'s> for NotReady {
 async fn probe(app: &AppState) -> (bool, bool) {
     let (db, inventory) = tokio::join!(app.orders.ping(), app.inventory.ping());
     (db, inventory)
+}
+
+/// The `inventory` component of `/actuator/health`: `UP` when inventory's
+/// gRPC health service says SERVING, asked on each request; its details
+/// say where inventory is, without credentials. Not part of readiness:
+/// every replica shares the one inventory, so its outage would take them
+/// all out of the load balancer, and with them the page and the reads that
+/// still work (orders fail fast with 503 meanwhile).
+pub(crate) fn inventory_component(inventory: Inventory, url: &str) -> Check {
+    let url = without_credentials(url);
+    std::sync::Arc::new(move || {
+        let inventory = inventory.clone();
+        let url = url.clone();
+        Box::pin(async move {
+            Component::status(Status::up_if(inventory.ping().await)).with("url", url)
+        })
+    })
 }
 
 /// Liveness and readiness in one answer.
@@ -155,21 +182,39 @@ pub(super) async fn ready(State(app): State<AppState>) -> impl IntoResponse {
     (code, Json(body))
 }
 
-/// Prometheus text exposition.
+/// The responses of a scrape, as both paths document them.
+const SCRAPED: &str = "Every metric: OpenMetrics 1.0.0 text (`application/openmetrics-text; \
+    version=1.0.0; charset=utf-8`) when `Accept` prefers `application/openmetrics-text`, else \
+    the Prometheus text format 0.0.4 (`text/plain; version=0.0.4; charset=utf-8`).";
+
+/// Every metric, in the format `Accept` prefers.
 #[utoipa::path(
     get, path = "/metrics", tag = "health", operation_id = "metrics",
     summary = "Prometheus metrics",
     responses(
-        (status = 200, description = "Prometheus text exposition format 0.0.4.", body = String, content_type = "text/plain"),
+        (status = 200, description = SCRAPED, content(
+            (String = "text/plain"),
+            (String = "application/openmetrics-text"),
+        )),
         (status = 503, response = docs::Unavailable),
     )
 )]
-pub(super) async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        app.metrics.render(),
+pub(super) async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    app.metrics.shared().scrape(&headers).await
+}
+
+/// `/metrics` where Spring Boot Actuator serves it.
+#[utoipa::path(
+    get, path = "/actuator/prometheus", tag = "health", operation_id = "prometheus",
+    summary = "Prometheus metrics (Spring Boot Actuator's path)",
+    responses(
+        (status = 200, description = SCRAPED, content(
+            (String = "text/plain"),
+            (String = "application/openmetrics-text"),
+        )),
+        (status = 503, response = docs::Unavailable),
     )
+)]
+pub(super) async fn prometheus(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    app.metrics.shared().scrape(&headers).await
 }

@@ -84,10 +84,7 @@ fn not_found_or(status: StatusCode) -> Response {
     if status == StatusCode::NOT_FOUND {
         return not_found();
     }
-    let body = axum::Json(serde_json::json!({
-        "message": status.canonical_reason().unwrap_or("Bad request")
-    }));
-    (status, body).into_response()
+    support::error_body::answer(status, status.canonical_reason().unwrap_or("Bad request"))
 }
 
 fn not_found() -> Response {

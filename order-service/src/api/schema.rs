@@ -125,13 +125,9 @@ pub(super) struct Product {
     stock_quantity: i32,
 }
 
-/// The body of every error answer: `{"message": "…"}`.
-#[derive(serde::Serialize, ToSchema)]
-#[schema(as = Error)]
-pub(crate) struct ErrorBody {
-    /// What went wrong, for people.
-    pub message: String,
-}
+/// The body of every error answer, Spring's (`timestamp`, `status`,
+/// `error`, `path`, `message`): the `Error` schema.
+pub(crate) use support::error_body::ErrorBody;
 
 /// The optional `Idempotency-Key` request header.
 pub(super) struct IdempotencyKeyHeader;

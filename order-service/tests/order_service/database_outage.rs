@@ -13,7 +13,10 @@ use std::{
 
 use serde_json::{Value, json};
 use sqlx::{Connection, Executor, PgConnection};
-use support::testing::{ErrorEvents, PrivatePostgres};
+use support::testing::{
+    ErrorEvents, PrivatePostgres,
+    metrics::{Exposition, Format},
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::common::{alone, wait_until};
@@ -210,6 +213,17 @@ async fn database_restart() {
     );
     assert!(wrong.is_empty(), "{:#?}", &wrong[..wrong.len().min(10)]);
     assert!(unavailable > 0, "the outage was seen");
+    // And so did the metrics: the failed statements, as unavailable.
+    let body = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let metrics = Exposition::parse(&body, Format::Text);
+    assert!(metrics.value("db_statement_errors_total", &[("kind", "unavailable")]) >= 1.0);
 
     // At rest: initial stock = stock + quantities of CREATED orders.
     wait_until("the system settles", Duration::from_secs(30), async || {

@@ -109,6 +109,18 @@ async fn orders_disk_full(backend: Backend, logs: &CapturedLogs) {
     for service in ["", "OrderService"] {
         serving(&health, service, ServingStatus::NotServing).await;
     }
+    // Readiness is the state the gRPC health service follows.
+    let readiness = system.url("/actuator/health/readiness");
+    let ready = async || system.http.get(&readiness).send().await.unwrap().status();
+    assert_eq!(ready().await, 503);
+    if backend == Backend::Sqlite {
+        let (_, whole) = system.get_json("/actuator/health").await;
+        assert_eq!(
+            whole["components"]["diskSpace"]["status"], "DOWN",
+            "{whole}"
+        );
+        assert_eq!(whole["components"]["db"]["details"]["writable"], false);
+    }
 
     // Many more: 503s, and gRPC's UNAVAILABLE; the log does not grow with them.
     let refused: usize = stream::iter(0..REFUSED)
@@ -161,6 +173,7 @@ async fn orders_disk_full(backend: Backend, logs: &CapturedLogs) {
     for service in ["", "OrderService"] {
         serving(&health, service, ServingStatus::Serving).await;
     }
+    assert_eq!(ready().await, 200);
     assert_logged(
         &logs.json_lines()[before..],
         "database writes succeed again",

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use serde_json::Value;
-use support::testing::Backend;
+use support::testing::{Backend, assert_spring_error};
 use tokio_stream::StreamExt;
 
 use crate::common::{self, TestSystem, eventually, wait_until};
@@ -20,15 +20,15 @@ async fn inventory_down_fails_fast_then_recovers(backend: Backend) {
     let down = sys.post_order("Laptop", 1).await;
     assert_eq!(down.status(), 503);
     assert_eq!(down.headers()["retry-after"], "1");
-    assert_eq!(
-        down.json::<Value>().await.unwrap()["message"],
-        "Inventory unavailable"
-    );
+    let body = down.json::<Value>().await.unwrap();
+    assert_eq!(body["message"], "Inventory unavailable");
+    assert_spring_error(&body, 503, "/orders");
     let (status, body) = sys.get_json("/products").await;
     assert_eq!(
         (status, body["message"].as_str()),
         (503, Some("Inventory unavailable"))
     );
+    assert_spring_error(&body, 503, "/products");
     let (status, health) = sys.get_json("/health").await;
     assert_eq!((status, health["inventory"].as_str()), (200, Some("DOWN")));
     let (status, _) = sys.get_json("/health/ready").await;

@@ -10,6 +10,7 @@
 mod common;
 
 mod access_log;
+mod actuator;
 mod concurrency;
 mod cross_site;
 mod database_outage;
@@ -20,10 +21,13 @@ mod faults;
 mod limits;
 mod live;
 mod load_faults;
+mod metrics;
 mod openapi;
 mod order_outcomes;
 mod otlp;
+mod readiness;
 mod reconciler;
 mod rest_api;
+mod swagger_ui;
 mod trace_context;
 mod trace_state;

@@ -15,7 +15,7 @@ use crate::common::{
 };
 
 /// Every REST route and its methods; `{id}` is requested as 1.
-const ROUTES: [(&str, &[&str]); 10] = [
+const ROUTES: [(&str, &[&str]); 15] = [
     ("/orders", &["get", "post"]),
     ("/orders/{id}", &["get"]),
     ("/orders/{id}/cancel", &["post"]),
@@ -23,7 +23,12 @@ const ROUTES: [(&str, &[&str]); 10] = [
     ("/health", &["get"]),
     ("/health/live", &["get"]),
     ("/health/ready", &["get"]),
+    ("/actuator/health", &["get"]),
+    ("/actuator/health/liveness", &["get"]),
+    ("/actuator/health/readiness", &["get"]),
+    ("/actuator/info", &["get"]),
     ("/metrics", &["get"]),
+    ("/actuator/prometheus", &["get"]),
     ("/openapi.json", &["get"]),
     ("/v3/api-docs", &["get"]),
 ];
@@ -123,7 +128,7 @@ async fn statuses_headers_and_links_are_described() {
     for (method, path, codes) in expected {
         assert_eq!(statuses(&doc, method, path), set(codes), "{method} {path}");
     }
-    // Every operation: a 503 with Retry-After, errors as {"message"}.
+    // Every operation: a 503 with Retry-After, errors as Spring's body.
     for (path, methods) in ROUTES {
         for method in methods {
             let responses = &operation(&doc, method, path)["responses"];
@@ -143,9 +148,17 @@ async fn statuses_headers_and_links_are_described() {
             }
         }
     }
+    // Spring Boot's error body.
     let error = &doc["components"]["schemas"]["Error"];
-    assert_eq!(error["required"], json!(["message"]));
-    assert_eq!(error["properties"]["message"]["type"], "string");
+    assert_eq!(
+        error["required"],
+        json!(["timestamp", "status", "error", "path", "message"])
+    );
+    for field in ["timestamp", "error", "path", "message"] {
+        assert_eq!(error["properties"][field]["type"], "string", "{field}");
+    }
+    assert_eq!(error["properties"]["timestamp"]["format"], "date-time");
+    assert_eq!(error["properties"]["status"]["type"], "integer");
 
     let key = &operation(&doc, "post", "/orders")["parameters"][0];
     assert_eq!(

@@ -2,5 +2,6 @@
 //! a real inventory-service behind it, on SQLite and PostgreSQL.
 
 mod bad_input;
+mod errors;
 mod orders;
 mod service;

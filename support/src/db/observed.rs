@@ -10,7 +10,7 @@
 //! `UPDATE` that matched nothing, succeeds on a full disk too, so it says
 //! nothing about writes.
 
-use std::{fmt, future};
+use std::{fmt, future, time::Instant};
 
 use futures::{
     FutureExt as _, StreamExt as _, TryStreamExt as _,
@@ -19,7 +19,7 @@ use futures::{
 };
 use sqlx::{
     Database, Describe, Either, Error, Execute, Executor, Pool, Postgres, SqlStr, Sqlite,
-    error::BoxDynError,
+    Transaction, error::BoxDynError, pool::PoolConnection,
 };
 
 use super::outcomes::{Outcomes, Role};
@@ -89,13 +89,28 @@ where
     /// Begins a transaction whose statements, commit and rollback are
     /// observed as well.
     pub async fn begin(self) -> Result<Tx<'a, DB>, Error> {
-        match self.pool.begin().await {
+        // What `Pool::begin` does, with the wait for the connection timed.
+        // `Transaction::begin` is sqlx's own (public, if undocumented).
+        let begun = match self.acquire().await {
+            Ok(conn) => Transaction::begin(conn, None).await,
+            Err(e) => Err(e),
+        };
+        match begun {
             Ok(tx) => Ok(Tx::begun(tx, self.outcomes, self.role)),
             Err(e) => {
                 self.outcomes.failed(self.role, &e);
                 Err(e)
             }
         }
+    }
+
+    /// A connection of the pool, the wait for it timed
+    /// (`db_pool_acquire_seconds`).
+    async fn acquire(&self) -> Result<PoolConnection<DB>, Error> {
+        let started = Instant::now();
+        let conn = self.pool.acquire().await;
+        self.outcomes.metrics.acquired(started.elapsed());
+        conn
     }
 
     fn watch(&self, query: &Peeked<DB>) -> Watch<'a> {
@@ -112,8 +127,17 @@ where
         'a: 'e,
     {
         let watch = self.watch(&query);
-        self.pool
-            .fetch_many(query)
+        // What the pool's own `fetch_many` does, with the wait for the
+        // connection timed; a stream that owns the connection it borrows
+        // from, hence `async-stream`.
+        let steps = async_stream::try_stream! {
+            let mut conn = self.acquire().await?;
+            let mut steps = conn.fetch_many(query);
+            while let Some(step) = steps.try_next().await? {
+                yield step;
+            }
+        };
+        steps
             .inspect(move |step| {
                 if watch.saw::<DB>(step) {
                     watch.outcomes.wrote();
@@ -157,7 +181,10 @@ where
         }
         let watch = self.watch(&query);
         Box::pin(async move {
-            let row = self.pool.fetch_optional(query).await;
+            let row = match self.acquire().await {
+                Ok(mut conn) => conn.fetch_optional(query).await,
+                Err(e) => Err(e),
+            };
             watch.saw_outcome(&row);
             row
         })

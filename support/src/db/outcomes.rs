@@ -8,6 +8,7 @@
 use tokio::sync::watch;
 
 use super::outage::{Outage, classify};
+use super::stats::DbStats;
 use crate::failure_log::{FailureLog, Severity};
 
 /// Which pool a statement ran on.
@@ -28,6 +29,8 @@ pub(crate) struct Outcomes {
     /// False from a write refused by the storage (disk full, I/O error)
     /// until a write goes through again.
     writable: watch::Sender<bool>,
+    /// The figures `/metrics` shows of this database.
+    pub(crate) metrics: DbStats,
 }
 
 impl Outcomes {
@@ -36,6 +39,7 @@ impl Outcomes {
             reads: FailureLog::new("database reads"),
             writes: FailureLog::new("database writes"),
             writable: watch::Sender::new(true),
+            metrics: DbStats::new(),
         }
     }
 
@@ -43,7 +47,9 @@ impl Outcomes {
     /// `e`. Outages are logged here; anything else is the caller's to
     /// handle (a constraint it expects, or a bug it reports).
     pub(crate) fn failed(&self, role: Role, e: &sqlx::Error) {
-        let Some(outage) = classify(e) else {
+        let outage = classify(e);
+        self.metrics.failed(outage.is_some());
+        let Some(outage) = outage else {
             return;
         };
         let severity = match outage {

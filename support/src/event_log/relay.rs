@@ -7,6 +7,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::Wake;
+use crate::db::stats::WakeCause;
 
 /// Rows read per query: large enough to drain a burst in few reads,
 /// small enough to bound a read's memory.
@@ -37,6 +38,7 @@ pub async fn run<E, Err, Fut>(
     Err: Display,
 {
     let mut last = start;
+    wake.stats.published(last);
     let mut last_read = Instant::now();
     loop {
         let due = last_read + MIN_READ_INTERVAL;
@@ -72,14 +74,16 @@ pub async fn run<E, Err, Fut>(
                 publish(seq, event);
                 last = seq;
             }
+            wake.stats.published(last);
             if !full {
                 break;
             }
         }
-        tokio::select! {
+        let cause = tokio::select! {
             () = shutdown.cancelled() => return,
-            () = wake.woken() => {}
-            () = tokio::time::sleep(POLL) => {}
-        }
+            () = wake.woken() => WakeCause::Woken,
+            () = tokio::time::sleep(POLL) => WakeCause::Timer,
+        };
+        wake.stats.woke(cause);
     }
 }

@@ -1,40 +1,46 @@
-//! The health service's statuses, kept saying whether the service's
-//! database takes writes.
+//! The health service's statuses, kept following the service's readiness
+//! (`crate::actuator::Readiness`): SERVING while it is `UP`, NOT_SERVING
+//! while the database does not answer or refuses writes (when every call
+//! that needs it fails UNAVAILABLE) and from the moment the service begins
+//! to stop, so a balancer moves new calls elsewhere before the port closes.
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tonic::server::NamedService;
 use tonic_health::{ServingStatus, server::HealthReporter};
 
-/// Sets the overall status (`""`) and `S`'s own to what `writable` says
-/// now (SERVING, or NOT_SERVING while the storage refuses writes, when
-/// every call that writes fails UNAVAILABLE), and returns the task that
-/// keeps them following it until `stop`.
-pub(super) async fn follow_writable<S: NamedService>(
+use crate::actuator::{ReadinessInputs, Status};
+
+/// Sets the overall status (`""`) and `S`'s own to what `readiness` says
+/// now, and returns the task that keeps them following it until `stop`.
+pub(super) async fn follow<S: NamedService>(
     reporter: HealthReporter,
-    mut writable: watch::Receiver<bool>,
+    mut readiness: watch::Receiver<ReadinessInputs>,
     stop: CancellationToken,
 ) -> impl Future<Output = ()> + Send + 'static {
-    let now = *writable.borrow_and_update();
+    let now = readiness.borrow_and_update().status();
     set::<S>(&reporter, now).await;
     async move {
         loop {
             tokio::select! {
-                () = stop.cancelled() => return,
-                changed = writable.changed() => {
+                // A change first: NOT_SERVING when draining begins is
+                // published even if shutdown follows at once.
+                biased;
+                changed = readiness.changed() => {
                     if changed.is_err() {
                         return;
                     }
                 }
+                () = stop.cancelled() => return,
             }
-            let now = *writable.borrow_and_update();
+            let now = readiness.borrow_and_update().status();
             set::<S>(&reporter, now).await;
         }
     }
 }
 
-async fn set<S: NamedService>(reporter: &HealthReporter, writable: bool) {
-    let status = if writable {
+async fn set<S: NamedService>(reporter: &HealthReporter, readiness: Status) {
+    let status = if readiness == Status::Up {
         ServingStatus::Serving
     } else {
         ServingStatus::NotServing
@@ -43,3 +49,6 @@ async fn set<S: NamedService>(reporter: &HealthReporter, writable: bool) {
         reporter.set_service_status(service, status).await;
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -21,18 +21,17 @@ const MAX_REFUSING: usize = 256;
 /// How long a refused connection gets to take its 503.
 const REFUSAL_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// What a refused connection reads: short, complete, and closing.
-const REFUSAL_BODY: &str = "{\"message\":\"Too many connections\"}\n";
-
-fn refusal() -> &'static [u8] {
-    static REFUSAL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        format!(
-            "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
-             retry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{REFUSAL_BODY}",
-            REFUSAL_BODY.len()
-        )
-    });
-    REFUSAL.as_bytes()
+/// What a refused connection reads: short, complete, and closing. Its
+/// `path` is empty: the request is not read before answering.
+fn refusal() -> Vec<u8> {
+    let status = http::StatusCode::SERVICE_UNAVAILABLE;
+    let body = crate::error_body::ErrorBody::new(status, "", "Too many connections").to_line();
+    format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+         retry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
 }
 
 /// Accepts on `listener` until `shutdown`, then waits for every connection
@@ -122,7 +121,7 @@ fn refuse(mut tcp: TcpStream, refusing: &Arc<Semaphore>) {
     tokio::spawn(async move {
         let _permit = permit;
         let answer = async {
-            tcp.write_all(refusal()).await?;
+            tcp.write_all(&refusal()).await?;
             tcp.shutdown().await?;
             // Closing with the client's request unread would reset the
             // connection, and a reset can discard our answer before the

@@ -6,7 +6,7 @@ use std::time::Duration;
 use futures::SinkExt;
 use serde_json::Value;
 use support::testing::{
-    Backend,
+    Backend, assert_spring_error,
     ws::{self, STOMP_CONNECT as CONNECT},
 };
 use tokio::{
@@ -54,7 +54,7 @@ async fn slow_requests_are_cut_off() {
     let answer = read_to_close(&mut tcp).await;
     let (status, body) = parse(&answer);
     assert_eq!(status, 408, "{answer}");
-    assert!(body["message"].is_string());
+    assert_spring_error(&body, 408, "/orders");
     assert!(
         answer.to_lowercase().contains("connection: close"),
         "{answer}"
@@ -99,6 +99,8 @@ async fn beyond_the_connection_cap_new_connections_are_refused_and_served_ones_g
     };
     let (_, body) = parse(&refused);
     assert_eq!(body["message"], "Too many connections");
+    // Refused before its request was read: no path.
+    assert_spring_error(&body, 503, "");
     assert!(
         refused.to_lowercase().contains("retry-after: 1"),
         "{refused}"
@@ -158,6 +160,8 @@ async fn connections_that_never_connect_cannot_starve_connected_clients() {
     };
     let body: Value = full.json().await.unwrap();
     assert_eq!(body["message"], "Too many connections");
+    // The live transport's own answer, completed like every other.
+    assert_spring_error(&body, 503, &format!("/ws-orders/000/flood{polls}/xhr"));
     assert_eq!(stomp_client(&sys).await.err(), Some(503));
     // The connected clients never noticed.
     sys.order("Laptop", 1).await;

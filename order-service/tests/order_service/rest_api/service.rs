@@ -67,12 +67,12 @@ async fn health_metrics_and_the_page(backend: Backend) {
     assert_eq!(status, 200);
     let metrics = sys.get_text("/metrics").await;
     for needle in [
-        r#"order_service_http_requests_total{method="POST",route="/orders",status="200"} 1"#,
-        r#"order_service_orders_total{status="CREATED"} 1"#,
-        "order_service_inventory_call_duration_seconds_count{method=\"reserve_batch\"} 1",
+        r#"http_server_requests_total{method="POST",route="/orders",status="200"} 1"#,
+        r#"order_service_orders_total{status="CREATED",reason="none"} 1"#,
+        r#"grpc_client_handled_total{grpc_service="InventoryService",grpc_method="ReserveStockBatch",grpc_code="OK"} 1"#,
         r#"order_service_batch_size_count{stage="reserve"} 1"#,
         r#"order_service_batch_size_sum{stage="record"} 1.0"#,
-        "order_service_http_request_duration_seconds_bucket",
+        "http_server_request_duration_seconds_bucket",
     ] {
         assert!(metrics.contains(needle), "{needle} missing from\n{metrics}");
     }

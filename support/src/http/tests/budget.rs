@@ -28,7 +28,11 @@ async fn beyond_the_cap_new_connections_get_503_and_served_ones_go_on() {
     let answer = read_to_close(&mut refused).await;
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     assert!(
-        answer.ends_with("{\"message\":\"Too many connections\"}\n"),
+        answer.ends_with(",\"message\":\"Too many connections\"}\n"),
+        "{answer}"
+    );
+    assert!(
+        answer.contains(r#""status":503,"error":"Service Unavailable","path":"","#),
         "{answer}"
     );
     // The connection already served is not starved.

@@ -1,7 +1,7 @@
 //! hyper answers a request head it cannot parse (a control character in a
 //! header, a head over the size limit, a URI too long) itself, with an
 //! empty body, before any handler runs. Every other error of the services
-//! is JSON (`{"message": …}`), and clients are written to expect that; so
+//! is JSON (`crate::error_body`), and clients are written to expect that; so
 //! the socket replaces hyper's answer with the same status and a JSON body.
 //! hyper closes the connection after it either way.
 //!
@@ -109,7 +109,7 @@ fn answer(status: u16) -> String {
         431 => "Request header fields too large",
         _ => status.canonical_reason().unwrap_or("Bad request"),
     };
-    let body = format!("{{\"message\":\"{message}\"}}\n");
+    let body = crate::error_body::ErrorBody::new(status, "", message).to_line();
     format!(
         "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\n\
          connection: close\r\ncontent-length: {}\r\n\r\n{body}",
