@@ -4,7 +4,9 @@
 //!
 //! Each line is written when the response has been sent: its body's last
 //! frame handed to the connection, or the body dropped unfinished (the
-//! client went away); a WebSocket upgrade when its `101` is sent. Fields:
+//! client went away); a WebSocket upgrade when its `101` is sent; a
+//! request whose client left before the answer when the handler is
+//! dropped, with status `499` (nginx's; gRPC: `Cancelled`). Fields:
 //! - HTTP: `method`, `route` (the matched route template, absent when no
 //!   route matched), `path` (at most [`MAX_LOGGED_PATH`] characters, control
 //!   characters escaped; never the query, which may carry what a log should
@@ -99,6 +101,13 @@ enum Protocol {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct SpanSlot(Arc<OnceLock<Span>>);
 
+impl SpanSlot {
+    /// The span handed over, if any.
+    fn span(&self) -> Span {
+        self.0.get().cloned().unwrap_or_else(Span::none)
+    }
+}
+
 /// Hands `span` to the access log, if it is on for `request`. Called by
 /// the trace layers where they create a request's root span.
 pub(crate) fn offer_span<B>(request: &Request<B>, span: &Span) {
@@ -156,11 +165,21 @@ where
 
 pin_project_lite::pin_project! {
     /// The response future: the line is made once the head of the response
-    /// is known, and written when its body is done.
+    /// is known, and written when its body is done; if the future is
+    /// dropped first (the client went away while the handler ran), the line
+    /// says so with nginx's `499`.
     struct Logged<F> {
         #[pin]
         inner: F,
         pending: Option<(Head, SpanSlot, Instant)>,
+    }
+
+    impl<F> PinnedDrop for Logged<F> {
+        fn drop(this: Pin<&mut Self>) {
+            if let Some((head, slot, started)) = this.project().pending.take() {
+                Line::unanswered(head, slot.span(), started).write();
+            }
+        }
     }
 }
 
@@ -178,8 +197,7 @@ where
         let Some((head, slot, started)) = this.pending.take() else {
             return Poll::Ready(Ok(response));
         };
-        let span = slot.0.get().cloned().unwrap_or_else(Span::none);
-        let line = Line::new(head, span, started, &response);
+        let line = Line::new(head, slot.span(), started, &response);
         if response.status() == StatusCode::SWITCHING_PROTOCOLS {
             // The connection is handed over: the request is done.
             line.write();

@@ -10,6 +10,14 @@ use tracing::Span;
 use super::{MAX_LOGGED_PATH, Protocol, TARGET};
 use crate::http::Client;
 
+/// nginx's status for a request whose client closed the connection before
+/// the answer: not HTTP's, but what operators know from their proxies'
+/// logs. Valid (three digits), so `StatusCode` holds it.
+const CLIENT_CLOSED_REQUEST: StatusCode = match StatusCode::from_u16(499) {
+    Ok(code) => code,
+    Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
+};
+
 /// What a line takes from the request: cheap clones (the URI and route
 /// share their bytes), formatted only when written.
 #[derive(Debug)]
@@ -61,6 +69,19 @@ impl Line {
         };
         line.read_grpc_status(response.headers());
         line
+    }
+
+    /// The line of a request whose client went away before the answer:
+    /// status 499, as nginx logs it (and gRPC's `Cancelled`).
+    pub(super) fn unanswered(head: Head, span: Span, started: Instant) -> Self {
+        Self {
+            grpc_status: (head.protocol == Protocol::Grpc).then_some(tonic::Code::Cancelled),
+            span,
+            started,
+            status: CLIENT_CLOSED_REQUEST,
+            bytes: 0,
+            head,
+        }
     }
 
     /// Takes gRPC's status from `headers` (a trailers-only answer's, or the

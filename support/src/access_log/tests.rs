@@ -18,6 +18,7 @@ use serde_json::Value;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
+    sync::Notify,
 };
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::{Registry, fmt::writer::BoxMakeWriter, layer::SubscriberExt};
@@ -98,7 +99,20 @@ fn endless() -> Body {
 /// Serves a router with a traced route, an untraced one and an endless
 /// one, with `access` as the services apply it.
 async fn spawn(access: AccessLog) -> (SocketAddr, CancellationToken) {
+    spawn_with(access, Arc::new(Notify::new())).await
+}
+
+/// [`spawn`], with `/stuck`: a handler that notifies `stuck` and never
+/// answers.
+async fn spawn_with(access: AccessLog, stuck: Arc<Notify>) -> (SocketAddr, CancellationToken) {
     let router = Router::new()
+        .route(
+            "/stuck",
+            get(move || async move {
+                stuck.notify_one();
+                std::future::pending::<()>().await;
+            }),
+        )
         .route("/items/{id}", get(|| async { "hello" }))
         .route("/health", get(|| async { "UP" }))
         .route("/endless", get(|| async { endless() }))
@@ -222,6 +236,27 @@ async fn a_response_cut_short_is_logged_once_with_what_was_sent() {
     let lines = logs.wait_for(2).await;
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[1]["route"], "/health");
+    shutdown.cancel();
+}
+
+#[tokio::test]
+async fn a_request_whose_client_leaves_before_the_answer_is_logged_as_499() {
+    let (logs, _guard) = capture();
+    let stuck = Arc::new(Notify::new());
+    let (addr, shutdown) = spawn_with(AccessLog { access_log: true }, stuck.clone()).await;
+
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(b"GET /stuck HTTP/1.1\r\nhost: test\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::timeout(PATIENCE, stuck.notified())
+        .await
+        .unwrap();
+    drop(tcp);
+    let lines = logs.wait_for(1).await;
+    assert_eq!(lines[0]["route"], "/stuck", "{}", lines[0]);
+    assert_eq!(lines[0]["status"], 499, "{}", lines[0]);
+    assert_eq!(lines[0]["bytes"], 0, "{}", lines[0]);
     shutdown.cancel();
 }
 
