@@ -12,7 +12,10 @@
 //! current span: the reconciler works in a trace of its own, and a line
 //! inside a request's span would carry that span's `trace_id` as well.
 
-use crate::domain::{Order, Status, reason};
+use crate::{
+    domain::{Order, Status},
+    metrics::reason_label,
+};
 
 /// The target of every order outcome line.
 pub(crate) const TARGET: &str = "order_service::orders";
@@ -30,7 +33,9 @@ pub(super) fn settled(order: &Order, trace_id: Option<&str>) {
                 product = %order.product,
                 quantity = order.quantity,
                 status = order.status.as_str(),
-                reason = reason_code(order.reason.as_deref()),
+                // The metric's label: what a query over the logs filters on
+                // (the client reads the reason's text in the order itself).
+                reason = reason_label(order.reason.as_deref()),
                 release_pending = order.release_pending,
                 trace_id,
                 $message,
@@ -43,21 +48,5 @@ pub(super) fn settled(order: &Order, trace_id: Option<&str>) {
         Status::Cancelled => line!(info, "order cancelled"),
         // Not an end: never settled to.
         Status::Pending => line!(debug, "order pending"),
-    }
-}
-
-/// A rejection's reason as a short code, the vocabulary of the
-/// `order_service_orders_total` metric's `reason` label: the closed set of
-/// [`reason`] in snake case, `none` without one, `other` for a text this
-/// version did not write. (The client reads the reason's text in the order
-/// itself; a code is what a query over the logs filters on.)
-pub(crate) fn reason_code(text: Option<&str>) -> &'static str {
-    match text {
-        None => "none",
-        Some(reason::INSUFFICIENT_STOCK) => "insufficient_stock",
-        Some(reason::UNKNOWN_PRODUCT) => "unknown_product",
-        Some(reason::INVENTORY_UNAVAILABLE) => "inventory_unavailable",
-        Some(reason::INTERRUPTED) => "interrupted",
-        Some(_) => "other",
     }
 }
