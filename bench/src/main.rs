@@ -23,6 +23,9 @@
 //! 7. what tracing costs: orders with no exporter against orders with
 //!    every span exported over OTLP (see `traces`).
 //!
+//! `bench logs` measures instead what the access log and the order
+//! outcome lines cost at full load (see `logs`).
+//!
 //! `bench live-memory` measures instead what live clients that stop reading
 //! cost order-service in memory, and whether it is given back (see
 //! `live_memory`).
@@ -35,6 +38,7 @@ mod conservation;
 mod fanout;
 mod live_memory;
 mod load;
+mod logs;
 mod metrics;
 mod ops;
 mod orders;
@@ -94,11 +98,11 @@ struct Args {
     #[arg(long, default_value = "target/bench/report.json")]
     json: std::path::PathBuf,
     #[command(subcommand)]
-    serve: Option<Serve>,
+    serve: Option<Mode>,
 }
 
 #[derive(Debug, clap::Subcommand)]
-enum Serve {
+enum Mode {
     /// (internal) run a service in this process: `inventory` or `order`.
     Serve { role: String },
     /// order-service's RSS with live clients that never read, and after
@@ -112,6 +116,17 @@ enum Serve {
         #[arg(long, default_value_t = 5000)]
         events: usize,
     },
+    /// Orders/s and CPU per order at full load (SQLite) with the logs at
+    /// their defaults, with the access log on, and with every order's
+    /// outcome line written, in alternating rounds.
+    Logs {
+        /// Which of `off`, `access`, `outcomes` to run.
+        #[arg(long, value_delimiter = ',', default_values_t = logs::SIDES.map(String::from))]
+        sides: Vec<String>,
+        /// Rounds of every side.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
 }
 
 /// Returns freed memory to the system (see `support::allocator`).
@@ -124,13 +139,14 @@ async fn main() -> anyhow::Result<()> {
     // 10,000 subscribers are 10,000 descriptors in the client and in order-service.
     support::service::raise_open_file_limit();
     match &args.serve {
-        Some(Serve::Serve { role }) => return system::serve(role).await,
-        Some(Serve::LiveMemory { clients, events }) if args.quick => {
+        Some(Mode::Serve { role }) => return system::serve(role).await,
+        Some(Mode::LiveMemory { clients, events }) if args.quick => {
             return live_memory::run((*clients).min(20), (*events).min(200), true).await;
         }
-        Some(Serve::LiveMemory { clients, events }) => {
+        Some(Mode::LiveMemory { clients, events }) => {
             return live_memory::run(*clients, *events, false).await;
         }
+        Some(Mode::Logs { sides, rounds }) => return run_logs(&args, sides, *rounds).await,
         None => {}
     }
     if args.quick {
@@ -175,6 +191,42 @@ async fn main() -> anyhow::Result<()> {
         "stock not conserved after: {}",
         failed.join(", ")
     );
+    Ok(())
+}
+
+/// `bench logs`: the comparison, printed and saved beside the report
+/// (`logs.json`).
+async fn run_logs(args: &Args, sides: &[String], rounds: usize) -> anyhow::Result<()> {
+    let sides = sides
+        .iter()
+        .map(|s| {
+            logs::SIDES
+                .into_iter()
+                .find(|known| known == s)
+                .ok_or_else(|| anyhow::anyhow!("unknown side {s:?}: {:?}", logs::SIDES))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let (seconds, connections, rounds) = if args.quick {
+        (1, 4, 1)
+    } else {
+        (args.seconds, args.connections, rounds)
+    };
+    let products = Arc::new(PRODUCTS.map(String::from).to_vec());
+    let compared = logs::compare(
+        &sides,
+        connections,
+        rounds,
+        Duration::from_secs(seconds),
+        &products,
+    )
+    .await?;
+    compared.print();
+    let path = args.json.with_file_name("logs.json");
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&path, serde_json::to_string_pretty(&compared)?)?;
+    println!("\nJSON: {}", path.display());
     Ok(())
 }
 

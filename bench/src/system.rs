@@ -6,18 +6,30 @@
 use std::{
     net::{IpAddr, Ipv4Addr, SocketAddr},
     process::Stdio,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
 use anyhow::{Context, bail, ensure};
 use proto::{RestockRequest, inventory_service_client::InventoryServiceClient};
 use tokio::{
-    io::{AsyncBufReadExt, BufReader},
+    io::{AsyncBufReadExt, AsyncReadExt, BufReader},
     process::{Child, Command},
 };
 
 /// Where a service exports its spans (none unless passed).
 pub(crate) const OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+
+/// What the services log unless a phase passes its own `RUST_LOG`: their
+/// own INFO lines (the "ready" line the bench waits for among them).
+pub(crate) const DEFAULT_LOG_FILTER: &str =
+    "warn,inventory_service=info,order_service=info,live=info";
+
+/// The variables every role applies besides its own: how it logs.
+const LOGGING: [&str; 2] = ["ACCESS_LOG", "RUST_LOG"];
 
 /// Which service a child process runs.
 #[derive(Clone, Copy, Debug)]
@@ -38,11 +50,12 @@ impl Role {
 
     /// The variables [`serve`] applies for this role; any other would be
     /// silently ignored.
-    fn settings(self) -> &'static [&'static str] {
-        match self {
+    fn settings(self) -> impl Iterator<Item = &'static str> {
+        let own: &[&str] = match self {
             Role::Inventory => &["DATABASE_URL", OTLP_ENDPOINT],
             Role::Order => &["DATABASE_URL", "INVENTORY_URL", OTLP_ENDPOINT],
-        }
+        };
+        own.iter().chain(&LOGGING).copied()
     }
 }
 
@@ -55,6 +68,8 @@ pub(crate) struct Service {
     pub grpc_addr: SocketAddr,
     /// From spawning the process to its "ready" line.
     pub startup: Duration,
+    /// Bytes it has logged since it was ready.
+    log_bytes: Arc<AtomicU64>,
 }
 
 impl Service {
@@ -63,22 +78,21 @@ impl Service {
     pub(crate) async fn spawn(role: Role, env: &[(&str, String)]) -> anyhow::Result<Self> {
         for (name, _) in env {
             ensure!(
-                role.settings().contains(name),
+                role.settings().any(|s| s == *name),
                 "{role:?} does not apply {name}"
             );
         }
         let started = Instant::now();
         let mut child = Command::new(std::env::current_exe()?)
             .args(["serve", role.arg()])
-            // Traces are exported only when a phase asks for it, whatever
-            // the shell that started the bench has set.
+            // Traces are exported, and the access log written, only when
+            // a phase asks for it, whatever the shell that started the
+            // bench has set.
             .env_remove(OTLP_ENDPOINT)
             .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+            .env_remove("ACCESS_LOG")
+            .env("RUST_LOG", DEFAULT_LOG_FILTER)
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .env(
-                "RUST_LOG",
-                "warn,inventory_service=info,order_service=info,live=info",
-            )
             .stdout(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
@@ -98,8 +112,18 @@ impl Service {
         .await
         .context("service start-up timed out")??;
         let startup = started.elapsed();
-        // Keep draining its logs so it never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        // Keep draining its logs so it never blocks on a full pipe: bytes
+        // counted and discarded as read, as little of the shared CPU as a
+        // log shipper's.
+        let mut rest = lines.into_inner();
+        let log_bytes = Arc::new(AtomicU64::new(0));
+        let counted = log_bytes.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0; 64 * 1024];
+            while let Ok(n @ 1..) = rest.read(&mut buf).await {
+                counted.fetch_add(n as u64, Ordering::Relaxed);
+            }
+        });
         let addr = |k: &str| -> anyhow::Result<SocketAddr> {
             Ok(ready[k]
                 .as_str()
@@ -111,6 +135,7 @@ impl Service {
             grpc_addr: addr("grpc_addr")?,
             child,
             startup,
+            log_bytes,
         })
     }
 
@@ -127,11 +152,40 @@ impl Service {
             .unwrap_or(0)
     }
 
+    /// Bytes the process has logged since it was ready (read so far).
+    pub(crate) fn log_bytes(&self) -> u64 {
+        self.log_bytes.load(Ordering::Relaxed)
+    }
+
+    /// CPU time the process has used so far, user and system, all threads.
+    pub(crate) fn cpu_time(&self) -> anyhow::Result<Duration> {
+        let pid = self.child.id().context("the process has exited")?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+        // Fields after the command name (which may hold spaces, inside
+        // parentheses): state is the first, utime the 12th, stime the 13th.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .context("/proc/PID/stat")?
+            .1
+            .split_whitespace()
+            .collect();
+        let ticks = |i: usize| -> anyhow::Result<u64> {
+            Ok(fields.get(i).context("/proc/PID/stat field")?.parse()?)
+        };
+        // In USER_HZ, which Linux fixes at 100 for user space.
+        Ok(Duration::from_millis((ticks(11)? + ticks(12)?) * 10))
+    }
+
     /// Stops the process.
     pub(crate) async fn stop(mut self) {
         let _ = self.child.start_kill();
         let _ = self.child.wait().await;
     }
+}
+
+/// Whether the bench passed `ACCESS_LOG=true`.
+fn access_log() -> bool {
+    std::env::var("ACCESS_LOG").is_ok_and(|v| v == "true")
 }
 
 /// Runs a service in this process (the child side of [`Service::spawn`]):
@@ -161,6 +215,7 @@ pub(crate) async fn serve(role: &str) -> anyhow::Result<()> {
             config.http.max_http_connections_per_client = config.http.max_http_connections;
             config.grpc.max_grpc_connections_per_client = config.grpc.max_grpc_connections;
             config.max_watch_streams_per_client = config.max_watch_streams;
+            config.access.access_log = access_log();
             inventory_service::Server::start(&config)
                 .await?
                 .run_until(support::shutdown::signal())
@@ -176,6 +231,7 @@ pub(crate) async fn serve(role: &str) -> anyhow::Result<()> {
             config.grpc.max_grpc_connections_per_client = config.grpc.max_grpc_connections;
             config.max_live_connections_per_client = config.max_live_connections;
             config.max_live_handshakes_per_client = config.max_live_handshakes;
+            config.access.access_log = access_log();
             order_service::Server::start(&config)
                 .await?
                 .run_until(support::shutdown::signal())

@@ -51,6 +51,9 @@ pub struct Config {
     /// Connection and stream caps of the gRPC port.
     #[command(flatten)]
     pub grpc: support::grpc::GrpcLimits,
+    /// `ACCESS_LOG`: a line per HTTP request and gRPC call.
+    #[command(flatten)]
+    pub access: support::access_log::AccessLog,
     /// `WatchStock` streams open at once, from all clients: each holds a
     /// task and a queue (~17 KiB; 10,000 of them cost 170 MB and slowed
     /// every reservation). order-service opens one per replica.

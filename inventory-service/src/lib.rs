@@ -166,7 +166,7 @@ impl Server {
             grpc_listener,
             inventory,
             proto::INVENTORY_DESCRIPTOR_SET,
-            (&config.http, &grpc),
+            (&config.http, &grpc, config.access),
             metrics.shared(),
         )
         .await?;
@@ -184,7 +184,9 @@ impl Server {
             ),
             Vec::new(),
         );
-        let app = http::router(store, actuator, metrics.shared().clone());
+        let app = config
+            .access
+            .http(http::router(store, actuator, metrics.shared().clone()));
         let limits = support::http::HttpLimits {
             max_http_connections: max_http,
             ..config.http.clone()

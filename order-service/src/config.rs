@@ -94,6 +94,9 @@ pub struct Config {
     /// Connection and stream caps of the gRPC port.
     #[command(flatten)]
     pub grpc: support::grpc::GrpcLimits,
+    /// `ACCESS_LOG`: a line per HTTP request and gRPC call.
+    #[command(flatten)]
+    pub access: support::access_log::AccessLog,
     /// How much of the order log is kept for clients that resume.
     #[command(flatten)]
     pub events: support::event_log::Retention,

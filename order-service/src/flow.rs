@@ -38,6 +38,7 @@ use crate::{
 };
 
 mod batches;
+mod outcome;
 mod reconcile;
 
 use batches::Batches;
@@ -105,7 +106,7 @@ impl Flow {
             idempotency,
             trace_id: support::telemetry::trace_id(),
         };
-        let order = match self.record(pending).await? {
+        let order = match self.record(&pending).await? {
             Recorded::New(order) => order,
             Recorded::Existing {
                 same_request: false,
@@ -146,7 +147,9 @@ impl Flow {
                 (UNAVAILABLE, true)
             }
         };
-        let order = self.settle(order, settlement).await?;
+        let order = self
+            .settle(order, settlement, pending.trace_id.as_deref())
+            .await?;
         if unavailable && order.status == Status::Rejected {
             if order.release_pending {
                 self.spawn_release(order.clone());
@@ -173,13 +176,14 @@ impl Flow {
             });
         };
         self.metrics.order_settled(Status::Cancelled, None);
+        outcome::settled(&order, trace_id.as_deref());
         Ok(self.release(order).await)
     }
 
     /// Records a new order PENDING, or finds the order recorded earlier
     /// under its Idempotency-Key.
     #[tracing::instrument(name = "flow.record", level = "debug", skip_all)]
-    async fn record(&self, pending: Pending) -> Result<Recorded> {
+    async fn record(&self, pending: &Pending) -> Result<Recorded> {
         // A second round only when the earlier order's key was forgotten
         // between our insert and our read (it failed retryably); a third
         // would need that to happen twice within one request.
@@ -202,13 +206,15 @@ impl Flow {
     }
 
     /// Moves a PENDING order to its final state, or returns the state
-    /// someone else moved it to first.
+    /// someone else moved it to first. Only the move is logged, in the
+    /// trace `trace_id` (of the request that placed the order).
     #[tracing::instrument(name = "flow.settle", level = "debug", skip_all, fields(order.id = order.id))]
-    async fn settle(&self, order: Order, s: Settlement) -> Result<Order> {
+    async fn settle(&self, order: Order, s: Settlement, trace_id: Option<&str>) -> Result<Order> {
         match self.batches.settle(order.id, s).await? {
             Some(settled) => {
                 self.metrics
                     .order_settled(settled.status, settled.reason.as_deref());
+                outcome::settled(&settled, trace_id);
                 Ok(settled)
             }
             None => self
@@ -227,7 +233,10 @@ impl Flow {
             Ok(()) => {
                 self.inventory_calls.succeeded();
                 match self.store.releases_done(&[order.id]).await {
-                    Ok(()) => order.release_pending = false,
+                    Ok(()) => {
+                        order.release_pending = false;
+                        tracing::debug!(order = order.id, "stock released");
+                    }
                     Err(e) => {
                         tracing::warn!(order = order.id, error = %e, "cannot record the release")
                     }

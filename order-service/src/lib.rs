@@ -179,7 +179,7 @@ impl Server {
             grpc_listener,
             OrderServiceServer::new(grpc::Orders::new(flow.clone())),
             proto::ORDER_DESCRIPTOR_SET,
-            (&config.http, &grpc),
+            (&config.http, &grpc, config.access),
             metrics.shared(),
         )
         .await?;
@@ -213,11 +213,13 @@ impl Server {
             metrics,
             actuator,
         };
-        // Outermost, so every JSON error (the live transport's too) gets
-        // Spring's fields.
-        let app = api::router(state, origins, &config.frontend_dir)
-            .merge(live)
-            .layer(axum::middleware::from_fn(support::error_body::complete));
+        // Spring's fields on every JSON error (the live transport's too);
+        // the access log outside them all, so it counts what is sent.
+        let app = config.access.http(
+            api::router(state, origins, &config.frontend_dir)
+                .merge(live)
+                .layer(axum::middleware::from_fn(support::error_body::complete)),
+        );
         let limits = support::http::HttpLimits {
             max_http_connections: max_http,
             ..config.http.clone()

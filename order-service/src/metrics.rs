@@ -144,8 +144,9 @@ impl Metrics {
 
 /// A rejection's reason as a label: the closed set of `domain::reason`,
 /// in snake case; `none` without one; `other` for a text this version
-/// does not know (none is stored that it did not write).
-fn reason_label(reason: Option<&str>) -> &'static str {
+/// does not know (none is stored that it did not write). Also the
+/// `reason` of an order's outcome log line, so logs and metrics agree.
+pub(crate) fn reason_label(reason: Option<&str>) -> &'static str {
     match reason {
         None => "none",
         Some(reason::INSUFFICIENT_STOCK) => "insufficient_stock",

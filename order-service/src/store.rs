@@ -240,18 +240,27 @@ impl Store {
     }
 
     /// Orders pending since before `stale_before`: their request died
-    /// (index `orders_pending`).
+    /// (index `orders_pending`). Each with the trace of the request that
+    /// placed it, which its outcome is logged in.
     pub(crate) async fn stale_pending(
         &self,
         stale_before: SystemTime,
         limit: i64,
-    ) -> Result<Vec<Order>> {
-        self.select(
-            "status = 'PENDING' AND created_at_ms < $1 ORDER BY created_at_ms, id",
-            to_ms(stale_before),
-            limit,
-        )
-        .await
+    ) -> Result<Vec<(Order, Option<String>)>> {
+        with_db!(&self.db, read, |pool| {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS}, trace_id FROM orders \
+                 WHERE status = 'PENDING' AND created_at_ms < $1 \
+                 ORDER BY created_at_ms, id LIMIT $2"
+            )))
+            .bind(to_ms(stale_before))
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|row| Ok((order_from_row(row)?, row.try_get(9)?)))
+            .collect()
+        })
     }
 
     /// How many orders still have stock to release (backing off or not).

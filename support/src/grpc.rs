@@ -22,6 +22,7 @@ use tonic::{body::Body, server::NamedService, service::Routes};
 use tower::{Service, ServiceBuilder};
 
 use crate::{
+    access_log::AccessLog,
     budget::Budget,
     http::{self, HttpLimits, Port, Protocol},
     metrics::Metrics,
@@ -65,7 +66,8 @@ pub struct GrpcLimits {
 }
 
 /// Serves `service` on `listener` as one of `running`'s tasks until its
-/// shutdown, under `http`'s timeouts and `grpc`'s limits.
+/// shutdown, under `http`'s timeouts and `grpc`'s limits, with a line per
+/// call if `access` says so.
 /// `descriptor_set` is the encoded file descriptor set of the service's
 /// proto, for reflection and the names in `metrics`, which count every
 /// call (health and reflection under their own names).
@@ -74,7 +76,7 @@ pub async fn spawn<S>(
     listener: TcpListener,
     service: S,
     descriptor_set: &'static [u8],
-    (http, grpc): (&HttpLimits, &GrpcLimits),
+    (http, grpc, access): (&HttpLimits, &GrpcLimits, AccessLog),
     metrics: &Metrics,
 ) -> anyhow::Result<()>
 where
@@ -122,6 +124,7 @@ where
                 .layer(crate::telemetry::grpc::TraceLayer)
                 .layer(deadline::DeadlineLayer),
         );
+    let router = access.grpc(router);
     let port = Port {
         protocol: Protocol::Grpc(http::Http2 {
             max_concurrent_streams: grpc.grpc_max_concurrent_streams,

@@ -1,16 +1,18 @@
 //! What both services share and would otherwise write twice: opening the
 //! database (SQLite or PostgreSQL, chosen by URL) with its migrations and
 //! watching its statements' outcomes, logging repeated failures once per
-//! interval, setting up logs and traces (W3C trace context, OTLP export),
-//! running and stopping their tasks, waiting for a shutdown signal, gathering
-//! concurrent calls into batches, sharing connection budgets fairly between
-//! clients (`budget`), serving HTTP and gRPC (with health and reflection)
-//! under those limits, Spring Boot Actuator's health and info (`actuator`),
-//! the metrics both serve (`metrics`: HTTP, gRPC, process, database, event
-//! logs; scraped in either text format), the memory allocator, Spring's
-//! JSON error body (`error_body`) and Swagger UI (`swagger_ui`), and
-//! building a configuration at its defaults for tests.
+//! interval, setting up logs and traces (W3C trace context, OTLP export)
+//! and the access log (`access_log`), running and stopping their tasks,
+//! waiting for a shutdown signal, gathering concurrent calls into batches,
+//! sharing connection budgets fairly between clients (`budget`), serving
+//! HTTP and gRPC (with health and reflection) under those limits, Spring
+//! Boot Actuator's health and info (`actuator`), the metrics both serve
+//! (`metrics`: HTTP, gRPC, process, database, event logs; scraped in
+//! either text format), the memory allocator, Spring's JSON error body
+//! (`error_body`) and Swagger UI (`swagger_ui`), and building a
+//! configuration at its defaults for tests.
 
+pub mod access_log;
 pub mod actuator;
 pub mod allocator;
 pub mod batch;

@@ -198,7 +198,7 @@ fn global_filter(log_filter: &str, env: EnvFilter) -> Box<dyn Layer<Registry> + 
 }
 
 /// The log layer: `format` to `writer`.
-fn logs<S>(format: LogFormat, writer: BoxMakeWriter) -> Box<dyn Layer<S> + Send + Sync>
+pub(crate) fn logs<S>(format: LogFormat, writer: BoxMakeWriter) -> Box<dyn Layer<S> + Send + Sync>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {

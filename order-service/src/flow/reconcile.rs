@@ -57,14 +57,16 @@ impl Flow {
         let now = SystemTime::now();
         let mut round: Option<tracing::Span> = None;
         let mut traced = || round.get_or_insert_with(round_span).clone();
-        for order in self
+        for (order, placed_in) in self
             .store
             .stale_pending(now - self.stale_after, RECONCILE_BATCH)
             .await?
         {
             let span = traced();
             span.in_scope(|| tracing::info!(order = order.id, "abandoning an order left pending"));
-            self.settle(order, ABANDONED).instrument(span).await?;
+            self.settle(order, ABANDONED, placed_in.as_deref())
+                .instrument(span)
+                .await?;
         }
         let due = self.store.due_releases(now, RECONCILE_BATCH).await?;
         if due.is_empty() {
@@ -113,7 +115,10 @@ impl Flow {
         let mut refused: BTreeMap<Duration, Vec<i64>> = BTreeMap::new();
         for (order, attempt) in attempts {
             match attempt {
-                Attempt::Released => released.push(order.id),
+                Attempt::Released => {
+                    tracing::debug!(order = order.id, "stock released");
+                    released.push(order.id);
+                }
                 Attempt::Skipped => {}
                 // Nobody's fault: no back-off, the next round tries again.
                 Attempt::Unreachable(e) => {

@@ -9,6 +9,7 @@
 
 mod common;
 
+mod access_log;
 mod actuator;
 mod concurrency;
 mod cross_site;
@@ -22,6 +23,7 @@ mod live;
 mod load_faults;
 mod metrics;
 mod openapi;
+mod order_outcomes;
 mod otlp;
 mod readiness;
 mod reconciler;

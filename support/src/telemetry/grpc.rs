@@ -73,6 +73,7 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let span = span(&request);
+        crate::access_log::offer_span(&request, &span);
         let call = span.in_scope(|| self.inner.call(request));
         call.instrument(span)
     }

@@ -88,6 +88,7 @@ where
                     trace_id = trace.map(field::display)
                 )
             });
+            crate::access_log::offer_span(&request, &span);
             return Either::Left(self.inner.call(request).instrument(span));
         }
         let method = request.method().as_str();
@@ -104,6 +105,7 @@ where
                 trace_id = trace.map(field::display),
             )
         });
+        crate::access_log::offer_span(&request, &span);
         let call = self.inner.call(request).instrument(span.clone());
         Either::Right(Box::pin(async move {
             let response = call.await?;

@@ -1,0 +1,232 @@
+//! What the logs cost at full load (`bench logs`): the C-connection order
+//! phase against systems side by side that differ only in what they log,
+//! in alternating rounds so that drift of a noisy machine falls on all
+//! alike. Run on SQLite. The sides:
+//! - `off`: the defaults (no access log; order outcomes at INFO, and no
+//!   order of this load is rejected, so none is written);
+//! - `access`: `ACCESS_LOG=true` on both services (a line per request at
+//!   order-service and per reservation batch call at inventory);
+//! - `outcomes`: `order_service::orders` at DEBUG, so every order writes
+//!   its outcome line: what one such line costs, as a rejected order's
+//!   INFO line would.
+//!
+//! Lines are JSON (`LOG_FORMAT=json`, as the bench always runs services)
+//! on stdout, a pipe the bench drains, as a container's log driver reads
+//! it. Besides orders/s, each round reports the CPU time both services
+//! used per order (from `/proc`), which the load on the other core
+//! disturbs less than the rate.
+
+use std::{sync::Arc, time::Duration};
+
+use serde::Serialize;
+use support::testing::{Backend, TestDatabase};
+
+use crate::{
+    orders::Orders,
+    system::{DEFAULT_LOG_FILTER, Role, Service},
+};
+
+/// The sides a comparison may run, by name.
+pub(crate) const SIDES: [&str; 3] = ["off", "access", "outcomes"];
+
+/// One round of one side.
+#[derive(Debug, Serialize)]
+pub(crate) struct Round {
+    pub side: &'static str,
+    pub orders_per_second: f64,
+    pub errors: u64,
+    /// CPU time (user + system) per order, both services.
+    pub cpu_us_per_order: f64,
+    /// The same, order-service and inventory-service alone.
+    pub order_cpu_us_per_order: f64,
+    pub inventory_cpu_us_per_order: f64,
+    /// Log output per order, both services (what the lines take on disk).
+    pub log_bytes_per_order: f64,
+}
+
+/// The comparison: every round of every side, and each side's medians.
+#[derive(Debug, Serialize)]
+pub(crate) struct Logs {
+    pub connections: usize,
+    pub seconds: u64,
+    pub rounds_per_side: usize,
+    pub rounds: Vec<Round>,
+}
+
+/// A system: both services on fresh SQLite files, restocked, logging as
+/// `side` says.
+struct System {
+    side: &'static str,
+    inventory: Service,
+    order: Service,
+    orders: Orders,
+    dbs: Vec<TestDatabase>,
+}
+
+impl System {
+    async fn start(side: &'static str, duration: Duration) -> anyhow::Result<Self> {
+        let (access, filter) = match side {
+            "access" => ("true", format!("{DEFAULT_LOG_FILTER},access=info")),
+            "outcomes" => (
+                "false",
+                format!("{DEFAULT_LOG_FILTER},order_service::orders=debug"),
+            ),
+            _ => ("false", DEFAULT_LOG_FILTER.to_owned()),
+        };
+        let logging = |mut env: Vec<(&'static str, String)>| {
+            env.push(("ACCESS_LOG", access.to_owned()));
+            env.push(("RUST_LOG", filter.clone()));
+            env
+        };
+        let inventory_db = TestDatabase::create(Backend::Sqlite, "bench_logs_inventory").await;
+        let orders_db = inventory_db.sibling("bench_logs_orders").await;
+        let inventory = Service::spawn(
+            Role::Inventory,
+            &logging(vec![("DATABASE_URL", inventory_db.url.clone())]),
+        )
+        .await?;
+        let order = Service::spawn(
+            Role::Order,
+            &logging(vec![
+                ("DATABASE_URL", orders_db.url.clone()),
+                ("INVENTORY_URL", format!("http://{}", inventory.grpc_addr)),
+            ]),
+        )
+        .await?;
+        crate::system::restock(&inventory).await?;
+        let orders = Orders::new(order.http_addr, duration)?;
+        Ok(Self {
+            side,
+            inventory,
+            order,
+            orders,
+            dbs: vec![inventory_db, orders_db],
+        })
+    }
+
+    /// One closed-loop phase of `c` connections, with the CPU it took.
+    async fn round(
+        &self,
+        c: usize,
+        duration: Duration,
+        products: &Arc<Vec<String>>,
+    ) -> anyhow::Result<Round> {
+        let logged = || self.order.log_bytes() + self.inventory.log_bytes();
+        let (before, logged_before) = (
+            [self.order.cpu_time()?, self.inventory.cpu_time()?],
+            logged(),
+        );
+        let (summary, _) = self.orders.max(c, products).await?;
+        let after = [self.order.cpu_time()?, self.inventory.cpu_time()?];
+        // Lines still in the pipe are a few of the phase's last orders.
+        let log_bytes = logged() - logged_before;
+        let orders = (summary.per_second * duration.as_secs_f64()).max(1.0);
+        let per_order = |i: usize| (after[i] - before[i]).as_secs_f64() * 1e6 / orders;
+        Ok(Round {
+            side: self.side,
+            orders_per_second: summary.per_second,
+            errors: summary.errors,
+            cpu_us_per_order: per_order(0) + per_order(1),
+            order_cpu_us_per_order: per_order(0),
+            inventory_cpu_us_per_order: per_order(1),
+            log_bytes_per_order: log_bytes as f64 / orders,
+        })
+    }
+
+    async fn stop(self) {
+        self.order.stop().await;
+        self.inventory.stop().await;
+        for db in self.dbs {
+            db.cleanup().await;
+        }
+    }
+}
+
+/// Runs `rounds` × every side of `sides` at `c` connections, each phase
+/// `duration` long; the order of the sides turns each round, so none is
+/// always first after a pause.
+pub(crate) async fn compare(
+    sides: &[&'static str],
+    c: usize,
+    rounds: usize,
+    duration: Duration,
+    products: &Arc<Vec<String>>,
+) -> anyhow::Result<Logs> {
+    let mut systems = Vec::new();
+    for side in sides {
+        systems.push(System::start(side, duration).await?);
+    }
+    let mut results = Vec::new();
+    for round in 0..rounds {
+        for i in 0..systems.len() {
+            let system = &systems[(i + round) % systems.len()];
+            println!(
+                "== logs: round {}/{rounds}, {}, {c} connections",
+                round + 1,
+                system.side
+            );
+            let result = system.round(c, duration, products).await?;
+            println!(
+                "   {:>8.0} orders/s, {:>6.0} µs CPU per order (order {:.0}, inventory {:.0}), \
+                 {:.0} log bytes per order, errors {}",
+                result.orders_per_second,
+                result.cpu_us_per_order,
+                result.order_cpu_us_per_order,
+                result.inventory_cpu_us_per_order,
+                result.log_bytes_per_order,
+                result.errors
+            );
+            results.push(result);
+        }
+    }
+    for system in systems {
+        system.stop().await;
+    }
+    Ok(Logs {
+        connections: c,
+        seconds: duration.as_secs(),
+        rounds_per_side: rounds,
+        rounds: results,
+    })
+}
+
+impl Logs {
+    /// Each side's medians, and their ratios to `off`'s.
+    pub(crate) fn print(&self) {
+        println!(
+            "\n## logs (SQLite, {} connections, {} s per round; medians of {} rounds)",
+            self.connections, self.seconds, self.rounds_per_side
+        );
+        let median = |side: &str, figure: fn(&Round) -> f64| {
+            let mut values: Vec<f64> = self
+                .rounds
+                .iter()
+                .filter(|r| r.side == side)
+                .map(figure)
+                .collect();
+            values.sort_by(f64::total_cmp);
+            values.get(values.len() / 2).copied()
+        };
+        let off = (
+            median("off", |r| r.orders_per_second),
+            median("off", |r| r.cpu_us_per_order),
+        );
+        for side in SIDES {
+            let (Some(rate), Some(cpu)) = (
+                median(side, |r| r.orders_per_second),
+                median(side, |r| r.cpu_us_per_order),
+            ) else {
+                continue;
+            };
+            let ratio = |value: f64, base: Option<f64>| {
+                base.map_or_else(String::new, |b| format!(" ({:.3} of off)", value / b))
+            };
+            let bytes = median(side, |r| r.log_bytes_per_order).unwrap_or(0.0);
+            println!(
+                "  {side:<9} {rate:>8.0} orders/s{}  {cpu:>6.0} µs CPU per order{}  {bytes:>4.0} log bytes per order",
+                ratio(rate, off.0),
+                ratio(cpu, off.1)
+            );
+        }
+    }
+}
