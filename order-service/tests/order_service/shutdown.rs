@@ -1,5 +1,5 @@
 //! Stopping without losing anything: during `SHUTDOWN_DELAY_MS` readiness
-//! is down but orders are still served, each answer saying
+//! (REST and the gRPC health service) is down but orders are still served, each answer saying
 //! `Connection: close`; then every live
 //! client is told to reconnect (a STOMP ERROR, then close code 1012 or
 //! SockJS's `c[1012,…]`), the listener closes, and `SHUTDOWN_TIMEOUT_MS`
@@ -13,6 +13,9 @@ use support::testing::{
     ws::{self, STOMP_CONNECT},
 };
 use tokio_tungstenite::tungstenite::Message;
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
 
 use crate::common::{TestSystem, stomp, wait_until};
 
@@ -24,6 +27,18 @@ const RESTARTING: &str = "Server restarting, please reconnect";
 
 /// Upper bound for anything that must happen.
 const PATIENCE: Duration = Duration::from_secs(20);
+
+/// The gRPC health status of `service` (`""`: the whole server).
+async fn grpc_health(
+    health: &HealthClient<tonic::transport::Channel>,
+    service: &str,
+) -> ServingStatus {
+    let request = HealthCheckRequest {
+        service: service.into(),
+    };
+    let answer = health.clone().check(request).await.unwrap();
+    answer.into_inner().status()
+}
 
 /// A SockJS message frame carrying `frame`.
 fn sockjs(frame: &str) -> Message {
@@ -92,6 +107,19 @@ async fn draining_serves_then_tells_live_clients_to_reconnect(backend: Backend) 
     );
     let (mut streaming, seen) = xhr_streaming(&sys).await;
 
+    let health = tonic::transport::Endpoint::from_shared(format!(
+        "http://{}",
+        sys.orders.as_ref().unwrap().grpc_addr
+    ))
+    .unwrap()
+    .connect()
+    .await
+    .unwrap();
+    let health = HealthClient::new(health);
+    for service in ["", "OrderService"] {
+        assert_eq!(grpc_health(&health, service).await, ServingStatus::Serving);
+    }
+
     let mut orders = sys.orders.take().unwrap();
     let began = Instant::now();
     orders.drain();
@@ -102,6 +130,14 @@ async fn draining_serves_then_tells_live_clients_to_reconnect(backend: Backend) 
     let (status, readiness) = sys.get_json("/actuator/health/readiness").await;
     assert_eq!(status, 503);
     assert_eq!(readiness["status"], "OUT_OF_SERVICE");
+    // gRPC clients that balance by the health service move away too.
+    // (It follows the same state, published by a task of its own.)
+    for service in ["", "OrderService"] {
+        wait_until("gRPC health NOT_SERVING", PATIENCE, async || {
+            grpc_health(&health, service).await == ServingStatus::NotServing
+        })
+        .await;
+    }
     let response = sys.post_order("Laptop", 1).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["connection"], "close");
