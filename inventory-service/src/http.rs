@@ -11,7 +11,7 @@ mod probes;
 use axum::{
     Extension, Json, Router,
     extract::{FromRef, State},
-    http::{HeaderMap, StatusCode},
+    http::StatusCode,
     middleware,
     response::{IntoResponse, Response},
 };
@@ -33,8 +33,7 @@ fn routes() -> OpenApiRouter<HttpState> {
         .routes(routes!(probes::live))
         .routes(routes!(probes::ready))
         .merge(support::actuator::routes())
-        .routes(routes!(metrics))
-        .routes(routes!(prometheus))
+        .merge(support::metrics::routes())
         .routes(routes!(docs::openapi))
         .routes(routes!(docs::api_docs))
 }
@@ -62,6 +61,8 @@ struct HttpState {
     store: Store,
     /// Health and info.
     actuator: Actuator,
+    /// The scrapes' registry.
+    metrics: Metrics,
 }
 
 /// The REST routes with request metrics, Swagger UI, and JSON errors
@@ -77,8 +78,7 @@ pub(crate) fn router(store: Store, actuator: Actuator, metrics: Metrics) -> Rout
                 // A span per request (continuing the caller's trace), not
                 // per probe or fetch of the document.
                 .layer(support::telemetry::http::TraceLayer::new(UNTRACED))
-                .layer(Extension(docs::Document::new(&doc)))
-                .layer(Extension(metrics.clone())),
+                .layer(Extension(docs::Document::new(&doc))),
         )
         // Swagger UI: outside the document and the spans (springdoc leaves
         // it out of the document too).
@@ -88,10 +88,14 @@ pub(crate) fn router(store: Store, actuator: Actuator, metrics: Metrics) -> Rout
         .layer(middleware::from_fn(support::error_body::complete))
         // Outermost: every request is counted, whatever answered it.
         .layer(middleware::from_fn_with_state(
-            metrics,
+            metrics.clone(),
             support::metrics::http::track,
         ))
-        .with_state(HttpState { store, actuator })
+        .with_state(HttpState {
+            store,
+            actuator,
+            metrics,
+        })
 }
 
 /// `[{"id":1,"name":"Laptop","stockQuantity":10}, …]`, the original shape.
@@ -157,43 +161,6 @@ async fn health(State(store): State<Store>) -> impl IntoResponse {
         database: state,
     };
     (code, Json(body))
-}
-
-/// The responses of a scrape, as both paths document them.
-const SCRAPED: &str = "Every metric: OpenMetrics 1.0.0 text (`application/openmetrics-text; \
-    version=1.0.0; charset=utf-8`) when `Accept` prefers `application/openmetrics-text`, else \
-    the Prometheus text format 0.0.4 (`text/plain; version=0.0.4; charset=utf-8`).";
-
-/// Every metric, in the format `Accept` prefers.
-#[utoipa::path(
-    get, path = "/metrics", tag = "health", operation_id = "metrics",
-    summary = "Prometheus metrics",
-    responses(
-        (status = 200, description = SCRAPED, content(
-            (String = "text/plain"),
-            (String = "application/openmetrics-text"),
-        )),
-        (status = 503, response = docs::Unavailable),
-    )
-)]
-async fn metrics(Extension(metrics): Extension<Metrics>, headers: HeaderMap) -> Response {
-    metrics.scrape(&headers).await
-}
-
-/// `/metrics` where Spring Boot Actuator serves it.
-#[utoipa::path(
-    get, path = "/actuator/prometheus", tag = "health", operation_id = "prometheus",
-    summary = "Prometheus metrics (Spring Boot Actuator's path)",
-    responses(
-        (status = 200, description = SCRAPED, content(
-            (String = "text/plain"),
-            (String = "application/openmetrics-text"),
-        )),
-        (status = 503, response = docs::Unavailable),
-    )
-)]
-async fn prometheus(Extension(metrics): Extension<Metrics>, headers: HeaderMap) -> Response {
-    metrics.scrape(&headers).await
 }
 
 async fn not_found() -> Response {

@@ -81,6 +81,12 @@ impl FromRef<AppState> for Actuator {
     }
 }
 
+impl FromRef<AppState> for support::metrics::Metrics {
+    fn from_ref(state: &AppState) -> Self {
+        state.metrics.shared().clone()
+    }
+}
+
 /// Every REST route, each registered with its OpenAPI description (its
 /// handler's `#[utoipa::path]`): the one list of routes, so none can be
 /// served undocumented.
@@ -93,9 +99,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(health::health))
         .routes(routes!(health::live))
         .routes(routes!(health::ready))
-        .routes(routes!(health::metrics))
+        .merge(support::metrics::routes())
         .merge(support::actuator::routes())
-        .routes(routes!(health::prometheus))
         .routes(routes!(docs::openapi))
         .routes(routes!(docs::api_docs))
 }

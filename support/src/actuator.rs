@@ -221,7 +221,7 @@ async fn health(State(actuator): State<Actuator>) -> Health {
     summary = "Liveness: the process answers (for restart decisions)",
     responses(
         (status = 200, description = "`UP`.", body = Group),
-        (status = 503, response = inline(docs::Busy)),
+        (status = 503, response = inline(crate::openapi::Busy)),
     )
 )]
 async fn liveness() -> Group {
@@ -252,7 +252,7 @@ async fn readiness(State(actuator): State<Actuator>) -> Group {
     summary = "Build and runtime information (Spring Boot Actuator)",
     responses(
         (status = 200, description = "Name, version, build time, git commit, database kind.", body = Info),
-        (status = 503, response = inline(docs::Busy)),
+        (status = 503, response = inline(crate::openapi::Busy)),
     )
 )]
 async fn info(State(actuator): State<Actuator>) -> Json<Info> {

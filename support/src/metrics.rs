@@ -23,6 +23,7 @@ pub mod grpc;
 pub mod http;
 mod negotiate;
 mod process;
+mod routes;
 
 use std::{fmt, sync::Arc};
 
@@ -39,6 +40,7 @@ use prometheus_client::{
 use crate::db::Db;
 
 pub use negotiate::Format;
+pub use routes::routes;
 
 /// A label value shared by every series that carries it: a route template,
 /// a gRPC service or method name. Cloning it is a reference count, not an

@@ -7,11 +7,14 @@ use axum::{
     http::header,
     response::{IntoResponse, Response},
 };
-use utoipa::openapi::{
-    ContentBuilder, OpenApi, Ref, ResponseBuilder,
-    extensions::Extensions,
-    header::{Header, HeaderBuilder},
-    schema::{ObjectBuilder, Type},
+use utoipa::{
+    ToResponse,
+    openapi::{
+        self as oa, ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder,
+        extensions::Extensions,
+        header::{Header, HeaderBuilder},
+        schema::{ObjectBuilder, Type},
+    },
 };
 
 /// The finished document as served, serialised once at start-up. Cheap to
@@ -67,4 +70,17 @@ pub fn header(schema: Type, description: &str, required: bool) -> Header {
 /// connection cap send it.
 pub fn retry_after(required: bool) -> Header {
     header(Type::Integer, "Seconds to wait before retrying.", required)
+}
+
+/// The connection cap's 503, for the paths that have no 503 of their own
+/// (used `inline`, so its name is never seen).
+pub(crate) struct Busy;
+
+impl<'s> ToResponse<'s> for Busy {
+    fn response() -> (&'s str, RefOr<oa::Response>) {
+        let response = error("Too many connections; retry after `Retry-After` seconds.")
+            .header("Retry-After", retry_after(true))
+            .build();
+        ("Busy", response.into())
+    }
 }

@@ -1,4 +1,4 @@
-//! Health and metrics (Spring Boot Actuator's paths are
+//! Health (Spring Boot Actuator's paths are
 //! `support::actuator`'s, with order-service's `inventory` component from
 //! here).
 //! - `/health/live`: the process answers (for restart decisions).
@@ -11,12 +11,7 @@
 //! storage refused the last write (disk full, I/O error) and none has gone
 //! through since: a ping is a read, and reads work on a full disk.
 
-use axum::{
-    Json,
-    extract::State,
-    http::{HeaderMap, StatusCode},
-    response::{IntoResponse, Response},
-};
+use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
 use serde::Serialize;
 use utoipa::{
     ToResponse, ToSchema,
@@ -180,41 +175,4 @@ pub(super) async fn ready(State(app): State<AppState>) -> impl IntoResponse {
         inventory: HealthState::from(inventory),
     };
     (code, Json(body))
-}
-
-/// The responses of a scrape, as both paths document them.
-const SCRAPED: &str = "Every metric: OpenMetrics 1.0.0 text (`application/openmetrics-text; \
-    version=1.0.0; charset=utf-8`) when `Accept` prefers `application/openmetrics-text`, else \
-    the Prometheus text format 0.0.4 (`text/plain; version=0.0.4; charset=utf-8`).";
-
-/// Every metric, in the format `Accept` prefers.
-#[utoipa::path(
-    get, path = "/metrics", tag = "health", operation_id = "metrics",
-    summary = "Prometheus metrics",
-    responses(
-        (status = 200, description = SCRAPED, content(
-            (String = "text/plain"),
-            (String = "application/openmetrics-text"),
-        )),
-        (status = 503, response = docs::Unavailable),
-    )
-)]
-pub(super) async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    app.metrics.shared().scrape(&headers).await
-}
-
-/// `/metrics` where Spring Boot Actuator serves it.
-#[utoipa::path(
-    get, path = "/actuator/prometheus", tag = "health", operation_id = "prometheus",
-    summary = "Prometheus metrics (Spring Boot Actuator's path)",
-    responses(
-        (status = 200, description = SCRAPED, content(
-            (String = "text/plain"),
-            (String = "application/openmetrics-text"),
-        )),
-        (status = 503, response = docs::Unavailable),
-    )
-)]
-pub(super) async fn prometheus(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    app.metrics.shared().scrape(&headers).await
 }

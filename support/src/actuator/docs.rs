@@ -7,7 +7,7 @@ use utoipa::{
     openapi::{self, ContentBuilder, Ref, RefOr, ResponseBuilder, schema::OneOfBuilder},
 };
 
-use crate::openapi::{error, retry_after};
+use crate::openapi::retry_after;
 
 /// A 503 whose body is the `schema` answer or the connection cap's error.
 fn either(schema: &str, description: &str) -> openapi::Response {
@@ -49,17 +49,5 @@ impl<'s> ToResponse<'s> for NotReady {
              `Error`, with `Retry-After`).",
         );
         ("ActuatorNotReady", response.into())
-    }
-}
-
-/// The connection cap's 503, on the paths that have no 503 of their own.
-pub(super) struct Busy;
-
-impl<'s> ToResponse<'s> for Busy {
-    fn response() -> (&'s str, RefOr<openapi::Response>) {
-        let response = error("Too many connections; retry after `Retry-After` seconds.")
-            .header("Retry-After", retry_after(true))
-            .build();
-        ("ActuatorBusy", response.into())
     }
 }
