@@ -174,7 +174,7 @@ async fn an_unreachable_inventory_backs_nobody_off(backend: Backend) {
     .await;
     place(&sys, "Laptop", 3).await;
     let db = orders_db(&sys).await;
-    cancel_during_outage(&db).await;
+    assert_eq!(cancel_during_outage(&db).await, 3);
     sys.stop_inventory().await;
     let down = sys.orders.as_ref().unwrap().reconcile_once().await.unwrap();
     assert_eq!(
