@@ -1,7 +1,10 @@
 /// Real errors from real databases, so the downcasts are proven too.
 #[cfg(feature = "testing")]
 mod real {
-    use sqlx::{ConnectOptions, Connection, Executor, PgConnection, sqlite::SqliteConnectOptions};
+    use sqlx::{
+        ConnectOptions, Connection, Executor, PgConnection, postgres::PgPoolOptions,
+        sqlite::SqliteConnectOptions,
+    };
 
     use super::super::is_unavailable;
     use crate::testing::{Backend, TestDatabase};
@@ -59,6 +62,55 @@ mod real {
             .unwrap_err();
         assert!(!is_unavailable(&e), "{e:?}");
         admin.close().await.expect("close");
+        test_db.cleanup().await;
+    }
+
+    /// sqlx 0.9.0 left a pooled PostgreSQL connection inside a transaction
+    /// when a `begin()` was cancelled during its round trip (a client gone,
+    /// a deadline passed): the next borrower's writes ran inside it and were
+    /// never committed, and its locks were held. 0.9.1 rolls such a begin
+    /// back; this keeps it so. (SQLite had the fix long before.)
+    #[tokio::test]
+    #[ignore = "needs PostgreSQL: set TEST_DATABASE_URL, run with --include-ignored (scripts/test-all does)"]
+    async fn a_cancelled_begin_leaves_no_transaction_behind() {
+        let test_db = TestDatabase::create(Backend::Postgres, "cancelled_begin").await;
+        // One connection, so every borrower gets the one a begin was
+        // cancelled on.
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&test_db.url)
+            .await
+            .expect("pool");
+        pool.execute("CREATE TABLE t (x INTEGER)")
+            .await
+            .expect("create");
+        let mut cancelled = 0;
+        for _ in 0..20 {
+            let mut conn = pool.acquire().await.expect("acquire");
+            let mut begin = std::pin::pin!(conn.begin());
+            // One poll sends BEGIN; the answer is not back yet, so the
+            // future is dropped mid-round-trip (if it is back, the
+            // transaction is dropped, which rolls it back).
+            if futures::poll!(begin.as_mut()).is_pending() {
+                cancelled += 1;
+            }
+        }
+        assert!(cancelled > 0, "no begin was caught in its round trip");
+        pool.execute("INSERT INTO t VALUES (1)")
+            .await
+            .expect("insert");
+        let mut other = PgConnection::connect(&test_db.url).await.expect("connect");
+        let seen: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
+            .fetch_one(&mut other)
+            .await
+            .expect("count");
+        assert_eq!(
+            seen, 1,
+            "a write on the pool is not committed: its connection is still in a \
+             transaction after {cancelled} cancelled begins"
+        );
+        other.close().await.expect("close");
+        pool.close().await;
         test_db.cleanup().await;
     }
 }
