@@ -23,6 +23,7 @@ use std::path::PathBuf;
 use sqlx::{Connection, Executor, PgConnection};
 
 mod error_events;
+mod grpc_health;
 mod logs;
 pub mod metrics;
 pub mod otlp;
@@ -34,6 +35,7 @@ mod waiting;
 pub mod ws;
 
 pub use error_events::ErrorEvents;
+pub use grpc_health::grpc_health;
 pub use logs::CapturedLogs;
 pub use private_postgres::PrivatePostgres;
 pub use raw_http::raw_request;

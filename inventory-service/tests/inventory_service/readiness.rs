@@ -7,24 +7,13 @@ use std::{process::ExitCode, time::Duration};
 
 use inventory_service::{Config, Server};
 use serde_json::{Value, json};
-use support::testing::{PrivatePostgres, wait_until};
+use support::testing::{PrivatePostgres, grpc_health, wait_until};
 use tonic::transport::Channel;
-use tonic_health::pb::{
-    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
-};
+use tonic_health::pb::{health_check_response::ServingStatus, health_client::HealthClient};
 
 /// How long a change may take to show: the probe's interval (1 s) and
 /// timeout (2 s), and room for a loaded machine.
 const SHOWS_WITHIN: Duration = Duration::from_secs(20);
-
-/// The gRPC health status of `service` (`""`: the whole server).
-async fn grpc(health: &HealthClient<Channel>, service: &str) -> ServingStatus {
-    let request = HealthCheckRequest {
-        service: service.into(),
-    };
-    let answer = health.clone().check(request).await.unwrap();
-    answer.into_inner().status()
-}
 
 async fn rest(http: &reqwest::Client, url: &str) -> (u16, Value) {
     let response = http.get(url).send().await.unwrap();
@@ -44,8 +33,8 @@ async fn reports(http: &reqwest::Client, base: &str, health: &HealthClient<Chann
         let ready = rest(http, &format!("{base}/health/ready")).await;
         actuator == (status, json!({"status": word}))
             && ready == (status, json!({"status": word, "database": word}))
-            && grpc(health, "").await == serving
-            && grpc(health, "InventoryService").await == serving
+            && grpc_health(health, "").await == serving
+            && grpc_health(health, "InventoryService").await == serving
     })
     .await;
 }

@@ -9,13 +9,11 @@ use std::time::{Duration, Instant};
 
 use futures::SinkExt;
 use support::testing::{
-    Backend,
+    Backend, grpc_health,
     ws::{self, STOMP_CONNECT},
 };
 use tokio_tungstenite::tungstenite::Message;
-use tonic_health::pb::{
-    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
-};
+use tonic_health::pb::{health_check_response::ServingStatus, health_client::HealthClient};
 
 use crate::common::{TestSystem, stomp, wait_until};
 
@@ -29,17 +27,6 @@ const RESTARTING: &str = "Server restarting, please reconnect";
 const PATIENCE: Duration = Duration::from_secs(20);
 
 /// The gRPC health status of `service` (`""`: the whole server).
-async fn grpc_health(
-    health: &HealthClient<tonic::transport::Channel>,
-    service: &str,
-) -> ServingStatus {
-    let request = HealthCheckRequest {
-        service: service.into(),
-    };
-    let answer = health.clone().check(request).await.unwrap();
-    answer.into_inner().status()
-}
-
 /// A SockJS message frame carrying `frame`.
 fn sockjs(frame: &str) -> Message {
     Message::text(serde_json::to_string(&[frame]).unwrap())

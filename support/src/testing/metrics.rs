@@ -8,6 +8,31 @@
 
 use std::collections::HashMap;
 
+/// The families every service serves through `support::metrics` (HTTP and
+/// gRPC server, process, database pool, event log), as the classic text
+/// names them.
+pub const SHARED_FAMILIES: &[&str] = &[
+    "http_server_requests_total",
+    "http_server_request_duration_seconds",
+    "grpc_server_handled_total",
+    "grpc_server_handling_seconds",
+    "process_cpu_seconds_total",
+    "process_resident_memory_bytes",
+    "process_virtual_memory_bytes",
+    "process_open_fds",
+    "process_max_fds",
+    "process_start_time_seconds",
+    "process_threads",
+    "db_pool_connections",
+    "db_pool_max_connections",
+    "db_pool_acquire_seconds",
+    "db_statement_errors_total",
+    "event_log_written_seq",
+    "event_log_published_seq",
+    "event_log_retained_rows",
+    "event_log_relay_wakeups_total",
+];
+
 /// A body's format, as its `Content-Type` says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -49,6 +74,13 @@ pub struct Exposition {
 }
 
 impl Exposition {
+    /// Asserts that every one of [`SHARED_FAMILIES`] and `own` is declared.
+    pub fn assert_families(&self, own: &[&str]) {
+        for family in SHARED_FAMILIES.iter().chain(own) {
+            assert!(self.families.contains_key(*family), "{family} missing");
+        }
+    }
+
     /// Parses `body` as `format`, checking it (see the module comment).
     pub fn parse(body: &str, format: Format) -> Self {
         let mut families: HashMap<String, String> = HashMap::new();
