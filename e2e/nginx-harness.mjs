@@ -54,7 +54,8 @@ export async function startDns(dir, names) {
 /**
  * nginx with the compose template rendered with `vars` (ORDER_SERVICE_HTTP,
  * INVENTORY_SERVICE_HTTP, SERVICE_RESOLVER; LISTEN_PORT and WEB_ROOT are
- * set here), its files under `dir`. Resolves to { base, log(), stop() }.
+ * set here), its files under `dir`. Resolves to { base, log(), running(), stop() }:
+ * log() is its error log so far (also echoed, less refused connections).
  */
 export async function startNginx(dir, vars) {
   const port = await freePort();
@@ -86,10 +87,16 @@ http {
 `);
   const child = spawn('nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: ['ignore', 'inherit', 'pipe'] });
   let log = '';
-  child.stderr.on('data', (chunk) => { log += chunk; });
+  child.stderr.on('data', (chunk) => {
+    log += chunk;
+    // Refused connections are what moving or restarting a service provokes, many times a second.
+    const shown = String(chunk).split('\n').filter((l) => l && !l.includes('(111: Connection refused)'));
+    if (shown.length) process.stderr.write(`${shown.join('\n')}\n`);
+  });
   return {
     base: `http://127.0.0.1:${port}`,
     log: () => log,
+    running: () => child.exitCode === null && child.signalCode === null,
     stop() { child.kill('SIGTERM'); },
   };
 }

@@ -9,15 +9,16 @@
 // xhr_streaming fallback, and the page in Chromium.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@stomp/stompjs';
 import WebSocket from 'ws';
 import { chromium } from 'playwright-core';
-import { ROOT, freePort, startService, waitFor } from './harness.mjs';
+import { ROOT, startService, waitFor } from './harness.mjs';
+import { composeEnv, composeSays, psql, startDns, startNginx } from './nginx-harness.mjs';
 
 const require = createRequire(import.meta.url);
 const SockJS = require('sockjs-client');
@@ -26,10 +27,8 @@ Stomp.setInterval = (ms, f) => setInterval(f, ms);
 Stomp.clearInterval = (id) => clearInterval(id);
 
 const PG = process.env.TEST_DATABASE_URL;
-const DNSMASQ = existsSync('/usr/sbin/dnsmasq') ? '/usr/sbin/dnsmasq' : 'dnsmasq';
 let dir;
 let nginx;
-let nginxLog = '';
 let dns;
 let inventory;
 let order;
@@ -38,28 +37,6 @@ let base;
 const HANDSHAKE_SHARE = 4;
 // What the stand-in DNS answers: service name -> addresses.
 const names = { 'order-service': ['127.0.0.2'], 'inventory-service': ['127.0.0.3'] };
-
-/** What `deploy/check-compose --<what> <service>` prints: docker-compose.yml as compose reads it. */
-function composeSays(what, service) {
-  return JSON.parse(execFileSync('/usr/bin/python3', [join(ROOT, 'deploy/check-compose'), `--${what}`, service], { encoding: 'utf8' }));
-}
-
-/** A service's environment in docker-compose.yml, adapted to this machine. */
-function composeEnv(service, local) {
-  const env = composeSays('env', service);
-  const db = new URL(env.DATABASE_URL);
-  const server = new URL(PG);
-  db.username = server.username;
-  db.password = server.password;
-  db.host = server.host;
-  return { ...env, DATABASE_URL: db.toString(), HTTP_PORT: '0', GRPC_PORT: '0', ...local };
-}
-
-function psql(sql, database = 'postgres') {
-  const url = new URL(PG);
-  url.pathname = `/${database}`;
-  execFileSync('psql', [url.toString(), '-v', 'ON_ERROR_STOP=1', '-q', '-c', sql], { stdio: 'inherit' });
-}
 
 /** Runs the postgres container's health check of docker-compose.yml against the test server. */
 function postgresHealthy() {
@@ -72,13 +49,6 @@ function postgresHealthy() {
     stdio: 'ignore',
   });
   return probe.status === 0;
-}
-
-/** Rewrites the stand-in DNS's hosts file and makes dnsmasq re-read it. */
-function publishNames() {
-  const lines = Object.entries(names).flatMap(([name, addrs]) => addrs.map((a) => `${a} ${name}`));
-  writeFileSync(join(dir, 'hosts'), `${lines.join('\n')}\n`);
-  dns?.kill('SIGHUP');
 }
 
 /** The service on a new address: stopped, then started on `addr` with the same ports and database. */
@@ -99,17 +69,17 @@ before(async () => {
   assert.ok(PG, 'TEST_DATABASE_URL (a PostgreSQL server) is required: scripts/test-all starts one');
   // The databases compose's init script creates, created the same way; the
   // container's health check must fail until they exist.
-  psql('DROP DATABASE IF EXISTS inventory WITH (FORCE)');
-  psql('DROP DATABASE IF EXISTS orders WITH (FORCE)');
+  psql(PG, 'DROP DATABASE IF EXISTS inventory WITH (FORCE)');
+  psql(PG, 'DROP DATABASE IF EXISTS orders WITH (FORCE)');
   assert.equal(postgresHealthy(), false, 'the postgres health check passed before init.sql ran');
   for (const statement of readFileSync(join(ROOT, 'deploy/postgres/init.sql'), 'utf8').split(';').map((s) => s.replace(/--.*$/gm, '').trim()).filter(Boolean)) {
-    psql(statement);
+    psql(PG, statement);
   }
   assert.equal(postgresHealthy(), true, 'the postgres health check failed once the databases exist');
 
-  inventoryEnv = composeEnv('inventory-service', { BIND_ADDR: names['inventory-service'][0] });
+  inventoryEnv = composeEnv('inventory-service', PG, 'inventory', { BIND_ADDR: names['inventory-service'][0] });
   inventory = await startService('inventory-service', inventoryEnv);
-  orderEnv = composeEnv('order-service', {
+  orderEnv = composeEnv('order-service', PG, 'orders', {
     BIND_ADDR: names['order-service'][0],
     INVENTORY_URL: `http://${inventory.grpcAddr}`,
     FRONTEND_DIR: join(ROOT, 'frontend'),
@@ -120,59 +90,19 @@ before(async () => {
   order = await startService('order-service', orderEnv);
 
   dir = mkdtempSync(join(tmpdir(), 'nginx-e2e-'));
-  publishNames();
-  const dnsPort = await freePort();
-  dns = spawn(DNSMASQ, ['--keep-in-foreground', '--conf-file=/dev/null', `--port=${dnsPort}`, '--listen-address=127.0.0.1',
-    '--bind-interfaces', '--no-resolv', '--no-hosts', `--addn-hosts=${join(dir, 'hosts')}`, '--pid-file=',
-    `--user=${execFileSync('id', ['-un'], { encoding: 'utf8' }).trim()}`, '--log-facility=-'], { stdio: ['ignore', 'ignore', 'inherit'] });
-
-  const port = await freePort();
-  const vars = {
+  dns = await startDns(dir, names);
+  nginx = await startNginx(dir, {
     ORDER_SERVICE_HTTP: `order-service:${order.httpAddr.split(':')[1]}`,
     INVENTORY_SERVICE_HTTP: `inventory-service:${inventory.httpAddr.split(':')[1]}`,
-    SERVICE_RESOLVER: `127.0.0.1:${dnsPort}`,
-    LISTEN_PORT: `127.0.0.1:${port}`,
-    WEB_ROOT: join(ROOT, 'frontend'),
-  };
-  // Render exactly these variables, as the image's entrypoint does.
-  const rendered = execFileSync('envsubst', [Object.keys(vars).map((v) => `\${${v}}`).join(' ')], {
-    input: readFileSync(join(ROOT, 'deploy/nginx/default.conf.template'), 'utf8'),
-    env: { ...process.env, ...vars },
-    encoding: 'utf8',
+    SERVICE_RESOLVER: dns.resolver,
   });
-  writeFileSync(join(dir, 'default.conf'), rendered);
-  for (const d of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, d));
-  writeFileSync(join(dir, 'nginx.conf'), `
-daemon off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log stderr warn;
-events { worker_connections 1024; }
-http {
-  include /etc/nginx/mime.types;
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  include ${dir}/default.conf;
-}
-`);
-  nginx = spawn('nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: ['ignore', 'inherit', 'pipe'] });
-  nginx.stderr.on('data', (chunk) => {
-    nginxLog += chunk;
-    // Refused connections are what the move tests provoke, many times a second.
-    const shown = String(chunk).split('\n').filter((l) => l && !l.includes('(111: Connection refused)'));
-    if (shown.length) process.stderr.write(`${shown.join('\n')}\n`);
-  });
-  base = `http://127.0.0.1:${port}`;
+  base = nginx.base;
   await waitFor(async () => (await fetch(`${base}/health`).catch(() => null))?.ok, 10000, 'nginx and the services');
 });
 
 after(async () => {
-  nginx?.kill('SIGTERM');
-  dns?.kill('SIGTERM');
+  nginx?.stop();
+  dns?.stop();
   await order?.stop();
   await inventory?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -299,9 +229,9 @@ test('order-service moved to another address: the page and /orders keep working 
   // The old address is gone: nginx cannot have been using the new one yet.
   assert.equal(await statusOf('/orders'), 502);
   names['order-service'] = ['127.0.0.4'];
-  publishNames();
+  dns.publish();
   await waitFor(async () => (await statusOf('/orders')) === 200, 10000, '/orders through nginx after the move');
-  assert.equal(nginx.exitCode, null, 'nginx was restarted');
+  assert.ok(nginx.running(), 'nginx was restarted');
 
   // The page reconnects through the same nginx and is live again.
   await page.locator('[data-testid=connection-status][data-state=live]').waitFor({ timeout: 30000 });
@@ -314,15 +244,15 @@ test('a name with a vanished address and a live one (a replica gone): every requ
   // 127.0.0.2 is where order-service was before it moved: nothing listens.
   const stock = async () => (await (await fetch(`${base}/products`)).json()).find((p) => p.name === 'Headphones').stockQuantity;
   const stockBefore = await stock();
-  nginxLog = '';
+  const logFrom = nginx.log().length;
   names['order-service'] = ['127.0.0.2', '127.0.0.4'];
-  publishNames();
+  dns.publish();
   // Every request succeeds, before and after nginx's cached answer (2 s)
   // gives way to the new one; nginx rotates the addresses of an answer, so
   // it soon tries the vanished one, and then the next.
   await waitFor(async () => {
     assert.equal(await statusOf('/orders?limit=1'), 200);
-    return /connect\(\) failed .*127\.0\.0\.2:/.test(nginxLog);
+    return /connect\(\) failed .*127\.0\.0\.2:/.test(nginx.log().slice(logFrom));
   }, 10000, 'nginx to try the vanished address');
   for (let i = 0; i < 20; i++) assert.equal(await statusOf('/orders?limit=1'), 200);
   // A POST whose connection was refused was never sent: it goes to the next
@@ -336,7 +266,7 @@ test('inventory-service moved: /inventory through nginx follows it', async () =>
   await move('inventory-service', inventoryEnv, '127.0.0.5');
   assert.equal(await statusOf('/inventory/products'), 502);
   names['inventory-service'] = ['127.0.0.5'];
-  publishNames();
+  dns.publish();
   await waitFor(async () => (await statusOf('/inventory/products')) === 200, 10000, '/inventory through nginx after the move');
   assert.deepEqual(await (await fetch(`${base}/inventory/products`)).json(), before);
 });
