@@ -19,11 +19,10 @@
 use std::{sync::Arc, time::Duration};
 
 use serde::Serialize;
-use support::testing::{Backend, TestDatabase};
 
 use crate::{
     orders::Orders,
-    system::{DEFAULT_LOG_FILTER, Role, Service},
+    system::{DEFAULT_LOG_FILTER, Pair},
 };
 
 /// The sides a comparison may run, by name.
@@ -53,14 +52,11 @@ pub(crate) struct Logs {
     pub rounds: Vec<Round>,
 }
 
-/// A system: both services on fresh SQLite files, restocked, logging as
-/// `side` says.
+/// A system logging as `side` says.
 struct System {
     side: &'static str,
-    inventory: Service,
-    order: Service,
+    pair: Pair,
     orders: Orders,
-    dbs: Vec<TestDatabase>,
 }
 
 impl System {
@@ -73,35 +69,10 @@ impl System {
             ),
             _ => ("false", DEFAULT_LOG_FILTER.to_owned()),
         };
-        let logging = |mut env: Vec<(&'static str, String)>| {
-            env.push(("ACCESS_LOG", access.to_owned()));
-            env.push(("RUST_LOG", filter.clone()));
-            env
-        };
-        let inventory_db = TestDatabase::create(Backend::Sqlite, "bench_logs_inventory").await;
-        let orders_db = inventory_db.sibling("bench_logs_orders").await;
-        let inventory = Service::spawn(
-            Role::Inventory,
-            &logging(vec![("DATABASE_URL", inventory_db.url.clone())]),
-        )
-        .await?;
-        let order = Service::spawn(
-            Role::Order,
-            &logging(vec![
-                ("DATABASE_URL", orders_db.url.clone()),
-                ("INVENTORY_URL", format!("http://{}", inventory.grpc_addr)),
-            ]),
-        )
-        .await?;
-        crate::system::restock(&inventory).await?;
-        let orders = Orders::new(order.http_addr, duration)?;
-        Ok(Self {
-            side,
-            inventory,
-            order,
-            orders,
-            dbs: vec![inventory_db, orders_db],
-        })
+        let logging = [("ACCESS_LOG", access.to_owned()), ("RUST_LOG", filter)];
+        let pair = Pair::start("bench_logs", &logging).await?;
+        let orders = Orders::new(pair.order.http_addr, duration)?;
+        Ok(Self { side, pair, orders })
     }
 
     /// One closed-loop phase of `c` connections, with the CPU it took.
@@ -111,13 +82,13 @@ impl System {
         duration: Duration,
         products: &Arc<Vec<String>>,
     ) -> anyhow::Result<Round> {
-        let logged = || self.order.log_bytes() + self.inventory.log_bytes();
-        let (before, logged_before) = (
-            [self.order.cpu_time()?, self.inventory.cpu_time()?],
-            logged(),
-        );
+        let Pair {
+            order, inventory, ..
+        } = &self.pair;
+        let logged = || order.log_bytes() + inventory.log_bytes();
+        let (before, logged_before) = ([order.cpu_time()?, inventory.cpu_time()?], logged());
         let (summary, _) = self.orders.max(c, products).await?;
-        let after = [self.order.cpu_time()?, self.inventory.cpu_time()?];
+        let after = [order.cpu_time()?, inventory.cpu_time()?];
         // Lines still in the pipe are a few of the phase's last orders.
         let log_bytes = logged() - logged_before;
         let orders = (summary.per_second * duration.as_secs_f64()).max(1.0);
@@ -134,11 +105,7 @@ impl System {
     }
 
     async fn stop(self) {
-        self.order.stop().await;
-        self.inventory.stop().await;
-        for db in self.dbs {
-            db.cleanup().await;
-        }
+        self.pair.stop().await;
     }
 }
 

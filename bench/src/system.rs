@@ -15,6 +15,7 @@ use std::{
 
 use anyhow::{Context, bail, ensure};
 use proto::{RestockRequest, inventory_service_client::InventoryServiceClient};
+use support::testing::{Backend, TestDatabase};
 use tokio::{
     io::{AsyncBufReadExt, AsyncReadExt, BufReader},
     process::{Child, Command},
@@ -262,4 +263,52 @@ pub(crate) async fn restock(inventory: &Service) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Both services as processes on fresh SQLite files, restocked: the system
+/// of the comparisons that differ only in a service setting (`logs`,
+/// `traces`).
+pub(crate) struct Pair {
+    pub(crate) inventory: Service,
+    pub(crate) order: Service,
+    dbs: Vec<TestDatabase>,
+}
+
+impl Pair {
+    /// Starts both with `env` added to each one's environment; `name`
+    /// names their database files.
+    pub(crate) async fn start(name: &str, env: &[(&'static str, String)]) -> anyhow::Result<Self> {
+        let inventory_db =
+            TestDatabase::create(Backend::Sqlite, &format!("{name}_inventory")).await;
+        let orders_db = inventory_db.sibling(&format!("{name}_orders")).await;
+        let with = |own: Vec<(&'static str, String)>| [own, env.to_vec()].concat();
+        let inventory = Service::spawn(
+            Role::Inventory,
+            &with(vec![("DATABASE_URL", inventory_db.url.clone())]),
+        )
+        .await?;
+        let order = Service::spawn(
+            Role::Order,
+            &with(vec![
+                ("DATABASE_URL", orders_db.url.clone()),
+                ("INVENTORY_URL", format!("http://{}", inventory.grpc_addr)),
+            ]),
+        )
+        .await?;
+        restock(&inventory).await?;
+        Ok(Self {
+            inventory,
+            order,
+            dbs: vec![inventory_db, orders_db],
+        })
+    }
+
+    /// Stops both and deletes their databases.
+    pub(crate) async fn stop(self) {
+        self.order.stop().await;
+        self.inventory.stop().await;
+        for db in self.dbs {
+            db.cleanup().await;
+        }
+    }
 }

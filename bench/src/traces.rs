@@ -11,12 +11,12 @@
 use std::{sync::Arc, time::Duration};
 
 use serde::Serialize;
-use support::testing::{Backend, TestDatabase, otlp::Collector};
+use support::testing::otlp::Collector;
 
 use crate::{
     load::Summary,
     orders::Orders,
-    system::{OTLP_ENDPOINT, Role, Service},
+    system::{OTLP_ENDPOINT, Pair},
 };
 
 /// One side's figures: the best of its rounds.
@@ -43,51 +43,25 @@ pub(crate) struct Traces {
     pub latency_p50_ratio: f64,
 }
 
-/// A system: both services on fresh SQLite files, restocked.
+/// A system exporting its spans to `otlp`, if given.
 struct System {
-    inventory: Service,
-    order: Service,
+    pair: Pair,
     orders: Orders,
-    dbs: Vec<TestDatabase>,
 }
 
 impl System {
     async fn start(otlp: Option<&str>, duration: Duration) -> anyhow::Result<Self> {
-        let inventory_db = TestDatabase::create(Backend::Sqlite, "bench_traces_inventory").await;
-        let orders_db = inventory_db.sibling("bench_traces_orders").await;
-        let export = |mut env: Vec<(&'static str, String)>| {
-            env.extend(otlp.map(|e| (OTLP_ENDPOINT, e.to_owned())));
-            env
-        };
-        let inventory = Service::spawn(
-            Role::Inventory,
-            &export(vec![("DATABASE_URL", inventory_db.url.clone())]),
-        )
-        .await?;
-        let order = Service::spawn(
-            Role::Order,
-            &export(vec![
-                ("DATABASE_URL", orders_db.url.clone()),
-                ("INVENTORY_URL", format!("http://{}", inventory.grpc_addr)),
-            ]),
-        )
-        .await?;
-        crate::system::restock(&inventory).await?;
-        let orders = Orders::new(order.http_addr, duration)?;
-        Ok(Self {
-            inventory,
-            order,
-            orders,
-            dbs: vec![inventory_db, orders_db],
-        })
+        let export: Vec<_> = otlp
+            .map(|e| (OTLP_ENDPOINT, e.to_owned()))
+            .into_iter()
+            .collect();
+        let pair = Pair::start("bench_traces", &export).await?;
+        let orders = Orders::new(pair.order.http_addr, duration)?;
+        Ok(Self { pair, orders })
     }
 
     async fn stop(self) {
-        self.order.stop().await;
-        self.inventory.stop().await;
-        for db in self.dbs {
-            db.cleanup().await;
-        }
+        self.pair.stop().await;
     }
 }
 
