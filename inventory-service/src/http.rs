@@ -38,22 +38,6 @@ fn routes() -> OpenApiRouter<HttpState> {
         .routes(routes!(docs::api_docs))
 }
 
-/// Routes without a span of their own: the probes, the scrapes and the
-/// document.
-const UNTRACED: support::telemetry::http::Untraced = &[
-    "/health",
-    "/health/live",
-    "/health/ready",
-    "/actuator/health",
-    "/actuator/health/liveness",
-    "/actuator/health/readiness",
-    "/actuator/info",
-    "/metrics",
-    "/actuator/prometheus",
-    "/openapi.json",
-    "/v3/api-docs",
-];
-
 /// What the REST handlers reach.
 #[derive(Clone, Debug, FromRef)]
 struct HttpState {
@@ -69,7 +53,7 @@ struct HttpState {
 /// (Spring's body) for unknown paths and methods.
 pub(crate) fn router(store: Store, actuator: Actuator, metrics: Metrics) -> Router {
     let (routes, mut doc) = routes().split_for_parts();
-    support::telemetry::http::document(&mut doc, UNTRACED);
+    support::telemetry::http::document(&mut doc, support::telemetry::http::OPERATIONS);
     routes
         .method_not_allowed_fallback(method_not_allowed)
         // One call, so each route is boxed (and cloned per request) once.
@@ -77,7 +61,9 @@ pub(crate) fn router(store: Store, actuator: Actuator, metrics: Metrics) -> Rout
             tower::ServiceBuilder::new()
                 // A span per request (continuing the caller's trace), not
                 // per probe or fetch of the document.
-                .layer(support::telemetry::http::TraceLayer::new(UNTRACED))
+                .layer(support::telemetry::http::TraceLayer::new(
+                    support::telemetry::http::OPERATIONS,
+                ))
                 .layer(Extension(docs::Document::new(&doc))),
         )
         // Swagger UI: outside the document and the spans (springdoc leaves

@@ -42,21 +42,6 @@ use crate::{
 /// misses nothing in between.
 pub(crate) const EVENT_SEQ: &str = "event-seq";
 
-/// Routes without a span of their own: probes and scrapes.
-const UNTRACED: trace::Untraced = &[
-    "/health",
-    "/health/live",
-    "/health/ready",
-    "/actuator/health",
-    "/actuator/health/liveness",
-    "/actuator/health/readiness",
-    "/actuator/info",
-    "/metrics",
-    "/actuator/prometheus",
-    "/openapi.json",
-    "/v3/api-docs",
-];
-
 /// What every handler can reach. Writes go through the order flow; reads
 /// go straight to where the data lives.
 #[derive(Clone, Debug)]
@@ -113,7 +98,7 @@ fn routes() -> OpenApiRouter<AppState> {
 pub(crate) fn router(state: AppState, origins: AllowedOrigins, frontend_dir: &Path) -> Router {
     let page = page::Page::new(frontend_dir);
     let (routes, mut doc) = routes().split_for_parts();
-    trace::document(&mut doc, UNTRACED);
+    trace::document(&mut doc, trace::OPERATIONS);
     // Each `layer`/`route_layer` call boxes every route once more, and
     // every request clones its route's boxes: hence one call per group.
     routes
@@ -121,7 +106,7 @@ pub(crate) fn router(state: AppState, origins: AllowedOrigins, frontend_dir: &Pa
         .route_layer(
             ServiceBuilder::new()
                 // Outside CORS, so a refused preflight is part of the trace.
-                .layer(trace::TraceLayer::new(UNTRACED))
+                .layer(trace::TraceLayer::new(trace::OPERATIONS))
                 // On the routes only: tower-http answers every OPTIONS as a
                 // preflight, and an unknown path must stay a 404.
                 .layer(cross_site::cors(origins.clone()))

@@ -18,6 +18,23 @@ use super::{TRACE_TARGET, start_trace};
 /// few seconds and are nobody's request.
 pub type Untraced = &'static [&'static str];
 
+/// The routes both services serve from `support` that get no span: the
+/// health probes (`/health*`, `/actuator/health*`), `/actuator/info`, the
+/// scrapes and the OpenAPI document.
+pub const OPERATIONS: Untraced = &[
+    "/health",
+    "/health/live",
+    "/health/ready",
+    "/actuator/health",
+    "/actuator/health/liveness",
+    "/actuator/health/readiness",
+    "/actuator/info",
+    "/metrics",
+    "/actuator/prometheus",
+    "/openapi.json",
+    "/v3/api-docs",
+];
+
 /// Runs every request but the `untraced` routes in its root span, named
 /// by its route and continuing the `traceparent` it came with; records the
 /// response status when exporting. A route layer (`Router::route_layer`),
