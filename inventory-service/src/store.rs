@@ -122,10 +122,12 @@ impl Store {
     /// gauge of `/metrics`.
     pub(crate) async fn stock_sample(&self, limit: i64) -> Result<Vec<(String, i64)>> {
         let rows = with_db!(&self.db, read, |pool| {
-            sqlx::query_as("SELECT name, stock FROM products ORDER BY id LIMIT $1")
-                .bind(limit)
-                .fetch_all(pool)
-                .await?
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT name, stock FROM products ORDER BY id LIMIT {}",
+                support::db::limit(limit)
+            )))
+            .fetch_all(pool)
+            .await?
         });
         Ok(rows)
     }
@@ -384,13 +386,13 @@ impl Store {
     pub(crate) async fn prune_settled(&self, before_ms: i64, limit: i64) -> Result<u64> {
         with_db!(&self.db, write, |pool| {
             async {
-                let deleted = sqlx::query(
+                let deleted = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "DELETE FROM reservations WHERE reservation_key IN ( \
                          SELECT reservation_key FROM reservations \
-                         WHERE state <> 'RESERVED' AND created_at_ms < $1 LIMIT $2)",
-                )
+                         WHERE state <> 'RESERVED' AND created_at_ms < $1 LIMIT {})",
+                    support::db::limit(limit)
+                )))
                 .bind(before_ms)
-                .bind(limit)
                 .execute(pool)
                 .await?
                 .rows_affected();

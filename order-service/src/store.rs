@@ -251,10 +251,10 @@ impl Store {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT {COLUMNS}, trace_id FROM orders \
                  WHERE status = 'PENDING' AND created_at_ms < $1 \
-                 ORDER BY created_at_ms, id LIMIT $2"
+                 ORDER BY created_at_ms, id LIMIT {}",
+                support::db::limit(limit)
             )))
             .bind(to_ms(stale_before))
-            .bind(limit)
             .fetch_all(pool)
             .await?
             .iter()
@@ -278,10 +278,10 @@ impl Store {
     async fn select(&self, filter: &'static str, arg: i64, limit: i64) -> Result<Vec<Order>> {
         with_db!(&self.db, read, |pool| {
             sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT {COLUMNS} FROM orders WHERE {filter} LIMIT $2"
+                "SELECT {COLUMNS} FROM orders WHERE {filter} LIMIT {}",
+                support::db::limit(limit)
             )))
             .bind(arg)
-            .bind(limit)
             .fetch_all(pool)
             .await?
             .iter()

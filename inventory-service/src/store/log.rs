@@ -23,12 +23,13 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<(i64, StockChange)>> {
         let rows = with_db!(&self.db, read, |pool| {
-            sqlx::query(
+            // The limit as a literal: see `support::db::limit`.
+            sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT seq, product, stock, version FROM stock_events \
-                 WHERE seq > $1 ORDER BY seq LIMIT $2",
-            )
+                 WHERE seq > $1 ORDER BY seq LIMIT {}",
+                support::db::limit(limit)
+            )))
             .bind(seq)
-            .bind(limit)
             .fetch_all(pool)
             .await?
             .iter()

@@ -29,11 +29,12 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<(i64, (Order, Option<String>))>> {
         with_db!(&self.db, read, |pool| {
+            // The limit as a literal: see `support::db::limit`.
             sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT {COLUMNS} FROM order_events WHERE seq > $1 ORDER BY seq LIMIT $2"
+                "SELECT {COLUMNS} FROM order_events WHERE seq > $1 ORDER BY seq LIMIT {}",
+                support::db::limit(limit)
             )))
             .bind(seq)
-            .bind(limit)
             .fetch_all(pool)
             .await?
             .iter()
