@@ -5,6 +5,8 @@
 //! A read cannot tell that the disk is full (reads keep working), so
 //! readiness cannot be a ping alone: it follows the outcome of real writes.
 
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
 use tokio::sync::watch;
 
 use super::outage::{Outage, classify};
@@ -29,6 +31,9 @@ pub(crate) struct Outcomes {
     /// False from a write refused by the storage (disk full, I/O error)
     /// until a write goes through again.
     writable: watch::Sender<bool>,
+    /// Writes committed so far: the SQLite checkpointer skips its round
+    /// when none came since its last one.
+    commits: AtomicU64,
     /// The figures `/metrics` shows of this database.
     pub(crate) metrics: DbStats,
 }
@@ -39,6 +44,7 @@ impl Outcomes {
             reads: FailureLog::new("database reads"),
             writes: FailureLog::new("database writes"),
             writable: watch::Sender::new(true),
+            commits: AtomicU64::new(0),
             metrics: DbStats::new(),
         }
     }
@@ -75,12 +81,18 @@ impl Outcomes {
 
     /// A write changed rows and is committed.
     pub(crate) fn wrote(&self) {
+        self.commits.fetch_add(1, Relaxed);
         self.writes.succeeded();
         // The read lock first: a commit's usual case is already `true`.
         if !*self.writable.borrow() {
             self.writable
                 .send_if_modified(|w| !std::mem::replace(w, true));
         }
+    }
+
+    /// How many writes have been committed (see [`Self::wrote`]).
+    pub(crate) fn commits(&self) -> u64 {
+        self.commits.load(Relaxed)
     }
 
     /// Whether writes go through (no write refused by the storage since
