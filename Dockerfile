@@ -30,6 +30,8 @@ RUN cargo chef prepare --recipe-path recipe.json
 
 FROM chef AS builder
 COPY --from=planner /src/recipe.json recipe.json
+# Build settings for the dependencies too (SQLite's compile-time options).
+COPY .cargo .cargo
 RUN cargo chef cook --release --locked --recipe-path recipe.json \
       --package inventory-service --package order-service
 # Only what cargo reads: a change to the page, the docs or the tests outside
