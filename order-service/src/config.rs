@@ -55,6 +55,14 @@ pub struct Config {
     /// release) are retried, in milliseconds.
     #[arg(long, env = "RECONCILE_INTERVAL_MS", default_value_t = 1000)]
     pub reconcile_interval_ms: u64,
+    /// Whether the service reconciles by itself (a round at start, then
+    /// every `reconcile_interval_ms`). Not a setting (no flag, no variable):
+    /// only in-process tests that drive every round through
+    /// [`crate::Server::reconcile_once`] turn it off, so that no round of
+    /// the service's own, delayed past their setup on a loaded machine,
+    /// races theirs.
+    #[arg(skip = true)]
+    pub background_reconciler: bool,
     /// How long a write to a live-event client (WebSocket, SockJS) may wait
     /// for it to read before the client is dropped, in milliseconds (Spring's
     /// default send time limit).

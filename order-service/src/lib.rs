@@ -235,10 +235,12 @@ impl Server {
         });
 
         // Background work: never fails the server; each logs its own trouble.
-        running.spawn_background(
-            flow.clone()
-                .reconcile_forever(config.reconcile_interval(), shutdown.clone()),
-        );
+        if config.background_reconciler {
+            running.spawn_background(
+                flow.clone()
+                    .reconcile_forever(config.reconcile_interval(), shutdown.clone()),
+            );
+        }
         running.spawn_background(relay);
         running.spawn_background(stock_relay::run(inventory, products, shutdown.clone()));
         running.spawn_background(event_log::prune_forever(

@@ -114,3 +114,6 @@ mod real {
         test_db.cleanup().await;
     }
 }
+
+#[cfg(feature = "testing")]
+mod reader_snapshots;
