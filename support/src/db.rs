@@ -158,12 +158,19 @@ impl Db {
                 source,
             })?;
         }
+        // No ping before each use (sqlx's default): an SQLite connection is
+        // a handle on a local file that cannot have hung up, and the ping is
+        // a hand-off to the connection's thread and back: one more per
+        // statement than the statement's own (measured: ~8 system calls and
+        // 4 context switches per order; bench/README.md, "Where one order's
+        // CPU goes").
+        let pool = || SqlitePoolOptions::new().test_before_acquire(false);
         // Checkpoints run beside the writer, not in it: SQLite's automatic
         // checkpoint runs inside the commit that crosses 1,000 pages of log,
         // and that commit (and every request queued behind the single
         // writer) waits the 10-20 ms it takes to copy the pages and fsync.
         // A PASSIVE checkpoint takes no write lock, so the writer goes on.
-        let write = SqlitePoolOptions::new()
+        let write = pool()
             .max_connections(1)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .before_acquire(|conn, _| Box::pin(lost_transaction::usable(conn)))
@@ -175,12 +182,12 @@ impl Db {
                     .pragma("journal_size_limit", "16777216"),
             )
             .await?;
-        let checkpoint = SqlitePoolOptions::new()
+        let checkpoint = pool()
             .max_connections(1)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options.clone())
             .await?;
-        let read = SqlitePoolOptions::new()
+        let read = pool()
             .max_connections(SQLITE_READERS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options.read_only(true))
