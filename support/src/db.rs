@@ -161,9 +161,9 @@ impl Db {
         // No ping before each use (sqlx's default): an SQLite connection is
         // a handle on a local file that cannot have hung up, and the ping is
         // a hand-off to the connection's thread and back: one more per
-        // statement than the statement's own (measured: ~8 system calls and
-        // 4 context switches per order; bench/README.md, "Where one order's
-        // CPU goes").
+        // statement than the statement's own (measured: 16 system calls
+        // and 13 context switches per order; bench/README.md, "Where one
+        // order's CPU goes").
         let pool = || SqlitePoolOptions::new().test_before_acquire(false);
         // Checkpoints run beside the writer, not in it: SQLite's automatic
         // checkpoint runs inside the commit that crosses 1,000 pages of log,
