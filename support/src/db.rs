@@ -23,14 +23,13 @@ use sqlx::{
     Postgres, Sqlite,
     migrate::Migrator,
     postgres::{PgPool, PgPoolOptions},
-    sqlite::{
-        SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-    },
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous},
 };
 use tokio::sync::watch;
 
 pub use observed::{Backend, Observed, Tx, TxConn};
 use outcomes::{Outcomes, Role};
+pub use sqlite_conns::{SqliteConns, SqliteLease};
 
 /// How long a query waits for a pooled connection before failing; long
 /// enough to ride out a burst, short enough to fail a request clearly.
@@ -65,12 +64,12 @@ enum Pools {
     /// SQLite: one writer connection, several readers.
     Sqlite {
         /// The only connection that writes.
-        write: SqlitePool,
+        write: SqliteConns,
         /// Read-only connections.
-        read: SqlitePool,
+        read: SqliteConns,
         /// The connection that checkpoints the write-ahead log (see
         /// `checkpoint`).
-        checkpoint: SqlitePool,
+        checkpoint: SqliteConns,
     },
     /// PostgreSQL: one pool for everything.
     Postgres(PgPool),
@@ -134,7 +133,9 @@ impl Db {
             return Err(DbError::UnsupportedUrl(url.to_owned()));
         };
         match &pools {
-            Pools::Sqlite { write, .. } => migrations.sqlite.run(write).await?,
+            Pools::Sqlite { write, .. } => {
+                migrations.sqlite.run(&mut *write.acquire().await?).await?
+            }
             Pools::Postgres(pool) => migrations.postgres.run(pool).await?,
         }
         Ok(Self { pools, outcomes })
@@ -158,40 +159,26 @@ impl Db {
                 source,
             })?;
         }
-        // No ping before each use (sqlx's default): an SQLite connection is
-        // a handle on a local file that cannot have hung up, and the ping is
-        // a hand-off to the connection's thread and back: one more per
-        // statement than the statement's own (measured: 16 system calls
-        // and 13 context switches per order; bench/README.md, "Where one
-        // order's CPU goes").
-        let pool = || SqlitePoolOptions::new().test_before_acquire(false);
+        // Connections of our own rather than sqlx's pools, which ping each
+        // connection as it comes back (see `sqlite_conns`).
+        //
         // Checkpoints run beside the writer, not in it: SQLite's automatic
         // checkpoint runs inside the commit that crosses 1,000 pages of log,
         // and that commit (and every request queued behind the single
         // writer) waits the 10-20 ms it takes to copy the pages and fsync.
         // A PASSIVE checkpoint takes no write lock, so the writer goes on.
-        let write = pool()
-            .max_connections(1)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .before_acquire(|conn, _| Box::pin(lost_transaction::usable(conn)))
-            .connect_with(
-                options
-                    .clone()
-                    .pragma("wal_autocheckpoint", "0")
-                    // When the log restarts, its file is cut back to this.
-                    .pragma("journal_size_limit", "16777216"),
-            )
-            .await?;
-        let checkpoint = pool()
-            .max_connections(1)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options.clone())
-            .await?;
-        let read = pool()
-            .max_connections(SQLITE_READERS)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options.read_only(true))
-            .await?;
+        let write = SqliteConns::open(
+            options
+                .clone()
+                .pragma("wal_autocheckpoint", "0")
+                // When the log restarts, its file is cut back to this.
+                .pragma("journal_size_limit", "16777216"),
+            1,
+            true,
+        )
+        .await?;
+        let checkpoint = SqliteConns::open(options.clone(), 1, false).await?;
+        let read = SqliteConns::open(options.read_only(true), SQLITE_READERS, false).await?;
         tokio::spawn(checkpoint::run(checkpoint.clone(), outcomes.clone()));
         Ok(Pools::Sqlite {
             write,
@@ -212,9 +199,7 @@ impl Db {
     /// `diskSpace` health component.
     pub fn sqlite_file(&self) -> Option<std::path::PathBuf> {
         match &self.pools {
-            Pools::Sqlite { write, .. } => {
-                Some(write.connect_options().get_filename().to_path_buf())
-            }
+            Pools::Sqlite { write, .. } => Some(write.file().to_path_buf()),
             Pools::Postgres(_) => None,
         }
     }
@@ -292,27 +277,23 @@ impl Db {
 
     /// The pools' connections, summed over every pool of the handle.
     pub(crate) fn pool_sizes(&self) -> PoolSizes {
-        fn of<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> PoolSizes {
-            PoolSizes {
-                open: pool.size(),
-                idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
-                max: pool.options().get_max_connections(),
-            }
-        }
         match &self.pools {
             Pools::Sqlite {
                 write,
                 read,
                 checkpoint,
-            } => [of(write), of(read), of(checkpoint)].into_iter().fold(
-                PoolSizes::default(),
-                |a, b| PoolSizes {
+            } => [write.sizes(), read.sizes(), checkpoint.sizes()]
+                .into_iter()
+                .fold(PoolSizes::default(), |a, b| PoolSizes {
                     open: a.open + b.open,
                     idle: a.idle + b.idle,
                     max: a.max + b.max,
-                },
-            ),
-            Pools::Postgres(pool) => of(pool),
+                }),
+            Pools::Postgres(pool) => PoolSizes {
+                open: pool.size(),
+                idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                max: pool.options().get_max_connections(),
+            },
         }
     }
 
@@ -338,6 +319,7 @@ mod lost_transaction;
 mod observed;
 mod outage;
 mod outcomes;
+mod sqlite_conns;
 pub(crate) mod stats;
 
 /// Whether `e` says the database cannot serve now: it could not be

@@ -3,9 +3,9 @@
 
 use std::{sync::Arc, time::Duration};
 
-use sqlx::SqlitePool;
+use sqlx::Executor;
 
-use super::outcomes::Outcomes;
+use super::{outcomes::Outcomes, sqlite_conns::SqliteConns};
 
 /// How often SQLite's write-ahead log is copied back into the database file,
 /// by a connection of its own.
@@ -26,7 +26,7 @@ const RESTART_FRAMES: i64 = 4096;
 /// [`RESTART_FRAMES`], a RESTART checkpoint makes the next writer start it
 /// over; it holds writers back only for the frames the PASSIVE one just
 /// left (a millisecond or two, a few times a minute at full load).
-pub(super) async fn run(pool: SqlitePool, outcomes: Arc<Outcomes>) {
+pub(super) async fn run(pool: SqliteConns, outcomes: Arc<Outcomes>) {
     let mut tick = tokio::time::interval(CHECKPOINT_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Commits counted when the log was last copied to its end; the first
@@ -41,25 +41,8 @@ pub(super) async fn run(pool: SqlitePool, outcomes: Arc<Outcomes>) {
         if copied == Some(commits) {
             continue;
         }
-        let passive: Result<(i64, i64, i64), _> = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
-            .fetch_one(&pool)
-            .await;
-        let outcome = match passive {
-            Ok((_, frames, _)) if frames > RESTART_FRAMES => {
-                sqlx::query("PRAGMA wal_checkpoint(RESTART)")
-                    .execute(&pool)
-                    .await
-                    .map(drop)
-            }
-            // Copied to the end: nothing to do until the next commit. A
-            // reader in the way leaves frames behind; the next round tries
-            // again, commits or not.
-            Ok((_, frames, checkpointed)) => {
-                if checkpointed >= frames {
-                    copied = Some(commits);
-                }
-                Ok(())
-            }
+        let outcome = match pool.acquire().await {
+            Ok(mut conn) => round(&mut conn, &mut copied, commits).await,
             Err(e) => Err(e),
         };
         if let Err(e) = outcome {
@@ -69,4 +52,30 @@ pub(super) async fn run(pool: SqlitePool, outcomes: Arc<Outcomes>) {
             tracing::debug!(error = %e, "WAL checkpoint failed; the next one retries");
         }
     }
+}
+
+/// One round on `conn`: PASSIVE, then RESTART if the log is long; sets
+/// `copied` to `commits` when the log was copied to its end.
+async fn round(
+    conn: &mut sqlx::SqliteConnection,
+    copied: &mut Option<u64>,
+    commits: u64,
+) -> Result<(), sqlx::Error> {
+    let passive: (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+        .fetch_one(&mut *conn)
+        .await?;
+    match passive {
+        (_, frames, _) if frames > RESTART_FRAMES => {
+            conn.execute("PRAGMA wal_checkpoint(RESTART)").await?;
+        }
+        // Copied to the end: nothing to do until the next commit. A reader
+        // in the way leaves frames behind; the next round tries again,
+        // commits or not.
+        (_, frames, checkpointed) => {
+            if checkpointed >= frames {
+                *copied = Some(commits);
+            }
+        }
+    }
+    Ok(())
 }

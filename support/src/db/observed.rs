@@ -10,7 +10,7 @@
 //! `UPDATE` that matched nothing, succeeds on a full disk too, so it says
 //! nothing about writes.
 
-use std::{fmt, future, time::Instant};
+use std::{fmt, future, ops::DerefMut, time::Instant};
 
 use futures::{
     FutureExt as _, StreamExt as _, TryStreamExt as _,
@@ -19,25 +19,53 @@ use futures::{
 };
 use sqlx::{
     Database, Describe, Either, Error, Execute, Executor, Pool, Postgres, SqlStr, Sqlite,
-    Transaction, error::BoxDynError, pool::PoolConnection,
+    error::BoxDynError, pool::PoolConnection,
 };
 
-use super::outcomes::{Outcomes, Role};
+use super::{
+    outcomes::{Outcomes, Role},
+    sqlite_conns::{SqliteConns, SqliteLease},
+};
 
-/// The backends a [`Db`](super::Db) holds, with what observing their
-/// statements needs to know of them.
+/// The backends a [`Db`](super::Db) holds, with where their connections
+/// come from and what observing their statements needs to know of them.
 pub trait Backend: Database {
+    /// What lends this backend's connections.
+    type Pool: Send + Sync + fmt::Debug;
+    /// A lent connection; it goes back when dropped.
+    type Lease: DerefMut<Target = Self::Connection> + Send;
+
+    /// A connection of `pool`, once one is free.
+    fn acquire(pool: &Self::Pool) -> impl Future<Output = Result<Self::Lease, Error>> + Send;
+
     /// Rows that the statement behind `result` inserted, updated or deleted.
     fn rows_changed(result: &Self::QueryResult) -> u64;
 }
 
 impl Backend for Sqlite {
+    /// Connections of our own (see `sqlite_conns`): no ping on their return.
+    type Pool = SqliteConns;
+    type Lease = SqliteLease;
+
+    fn acquire(pool: &SqliteConns) -> impl Future<Output = Result<SqliteLease, Error>> + Send {
+        pool.acquire()
+    }
+
     fn rows_changed(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
     }
 }
 
 impl Backend for Postgres {
+    /// sqlx's pool: its ping before use replaces a connection the server
+    /// dropped (a restart) before a statement meets it.
+    type Pool = Pool<Postgres>;
+    type Lease = PoolConnection<Postgres>;
+
+    fn acquire(pool: &Pool<Postgres>) -> impl Future<Output = Result<Self::Lease, Error>> + Send {
+        pool.acquire()
+    }
+
     fn rows_changed(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
     }
@@ -49,21 +77,21 @@ type Step<DB> = Result<Either<<DB as Database>::QueryResult, <DB as Database>::R
 /// A pool of a [`Db`](super::Db), for reads or for writes, as `with_db!`
 /// hands it to a statement: use it as the pool (`.execute(pool)`,
 /// `pool.begin()`); each outcome is reported. Copied freely.
-pub struct Observed<'a, DB: Database> {
-    pool: &'a Pool<DB>,
+pub struct Observed<'a, DB: Backend> {
+    pool: &'a DB::Pool,
     outcomes: &'a Outcomes,
     role: Role,
 }
 
-impl<DB: Database> Clone for Observed<'_, DB> {
+impl<DB: Backend> Clone for Observed<'_, DB> {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<DB: Database> Copy for Observed<'_, DB> {}
+impl<DB: Backend> Copy for Observed<'_, DB> {}
 
-impl<DB: Database> fmt::Debug for Observed<'_, DB> {
+impl<DB: Backend> fmt::Debug for Observed<'_, DB> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Observed")
             .field("pool", self.pool)
@@ -72,8 +100,8 @@ impl<DB: Database> fmt::Debug for Observed<'_, DB> {
     }
 }
 
-impl<'a, DB: Database> Observed<'a, DB> {
-    pub(crate) fn new(pool: &'a Pool<DB>, outcomes: &'a Outcomes, role: Role) -> Self {
+impl<'a, DB: Backend> Observed<'a, DB> {
+    pub(crate) fn new(pool: &'a DB::Pool, outcomes: &'a Outcomes, role: Role) -> Self {
         Self {
             pool,
             outcomes,
@@ -89,26 +117,21 @@ where
     /// Begins a transaction whose statements, commit and rollback are
     /// observed as well.
     pub async fn begin(self) -> Result<Tx<'a, DB>, Error> {
-        // What `Pool::begin` does, with the wait for the connection timed.
-        // `Transaction::begin` is sqlx's own (public, if undocumented).
+        // What `Pool::begin` does, with the wait for the connection timed;
+        // the transaction is ours (`Tx`), as the connection may not be a
+        // `sqlx::Pool`'s.
         let begun = match self.acquire().await {
-            Ok(conn) => Transaction::begin(conn, None).await,
+            Ok(conn) => Tx::begin(conn, self.outcomes, self.role).await,
             Err(e) => Err(e),
         };
-        match begun {
-            Ok(tx) => Ok(Tx::begun(tx, self.outcomes, self.role)),
-            Err(e) => {
-                self.outcomes.failed(self.role, &e);
-                Err(e)
-            }
-        }
+        begun.inspect_err(|e| self.outcomes.failed(self.role, e))
     }
 
     /// A connection of the pool, the wait for it timed
     /// (`db_pool_acquire_seconds`).
-    async fn acquire(&self) -> Result<PoolConnection<DB>, Error> {
+    async fn acquire(&self) -> Result<DB::Lease, Error> {
         let started = Instant::now();
-        let conn = self.pool.acquire().await;
+        let conn = DB::acquire(self.pool).await;
         self.outcomes.metrics.acquired(started.elapsed());
         conn
     }
@@ -132,7 +155,7 @@ where
         // from, hence `async-stream`.
         let steps = async_stream::try_stream! {
             let mut conn = self.acquire().await?;
-            let mut steps = conn.fetch_many(query);
+            let mut steps = (&mut *conn).fetch_many(query);
             while let Some(step) = steps.try_next().await? {
                 yield step;
             }
@@ -182,7 +205,7 @@ where
         let watch = self.watch(&query);
         Box::pin(async move {
             let row = match self.acquire().await {
-                Ok(mut conn) => conn.fetch_optional(query).await,
+                Ok(mut conn) => (&mut *conn).fetch_optional(query).await,
                 Err(e) => Err(e),
             };
             watch.saw_outcome(&row);
@@ -198,7 +221,10 @@ where
     where
         'a: 'e,
     {
-        self.pool.prepare_with(sql, parameters)
+        Box::pin(async move {
+            let mut conn = self.acquire().await?;
+            (&mut *conn).prepare_with(sql, parameters).await
+        })
     }
 
     // Required while sqlx's `offline` feature is on, which its `macros`
@@ -207,7 +233,10 @@ where
     where
         'a: 'e,
     {
-        self.pool.describe(sql)
+        Box::pin(async move {
+            let mut conn = self.acquire().await?;
+            (&mut *conn).describe(sql).await
+        })
     }
 }
 

@@ -12,7 +12,8 @@ use futures::{
     future::BoxFuture,
     stream::{self, BoxStream},
 };
-use sqlx::{Database, Describe, Error, Execute, Executor, SqlStr, Transaction};
+use sqlx::{Describe, Error, Execute, Executor, SqlStr};
+use sqlx_core::transaction::TransactionManager as _;
 
 use super::{Backend, Peeked, Step, Watch, first_row};
 use crate::db::outcomes::{Outcomes, Role};
@@ -20,29 +21,44 @@ use crate::db::outcomes::{Outcomes, Role};
 /// A transaction begun on an [`Observed`] pool: used as sqlx's own
 /// (`&mut *tx` runs a statement in it, then `commit` or `rollback`).
 #[derive(Debug)]
-pub struct Tx<'a, DB: Database> {
+pub struct Tx<'a, DB: Backend> {
     conn: TxConn<'a, DB>,
 }
 
 /// What `&mut *tx` runs statements on.
-pub struct TxConn<'a, DB: Database> {
-    tx: Transaction<'static, DB>,
+///
+/// What sqlx's `Transaction` does, on a lent connection of either kind
+/// (sqlx's takes only its own pool's): dropped while open, it starts a
+/// rollback, which the connection runs before its next statement.
+pub struct TxConn<'a, DB: Backend> {
+    conn: DB::Lease,
+    /// Begun and neither committed nor rolled back.
+    open: bool,
     outcomes: &'a Outcomes,
     role: Role,
     /// A statement changed rows: the commit is a write that went through.
     wrote: bool,
 }
 
-impl<DB: Database> fmt::Debug for TxConn<'_, DB> {
+impl<DB: Backend> fmt::Debug for TxConn<'_, DB> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TxConn")
             .field("role", &self.role)
+            .field("open", &self.open)
             .field("wrote", &self.wrote)
             .finish_non_exhaustive()
     }
 }
 
-impl<'a, DB: Database> Deref for Tx<'a, DB> {
+impl<DB: Backend> Drop for TxConn<'_, DB> {
+    fn drop(&mut self) {
+        if self.open {
+            DB::TransactionManager::start_rollback(&mut self.conn);
+        }
+    }
+}
+
+impl<'a, DB: Backend> Deref for Tx<'a, DB> {
     type Target = TxConn<'a, DB>;
 
     fn deref(&self) -> &Self::Target {
@@ -50,56 +66,63 @@ impl<'a, DB: Database> Deref for Tx<'a, DB> {
     }
 }
 
-impl<DB: Database> DerefMut for Tx<'_, DB> {
+impl<DB: Backend> DerefMut for Tx<'_, DB> {
     fn deref_mut(&mut self) -> &mut Self::Target {
         &mut self.conn
     }
 }
 
-impl<'a, DB: Database> Tx<'a, DB> {
-    /// `tx`, just begun on a pool with `role`, reporting to `outcomes`.
-    pub(super) fn begun(tx: Transaction<'static, DB>, outcomes: &'a Outcomes, role: Role) -> Self {
-        Self {
+impl<'a, DB: Backend> Tx<'a, DB> {
+    /// Begins a transaction on `conn`, lent by a pool with `role`,
+    /// reporting to `outcomes` (but not the failure to begin: the caller
+    /// does).
+    pub(super) async fn begin(
+        conn: DB::Lease,
+        outcomes: &'a Outcomes,
+        role: Role,
+    ) -> Result<Self, Error> {
+        // Open before the BEGIN, as in sqlx's `Transaction::begin`: if it
+        // fails or is cancelled, dropping this starts a rollback in case
+        // the transaction began.
+        let mut tx = Self {
             conn: TxConn {
-                tx,
+                conn,
+                open: true,
                 outcomes,
                 role,
                 wrote: false,
             },
-        }
+        };
+        DB::TransactionManager::begin(&mut tx.conn.conn, None).await?;
+        Ok(tx)
     }
 
     /// Commits; a transaction that changed rows is then a write that went
     /// through.
-    pub async fn commit(self) -> Result<(), Error> {
-        let TxConn {
-            tx,
-            outcomes,
-            role,
-            wrote,
-        } = self.conn;
-        match tx.commit().await {
+    pub async fn commit(mut self) -> Result<(), Error> {
+        let tx = &mut self.conn;
+        match DB::TransactionManager::commit(&mut tx.conn).await {
             Ok(()) => {
-                if wrote && role == Role::Write {
-                    outcomes.wrote();
+                tx.open = false;
+                if tx.wrote && tx.role == Role::Write {
+                    tx.outcomes.wrote();
                 }
                 Ok(())
             }
             Err(e) => {
-                outcomes.failed(role, &e);
+                tx.outcomes.failed(tx.role, &e);
                 Err(e)
             }
         }
     }
 
     /// Rolls back.
-    pub async fn rollback(self) -> Result<(), Error> {
-        let TxConn {
-            tx, outcomes, role, ..
-        } = self.conn;
-        tx.rollback()
+    pub async fn rollback(mut self) -> Result<(), Error> {
+        let tx = &mut self.conn;
+        DB::TransactionManager::rollback(&mut tx.conn)
             .await
-            .inspect_err(|e| outcomes.failed(role, e))
+            .map(|()| tx.open = false)
+            .inspect_err(|e| tx.outcomes.failed(tx.role, e))
     }
 }
 
@@ -122,8 +145,8 @@ where
         'c: 'e,
     {
         let watch = self.watch(&query);
-        let TxConn { tx, wrote, .. } = self;
-        let conn: &'c mut DB::Connection = tx;
+        let TxConn { conn, wrote, .. } = self;
+        let conn: &'c mut DB::Connection = conn;
         conn.fetch_many(query)
             .inspect(move |step| {
                 // Not a write yet: the commit decides.
@@ -168,7 +191,7 @@ where
             return first_row::<DB>(self.steps(query));
         }
         let watch = self.watch(&query);
-        let conn: &'c mut DB::Connection = &mut self.tx;
+        let conn: &'c mut DB::Connection = &mut self.conn;
         Box::pin(async move {
             let row = conn.fetch_optional(query).await;
             watch.saw_outcome(&row);
@@ -184,7 +207,7 @@ where
     where
         'c: 'e,
     {
-        let conn: &'c mut DB::Connection = &mut self.tx;
+        let conn: &'c mut DB::Connection = &mut self.conn;
         conn.prepare_with(sql, parameters)
     }
 
@@ -192,7 +215,7 @@ where
     where
         'c: 'e,
     {
-        let conn: &'c mut DB::Connection = &mut self.tx;
+        let conn: &'c mut DB::Connection = &mut self.conn;
         conn.describe(sql)
     }
 }

@@ -112,7 +112,7 @@ async fn no_pooled_reader_keeps_an_old_snapshot() {
         unreachable!("a SQLite database");
     };
     let (busy, log, copied): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
-        .fetch_one(checkpoint)
+        .fetch_one(&mut *checkpoint.acquire().await.expect("connection"))
         .await
         .expect("checkpoint");
     assert_eq!(
