@@ -2,12 +2,16 @@
 //!
 //! Both services append a row to a log table in the same transaction as
 //! every change that others must hear about (a database trigger does it, so
-//! no write path can forget). Each row gets the next number of a one-row
-//! counter, `<table>_seq.last`: the counter's row lock is held until commit,
-//! so numbers are handed out in commit order and a rolled-back transaction
-//! gives its number back. Readers therefore see the log as a sequence with
-//! no gaps and nothing committed out of order: "every row after seq N" is a
-//! complete answer whenever it is asked.
+//! no write path can forget). On PostgreSQL each row gets the next number
+//! of a one-row counter, `<table>_seq.last`: the counter's row lock is held
+//! until commit, so numbers are handed out in commit order and a
+//! rolled-back transaction gives its number back. SQLite runs one writer at
+//! a time, so there a row takes one past the newest row's number (or the
+//! counter's, if larger) without writing the counter, a page fewer per
+//! commit; the counter only moves when pruning deletes rows above it, so a
+//! log pruned empty never hands a number out twice. Readers therefore see
+//! the log as a sequence with no gaps and nothing committed out of order:
+//! "every row after seq N" is a complete answer whenever it is asked.
 //!
 //! One relay per process ([`relay::run`]) publishes the rows in sequence
 //! order. It is woken in-process after a commit ([`Wake`]), on PostgreSQL by
@@ -62,8 +66,9 @@ impl Bounds {
 impl EventLog {
     /// The oldest and newest seq, read in one statement (one snapshot).
     pub async fn bounds(&self, db: &Db) -> Result<Bounds, sqlx::Error> {
+        let last = self.newest_seq(db);
         let sql = format!(
-            "SELECT last, COALESCE((SELECT MIN(seq) FROM {t}), last + 1) FROM {t}_seq WHERE id = 1",
+            "SELECT {last}, COALESCE((SELECT MIN(seq) FROM {t}), {last} + 1) FROM {t}_seq WHERE id = 1",
             t = self.table
         );
         let (last, first): (i64, i64) = with_db!(db, read, |pool| {
@@ -72,6 +77,20 @@ impl EventLog {
                 .await?
         });
         Ok(Bounds { first, last })
+    }
+
+    /// The SQL for the newest seq handed out, in a statement that reads the
+    /// log's counter row (`FROM <table>_seq`): the counter on PostgreSQL;
+    /// on SQLite the newest row's seq, or the counter once pruning went
+    /// past it (see the module).
+    pub fn newest_seq(&self, db: &Db) -> String {
+        match db.kind() {
+            "sqlite" => format!(
+                "MAX(last, COALESCE((SELECT MAX(seq) FROM {}), 0))",
+                self.table
+            ),
+            _ => "last".to_owned(),
+        }
     }
 
     /// The `NOTIFY` channel of this log.

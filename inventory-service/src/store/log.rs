@@ -1,5 +1,5 @@
 //! The stock log's reads (its rows are written by the triggers of
-//! migration 0004, in the transaction of each stock change).
+//! migrations 0004 and 0005, in the transaction of each stock change).
 
 use sqlx::Row;
 use support::{
@@ -56,25 +56,27 @@ impl Store {
     /// Every product's stock and version, and the log position they
     /// reflect: one statement, so one consistent view.
     pub(crate) async fn snapshot(&self) -> Result<(i64, Vec<StockChange>)> {
+        let sql = format!(
+            "SELECT p.name, p.stock, p.version, {} FROM products p \
+             CROSS JOIN stock_events_seq s WHERE s.id = 1 ORDER BY p.id",
+            EVENT_LOG.newest_seq(&self.db)
+        );
         let rows = with_db!(&self.db, read, |pool| {
-            sqlx::query(
-                "SELECT p.name, p.stock, p.version, s.last FROM products p \
-                 CROSS JOIN stock_events_seq s WHERE s.id = 1 ORDER BY p.id",
-            )
-            .fetch_all(pool)
-            .await?
-            .iter()
-            .map(|r| {
-                Ok((
-                    r.try_get::<i64, _>(3)?,
-                    StockChange {
-                        product: r.try_get(0)?,
-                        stock: r.try_get(1)?,
-                        version: r.try_get(2)?,
-                    },
-                ))
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()?
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok((
+                        r.try_get::<i64, _>(3)?,
+                        StockChange {
+                            product: r.try_get(0)?,
+                            stock: r.try_get(1)?,
+                            version: r.try_get(2)?,
+                        },
+                    ))
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()?
         });
         let seq = match rows.first() {
             Some((seq, _)) => *seq,

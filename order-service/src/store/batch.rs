@@ -52,8 +52,11 @@ impl Store {
                     .push_bind(now)
                     .push_bind(p.trace_id.as_deref());
             });
+            // The key's unique index is partial (keyed orders only), so
+            // the conflict target names its condition.
             query.push(format!(
-                " ON CONFLICT (idempotency_key) DO NOTHING RETURNING {COLUMNS}"
+                " ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL \
+                 DO NOTHING RETURNING {COLUMNS}"
             ));
             query
                 .build()

@@ -32,3 +32,4 @@ mod shutdown;
 mod swagger_ui;
 mod trace_context;
 mod trace_state;
+mod upgrade;

@@ -30,7 +30,10 @@ use std::{
     },
 };
 
-use sqlx::{ConnectOptions as _, Connection as _, SqliteConnection, sqlite::SqliteConnectOptions};
+use sqlx::{
+    ConnectOptions as _, Connection as _, Executor as _, SqliteConnection,
+    sqlite::SqliteConnectOptions,
+};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::{ACQUIRE_TIMEOUT, PoolSizes, lost_transaction};
@@ -49,10 +52,32 @@ struct Inner {
     max: u32,
     /// Connections open now, lent or idle.
     open: AtomicU32,
-    idle: Mutex<Vec<SqliteConnection>>,
+    idle: Mutex<Vec<Idle>>,
     /// The writer's guard (see `lost_transaction`): an idle connection
     /// still counted inside a transaction is closed, not lent.
     check_transaction: bool,
+}
+
+/// An idle connection.
+struct Idle {
+    conn: SqliteConnection,
+    /// Its last borrower dropped a transaction open: roll back first.
+    abandoned: bool,
+}
+
+/// Where a lent connection's transaction stands (see `Backend for Sqlite`:
+/// BEGIN, COMMIT and ROLLBACK are statements of our own).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SqliteTransaction {
+    /// None.
+    None,
+    /// Begun by the caller; the next statement begins it in SQLite.
+    Pending,
+    /// Begun in SQLite.
+    Begun,
+    /// Dropped while begun: to be rolled back before the connection's next
+    /// statement.
+    Abandoned,
 }
 
 impl fmt::Debug for SqliteConns {
@@ -79,7 +104,10 @@ impl SqliteConns {
                 permits: Arc::new(Semaphore::new(max as usize)),
                 max,
                 open: AtomicU32::new(1),
-                idle: Mutex::new(vec![first]),
+                idle: Mutex::new(vec![Idle {
+                    conn: first,
+                    abandoned: false,
+                }]),
                 check_transaction,
             }),
         };
@@ -101,22 +129,46 @@ impl SqliteConns {
             .map_err(|_| sqlx::Error::PoolClosed)?;
         let idle = self.inner.idle().pop();
         let conn = match idle {
-            Some(mut conn) => {
-                if self.inner.check_transaction && !lost_transaction::usable(&mut conn).await? {
+            Some(idle) => match self.usable(idle).await {
+                Some(conn) => conn,
+                None => {
                     self.inner.open.fetch_sub(1, Relaxed);
-                    drop(conn);
                     self.connect().await?
-                } else {
-                    conn
                 }
-            }
+            },
             None => self.connect().await?,
         };
         Ok(SqliteLease {
             conn: Some(conn),
+            transaction: SqliteTransaction::None,
             inner: Arc::clone(&self.inner),
             _permit: permit,
         })
+    }
+
+    /// `idle`'s connection, once no transaction is left open on it; `None`
+    /// when it must be closed instead (dropping it does).
+    async fn usable(&self, idle: Idle) -> Option<SqliteConnection> {
+        let Idle {
+            mut conn,
+            abandoned,
+        } = idle;
+        // A transaction dropped open. Closing the connection would roll it
+        // back too, but costs a new connection (a thread and a file open).
+        if abandoned && let Err(e) = conn.execute("ROLLBACK").await {
+            // The storage refused (disk full, I/O error), or SQLite had
+            // already rolled back (a COMMIT the storage refused): a new
+            // connection starts clean either way.
+            tracing::debug!(error = %e, "rolling back an abandoned transaction failed");
+            return None;
+        }
+        if self.inner.check_transaction {
+            return match lost_transaction::usable(&mut conn).await {
+                Ok(true) => Some(conn),
+                _ => None,
+            };
+        }
+        Some(conn)
     }
 
     async fn connect(&self) -> Result<SqliteConnection, sqlx::Error> {
@@ -153,7 +205,7 @@ impl SqliteConns {
         }
         self.inner.permits.close();
         let idle = std::mem::take(&mut *self.inner.idle());
-        for conn in idle {
+        for Idle { conn, .. } in idle {
             self.inner.open.fetch_sub(1, Relaxed);
             if let Err(e) = conn.close().await {
                 tracing::debug!(error = %e, "closing a SQLite connection failed");
@@ -163,7 +215,7 @@ impl SqliteConns {
 }
 
 impl Inner {
-    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<SqliteConnection>> {
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Idle>> {
         // The list is consistent between any two statements on it.
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -172,6 +224,8 @@ impl Inner {
 /// A connection lent by [`SqliteConns`]; it goes back when dropped.
 pub struct SqliteLease {
     conn: Option<SqliteConnection>,
+    /// Its transaction, if any.
+    pub(crate) transaction: SqliteTransaction,
     inner: Arc<Inner>,
     _permit: OwnedSemaphorePermit,
 }
@@ -204,7 +258,12 @@ impl Drop for SqliteLease {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
             // Back before the permit is: the next borrower finds it idle.
-            self.inner.idle().push(conn);
+            // A transaction still begun here was dropped open.
+            let abandoned = matches!(
+                self.transaction,
+                SqliteTransaction::Begun | SqliteTransaction::Abandoned
+            );
+            self.inner.idle().push(Idle { conn, abandoned });
         }
     }
 }

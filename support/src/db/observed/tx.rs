@@ -13,7 +13,6 @@ use futures::{
     stream::{self, BoxStream},
 };
 use sqlx::{Describe, Error, Execute, Executor, SqlStr};
-use sqlx_core::transaction::TransactionManager as _;
 
 use super::{Backend, Peeked, Step, Watch, first_row};
 use crate::db::outcomes::{Outcomes, Role};
@@ -53,7 +52,7 @@ impl<DB: Backend> fmt::Debug for TxConn<'_, DB> {
 impl<DB: Backend> Drop for TxConn<'_, DB> {
     fn drop(&mut self) {
         if self.open {
-            DB::TransactionManager::start_rollback(&mut self.conn);
+            DB::abandon(&mut self.conn);
         }
     }
 }
@@ -93,7 +92,7 @@ impl<'a, DB: Backend> Tx<'a, DB> {
                 wrote: false,
             },
         };
-        DB::TransactionManager::begin(&mut tx.conn.conn, None).await?;
+        DB::begin(&mut tx.conn.conn).await?;
         Ok(tx)
     }
 
@@ -101,7 +100,7 @@ impl<'a, DB: Backend> Tx<'a, DB> {
     /// through.
     pub async fn commit(mut self) -> Result<(), Error> {
         let tx = &mut self.conn;
-        match DB::TransactionManager::commit(&mut tx.conn).await {
+        match DB::commit(&mut tx.conn).await {
             Ok(()) => {
                 tx.open = false;
                 if tx.wrote && tx.role == Role::Write {
@@ -119,7 +118,7 @@ impl<'a, DB: Backend> Tx<'a, DB> {
     /// Rolls back.
     pub async fn rollback(mut self) -> Result<(), Error> {
         let tx = &mut self.conn;
-        DB::TransactionManager::rollback(&mut tx.conn)
+        DB::rollback(&mut tx.conn)
             .await
             .map(|()| tx.open = false)
             .inspect_err(|e| tx.outcomes.failed(tx.role, e))
@@ -140,11 +139,12 @@ where
 
     /// Runs `query` in the transaction; rows it changed make the commit a
     /// write.
-    fn steps<'c, 'e>(&'c mut self, query: Peeked<DB>) -> BoxStream<'e, Step<DB>>
+    fn steps<'c, 'e>(&'c mut self, mut query: Peeked<DB>) -> BoxStream<'e, Step<DB>>
     where
         'c: 'e,
     {
         let watch = self.watch(&query);
+        query.sql = DB::in_transaction(&mut self.conn, query.sql);
         let TxConn { conn, wrote, .. } = self;
         let conn: &'c mut DB::Connection = conn;
         conn.fetch_many(query)
@@ -191,6 +191,8 @@ where
             return first_row::<DB>(self.steps(query));
         }
         let watch = self.watch(&query);
+        let mut query = query;
+        query.sql = DB::in_transaction(&mut self.conn, query.sql);
         let conn: &'c mut DB::Connection = &mut self.conn;
         Box::pin(async move {
             let row = conn.fetch_optional(query).await;
