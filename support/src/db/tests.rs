@@ -116,4 +116,6 @@ mod real {
 }
 
 #[cfg(feature = "testing")]
+mod abandoned_transactions;
+#[cfg(feature = "testing")]
 mod reader_snapshots;

@@ -6,8 +6,9 @@
 //! snapshot, and checkpoints cannot reach the log's end. sqlx-sqlite 0.9.1
 //! resets the statement in its worker thread whether the rows were all
 //! read, the first taken (`LIMIT`-like `fetch_optional`), or the receiving
-//! stream dropped or cancelled, and the pool's ping on release waits for
-//! that; this keeps it so across upgrades and changes to `Observed`.
+//! stream dropped or cancelled, before it runs the connection's next
+//! command; this keeps it so across upgrades and changes to `Observed` and
+//! `SqliteConns`.
 
 use std::pin::pin;
 
