@@ -9,7 +9,10 @@ CREATE TABLE reservations_rebuilt (
     reservation_key TEXT    PRIMARY KEY,
     product_id      INTEGER REFERENCES products (id),
     quantity        INTEGER NOT NULL,
-    state           TEXT    NOT NULL CHECK (state IN ('RESERVED', 'INSUFFICIENT_STOCK', 'RELEASED')),
+    -- Comparisons, not `IN (…)`: SQLite checks an IN list of more than
+    -- two values against a temporary index it builds at every write.
+    state           TEXT    NOT NULL CHECK (state = 'RESERVED' OR state = 'INSUFFICIENT_STOCK'
+                                            OR state = 'RELEASED'),
     created_at_ms   INTEGER NOT NULL
 ) WITHOUT ROWID;
 
@@ -31,26 +34,28 @@ CREATE INDEX reservations_settled_by_age
 -- The counter now moves only when pruning deletes rows above it, so a log
 -- pruned empty never hands a number out twice; the log's newest number is
 -- the larger of the two (support's `EventLog::bounds`).
+-- VALUES, not INSERT … SELECT: an INSERT whose SELECT reads the table it
+-- inserts into first copies the rows into a temporary table.
 DROP TRIGGER stock_events_on_insert;
 DROP TRIGGER stock_events_on_update;
 
 CREATE TRIGGER stock_events_on_insert AFTER INSERT ON products
 BEGIN
     INSERT INTO stock_events (seq, product_id, product, stock, version, logged_at_ms)
-    SELECT MAX(last, COALESCE((SELECT MAX(seq) FROM stock_events), 0)) + 1,
-           NEW.id, NEW.name, NEW.stock, NEW.version,
-           CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
-    FROM stock_events_seq WHERE id = 1;
+    VALUES (MAX((SELECT last FROM stock_events_seq WHERE id = 1),
+                COALESCE((SELECT MAX(seq) FROM stock_events), 0)) + 1,
+            NEW.id, NEW.name, NEW.stock, NEW.version,
+            CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));
 END;
 
 CREATE TRIGGER stock_events_on_update AFTER UPDATE OF version ON products
 WHEN NEW.version <> OLD.version
 BEGIN
     INSERT INTO stock_events (seq, product_id, product, stock, version, logged_at_ms)
-    SELECT MAX(last, COALESCE((SELECT MAX(seq) FROM stock_events), 0)) + 1,
-           NEW.id, NEW.name, NEW.stock, NEW.version,
-           CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
-    FROM stock_events_seq WHERE id = 1;
+    VALUES (MAX((SELECT last FROM stock_events_seq WHERE id = 1),
+                COALESCE((SELECT MAX(seq) FROM stock_events), 0)) + 1,
+            NEW.id, NEW.name, NEW.stock, NEW.version,
+            CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));
 END;
 
 -- A pruned row's number is never handed out again.

@@ -14,13 +14,17 @@
 --   log pruned empty never hands a number out twice; the log's newest
 --   number is the larger of the two (support's `EventLog::bounds`).
 -- SQLite cannot change either in place: the table is rebuilt, same rows
--- and ids, with its indexes and triggers.
+-- and ids, with its indexes and triggers (and its status check written so
+-- that checking it builds nothing).
 CREATE TABLE orders_rebuilt (
     id               INTEGER PRIMARY KEY,
     order_key        TEXT    NOT NULL UNIQUE,
     product          TEXT    NOT NULL,
     quantity         INTEGER NOT NULL CHECK (quantity > 0),
-    status           TEXT    NOT NULL CHECK (status IN ('PENDING', 'CREATED', 'REJECTED', 'CANCELLED')),
+    -- Comparisons, not `IN (…)`: SQLite checks an IN list of more than
+    -- two values against a temporary index it builds at every write.
+    status           TEXT    NOT NULL CHECK (status = 'PENDING' OR status = 'CREATED'
+                                             OR status = 'REJECTED' OR status = 'CANCELLED'),
     reason           TEXT,
     release_pending  BOOLEAN NOT NULL DEFAULT FALSE,
     idempotency_key  TEXT,
@@ -49,22 +53,24 @@ CREATE INDEX orders_awaiting_release ON orders (release_after_ms, id) WHERE rele
 CREATE INDEX orders_pending ON orders (created_at_ms, id) WHERE status = 'PENDING';
 
 -- A new event: the next number after the newest row's and the counter's.
+-- VALUES, not INSERT … SELECT: an INSERT whose SELECT reads the table it
+-- inserts into first copies the rows into a temporary table.
 CREATE TRIGGER order_events_on_insert AFTER INSERT ON orders
 WHEN NEW.status <> 'PENDING'
 BEGIN
     INSERT INTO order_events (seq, order_id, product, quantity, status, reason, created_at_ms, logged_at_ms, trace_id)
-    SELECT MAX(last, COALESCE((SELECT MAX(seq) FROM order_events), 0)) + 1,
-           NEW.id, NEW.product, NEW.quantity, NEW.status, NEW.reason, NEW.created_at_ms, NEW.updated_at_ms, NEW.trace_id
-    FROM order_events_seq WHERE id = 1;
+    VALUES (MAX((SELECT last FROM order_events_seq WHERE id = 1),
+                COALESCE((SELECT MAX(seq) FROM order_events), 0)) + 1,
+            NEW.id, NEW.product, NEW.quantity, NEW.status, NEW.reason, NEW.created_at_ms, NEW.updated_at_ms, NEW.trace_id);
 END;
 
 CREATE TRIGGER order_events_on_update AFTER UPDATE OF status ON orders
 WHEN NEW.status <> OLD.status AND NEW.status <> 'PENDING'
 BEGIN
     INSERT INTO order_events (seq, order_id, product, quantity, status, reason, created_at_ms, logged_at_ms, trace_id)
-    SELECT MAX(last, COALESCE((SELECT MAX(seq) FROM order_events), 0)) + 1,
-           NEW.id, NEW.product, NEW.quantity, NEW.status, NEW.reason, NEW.created_at_ms, NEW.updated_at_ms, NEW.trace_id
-    FROM order_events_seq WHERE id = 1;
+    VALUES (MAX((SELECT last FROM order_events_seq WHERE id = 1),
+                COALESCE((SELECT MAX(seq) FROM order_events), 0)) + 1,
+            NEW.id, NEW.product, NEW.quantity, NEW.status, NEW.reason, NEW.created_at_ms, NEW.updated_at_ms, NEW.trace_id);
 END;
 
 -- A pruned row's number is never handed out again.
