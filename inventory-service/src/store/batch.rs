@@ -77,6 +77,68 @@ fn push_list<'a, DB: sqlx::Database>(
     query.push(")");
 }
 
+/// Takes `$1` of product `$2` if it has that much; answers its name and
+/// new stock, or no row.
+const TAKE_RETURNING: &str = "UPDATE products \
+     SET stock = stock - $1, held = held + $1, version = version + 1 \
+     WHERE id = $2 AND stock >= $1 RETURNING name, stock";
+
+/// [`TAKE_RETURNING`] for SQLite: the same answer read back by a second
+/// statement that runs with the UPDATE in one go (`changes()` says whether
+/// it took), because for `RETURNING` SQLite builds a temporary table.
+const TAKE_THEN_READ: &str = "UPDATE products \
+     SET stock = stock - $1, held = held + $1, version = version + 1 \
+     WHERE id = $2 AND stock >= $1; \
+     SELECT name, stock FROM products WHERE id = $2 AND changes() = 1";
+
+/// `INSERT … ON CONFLICT DO NOTHING RETURNING reservation_key, product_id`
+/// claiming every key of `first` (a key and its first request) whose
+/// product exists, in key order.
+fn claims_query<'a, DB: sqlx::Database>(
+    first: &BTreeMap<&'a str, &'a ReserveRequest>,
+    now: i64,
+) -> sqlx::QueryBuilder<DB>
+where
+    for<'t> &'a str: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    let mut claim = sqlx::QueryBuilder::new(
+        "INSERT INTO reservations (reservation_key, product_id, quantity, state, created_at_ms) ",
+    );
+    let mut keys = first.iter();
+    if let (Some((key, r)), None) = (keys.next(), keys.next()) {
+        // A batch of one (every call when calls come one at a time) needs
+        // no table of values to join and sort: SQLite would build two.
+        claim
+            .push("SELECT ")
+            .push_bind(*key)
+            .push(", id, ")
+            .push_bind(r.quantity.get())
+            .push(", 'RESERVED', ")
+            .push_bind(now)
+            .push(" FROM products WHERE name = ")
+            .push_bind(r.product.as_str());
+    } else {
+        claim.push("SELECT v.column1, p.id, v.column3, 'RESERVED', ");
+        claim.push_bind(now).push(" FROM (VALUES ");
+        let mut rows = claim.separated(", ");
+        for r in first.values() {
+            rows.push("(")
+                .push_bind_unseparated(r.key.as_str())
+                .push_unseparated(", ")
+                .push_bind_unseparated(r.product.as_str())
+                .push_unseparated(", ")
+                .push_bind_unseparated(r.quantity.get())
+                .push_unseparated(")");
+        }
+        // `WHERE` rather than `JOIN … ON`: SQLite would read that `ON` as
+        // the start of the upsert clause.
+        claim.push(") AS v, products p WHERE p.name = v.column2 ORDER BY v.column1");
+    }
+    claim.push(" ON CONFLICT (reservation_key) DO NOTHING RETURNING reservation_key, product_id");
+    claim
+}
+
 impl Store {
     /// Decides `batch` in one transaction, in the order given: each entry
     /// answers as [`Store::reserve`] would have answered it, or with the
@@ -103,37 +165,17 @@ impl Store {
         };
         // NO KEY: the claims' foreign keys hold KEY SHARE locks on these
         // rows (ours and other batches'), which FOR UPDATE would wait for.
-        let lock = if self.db.postgres().is_some() {
-            " FOR NO KEY UPDATE"
+        let (lock, take) = if self.db.postgres().is_some() {
+            (" FOR NO KEY UPDATE", TAKE_RETURNING)
         } else {
-            ""
+            ("", TAKE_THEN_READ)
         };
         let now = now_ms();
         let (answers, changed) = with_db!(&self.db, write, |pool| {
             async {
                 let mut tx = pool.begin().await?;
 
-                let mut claim = sqlx::QueryBuilder::new(
-                    "INSERT INTO reservations (reservation_key, product_id, quantity, state, created_at_ms) \
-                     SELECT v.column1, p.id, v.column3, 'RESERVED', ",
-                );
-                claim.push_bind(now).push(" FROM (VALUES ");
-                let mut rows = claim.separated(", ");
-                for r in first.values() {
-                    rows.push("(")
-                        .push_bind_unseparated(r.key.as_str())
-                        .push_unseparated(", ")
-                        .push_bind_unseparated(r.product.as_str())
-                        .push_unseparated(", ")
-                        .push_bind_unseparated(r.quantity.get())
-                        .push_unseparated(")");
-                }
-                // `WHERE` rather than `JOIN … ON`: SQLite would read that
-                // `ON` as the start of the upsert clause.
-                claim.push(
-                    ") AS v, products p WHERE p.name = v.column2 ORDER BY v.column1 \
-                     ON CONFLICT (reservation_key) DO NOTHING RETURNING reservation_key, product_id",
-                );
+                let mut claim = claims_query(&first, now);
                 let claimed: Vec<(String, i64)> = claim
                     .build()
                     .fetch_all(&mut *tx)
@@ -178,10 +220,7 @@ impl Store {
                 // (and locked) to decide its reservations one by one.
                 let mut stock: HashMap<String, Stock> = HashMap::new();
                 for (&id, &sum) in &asked {
-                    let given: Option<(String, i64)> = sqlx::query_as(
-                        "UPDATE products SET stock = stock - $1, held = held + $1, version = version + 1 \
-                         WHERE id = $2 AND stock >= $1 RETURNING name, stock",
-                    )
+                    let given: Option<(String, i64)> = sqlx::query_as(take)
                     .bind(sum)
                     .bind(id)
                     .fetch_optional(&mut *tx)
