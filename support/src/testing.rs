@@ -20,7 +20,7 @@
 
 use std::path::PathBuf;
 
-use sqlx::{Connection, Executor, PgConnection};
+use sqlx::{ConnectOptions as _, Connection, Executor, PgConnection};
 
 mod error_events;
 mod grpc_health;
@@ -123,6 +123,41 @@ impl TestDatabase {
             },
             (None, Some(_)) => Box::pin(Self::create(Backend::Postgres, name)).await,
             (None, None) => unreachable!("a test database is SQLite or PostgreSQL"),
+        }
+    }
+
+    /// Brings this fresh database to `version` of `migrations` and runs
+    /// `sql` on it: a database from before a later migration, to test that
+    /// migration on (`Db::connect` then runs the rest).
+    pub async fn migrated_to(
+        &self,
+        migrations: &crate::db::Migrations,
+        version: i64,
+        sql: &'static str,
+    ) {
+        if self.pg.is_some() {
+            let mut conn = PgConnection::connect(&self.url).await.expect("connect");
+            migrations
+                .postgres
+                .run_to(version, &mut conn)
+                .await
+                .expect("migrate");
+            sqlx::raw_sql(sql).execute(&mut conn).await.expect("write");
+            conn.close().await.expect("close");
+        } else {
+            let options: sqlx::sqlite::SqliteConnectOptions = self.url.parse().expect("url");
+            let mut conn = options
+                .create_if_missing(true)
+                .connect()
+                .await
+                .expect("connect");
+            migrations
+                .sqlite
+                .run_to(version, &mut conn)
+                .await
+                .expect("migrate");
+            sqlx::raw_sql(sql).execute(&mut conn).await.expect("write");
+            conn.close().await.expect("close");
         }
     }
 

@@ -7,7 +7,6 @@
 
 use std::time::Duration;
 
-use sqlx::{postgres::PgPool, sqlite::SqlitePoolOptions};
 use support::{
     db::Db,
     event_log::Wake,
@@ -99,33 +98,9 @@ const BEFORE: &str = "\
         ('e', 2, 4, 'RESERVED', 0),
         ('f', NULL, 0, 'RELEASED', 0);";
 
-/// Migrates to 0002, writes [`BEFORE`] and closes.
-async fn a_database_from_before_held(backend: Backend, url: &str) {
-    let m = migrations();
-    match backend {
-        Backend::Sqlite => {
-            let options = url.parse::<sqlx::sqlite::SqliteConnectOptions>().unwrap();
-            let pool = SqlitePoolOptions::new()
-                .max_connections(1)
-                .connect_with(options.create_if_missing(true))
-                .await
-                .unwrap();
-            m.sqlite.run_to(2, &pool).await.unwrap();
-            sqlx::raw_sql(BEFORE).execute(&pool).await.unwrap();
-            pool.close().await;
-        }
-        Backend::Postgres => {
-            let pool = PgPool::connect(url).await.unwrap();
-            m.postgres.run_to(2, &pool).await.unwrap();
-            sqlx::raw_sql(BEFORE).execute(&pool).await.unwrap();
-            pool.close().await;
-        }
-    }
-}
-
 async fn held_is_backfilled_from_reserved_reservations(backend: Backend) {
     let test_db = TestDatabase::create(backend, "held").await;
-    a_database_from_before_held(backend, &test_db.url).await;
+    test_db.migrated_to(&migrations(), 2, BEFORE).await;
 
     let db = Db::connect(&test_db.url, &migrations()).await.unwrap();
     let held: Vec<(String, i64, i64)> = with_db!(&db, read, |pool| {

@@ -3,7 +3,6 @@
 //! partial) and numbers events without writing the counter; on PostgreSQL
 //! it makes the index partial. Ids, keys and event numbers carry on.
 
-use sqlx::{postgres::PgPool, sqlite::SqlitePoolOptions};
 use support::{
     db::Db,
     testing::{Backend, TestDatabase},
@@ -24,33 +23,11 @@ const INSERT: &str = "INSERT INTO orders (order_key, product, quantity, status, 
      request_hash, created_at_ms, updated_at_ms) VALUES ($1, 'Monitor', 1, 'PENDING', $2, 'h', 0, 0) \
      ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING id";
 
-/// Migrates to 0004 and writes [`BEFORE`].
-async fn a_database_from_before(backend: Backend, url: &str) {
-    let m = order_service::migrations();
-    match backend {
-        Backend::Sqlite => {
-            let options = url.parse::<sqlx::sqlite::SqliteConnectOptions>().unwrap();
-            let pool = SqlitePoolOptions::new()
-                .max_connections(1)
-                .connect_with(options.create_if_missing(true))
-                .await
-                .unwrap();
-            m.sqlite.run_to(4, &pool).await.unwrap();
-            sqlx::raw_sql(BEFORE).execute(&pool).await.unwrap();
-            pool.close().await;
-        }
-        Backend::Postgres => {
-            let pool = PgPool::connect(url).await.unwrap();
-            m.postgres.run_to(4, &pool).await.unwrap();
-            sqlx::raw_sql(BEFORE).execute(&pool).await.unwrap();
-            pool.close().await;
-        }
-    }
-}
-
 async fn orders_ids_keys_and_events_carry_on(backend: Backend) {
     let test_db = TestDatabase::create(backend, "upgrade").await;
-    a_database_from_before(backend, &test_db.url).await;
+    test_db
+        .migrated_to(&order_service::migrations(), 4, BEFORE)
+        .await;
     let db = Db::connect(&test_db.url, &order_service::migrations())
         .await
         .unwrap();

@@ -19,8 +19,8 @@
 
 use sqlx::{Connection as _, SqliteConnection};
 
-/// Whether the idle writer connection `conn` may be handed out (see the
-/// module); for the pool's `before_acquire`.
+/// Whether the idle writer connection `conn` may be lent (see the
+/// module); `SqliteConns` asks before lending the writer.
 pub(super) async fn usable(conn: &mut SqliteConnection) -> Result<bool, sqlx::Error> {
     if !conn.is_in_transaction() {
         return Ok(true);

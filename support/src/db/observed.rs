@@ -10,156 +10,16 @@
 //! `UPDATE` that matched nothing, succeeds on a full disk too, so it says
 //! nothing about writes.
 
-use std::{fmt, future, ops::DerefMut, time::Instant};
+use std::{fmt, future, time::Instant};
 
 use futures::{
     FutureExt as _, StreamExt as _, TryStreamExt as _,
     future::BoxFuture,
     stream::{self, BoxStream},
 };
-use sqlx::{
-    AssertSqlSafe, Database, Describe, Either, Error, Execute, Executor, Pool, Postgres,
-    SqlSafeStr as _, SqlStr, Sqlite, error::BoxDynError, pool::PoolConnection,
-};
-use sqlx_core::transaction::TransactionManager as _;
+use sqlx::{Database, Describe, Either, Error, Execute, Executor, SqlStr, error::BoxDynError};
 
-use super::{
-    outcomes::{Outcomes, Role},
-    sqlite_conns::{SqliteConns, SqliteLease, SqliteTransaction},
-};
-
-/// The backends a [`Db`](super::Db) holds, with where their connections
-/// come from, how their transactions are run, and what observing their
-/// statements needs to know of them.
-pub trait Backend: Database {
-    /// What lends this backend's connections.
-    type Pool: Send + Sync + fmt::Debug;
-    /// A lent connection; it goes back when dropped.
-    type Lease: DerefMut<Target = Self::Connection> + Send;
-
-    /// A connection of `pool`, once one is free.
-    fn acquire(pool: &Self::Pool) -> impl Future<Output = Result<Self::Lease, Error>> + Send;
-
-    /// Begins a transaction on `conn`, or arranges for its first
-    /// statement to (see [`Backend::in_transaction`]).
-    fn begin(conn: &mut Self::Lease) -> impl Future<Output = Result<(), Error>> + Send;
-
-    /// The text that runs `sql` in the transaction [`Backend::begin`]
-    /// began on `conn`.
-    fn in_transaction(conn: &mut Self::Lease, sql: SqlStr) -> SqlStr;
-
-    /// Commits the transaction on `conn`.
-    fn commit(conn: &mut Self::Lease) -> impl Future<Output = Result<(), Error>> + Send;
-
-    /// Rolls the transaction on `conn` back.
-    fn rollback(conn: &mut Self::Lease) -> impl Future<Output = Result<(), Error>> + Send;
-
-    /// The transaction on `conn` was dropped while open (its task was
-    /// cancelled, or it failed): it is rolled back before the
-    /// connection's next statement.
-    fn abandon(conn: &mut Self::Lease);
-
-    /// Rows that the statement behind `result` inserted, updated or deleted.
-    fn rows_changed(result: &Self::QueryResult) -> u64;
-}
-
-/// SQLite's transactions are begun and ended by statements of our own
-/// rather than by sqlx's transaction manager, which hands each BEGIN and
-/// COMMIT to the connection's thread as a command of its own and waits
-/// for the thread to see its answer taken (two extra thread hand-offs per
-/// transaction; measured, bench/README.md). `BEGIN` instead goes in front
-/// of the transaction's first statement, one hand-off for both, and
-/// `COMMIT` is a statement like any other.
-impl Backend for Sqlite {
-    /// Connections of our own (see `sqlite_conns`): no ping on their return.
-    type Pool = SqliteConns;
-    type Lease = SqliteLease;
-
-    fn acquire(pool: &SqliteConns) -> impl Future<Output = Result<SqliteLease, Error>> + Send {
-        pool.acquire()
-    }
-
-    fn begin(conn: &mut SqliteLease) -> impl Future<Output = Result<(), Error>> + Send {
-        conn.transaction = SqliteTransaction::Pending;
-        future::ready(Ok(()))
-    }
-
-    fn in_transaction(conn: &mut SqliteLease, sql: SqlStr) -> SqlStr {
-        if conn.transaction != SqliteTransaction::Pending {
-            return sql;
-        }
-        conn.transaction = SqliteTransaction::Begun;
-        AssertSqlSafe(format!("BEGIN; {}", sql.as_str())).into_sql_str()
-    }
-
-    fn commit(conn: &mut SqliteLease) -> impl Future<Output = Result<(), Error>> + Send {
-        end_sqlite_transaction(conn, "COMMIT")
-    }
-
-    fn rollback(conn: &mut SqliteLease) -> impl Future<Output = Result<(), Error>> + Send {
-        end_sqlite_transaction(conn, "ROLLBACK")
-    }
-
-    fn abandon(conn: &mut SqliteLease) {
-        if conn.transaction == SqliteTransaction::Begun {
-            conn.transaction = SqliteTransaction::Abandoned;
-        } else {
-            conn.transaction = SqliteTransaction::None;
-        }
-    }
-
-    fn rows_changed(result: &Self::QueryResult) -> u64 {
-        result.rows_affected()
-    }
-}
-
-/// Runs `end` (COMMIT or ROLLBACK) on `conn`, unless no statement began
-/// the transaction. On failure the transaction stays open, for
-/// [`Backend::abandon`].
-async fn end_sqlite_transaction(conn: &mut SqliteLease, end: &'static str) -> Result<(), Error> {
-    if conn.transaction == SqliteTransaction::Begun {
-        (&mut **conn).execute(end).await?;
-    }
-    conn.transaction = SqliteTransaction::None;
-    Ok(())
-}
-
-impl Backend for Postgres {
-    /// sqlx's pool: its ping before use replaces a connection the server
-    /// dropped (a restart) before a statement meets it.
-    type Pool = Pool<Postgres>;
-    type Lease = PoolConnection<Postgres>;
-
-    fn acquire(pool: &Pool<Postgres>) -> impl Future<Output = Result<Self::Lease, Error>> + Send {
-        pool.acquire()
-    }
-
-    fn begin(conn: &mut Self::Lease) -> impl Future<Output = Result<(), Error>> + Send {
-        <Self as Database>::TransactionManager::begin(conn, None)
-    }
-
-    fn in_transaction(_: &mut Self::Lease, sql: SqlStr) -> SqlStr {
-        sql
-    }
-
-    fn commit(conn: &mut Self::Lease) -> impl Future<Output = Result<(), Error>> + Send {
-        <Self as Database>::TransactionManager::commit(conn)
-    }
-
-    fn rollback(conn: &mut Self::Lease) -> impl Future<Output = Result<(), Error>> + Send {
-        <Self as Database>::TransactionManager::rollback(conn)
-    }
-
-    fn abandon(conn: &mut Self::Lease) {
-        // Queued: the connection runs it before its next statement, which
-        // the pool's ping on return is.
-        <Self as Database>::TransactionManager::start_rollback(conn);
-    }
-
-    fn rows_changed(result: &Self::QueryResult) -> u64 {
-        result.rows_affected()
-    }
-}
+use super::outcomes::{Outcomes, Role};
 
 /// One step of a statement's results.
 type Step<DB> = Result<Either<<DB as Database>::QueryResult, <DB as Database>::Row>, Error>;
@@ -448,8 +308,10 @@ fn changes_data(sql: &str) -> bool {
         .any(|w| word.eq_ignore_ascii_case(w))
 }
 
+mod backend;
 mod tx;
 
+pub use backend::Backend;
 pub use tx::{Tx, TxConn};
 
 #[cfg(test)]
