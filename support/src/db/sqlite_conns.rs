@@ -127,48 +127,51 @@ impl SqliteConns {
             .acquire_owned()
             .await
             .map_err(|_| sqlx::Error::PoolClosed)?;
-        let idle = self.inner.idle().pop();
-        let conn = match idle {
-            Some(idle) => match self.usable(idle).await {
-                Some(conn) => conn,
-                None => {
-                    self.inner.open.fetch_sub(1, Relaxed);
-                    self.connect().await?
-                }
-            },
-            None => self.connect().await?,
-        };
-        Ok(SqliteLease {
-            conn: Some(conn),
+        // The idle connection is in the lease while it is checked: if this
+        // is cancelled meanwhile, dropping the lease puts it back as it was.
+        let mut lease = SqliteLease {
+            conn: None,
             transaction: SqliteTransaction::None,
             inner: Arc::clone(&self.inner),
             _permit: permit,
-        })
+        };
+        let idle = self.inner.idle().pop();
+        if let Some(Idle { conn, abandoned }) = idle {
+            lease.conn = Some(conn);
+            if abandoned {
+                lease.transaction = SqliteTransaction::Abandoned;
+            }
+            if self.usable(&mut lease).await {
+                lease.transaction = SqliteTransaction::None;
+                return Ok(lease);
+            }
+            // Closed instead (dropping it does).
+            lease.conn = None;
+            lease.transaction = SqliteTransaction::None;
+            self.inner.open.fetch_sub(1, Relaxed);
+        }
+        lease.conn = Some(self.connect().await?);
+        Ok(lease)
     }
 
-    /// `idle`'s connection, once no transaction is left open on it; `None`
-    /// when it must be closed instead (dropping it does).
-    async fn usable(&self, idle: Idle) -> Option<SqliteConnection> {
-        let Idle {
-            mut conn,
-            abandoned,
-        } = idle;
+    /// Whether the connection in `lease` may be lent, once no transaction is
+    /// left open on it; if not, the caller closes it.
+    async fn usable(&self, lease: &mut SqliteLease) -> bool {
         // A transaction dropped open. Closing the connection would roll it
         // back too, but costs a new connection (a thread and a file open).
-        if abandoned && let Err(e) = conn.execute("ROLLBACK").await {
+        if lease.transaction == SqliteTransaction::Abandoned
+            && let Err(e) = (&mut **lease).execute("ROLLBACK").await
+        {
             // The storage refused (disk full, I/O error), or SQLite had
             // already rolled back (a COMMIT the storage refused): a new
             // connection starts clean either way.
             tracing::debug!(error = %e, "rolling back an abandoned transaction failed");
-            return None;
+            return false;
         }
         if self.inner.check_transaction {
-            return match lost_transaction::usable(&mut conn).await {
-                Ok(true) => Some(conn),
-                _ => None,
-            };
+            return matches!(lost_transaction::usable(lease).await, Ok(true));
         }
-        Some(conn)
+        true
     }
 
     async fn connect(&self) -> Result<SqliteConnection, sqlx::Error> {
