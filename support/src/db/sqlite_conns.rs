@@ -73,11 +73,10 @@ pub(crate) enum SqliteTransaction {
     None,
     /// Begun by the caller; the next statement begins it in SQLite.
     Pending,
-    /// Begun in SQLite.
+    /// Begun in SQLite. A lease that comes back in this state had its
+    /// transaction dropped open: it is rolled back before the connection
+    /// is lent again.
     Begun,
-    /// Dropped while begun: to be rolled back before the connection's next
-    /// statement.
-    Abandoned,
 }
 
 impl fmt::Debug for SqliteConns {
@@ -139,7 +138,7 @@ impl SqliteConns {
         if let Some(Idle { conn, abandoned }) = idle {
             lease.conn = Some(conn);
             if abandoned {
-                lease.transaction = SqliteTransaction::Abandoned;
+                lease.transaction = SqliteTransaction::Begun;
             }
             if self.usable(&mut lease).await {
                 lease.transaction = SqliteTransaction::None;
@@ -159,7 +158,7 @@ impl SqliteConns {
     async fn usable(&self, lease: &mut SqliteLease) -> bool {
         // A transaction dropped open. Closing the connection would roll it
         // back too, but costs a new connection (a thread and a file open).
-        if lease.transaction == SqliteTransaction::Abandoned
+        if lease.transaction == SqliteTransaction::Begun
             && let Err(e) = (&mut **lease).execute("ROLLBACK").await
         {
             // The storage refused (disk full, I/O error), or SQLite had
@@ -262,10 +261,7 @@ impl Drop for SqliteLease {
         if let Some(conn) = self.conn.take() {
             // Back before the permit is: the next borrower finds it idle.
             // A transaction still begun here was dropped open.
-            let abandoned = matches!(
-                self.transaction,
-                SqliteTransaction::Begun | SqliteTransaction::Abandoned
-            );
+            let abandoned = self.transaction == SqliteTransaction::Begun;
             self.inner.idle().push(Idle { conn, abandoned });
         }
     }

@@ -83,12 +83,10 @@ impl Backend for Sqlite {
         end_sqlite_transaction(conn, "ROLLBACK")
     }
 
-    fn abandon(conn: &mut SqliteLease) {
-        if conn.transaction == SqliteTransaction::Begun {
-            conn.transaction = SqliteTransaction::Abandoned;
-        } else {
-            conn.transaction = SqliteTransaction::None;
-        }
+    fn abandon(_: &mut SqliteLease) {
+        // Nothing to do now: a lease that comes back with its transaction
+        // still begun is rolled back before it is lent again
+        // (`SqliteConns`), and one only pending never began.
     }
 
     fn rows_changed(result: &Self::QueryResult) -> u64 {
