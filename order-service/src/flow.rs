@@ -210,18 +210,15 @@ impl Flow {
     /// trace `trace_id` (of the request that placed the order).
     #[tracing::instrument(name = "flow.settle", level = "debug", skip_all, fields(order.id = order.id))]
     async fn settle(&self, order: Order, s: Settlement, trace_id: Option<&str>) -> Result<Order> {
-        match self.batches.settle(order.id, s).await? {
+        let id = order.id;
+        match self.batches.settle(order, s).await? {
             Some(settled) => {
                 self.metrics
                     .order_settled(settled.status, settled.reason.as_deref());
                 outcome::settled(&settled, trace_id);
                 Ok(settled)
             }
-            None => self
-                .store
-                .get(order.id)
-                .await?
-                .ok_or(Broken::Vanished(order.id).into()),
+            None => self.store.get(id).await?.ok_or(Broken::Vanished(id).into()),
         }
     }
 

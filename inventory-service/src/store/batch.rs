@@ -93,10 +93,14 @@ const TAKE_THEN_READ: &str = "UPDATE products \
 
 /// `INSERT … ON CONFLICT DO NOTHING RETURNING reservation_key, product_id`
 /// claiming every key of `first` (a key and its first request) whose
-/// product exists, in key order.
+/// product exists, in key order. On SQLite (`sqlite`) a single key's claim
+/// is read back by a second statement run with it in one go instead
+/// (`changes()` says whether it claimed), because for `RETURNING` SQLite
+/// builds temporary tables.
 fn claims_query<'a, DB: sqlx::Database>(
     first: &BTreeMap<&'a str, &'a ReserveRequest>,
     now: i64,
+    sqlite: bool,
 ) -> sqlx::QueryBuilder<DB>
 where
     for<'t> &'a str: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
@@ -118,6 +122,15 @@ where
             .push_bind(now)
             .push(" FROM products WHERE name = ")
             .push_bind(r.product.as_str());
+        if sqlite {
+            claim
+                .push(" ON CONFLICT (reservation_key) DO NOTHING; SELECT ")
+                .push_bind(*key)
+                .push(", id FROM products WHERE name = ")
+                .push_bind(r.product.as_str())
+                .push(" AND changes() = 1");
+            return claim;
+        }
     } else {
         claim.push("SELECT v.column1, p.id, v.column3, 'RESERVED', ");
         claim.push_bind(now).push(" FROM (VALUES ");
@@ -165,17 +178,18 @@ impl Store {
         };
         // NO KEY: the claims' foreign keys hold KEY SHARE locks on these
         // rows (ours and other batches'), which FOR UPDATE would wait for.
-        let (lock, take) = if self.db.postgres().is_some() {
-            (" FOR NO KEY UPDATE", TAKE_RETURNING)
-        } else {
+        let sqlite = self.db.postgres().is_none();
+        let (lock, take) = if sqlite {
             ("", TAKE_THEN_READ)
+        } else {
+            (" FOR NO KEY UPDATE", TAKE_RETURNING)
         };
         let now = now_ms();
         let (answers, changed) = with_db!(&self.db, write, |pool| {
             async {
                 let mut tx = pool.begin().await?;
 
-                let mut claim = claims_query(&first, now);
+                let mut claim = claims_query(&first, now, sqlite);
                 let claimed: Vec<(String, i64)> = claim
                     .build()
                     .fetch_all(&mut *tx)

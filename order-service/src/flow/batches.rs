@@ -45,7 +45,7 @@ const QUEUE: usize = 4096;
 pub(crate) struct Batches {
     record: Batcher<Pending, Result<Option<Order>>>,
     reserve: Batcher<ReserveStockRequest, Result<Reserved, CallError>>,
-    settle: Batcher<(i64, Settlement), Result<Option<Order>>>,
+    settle: Batcher<(Order, Settlement), Result<Option<Order>>>,
     /// How long an order waits for its reservation, queueing included.
     reserve_timeout: Duration,
 }
@@ -84,7 +84,7 @@ impl Batches {
         });
         let settle = Batcher::new("settle", (MAX_BATCH, QUEUE), tasks.clone(), {
             let (store, metrics) = (store.clone(), metrics.clone());
-            move |batch: Vec<(i64, Settlement)>| {
+            move |batch: Vec<(Order, Settlement)>| {
                 let (store, metrics) = (store.clone(), metrics.clone());
                 async move {
                     metrics.batch("settle", batch.len());
@@ -130,11 +130,11 @@ impl Batches {
         }
     }
 
-    /// Moves a PENDING order to its final state; `None` when it was no
-    /// longer PENDING.
-    pub(crate) async fn settle(&self, id: i64, s: Settlement) -> Result<Option<Order>> {
+    /// Moves a PENDING order (as recorded) to its final state; `None` when
+    /// it was no longer PENDING.
+    pub(crate) async fn settle(&self, order: Order, s: Settlement) -> Result<Option<Order>> {
         self.settle
-            .call((id, s))
+            .call((order, s))
             .await
             .unwrap_or_else(|_| Err(Broken::StageLost("settle").into()))
     }

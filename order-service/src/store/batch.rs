@@ -4,11 +4,11 @@
 
 use std::{collections::HashMap, time::SystemTime};
 
-use support::with_db;
+use support::{db::Pooled, with_db};
 
 use super::{COLUMNS, Settlement, Store, order_from_row, push_ids};
 use crate::{
-    domain::{IdempotencyKey, NewOrder, Order, to_ms},
+    domain::{IdempotencyKey, NewOrder, Order, Status, from_ms, to_ms},
     error::{Error, Result},
 };
 
@@ -25,6 +25,36 @@ pub(crate) struct Pending {
     pub(crate) trace_id: Option<String>,
 }
 
+impl Pending {
+    /// The order this entry became when recorded as `id` at `now_ms`: what
+    /// its INSERT wrote, with the columns' defaults.
+    fn recorded(&self, id: i64, now_ms: i64) -> Order {
+        Order {
+            id,
+            product: self.new.product().to_owned(),
+            quantity: self.new.quantity(),
+            status: Status::Pending,
+            reason: None,
+            created_at: from_ms(now_ms),
+            key: self.key.clone(),
+            release_pending: false,
+            release_attempts: 0,
+        }
+    }
+}
+
+impl Order {
+    /// This PENDING order as `s` settles it.
+    fn settled_as(&self, s: &Settlement) -> Order {
+        Order {
+            status: s.status,
+            reason: s.reason.map(str::to_owned),
+            release_pending: s.release_pending,
+            ..self.clone()
+        }
+    }
+}
+
 impl Store {
     /// Records `batch` PENDING with one multi-row INSERT; answers, per
     /// entry and in order, the new order, or `None` when its
@@ -36,58 +66,85 @@ impl Store {
             return Ok(Vec::new());
         }
         let now = to_ms(SystemTime::now());
-        let rows = with_db!(&self.db, write, |pool| {
-            let mut query = sqlx::QueryBuilder::new(
-                "INSERT INTO orders (order_key, product, quantity, status, idempotency_key, \
-                 request_hash, created_at_ms, updated_at_ms, trace_id) ",
-            );
-            query.push_values(batch, |mut row, p| {
-                row.push_bind(p.key.as_str())
-                    .push_bind(p.new.product())
-                    .push_bind(p.new.quantity())
-                    .push("'PENDING'")
-                    .push_bind(p.idempotency.as_ref().map(IdempotencyKey::as_str))
-                    .push_bind(p.idempotency.as_ref().map(|_| p.new.fingerprint()))
-                    .push_bind(now)
-                    .push_bind(now)
-                    .push_bind(p.trace_id.as_deref());
-            });
-            // The key's unique index is partial (keyed orders only), so
-            // the conflict target names its condition.
-            query.push(format!(
-                " ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL \
-                 DO NOTHING RETURNING {COLUMNS}"
-            ));
-            query
-                .build()
-                .fetch_all(pool)
-                .await?
-                .iter()
-                .map(order_from_row)
-                .collect::<Result<Vec<_>>>()?
-        });
+        let rows = match self.db.writer() {
+            Pooled::Sqlite(pool) => {
+                // No RETURNING: SQLite builds a temporary table for it. A
+                // new row's id is one past the largest (no AUTOINCREMENT),
+                // so one statement's new rows have consecutive ids, the
+                // last one `last_insert_rowid`.
+                let done = insert_query(batch, now).build().execute(pool).await?;
+                let (n, last) = (done.rows_affected(), done.last_insert_rowid());
+                let first = last - i64::try_from(n).unwrap_or(i64::MAX) + 1;
+                if usize::try_from(n).is_ok_and(|n| n == batch.len()) {
+                    // Every entry is new, in the order given.
+                    batch
+                        .iter()
+                        .zip(first..)
+                        .map(|(p, id)| p.recorded(id, now))
+                        .collect()
+                } else {
+                    // Some keys were recorded before: which entries are
+                    // new, the new rows say.
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "SELECT {COLUMNS} FROM orders WHERE id BETWEEN $1 AND $2"
+                    )))
+                    .bind(first)
+                    .bind(last)
+                    .fetch_all(pool)
+                    .await?
+                    .iter()
+                    .map(order_from_row)
+                    .collect::<Result<Vec<_>>>()?
+                }
+            }
+            Pooled::Postgres(pool) => {
+                let mut query = insert_query(batch, now);
+                query.push(format!(" RETURNING {COLUMNS}"));
+                query
+                    .build()
+                    .fetch_all(pool)
+                    .await?
+                    .iter()
+                    .map(order_from_row)
+                    .collect::<Result<Vec<_>>>()?
+            }
+        };
         let mut by_key: HashMap<String, Order> =
             rows.into_iter().map(|o| (o.key.clone(), o)).collect();
         Ok(batch.iter().map(|p| by_key.remove(&p.key)).collect())
     }
 
-    /// Settles many pending orders in one transaction, with one statement
-    /// per distinct settlement (a batch has a handful: created, rejected
-    /// for stock, …). Per entry and in order: the settled order, or `None`
-    /// when it was no longer pending.
+    /// Settles many pending orders (each as recorded) in one transaction,
+    /// with one statement per distinct settlement (a batch has a handful:
+    /// created, rejected for stock, …). Per entry and in order: the settled
+    /// order, or `None` when it was no longer pending.
     pub(crate) async fn settle_batch(
         &self,
-        batch: &[(i64, Settlement)],
+        batch: &[(Order, Settlement)],
     ) -> Result<Vec<Option<Order>>> {
         let _span = support::db_span!("UPDATE orders", self.db.system());
+        let now = to_ms(SystemTime::now());
+        if let ([(order, s)], Pooled::Sqlite(pool)) = (batch, self.db.writer()) {
+            // One order, on SQLite: whether the UPDATE changed its row says
+            // all, without RETURNING (for which SQLite builds a temporary
+            // table). While PENDING, nothing else of an order changes.
+            let changed = settle_query(s, &[order.id], now)
+                .build()
+                .execute(pool)
+                .await?
+                .rows_affected();
+            return Ok(vec![(changed == 1).then(|| {
+                self.committed.wake();
+                order.settled_as(s)
+            })]);
+        }
         let mut groups: Vec<(Settlement, Vec<i64>)> = Vec::new();
-        for (id, s) in batch {
+        for (order, s) in batch {
             match groups.iter_mut().find(|(g, _)| g == s) {
-                Some((_, ids)) => ids.push(*id),
-                None => groups.push((*s, vec![*id])),
+                Some((_, ids)) => ids.push(order.id),
+                None => groups.push((*s, vec![order.id])),
             }
         }
-        let now = to_ms(SystemTime::now());
         let settled: Vec<Order> = with_db!(&self.db, write, |pool| {
             async {
                 let mut settled = Vec::with_capacity(batch.len());
@@ -117,8 +174,38 @@ impl Store {
             self.committed.wake();
         }
         let mut by_id: HashMap<i64, Order> = settled.into_iter().map(|o| (o.id, o)).collect();
-        Ok(batch.iter().map(|(id, _)| by_id.remove(id)).collect())
+        Ok(batch.iter().map(|(o, _)| by_id.remove(&o.id)).collect())
     }
+}
+
+/// The multi-row `INSERT` that records `batch` PENDING at `now`, skipping
+/// entries whose Idempotency-Key is already recorded.
+fn insert_query<'a, DB: sqlx::Database>(batch: &'a [Pending], now: i64) -> sqlx::QueryBuilder<DB>
+where
+    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    Option<&'a str>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    Option<String>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut query = sqlx::QueryBuilder::new(
+        "INSERT INTO orders (order_key, product, quantity, status, idempotency_key, \
+         request_hash, created_at_ms, updated_at_ms, trace_id) ",
+    );
+    query.push_values(batch, |mut row, p| {
+        row.push_bind(p.key.as_str())
+            .push_bind(p.new.product())
+            .push_bind(p.new.quantity())
+            .push("'PENDING'")
+            .push_bind(p.idempotency.as_ref().map(IdempotencyKey::as_str))
+            .push_bind(p.idempotency.as_ref().map(|_| p.new.fingerprint()))
+            .push_bind(now)
+            .push_bind(now)
+            .push_bind(p.trace_id.as_deref());
+    });
+    // The key's unique index is partial (keyed orders only), so the
+    // conflict target names its condition.
+    query.push(" ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING");
+    query
 }
 
 /// `UPDATE … RETURNING` that settles the orders `ids` that are still
