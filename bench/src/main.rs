@@ -24,7 +24,8 @@
 //!    every span exported over OTLP (see `traces`).
 //!
 //! `bench logs` measures instead what the access log and the order
-//! outcome lines cost at full load (see `logs`).
+//! outcome lines cost at full load (see `logs`), and `bench event-log`
+//! what the order and stock event logs cost (see `event_log`).
 //!
 //! `bench live-memory` measures instead what live clients that stop reading
 //! cost order-service in memory, and whether it is given back (see
@@ -35,6 +36,7 @@
 
 mod backlog;
 mod conservation;
+mod event_log;
 mod fanout;
 mod live_memory;
 mod load;
@@ -43,6 +45,7 @@ mod metrics;
 mod ops;
 mod orders;
 mod report;
+mod sides;
 mod system;
 mod traces;
 
@@ -127,6 +130,14 @@ enum Mode {
         #[arg(long, default_value_t = 5)]
         rounds: usize,
     },
+    /// Orders/s and CPU per order at full load with the event logs on and
+    /// with their triggers off, in alternating rounds, on SQLite and (with
+    /// `TEST_DATABASE_URL`) on PostgreSQL.
+    EventLog {
+        /// Rounds of each side.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
 }
 
 /// Returns freed memory to the system (see `support::allocator`).
@@ -147,6 +158,7 @@ async fn main() -> anyhow::Result<()> {
             return live_memory::run(*clients, *events, false).await;
         }
         Some(Mode::Logs { sides, rounds }) => return run_logs(&args, sides, *rounds).await,
+        Some(Mode::EventLog { rounds }) => return run_event_log(&args, *rounds).await,
         None => {}
     }
     if args.quick {
@@ -203,29 +215,64 @@ async fn run_logs(args: &Args, sides: &[String], rounds: usize) -> anyhow::Resul
             logs::SIDES
                 .into_iter()
                 .find(|known| known == s)
+                .map(logs::side)
                 .ok_or_else(|| anyhow::anyhow!("unknown side {s:?}: {:?}", logs::SIDES))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let compared = run_sides(args, &sides, rounds).await?;
+    let names: Vec<&str> = sides.iter().map(|s| s.name).collect();
+    compared.print("logs", &names);
+    save(args, "logs.json", &compared)
+}
+
+/// `bench event-log`: the comparison on each backend, printed and saved
+/// beside the report (`event-log.json`).
+async fn run_event_log(args: &Args, rounds: usize) -> anyhow::Result<()> {
+    let mut compared = Vec::new();
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        if backend == Backend::Postgres && std::env::var_os("TEST_DATABASE_URL").is_none() {
+            println!("(PostgreSQL skipped: set TEST_DATABASE_URL=postgres://… to include it)");
+            continue;
+        }
+        println!("== event log on {backend:?}");
+        let sides = event_log::SIDES.map(|name| event_log::side(name, backend));
+        compared.push(run_sides(args, &sides, rounds).await?);
+    }
+    for c in &compared {
+        c.print("event logs", &event_log::SIDES);
+    }
+    save(args, "event-log.json", &compared)
+}
+
+/// Runs `sides` for `rounds` rounds (one short round with `--quick`).
+async fn run_sides(
+    args: &Args,
+    sides: &[sides::Side],
+    rounds: usize,
+) -> anyhow::Result<sides::Comparison> {
     let (seconds, connections, rounds) = if args.quick {
         (1, 4, 1)
     } else {
         (args.seconds, args.connections, rounds)
     };
     let products = Arc::new(PRODUCTS.map(String::from).to_vec());
-    let compared = logs::compare(
-        &sides,
+    sides::compare(
+        sides,
         connections,
         rounds,
         Duration::from_secs(seconds),
         &products,
     )
-    .await?;
-    compared.print();
-    let path = args.json.with_file_name("logs.json");
+    .await
+}
+
+/// Writes `value` as JSON to `name` beside the report.
+fn save(args: &Args, name: &str, value: &impl serde::Serialize) -> anyhow::Result<()> {
+    let path = args.json.with_file_name(name);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(&path, serde_json::to_string_pretty(&compared)?)?;
+    std::fs::write(&path, serde_json::to_string_pretty(value)?)?;
     println!("\nJSON: {}", path.display());
     Ok(())
 }

@@ -1,32 +1,29 @@
-//! What the logs cost at full load (`bench logs`): the C-connection order
-//! phase against systems side by side that differ only in what they log,
-//! in alternating rounds so that drift of a noisy machine falls on all
-//! alike. Run on SQLite. The sides:
-//! - `off`: the defaults (no access log; order outcomes at INFO, and no
-//!   order of this load is rejected, so none is written);
-//! - `access`: `ACCESS_LOG=true` on both services (a line per request at
-//!   order-service and per reservation batch call at inventory);
-//! - `outcomes`: `order_service::orders` at DEBUG, so every order writes
-//!   its outcome line: what one such line costs, as a rejected order's
-//!   INFO line would.
-//!
-//! Lines are JSON (`LOG_FORMAT=json`, as the bench always runs services)
-//! on stdout, a pipe the bench drains, as a container's log driver reads
-//! it. Besides orders/s, each round reports the CPU time both services
-//! used per order (from `/proc`), which the load on the other core
-//! disturbs less than the rate.
+//! Side-by-side comparisons at full load: systems that differ in one
+//! setting, each running the C-connection order phase in alternating
+//! rounds, so that drift of a noisy machine falls on all alike (`bench
+//! logs`, `bench event-log`). Besides orders/s, each round reports the CPU
+//! time both services used per order (from `/proc`), which the load on the
+//! other core disturbs less than the rate.
 
 use std::{sync::Arc, time::Duration};
 
 use serde::Serialize;
+use support::testing::Backend;
 
-use crate::{
-    orders::Orders,
-    system::{DEFAULT_LOG_FILTER, Pair},
-};
+use crate::{event_log, orders::Orders, system::Pair};
 
-/// The sides a comparison may run, by name.
-pub(crate) const SIDES: [&str; 3] = ["off", "access", "outcomes"];
+/// What one side of a comparison is.
+pub(crate) struct Side {
+    /// Its name in the output.
+    pub name: &'static str,
+    /// The database both services run on.
+    pub backend: Backend,
+    /// Added to both services' environment.
+    pub env: Vec<(&'static str, String)>,
+    /// Whether the event logs' triggers are switched off once the system
+    /// is up (see `event_log`).
+    pub event_logs_off: bool,
+}
 
 /// One round of one side.
 #[derive(Debug, Serialize)]
@@ -43,16 +40,17 @@ pub(crate) struct Round {
     pub log_bytes_per_order: f64,
 }
 
-/// The comparison: every round of every side, and each side's medians.
+/// A comparison: every round of every side.
 #[derive(Debug, Serialize)]
-pub(crate) struct Logs {
+pub(crate) struct Comparison {
+    pub backend: String,
     pub connections: usize,
     pub seconds: u64,
     pub rounds_per_side: usize,
     pub rounds: Vec<Round>,
 }
 
-/// A system logging as `side` says.
+/// A running side.
 struct System {
     side: &'static str,
     pair: Pair,
@@ -60,19 +58,17 @@ struct System {
 }
 
 impl System {
-    async fn start(side: &'static str, duration: Duration) -> anyhow::Result<Self> {
-        let (access, filter) = match side {
-            "access" => ("true", format!("{DEFAULT_LOG_FILTER},access=info")),
-            "outcomes" => (
-                "false",
-                format!("{DEFAULT_LOG_FILTER},order_service::orders=debug"),
-            ),
-            _ => ("false", DEFAULT_LOG_FILTER.to_owned()),
-        };
-        let logging = [("ACCESS_LOG", access.to_owned()), ("RUST_LOG", filter)];
-        let pair = Pair::start("bench_logs", &logging).await?;
+    async fn start(side: &Side, duration: Duration) -> anyhow::Result<Self> {
+        let pair = Pair::start("bench_sides", side.backend, &side.env).await?;
+        if side.event_logs_off {
+            event_log::switch_off(&pair).await?;
+        }
         let orders = Orders::new(pair.order.http_addr, duration)?;
-        Ok(Self { side, pair, orders })
+        Ok(Self {
+            side: side.name,
+            pair,
+            orders,
+        })
     }
 
     /// One closed-loop phase of `c` connections, with the CPU it took.
@@ -109,16 +105,17 @@ impl System {
     }
 }
 
-/// Runs `rounds` × every side of `sides` at `c` connections, each phase
-/// `duration` long; the order of the sides turns each round, so none is
-/// always first after a pause.
+/// Runs `rounds` × every side of `sides` (all on one backend) at `c`
+/// connections, each phase `duration` long; the order of the sides turns
+/// each round, so none is always first after a pause.
 pub(crate) async fn compare(
-    sides: &[&'static str],
+    sides: &[Side],
     c: usize,
     rounds: usize,
     duration: Duration,
     products: &Arc<Vec<String>>,
-) -> anyhow::Result<Logs> {
+) -> anyhow::Result<Comparison> {
+    let backend = sides.first().map_or(Backend::Sqlite, |s| s.backend);
     let mut systems = Vec::new();
     for side in sides {
         systems.push(System::start(side, duration).await?);
@@ -128,7 +125,7 @@ pub(crate) async fn compare(
         for i in 0..systems.len() {
             let system = &systems[(i + round) % systems.len()];
             println!(
-                "== logs: round {}/{rounds}, {}, {c} connections",
+                "== round {}/{rounds}, {}, {c} connections",
                 round + 1,
                 system.side
             );
@@ -149,7 +146,8 @@ pub(crate) async fn compare(
     for system in systems {
         system.stop().await;
     }
-    Ok(Logs {
+    Ok(Comparison {
+        backend: format!("{backend:?}"),
         connections: c,
         seconds: duration.as_secs(),
         rounds_per_side: rounds,
@@ -157,12 +155,13 @@ pub(crate) async fn compare(
     })
 }
 
-impl Logs {
-    /// Each side's medians, and their ratios to `off`'s.
-    pub(crate) fn print(&self) {
+impl Comparison {
+    /// Under `title`, each side's medians (in the order of `sides`), and
+    /// their ratios to the first side's.
+    pub(crate) fn print(&self, title: &str, sides: &[&str]) {
         println!(
-            "\n## logs (SQLite, {} connections, {} s per round; medians of {} rounds)",
-            self.connections, self.seconds, self.rounds_per_side
+            "\n## {title} ({}, {} connections, {} s per round; medians of {} rounds)",
+            self.backend, self.connections, self.seconds, self.rounds_per_side
         );
         let median = |side: &str, figure: fn(&Round) -> f64| {
             let mut values: Vec<f64> = self
@@ -174,25 +173,26 @@ impl Logs {
             values.sort_by(f64::total_cmp);
             values.get(values.len() / 2).copied()
         };
-        let off = (
-            median("off", |r| r.orders_per_second),
-            median("off", |r| r.cpu_us_per_order),
+        let base = sides.first().copied().unwrap_or_default();
+        let first = (
+            median(base, |r| r.orders_per_second),
+            median(base, |r| r.cpu_us_per_order),
         );
-        for side in SIDES {
+        for &side in sides {
             let (Some(rate), Some(cpu)) = (
                 median(side, |r| r.orders_per_second),
                 median(side, |r| r.cpu_us_per_order),
             ) else {
                 continue;
             };
-            let ratio = |value: f64, base: Option<f64>| {
-                base.map_or_else(String::new, |b| format!(" ({:.3} of off)", value / b))
+            let ratio = |value: f64, of: Option<f64>| {
+                of.map_or_else(String::new, |b| format!(" ({:.3} of {base})", value / b))
             };
             let bytes = median(side, |r| r.log_bytes_per_order).unwrap_or(0.0);
             println!(
                 "  {side:<9} {rate:>8.0} orders/s{}  {cpu:>6.0} µs CPU per order{}  {bytes:>4.0} log bytes per order",
-                ratio(rate, off.0),
-                ratio(cpu, off.1)
+                ratio(rate, first.0),
+                ratio(cpu, first.1)
             );
         }
     }

@@ -265,21 +265,24 @@ pub(crate) async fn restock(inventory: &Service) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Both services as processes on fresh SQLite files, restocked: the system
-/// of the comparisons that differ only in a service setting (`logs`,
-/// `traces`).
+/// Both services as processes on fresh databases, restocked: the system
+/// of the comparisons that differ only in one setting (`sides`, `traces`).
 pub(crate) struct Pair {
     pub(crate) inventory: Service,
     pub(crate) order: Service,
-    dbs: Vec<TestDatabase>,
+    /// inventory-service's database, then order-service's.
+    pub(crate) dbs: [TestDatabase; 2],
 }
 
 impl Pair {
-    /// Starts both with `env` added to each one's environment; `name`
-    /// names their database files.
-    pub(crate) async fn start(name: &str, env: &[(&'static str, String)]) -> anyhow::Result<Self> {
-        let inventory_db =
-            TestDatabase::create(Backend::Sqlite, &format!("{name}_inventory")).await;
+    /// Starts both on `backend` with `env` added to each one's environment;
+    /// `name` names their databases.
+    pub(crate) async fn start(
+        name: &str,
+        backend: Backend,
+        env: &[(&'static str, String)],
+    ) -> anyhow::Result<Self> {
+        let inventory_db = TestDatabase::create(backend, &format!("{name}_inventory")).await;
         let orders_db = inventory_db.sibling(&format!("{name}_orders")).await;
         let with = |own: Vec<(&'static str, String)>| [own, env.to_vec()].concat();
         let inventory = Service::spawn(
@@ -299,7 +302,7 @@ impl Pair {
         Ok(Self {
             inventory,
             order,
-            dbs: vec![inventory_db, orders_db],
+            dbs: [inventory_db, orders_db],
         })
     }
 

@@ -11,7 +11,7 @@
 use std::{sync::Arc, time::Duration};
 
 use serde::Serialize;
-use support::testing::otlp::Collector;
+use support::testing::{Backend, otlp::Collector};
 
 use crate::{
     load::Summary,
@@ -55,7 +55,7 @@ impl System {
             .map(|e| (OTLP_ENDPOINT, e.to_owned()))
             .into_iter()
             .collect();
-        let pair = Pair::start("bench_traces", &export).await?;
+        let pair = Pair::start("bench_traces", Backend::Sqlite, &export).await?;
         let orders = Orders::new(pair.order.http_addr, duration)?;
         Ok(Self { pair, orders })
     }
