@@ -293,6 +293,8 @@ impl Store {
 
 mod batch;
 mod log;
+#[cfg(test)]
+mod tests;
 
 pub(crate) use batch::Pending;
 pub(crate) use log::EVENT_LOG;

@@ -1,0 +1,128 @@
+//! The write path's statements on a real database, on both backends. On
+//! SQLite an order's answer is built from what its statements wrote rather
+//! than read back (the new rows' ids from the INSERT's count and last id, a
+//! settled order from the UPDATE's count), so each answer is compared with
+//! the row as stored: a wrong id or a stale field shows here.
+
+use support::{
+    db::Db,
+    event_log::Wake,
+    testing::{Backend, TestDatabase},
+};
+
+use super::{Pending, Settlement, Store};
+use crate::{
+    domain::{IdempotencyKey, NewOrder, Order, Status, reason},
+    migrations,
+};
+
+fn pending(product: &str, quantity: i64, idempotency: Option<&str>) -> Pending {
+    Pending {
+        new: NewOrder::parse(Some(product.to_owned()), Some(quantity)).unwrap(),
+        key: uuid::Uuid::now_v7().to_string(),
+        idempotency: idempotency.map(|k| IdempotencyKey::parse(k).unwrap()),
+        trace_id: None,
+    }
+}
+
+const CREATED: Settlement = Settlement {
+    status: Status::Created,
+    reason: None,
+    release_pending: false,
+    forget_idempotency_key: false,
+};
+
+const NO_STOCK: Settlement = Settlement {
+    status: Status::Rejected,
+    reason: Some(reason::INSUFFICIENT_STOCK),
+    release_pending: false,
+    forget_idempotency_key: false,
+};
+
+/// Each answer of a batch is the row as stored.
+async fn assert_stored(store: &Store, answers: &[Option<Order>]) {
+    for order in answers.iter().flatten() {
+        assert_eq!(store.get(order.id).await.unwrap().as_ref(), Some(order));
+    }
+}
+
+async fn answers_are_the_rows_as_stored(backend: Backend) {
+    let test_db = TestDatabase::create(backend, "store").await;
+    let db = Db::connect(&test_db.url, &migrations()).await.unwrap();
+    let store = Store::new(db.clone(), Wake::default());
+
+    let alone = store
+        .insert_pending(&[pending("Laptop", 2, Some("earlier"))])
+        .await
+        .unwrap();
+    assert_stored(&store, &alone).await;
+    let [Some(alone)] = alone.as_slice() else {
+        panic!("a new key is recorded: {alone:?}")
+    };
+    assert_eq!(alone.status, Status::Pending);
+
+    // Every entry new: consecutive ids, in the order given.
+    let fresh = [
+        pending("Phone", 1, None),
+        pending("Tablet", 3, Some("fresh")),
+        pending("Laptop", 5, None),
+    ];
+    let recorded = store.insert_pending(&fresh).await.unwrap();
+    assert!(recorded.iter().all(Option::is_some), "{recorded:?}");
+    assert_stored(&store, &recorded).await;
+    for (p, o) in fresh.iter().zip(recorded.iter().flatten()) {
+        assert_eq!((o.key.as_str(), o.quantity), (p.key.as_str(), p.new.quantity()));
+    }
+
+    // Keys recorded before, and a key given twice: only the new entries
+    // are written, each answered with its own row.
+    let mixed = [
+        pending("Phone", 1, None),
+        pending("Laptop", 2, Some("earlier")),
+        pending("Monitor", 4, Some("twice")),
+        pending("Monitor", 4, Some("twice")),
+        pending("Tablet", 6, None),
+    ];
+    let recorded = store.insert_pending(&mixed).await.unwrap();
+    let new: Vec<bool> = recorded.iter().map(Option::is_some).collect();
+    assert_eq!(new, [true, false, true, false, true]);
+    assert_stored(&store, &recorded).await;
+    for (p, o) in mixed.iter().zip(&recorded) {
+        if let Some(o) = o {
+            assert_eq!((o.key.as_str(), o.product.as_str()), (p.key.as_str(), p.new.product()));
+        }
+    }
+
+    // A settle of one order answers with the settled row; a second finds
+    // it no longer pending.
+    let settled = store
+        .settle_batch(&[(alone.clone(), NO_STOCK)])
+        .await
+        .unwrap();
+    assert_stored(&store, &settled).await;
+    let [Some(rejected)] = settled.as_slice() else {
+        panic!("a pending order settles: {settled:?}")
+    };
+    assert_eq!(
+        (rejected.status, rejected.reason.as_deref()),
+        (Status::Rejected, Some(reason::INSUFFICIENT_STOCK))
+    );
+    let again = store.settle_batch(&[(alone.clone(), CREATED)]).await.unwrap();
+    assert_eq!(again, [None]);
+    assert_eq!(store.get(alone.id).await.unwrap().as_ref(), Some(rejected));
+
+    // A batch with one order settled before: only the others change.
+    let batch: Vec<(Order, Settlement)> = recorded
+        .iter()
+        .flatten()
+        .map(|o| (o.clone(), CREATED))
+        .chain([(alone.clone(), CREATED)])
+        .collect();
+    let settled = store.settle_batch(&batch).await.unwrap();
+    assert_stored(&store, &settled).await;
+    let changed: Vec<bool> = settled.iter().map(Option::is_some).collect();
+    assert_eq!(changed, [true, true, true, false]);
+    db.close().await;
+}
+
+support::both_backends!(answers_are_the_rows_as_stored);
