@@ -16,7 +16,10 @@
 //!    took, and mark the claims that found too little stock.
 //!
 //! In the common case (enough stock) a batch is four statements whatever
-//! its size: BEGIN, the claims, one UPDATE per product, COMMIT.
+//! its size: BEGIN, the claims, one UPDATE per product, COMMIT. On SQLite a
+//! batch of one key (every call, when calls come one at a time) sends BEGIN,
+//! its claim and its UPDATE to the connection's thread in one go, and then
+//! COMMIT: two hand-offs.
 //!
 //! Locks are always taken keys first, then products, as by the single-key
 //! path, so batches and single calls cannot deadlock either.
@@ -93,10 +96,17 @@ const TAKE_THEN_READ: &str = "UPDATE products \
 
 /// `INSERT … ON CONFLICT DO NOTHING RETURNING reservation_key, product_id`
 /// claiming every key of `first` (a key and its first request) whose
-/// product exists, in key order. On SQLite (`sqlite`) a single key's claim
-/// is read back by a second statement run with it in one go instead
-/// (`changes()` says whether it claimed), because for `RETURNING` SQLite
-/// builds temporary tables.
+/// product exists, in key order.
+///
+/// On SQLite (`sqlite`) a single key's claim is read back by a second
+/// statement run with it in one go instead (`changes()` says whether it
+/// claimed), because for `RETURNING` SQLite builds temporary tables; and
+/// its stock is taken in the same go, as [`TAKE_THEN_READ`] takes it: one
+/// hand-off to the connection's thread instead of two. The UPDATE's
+/// `changes() = 1` is the INSERT's (a SELECT does not change it), so stock
+/// is taken only for a key claimed here, and only if there is enough. Its
+/// row, `id, name, stock` (three columns, to tell it from a claim's two),
+/// is there only when it took.
 fn claims_query<'a, DB: sqlx::Database>(
     first: &BTreeMap<&'a str, &'a ReserveRequest>,
     now: i64,
@@ -123,11 +133,22 @@ where
             .push(" FROM products WHERE name = ")
             .push_bind(r.product.as_str());
         if sqlite {
+            let (product, quantity) = (r.product.as_str(), r.quantity.get());
             claim
                 .push(" ON CONFLICT (reservation_key) DO NOTHING; SELECT ")
                 .push_bind(*key)
                 .push(", id FROM products WHERE name = ")
-                .push_bind(r.product.as_str())
+                .push_bind(product)
+                .push(" AND changes() = 1; UPDATE products SET stock = stock - ")
+                .push_bind(quantity)
+                .push(", held = held + ")
+                .push_bind(quantity)
+                .push(", version = version + 1 WHERE name = ")
+                .push_bind(product)
+                .push(" AND stock >= ")
+                .push_bind(quantity)
+                .push(" AND changes() = 1; SELECT id, name, stock FROM products WHERE name = ")
+                .push_bind(product)
                 .push(" AND changes() = 1");
             return claim;
         }
@@ -189,14 +210,17 @@ impl Store {
             async {
                 let mut tx = pool.begin().await?;
 
-                let mut claim = claims_query(&first, now, sqlite);
-                let claimed: Vec<(String, i64)> = claim
-                    .build()
-                    .fetch_all(&mut *tx)
-                    .await?
-                    .iter()
-                    .map(|row| Ok::<_, sqlx::Error>((row.try_get(0)?, row.try_get(1)?)))
-                    .collect::<Result<_, _>>()?;
+                let mut claimed: Vec<(String, i64)> = Vec::new();
+                // What the claims took already (SQLite, one key): product
+                // id, name, stock left.
+                let mut took: Option<(i64, String, i64)> = None;
+                for row in claims_query(&first, now, sqlite).build().fetch_all(&mut *tx).await? {
+                    if row.len() == 3 {
+                        took = Some((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?));
+                    } else {
+                        claimed.push((row.try_get(0)?, row.try_get(1)?));
+                    }
+                }
                 // Units the new claims ask of each product, in id order.
                 let mut asked: BTreeMap<i64, i64> = BTreeMap::new();
                 for (key, product_id) in &claimed {
@@ -233,12 +257,20 @@ impl Store {
                 // the common case; only a product short of the total is read
                 // (and locked) to decide its reservations one by one.
                 let mut stock: HashMap<String, Stock> = HashMap::new();
+                if took.as_ref().is_some_and(|(id, ..)| !asked.contains_key(id)) {
+                    return Err(Error::Internal("a batch took stock for no claim".into()));
+                }
                 for (&id, &sum) in &asked {
-                    let given: Option<(String, i64)> = sqlx::query_as(take)
-                    .bind(sum)
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+                    let given: Option<(String, i64)> = match &took {
+                        Some((taken_from, name, after)) if *taken_from == id => {
+                            Some((name.clone(), *after))
+                        }
+                        _ => sqlx::query_as(take)
+                            .bind(sum)
+                            .bind(id)
+                            .fetch_optional(&mut *tx)
+                            .await?,
+                    };
                     let (name, before, written) = match given {
                         Some((name, after)) => (name, after + sum, true),
                         None => {

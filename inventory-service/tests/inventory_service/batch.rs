@@ -1,7 +1,8 @@
 //! `ReserveStockBatch` over real gRPC, on SQLite and PostgreSQL: entries
 //! decided in order with their own answers, one product write per batch,
-//! and no oversell or double application when batches, single calls and
-//! releases race over shared keys.
+//! batches of one (claimed and taken in one go on SQLite) taking stock
+//! once per key, and no oversell or double application when batches,
+//! single calls and releases race over shared keys.
 
 use std::collections::HashMap;
 
@@ -278,8 +279,55 @@ async fn batches_single_calls_and_releases_racing_never_oversell(backend: Backen
     app.stop().await;
 }
 
+/// Batches of one, one after the other, as order-service sends them for a
+/// client alone: a key takes its stock once, whatever is retried.
+async fn batches_of_one_take_stock_once_per_key(backend: Backend) {
+    let app = TestInventory::spawn(backend).await;
+    let (version, events) = version_and_events(&app, "Laptop").await;
+    let one = |key: &'static str, quantity: i32| send(&app, vec![reserve(key, "Laptop", quantity)]);
+    let answer = |answers: Vec<Result<ReserveStockResponse, Code>>| {
+        let a = answers[0].as_ref().unwrap();
+        (a.outcome(), a.stock_quantity)
+    };
+    // Laptop has 10.
+    assert_eq!(answer(one("a", 4).await), (ReservationOutcome::Reserved, 6));
+    assert_eq!(answer(one("a", 4).await), (ReservationOutcome::Reserved, 6));
+    assert_eq!(
+        answer(one("short", 7).await),
+        (ReservationOutcome::InsufficientStock, 6)
+    );
+    assert_eq!(
+        answer(one("short", 7).await),
+        (ReservationOutcome::InsufficientStock, 6)
+    );
+    assert_eq!(answer(one("b", 6).await), (ReservationOutcome::Reserved, 0));
+    assert_eq!(answer(one("b", 6).await), (ReservationOutcome::Reserved, 0));
+    assert_eq!(one("a", 5).await[0], Err(Code::FailedPrecondition));
+    assert_eq!(
+        send(&app, vec![reserve("c", "Nope", 1)]).await[0],
+        Err(Code::NotFound)
+    );
+    // Two takes, each one row write and one logged event.
+    assert_eq!(
+        version_and_events(&app, "Laptop").await,
+        (version + 2, events + 2)
+    );
+    app.grpc
+        .clone()
+        .release_stock(ReleaseStockRequest {
+            reservation_key: "a".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(answer(one("a", 4).await), (ReservationOutcome::Released, 4));
+    assert_eq!(app.stock("Laptop").await, 4);
+    app.assert_held_matches_reservations().await;
+    app.stop().await;
+}
+
 support::both_backends!(
     a_batch_is_decided_in_order_with_one_write_per_product,
     each_entry_gets_its_own_answer,
+    batches_of_one_take_stock_once_per_key,
     batches_single_calls_and_releases_racing_never_oversell,
 );

@@ -71,7 +71,10 @@ async fn answers_are_the_rows_as_stored(backend: Backend) {
     assert!(recorded.iter().all(Option::is_some), "{recorded:?}");
     assert_stored(&store, &recorded).await;
     for (p, o) in fresh.iter().zip(recorded.iter().flatten()) {
-        assert_eq!((o.key.as_str(), o.quantity), (p.key.as_str(), p.new.quantity()));
+        assert_eq!(
+            (o.key.as_str(), o.quantity),
+            (p.key.as_str(), p.new.quantity())
+        );
     }
 
     // Keys recorded before, and a key given twice: only the new entries
@@ -89,7 +92,10 @@ async fn answers_are_the_rows_as_stored(backend: Backend) {
     assert_stored(&store, &recorded).await;
     for (p, o) in mixed.iter().zip(&recorded) {
         if let Some(o) = o {
-            assert_eq!((o.key.as_str(), o.product.as_str()), (p.key.as_str(), p.new.product()));
+            assert_eq!(
+                (o.key.as_str(), o.product.as_str()),
+                (p.key.as_str(), p.new.product())
+            );
         }
     }
 
@@ -107,7 +113,10 @@ async fn answers_are_the_rows_as_stored(backend: Backend) {
         (rejected.status, rejected.reason.as_deref()),
         (Status::Rejected, Some(reason::INSUFFICIENT_STOCK))
     );
-    let again = store.settle_batch(&[(alone.clone(), CREATED)]).await.unwrap();
+    let again = store
+        .settle_batch(&[(alone.clone(), CREATED)])
+        .await
+        .unwrap();
     assert_eq!(again, [None]);
     assert_eq!(store.get(alone.id).await.unwrap().as_ref(), Some(rejected));
 
