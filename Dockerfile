@@ -19,10 +19,15 @@ RUN cargo install cargo-chef --locked --version ^0.1 --debug
 WORKDIR /src
 # The images ship stripped binaries: no line tables (the workspace's release
 # profile keeps them for local builds) and no symbol table; 13 MB instead of
-# 80. Set for the cook and the build alike, so that the cooked dependencies
-# are the ones the build uses.
+# 80. They are optimised across crates as one unit (fat LTO, one codegen
+# unit): 8% fewer instructions per order, for a longer build (about twice
+# as long after a change; local release builds skip it, see
+# docs/operations.md). Set for the cook and the build alike, so that the
+# cooked dependencies are the ones the build uses.
 ENV CARGO_PROFILE_RELEASE_DEBUG=false \
-    CARGO_PROFILE_RELEASE_STRIP=symbols
+    CARGO_PROFILE_RELEASE_STRIP=symbols \
+    CARGO_PROFILE_RELEASE_LTO=fat \
+    CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1
 
 FROM chef AS planner
 COPY . .
