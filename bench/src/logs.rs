@@ -12,15 +12,39 @@
 //! on stdout, a pipe the bench drains, as a container's log driver reads
 //! it.
 
+use std::path::Path;
+
 use support::testing::Backend;
 
-use crate::{sides::Side, system::DEFAULT_LOG_FILTER};
+use crate::{
+    sides::{self, Load, Side},
+    system::DEFAULT_LOG_FILTER,
+};
 
 /// The sides a comparison may run, by name.
 pub(crate) const SIDES: [&str; 3] = ["off", "access", "outcomes"];
 
+/// `bench logs`: the sides called `names` compared, printed and saved
+/// beside the report (`logs.json`).
+pub(crate) async fn run(names: &[String], load: &Load, report: &Path) -> anyhow::Result<()> {
+    let sides = names
+        .iter()
+        .map(|s| {
+            SIDES
+                .into_iter()
+                .find(|known| known == s)
+                .map(side)
+                .ok_or_else(|| anyhow::anyhow!("unknown side {s:?}: {SIDES:?}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let compared = sides::compare(&sides, load).await?;
+    let names: Vec<&str> = sides.iter().map(|s| s.name).collect();
+    compared.print("logs", &names);
+    sides::save(report, "logs.json", &compared)
+}
+
 /// The side called `name` (one of [`SIDES`]).
-pub(crate) fn side(name: &'static str) -> Side {
+fn side(name: &'static str) -> Side {
     let (access, filter) = match name {
         "access" => ("true", format!("{DEFAULT_LOG_FILTER},access=info")),
         "outcomes" => (

@@ -157,8 +157,12 @@ async fn main() -> anyhow::Result<()> {
         Some(Mode::LiveMemory { clients, events }) => {
             return live_memory::run(*clients, *events, false).await;
         }
-        Some(Mode::Logs { sides, rounds }) => return run_logs(&args, sides, *rounds).await,
-        Some(Mode::EventLog { rounds }) => return run_event_log(&args, *rounds).await,
+        Some(Mode::Logs { sides, rounds }) => {
+            return logs::run(sides, &args.load(*rounds), &args.json).await;
+        }
+        Some(Mode::EventLog { rounds }) => {
+            return event_log::run(&args.load(*rounds), &args.json).await;
+        }
         None => {}
     }
     if args.quick {
@@ -206,75 +210,24 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `bench logs`: the comparison, printed and saved beside the report
-/// (`logs.json`).
-async fn run_logs(args: &Args, sides: &[String], rounds: usize) -> anyhow::Result<()> {
-    let sides = sides
-        .iter()
-        .map(|s| {
-            logs::SIDES
-                .into_iter()
-                .find(|known| known == s)
-                .map(logs::side)
-                .ok_or_else(|| anyhow::anyhow!("unknown side {s:?}: {:?}", logs::SIDES))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let compared = run_sides(args, &sides, rounds).await?;
-    let names: Vec<&str> = sides.iter().map(|s| s.name).collect();
-    compared.print("logs", &names);
-    save(args, "logs.json", &compared)
-}
-
-/// `bench event-log`: the comparison on each backend, printed and saved
-/// beside the report (`event-log.json`).
-async fn run_event_log(args: &Args, rounds: usize) -> anyhow::Result<()> {
-    let mut compared = Vec::new();
-    for backend in [Backend::Sqlite, Backend::Postgres] {
-        if backend == Backend::Postgres && std::env::var_os("TEST_DATABASE_URL").is_none() {
-            println!("(PostgreSQL skipped: set TEST_DATABASE_URL=postgres://… to include it)");
-            continue;
+impl Args {
+    /// The side-by-side comparisons' load: `rounds` rounds, or one short
+    /// round with `--quick`.
+    fn load(&self, rounds: usize) -> sides::Load {
+        if self.quick {
+            sides::Load {
+                seconds: 1,
+                connections: 4,
+                rounds: 1,
+            }
+        } else {
+            sides::Load {
+                seconds: self.seconds,
+                connections: self.connections,
+                rounds,
+            }
         }
-        println!("== event log on {backend:?}");
-        let sides = event_log::SIDES.map(|name| event_log::side(name, backend));
-        compared.push(run_sides(args, &sides, rounds).await?);
     }
-    for c in &compared {
-        c.print("event logs", &event_log::SIDES);
-    }
-    save(args, "event-log.json", &compared)
-}
-
-/// Runs `sides` for `rounds` rounds (one short round with `--quick`).
-async fn run_sides(
-    args: &Args,
-    sides: &[sides::Side],
-    rounds: usize,
-) -> anyhow::Result<sides::Comparison> {
-    let (seconds, connections, rounds) = if args.quick {
-        (1, 4, 1)
-    } else {
-        (args.seconds, args.connections, rounds)
-    };
-    let products = Arc::new(PRODUCTS.map(String::from).to_vec());
-    sides::compare(
-        sides,
-        connections,
-        rounds,
-        Duration::from_secs(seconds),
-        &products,
-    )
-    .await
-}
-
-/// Writes `value` as JSON to `name` beside the report.
-fn save(args: &Args, name: &str, value: &impl serde::Serialize) -> anyhow::Result<()> {
-    let path = args.json.with_file_name(name);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(&path, serde_json::to_string_pretty(value)?)?;
-    println!("\nJSON: {}", path.display());
-    Ok(())
 }
 
 /// Every phase on one database backend.

@@ -5,12 +5,25 @@
 //! time both services used per order (from `/proc`), which the load on the
 //! other core disturbs less than the rate.
 
-use std::{sync::Arc, time::Duration};
+use std::{path::Path, sync::Arc, time::Duration};
 
 use serde::Serialize;
 use support::testing::Backend;
 
-use crate::{event_log, orders::Orders, system::Pair};
+use crate::{
+    orders::Orders,
+    system::{PRODUCTS, Pair},
+};
+
+/// How long and how wide a comparison runs.
+pub(crate) struct Load {
+    /// Seconds per round of each side.
+    pub seconds: u64,
+    /// Concurrent HTTP connections placing orders.
+    pub connections: usize,
+    /// Rounds of each side.
+    pub rounds: usize,
+}
 
 /// What one side of a comparison is.
 pub(crate) struct Side {
@@ -21,7 +34,7 @@ pub(crate) struct Side {
     /// Added to both services' environment.
     pub env: Vec<(&'static str, String)>,
     /// Whether the event logs' triggers are switched off once the system
-    /// is up (see `event_log`).
+    /// is up (see [`Pair::switch_off_event_logs`]).
     pub event_logs_off: bool,
 }
 
@@ -61,7 +74,7 @@ impl System {
     async fn start(side: &Side, duration: Duration) -> anyhow::Result<Self> {
         let pair = Pair::start("bench_sides", side.backend, &side.env).await?;
         if side.event_logs_off {
-            event_log::switch_off(&pair).await?;
+            pair.switch_off_event_logs().await?;
         }
         let orders = Orders::new(pair.order.http_addr, duration)?;
         Ok(Self {
@@ -105,16 +118,17 @@ impl System {
     }
 }
 
-/// Runs `rounds` × every side of `sides` (all on one backend) at `c`
-/// connections, each phase `duration` long; the order of the sides turns
-/// each round, so none is always first after a pause.
-pub(crate) async fn compare(
-    sides: &[Side],
-    c: usize,
-    rounds: usize,
-    duration: Duration,
-    products: &Arc<Vec<String>>,
-) -> anyhow::Result<Comparison> {
+/// Runs `load.rounds` × every side of `sides` (all on one backend); the
+/// order of the sides turns each round, so none is always first after a
+/// pause.
+pub(crate) async fn compare(sides: &[Side], load: &Load) -> anyhow::Result<Comparison> {
+    let Load {
+        connections: c,
+        rounds,
+        ..
+    } = *load;
+    let duration = Duration::from_secs(load.seconds);
+    let products = Arc::new(PRODUCTS.map(String::from).to_vec());
     let backend = sides.first().map_or(Backend::Sqlite, |s| s.backend);
     let mut systems = Vec::new();
     for side in sides {
@@ -129,7 +143,7 @@ pub(crate) async fn compare(
                 round + 1,
                 system.side
             );
-            let result = system.round(c, duration, products).await?;
+            let result = system.round(c, duration, &products).await?;
             println!(
                 "   {:>8.0} orders/s, {:>6.0} µs CPU per order (order {:.0}, inventory {:.0}), \
                  {:.0} log bytes per order, errors {}",
@@ -196,4 +210,16 @@ impl Comparison {
             );
         }
     }
+}
+
+/// Writes `value` as JSON to the file `name` beside `report` (the main
+/// report's path).
+pub(crate) fn save(report: &Path, name: &str, value: &impl Serialize) -> anyhow::Result<()> {
+    let path = report.with_file_name(name);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&path, serde_json::to_string_pretty(value)?)?;
+    println!("\nJSON: {}", path.display());
+    Ok(())
 }

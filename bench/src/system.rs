@@ -15,7 +15,11 @@ use std::{
 
 use anyhow::{Context, bail, ensure};
 use proto::{RestockRequest, inventory_service_client::InventoryServiceClient};
-use support::testing::{Backend, TestDatabase};
+use support::{
+    db::{Db, Migrations},
+    testing::{Backend, TestDatabase},
+    with_db,
+};
 use tokio::{
     io::{AsyncBufReadExt, AsyncReadExt, BufReader},
     process::{Child, Command},
@@ -304,6 +308,45 @@ impl Pair {
             order,
             dbs: [inventory_db, orders_db],
         })
+    }
+
+    /// Switches off the triggers that write both services' event logs
+    /// (order events, stock events): disabled on PostgreSQL, dropped on
+    /// SQLite (which cannot disable one). Fails if a trigger is not there,
+    /// so a renamed one cannot go unnoticed.
+    pub(crate) async fn switch_off_event_logs(&self) -> anyhow::Result<()> {
+        let logs: [(&str, Migrations, &str, [&str; 2]); 2] = [
+            (
+                &self.dbs[0].url,
+                inventory_service::migrations(),
+                "products",
+                ["stock_events_on_insert", "stock_events_on_update"],
+            ),
+            (
+                &self.dbs[1].url,
+                order_service::migrations(),
+                "orders",
+                ["order_events_on_insert", "order_events_on_update"],
+            ),
+        ];
+        for (url, migrations, table, triggers) in logs {
+            let db = Db::connect(url, &migrations).await?;
+            for trigger in triggers {
+                let sql = if db.postgres().is_some() {
+                    format!("ALTER TABLE {table} DISABLE TRIGGER {trigger}")
+                } else {
+                    format!("DROP TRIGGER {trigger}")
+                };
+                with_db!(&db, write, |pool| {
+                    sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .execute(pool)
+                        .await
+                        .map(drop)?
+                });
+            }
+            db.close().await;
+        }
+        Ok(())
     }
 
     /// Stops both and deletes their databases.
