@@ -77,11 +77,11 @@ impl Store {
                 let first = last - i64::try_from(n).unwrap_or(i64::MAX) + 1;
                 if usize::try_from(n).is_ok_and(|n| n == batch.len()) {
                     // Every entry is new, in the order given.
-                    batch
+                    return Ok(batch
                         .iter()
                         .zip(first..)
-                        .map(|(p, id)| p.recorded(id, now))
-                        .collect()
+                        .map(|(p, id)| Some(p.recorded(id, now)))
+                        .collect());
                 } else {
                     // Some keys were recorded before: which entries are
                     // new, the new rows say.
@@ -133,10 +133,11 @@ impl Store {
                 .execute(pool)
                 .await?
                 .rows_affected();
-            return Ok(vec![(changed == 1).then(|| {
-                self.committed.wake();
-                order.settled_as(s)
-            })]);
+            if changed != 1 {
+                return Ok(vec![None]);
+            }
+            self.committed.wake();
+            return Ok(vec![Some(order.settled_as(s))]);
         }
         let mut groups: Vec<(Settlement, Vec<i64>)> = Vec::new();
         for (order, s) in batch {
