@@ -37,7 +37,7 @@ use crate::{
 
 mod sql;
 
-use sql::{TAKE_RETURNING, TAKE_THEN_READ, claims_query, push_list};
+use sql::{TAKE_RETURNING, TAKE_THEN_READ, claim_and_take_one, claims_query, push_list};
 
 /// One reservation of a batch, validated.
 #[derive(Clone, Debug)]
@@ -102,6 +102,12 @@ impl Store {
             (" FOR NO KEY UPDATE", TAKE_RETURNING)
         };
         let now = now_ms();
+        // The first request of a batch of one key (every call when calls
+        // come one at a time).
+        let one = match first.len() {
+            1 => first.values().next().copied(),
+            _ => None,
+        };
         let (answers, changed) = with_db!(&self.db, write, |pool| {
             async {
                 let mut tx = pool.begin().await?;
@@ -110,7 +116,11 @@ impl Store {
                 // What the claims took already (SQLite, one key): product
                 // id, name, stock left.
                 let mut took: Option<(i64, String, i64)> = None;
-                for row in claims_query(&first, now, sqlite).build().fetch_all(&mut *tx).await? {
+                let rows = match (sqlite, one) {
+                    (true, Some(r)) => claim_and_take_one(r, now).fetch_all(&mut *tx).await?,
+                    _ => claims_query(&first, now).build().fetch_all(&mut *tx).await?,
+                };
+                for row in rows {
                     if row.len() == 3 {
                         took = Some((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?));
                     } else {

@@ -72,7 +72,10 @@ impl Store {
                 // new row's id is one past the largest (no AUTOINCREMENT),
                 // so one statement's new rows have consecutive ids, the
                 // last one `last_insert_rowid`.
-                let done = insert_query(batch, now).build().execute(pool).await?;
+                let done = match batch {
+                    [one] => insert_one(one, now).execute(pool).await?,
+                    _ => insert_query(batch, now).build().execute(pool).await?,
+                };
                 let (n, last) = (done.rows_affected(), done.last_insert_rowid());
                 let first = last - i64::try_from(n).unwrap_or(i64::MAX) + 1;
                 if usize::try_from(n).is_ok_and(|n| n == batch.len()) {
@@ -128,8 +131,17 @@ impl Store {
             // One order, on SQLite: whether the UPDATE changed its row says
             // all, without RETURNING (for which SQLite builds a temporary
             // table). While PENDING, nothing else of an order changes.
-            let changed = settle_query(s, &[order.id], now)
-                .build()
+            let sql = if s.forget_idempotency_key {
+                SETTLE_ONE_FORGETTING_KEY
+            } else {
+                SETTLE_ONE
+            };
+            let changed = sqlx::query(sql)
+                .bind(s.status.as_str())
+                .bind(s.reason)
+                .bind(s.release_pending)
+                .bind(now)
+                .bind(order.id)
                 .execute(pool)
                 .await?
                 .rows_affected();
@@ -179,6 +191,54 @@ impl Store {
     }
 }
 
+/// The columns an INSERT of new orders writes.
+macro_rules! insert_into {
+    () => {
+        "INSERT INTO orders (order_key, product, quantity, status, idempotency_key, \
+         request_hash, created_at_ms, updated_at_ms, trace_id) "
+    };
+}
+
+/// The conflict clause of that INSERT: the key's unique index is partial
+/// (keyed orders only), so the conflict target names its condition.
+macro_rules! on_known_key {
+    () => {
+        " ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
+    };
+}
+
+/// [`insert_query`] of one order, on SQLite, without RETURNING: a constant,
+/// so nothing is built per order. Its parameters are `?`, bound in order:
+/// SQLite's numbered `$N` would make sqlx look each one up by name.
+fn insert_one(
+    p: &Pending,
+    now: i64,
+) -> sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+    const SQL: &str = concat!(
+        insert_into!(),
+        "VALUES (?, ?, ?, 'PENDING', ?, ?, ?, ?, ?)",
+        on_known_key!()
+    );
+    sqlx::query(SQL)
+        .bind(p.key.as_str())
+        .bind(p.new.product())
+        .bind(p.new.quantity())
+        .bind(p.idempotency.as_ref().map(IdempotencyKey::as_str))
+        .bind(p.idempotency.as_ref().map(|_| p.new.fingerprint()))
+        .bind(now)
+        .bind(now)
+        .bind(p.trace_id.as_deref())
+}
+
+/// [`settle_query`] of one order, on SQLite, without RETURNING: status,
+/// reason, release_pending, updated_at_ms, id (`?`, as in [`insert_one`]).
+const SETTLE_ONE: &str = "UPDATE orders SET status = ?, reason = ?, release_pending = ?, \
+     updated_at_ms = ? WHERE status = 'PENDING' AND id = ?";
+/// [`SETTLE_ONE`] that also forgets the order's Idempotency-Key.
+const SETTLE_ONE_FORGETTING_KEY: &str = "UPDATE orders SET status = ?, reason = ?, \
+     release_pending = ?, updated_at_ms = ?, idempotency_key = NULL \
+     WHERE status = 'PENDING' AND id = ?";
+
 /// The multi-row `INSERT` that records `batch` PENDING at `now`, skipping
 /// entries whose Idempotency-Key is already recorded.
 fn insert_query<'a, DB: sqlx::Database>(batch: &'a [Pending], now: i64) -> sqlx::QueryBuilder<DB>
@@ -188,10 +248,7 @@ where
     Option<String>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
 {
-    let mut query = sqlx::QueryBuilder::new(
-        "INSERT INTO orders (order_key, product, quantity, status, idempotency_key, \
-         request_hash, created_at_ms, updated_at_ms, trace_id) ",
-    );
+    let mut query = sqlx::QueryBuilder::new(insert_into!());
     query.push_values(batch, |mut row, p| {
         row.push_bind(p.key.as_str())
             .push_bind(p.new.product())
@@ -203,9 +260,7 @@ where
             .push_bind(now)
             .push_bind(p.trace_id.as_deref());
     });
-    // The key's unique index is partial (keyed orders only), so the
-    // conflict target names its condition.
-    query.push(" ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING");
+    query.push(on_known_key!());
     query
 }
 

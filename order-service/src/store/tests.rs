@@ -39,6 +39,14 @@ const NO_STOCK: Settlement = Settlement {
     forget_idempotency_key: false,
 };
 
+/// What an order whose reservation went unanswered settles as.
+const UNAVAILABLE: Settlement = Settlement {
+    status: Status::Rejected,
+    reason: Some(reason::INVENTORY_UNAVAILABLE),
+    release_pending: true,
+    forget_idempotency_key: true,
+};
+
 /// Each answer of a batch is the row as stored.
 async fn assert_stored(store: &Store, answers: &[Option<Order>]) {
     for order in answers.iter().flatten() {
@@ -131,6 +139,33 @@ async fn answers_are_the_rows_as_stored(backend: Backend) {
     assert_stored(&store, &settled).await;
     let changed: Vec<bool> = settled.iter().map(Option::is_some).collect();
     assert_eq!(changed, [true, true, true, false]);
+
+    // A settle of one that forgets the order's Idempotency-Key: the key is
+    // free again, so a retry is a new attempt.
+    let keyed = store
+        .insert_pending(&[pending("Phone", 1, Some("forgotten"))])
+        .await
+        .unwrap();
+    let [Some(keyed)] = keyed.as_slice() else {
+        panic!("a new key is recorded: {keyed:?}")
+    };
+    let settled = store
+        .settle_batch(&[(keyed.clone(), UNAVAILABLE)])
+        .await
+        .unwrap();
+    assert_stored(&store, &settled).await;
+    assert!(
+        matches!(settled.as_slice(), [Some(o)] if o.release_pending && o.status == Status::Rejected),
+        "{settled:?}"
+    );
+    let retry = store
+        .insert_pending(&[pending("Phone", 1, Some("forgotten"))])
+        .await
+        .unwrap();
+    assert!(
+        matches!(retry.as_slice(), [Some(o)] if o.id != keyed.id),
+        "{retry:?}"
+    );
     db.close().await;
 }
 

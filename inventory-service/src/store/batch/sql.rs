@@ -33,23 +33,63 @@ pub(super) const TAKE_THEN_READ: &str = "UPDATE products \
      WHERE id = $2 AND stock >= $1; \
      SELECT name, stock FROM products WHERE id = $2 AND changes() = 1";
 
-/// `INSERT … ON CONFLICT DO NOTHING RETURNING reservation_key, product_id`
-/// claiming every key of `first` (a key and its first request) whose
-/// product exists, in key order.
+/// The claim of one key on SQLite, with its stock taken in the same go.
+/// Its parameters are `?`, bound in order across the four statements (see
+/// [`bind_claim_and_take_one`]): SQLite's numbered `$N` would make sqlx
+/// look each one up by name.
 ///
-/// On SQLite (`sqlite`) a single key's claim is read back by a second
-/// statement run with it in one go instead (`changes()` says whether it
-/// claimed), because for `RETURNING` SQLite builds temporary tables; and
-/// its stock is taken in the same go, as [`TAKE_THEN_READ`] takes it: one
+/// For `RETURNING` SQLite builds temporary tables, so the claim is read
+/// back by a second statement run with it (`changes()` says whether it
+/// claimed); and its stock is taken as [`TAKE_THEN_READ`] takes it: one
 /// hand-off to the connection's thread instead of two. The UPDATE's
 /// `changes() = 1` is the INSERT's (a SELECT does not change it), so stock
 /// is taken only for a key claimed here, and only if there is enough. Its
 /// row, `id, name, stock` (three columns, to tell it from a claim's two),
-/// is there only when it took.
+/// is there only when it took. A constant: nothing is built per call.
+const CLAIM_AND_TAKE_ONE: &str = "INSERT INTO reservations \
+     (reservation_key, product_id, quantity, state, created_at_ms) \
+     SELECT ?, id, ?, 'RESERVED', ? FROM products WHERE name = ? \
+     ON CONFLICT (reservation_key) DO NOTHING; \
+     SELECT ?, id FROM products WHERE name = ? AND changes() = 1; \
+     UPDATE products SET stock = stock - ?, held = held + ?, version = version + 1 \
+     WHERE name = ? AND stock >= ? AND changes() = 1; \
+     SELECT id, name, stock FROM products WHERE name = ? AND changes() = 1";
+
+/// [`CLAIM_AND_TAKE_ONE`] for request `r` at `now`, its values bound.
+/// Generic only so that code written for both backends compiles: SQLite
+/// alone runs it.
+pub(super) fn claim_and_take_one<'a, DB: sqlx::Database>(
+    r: &'a ReserveRequest,
+    now: i64,
+) -> sqlx::query::Query<'a, DB, DB::Arguments>
+where
+    for<'t> &'a str: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    let (key, product, quantity) = (r.key.as_str(), r.product.as_str(), r.quantity.get());
+    sqlx::query(CLAIM_AND_TAKE_ONE)
+        // The claim, and its read-back.
+        .bind(key)
+        .bind(quantity)
+        .bind(now)
+        .bind(product)
+        .bind(key)
+        .bind(product)
+        // The take, and its read-back.
+        .bind(quantity)
+        .bind(quantity)
+        .bind(product)
+        .bind(quantity)
+        .bind(product)
+}
+
+/// `INSERT … ON CONFLICT DO NOTHING RETURNING reservation_key, product_id`
+/// claiming every key of `first` (a key and its first request) whose
+/// product exists, in key order. (SQLite's claim of one key is
+/// [`claim_and_take_one`].)
 pub(super) fn claims_query<'a, DB: sqlx::Database>(
     first: &BTreeMap<&'a str, &'a ReserveRequest>,
     now: i64,
-    sqlite: bool,
 ) -> sqlx::QueryBuilder<DB>
 where
     for<'t> &'a str: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
@@ -71,26 +111,6 @@ where
             .push_bind(now)
             .push(" FROM products WHERE name = ")
             .push_bind(r.product.as_str());
-        if sqlite {
-            let (product, quantity) = (r.product.as_str(), r.quantity.get());
-            claim
-                .push(" ON CONFLICT (reservation_key) DO NOTHING; SELECT ")
-                .push_bind(*key)
-                .push(", id FROM products WHERE name = ")
-                .push_bind(product)
-                .push(" AND changes() = 1; UPDATE products SET stock = stock - ")
-                .push_bind(quantity)
-                .push(", held = held + ")
-                .push_bind(quantity)
-                .push(", version = version + 1 WHERE name = ")
-                .push_bind(product)
-                .push(" AND stock >= ")
-                .push_bind(quantity)
-                .push(" AND changes() = 1; SELECT id, name, stock FROM products WHERE name = ")
-                .push_bind(product)
-                .push(" AND changes() = 1");
-            return claim;
-        }
     } else {
         claim.push("SELECT v.column1, p.id, v.column3, 'RESERVED', ");
         claim.push_bind(now).push(" FROM (VALUES ");
