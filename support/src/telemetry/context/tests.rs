@@ -39,3 +39,42 @@ fn several_tracestate_headers_are_one_list() {
     let parent = extract(&headers(&["rojo=00f067aa0ba902b7"])).expect("valid");
     assert_eq!(parent.trace_state().header(), "rojo=00f067aa0ba902b7");
 }
+
+#[test]
+fn traceparent_is_written_as_the_propagator_writes_it() {
+    use opentelemetry::trace::SpanId;
+    let ids = RandomIdGenerator::default();
+    for flags in [
+        TraceFlags::default(),
+        TraceFlags::SAMPLED,
+        TraceFlags::new(0xff),
+    ] {
+        for _ in 0..100 {
+            let cx = SpanContext::new(
+                ids.new_trace_id(),
+                ids.new_span_id(),
+                flags,
+                true,
+                TraceState::NONE,
+            );
+            let mut theirs = std::collections::HashMap::new();
+            TraceContextPropagator::new().inject_context(
+                &Context::new().with_remote_span_context(cx.clone()),
+                &mut theirs,
+            );
+            assert_eq!(Some(&traceparent(&cx)), theirs.get("traceparent"));
+        }
+    }
+    // Leading zeros are kept: every id is its full width.
+    let small = SpanContext::new(
+        TraceId::from_bytes([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]),
+        SpanId::from_bytes([0, 0, 0, 0, 0, 0, 0, 2]),
+        TraceFlags::SAMPLED,
+        false,
+        TraceState::NONE,
+    );
+    assert_eq!(
+        traceparent(&small),
+        "00-00000000000000000000000000000001-0000000000000002-01"
+    );
+}
