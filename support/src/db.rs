@@ -38,6 +38,19 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 const SQLITE_READERS: u32 = 4;
 /// PostgreSQL connections per service instance (replicas multiply this).
 const PG_CONNECTIONS: u32 = 16;
+/// Bytes per page of a new SQLite database. Every commit writes each page
+/// it changed whole to the write-ahead log, checksummed, and an order's
+/// commits change a few rows of ~100-300 bytes on each of 3-6 pages: with
+/// SQLite's default of 4 KiB most of what is written and checksummed is
+/// other rows. (Measured: bench/README.md, "Where one order's CPU goes".)
+const SQLITE_PAGE_SIZE: u32 = 1024;
+/// Bytes the write-ahead log's file is cut back to when it restarts: 64 MiB,
+/// so that under steady writes the checkpointer restarts it (holding writes
+/// back for a few milliseconds) every few seconds rather than every second.
+const JOURNAL_SIZE_LIMIT: u32 = 64 << 20;
+/// Frames (pages) of write-ahead log past which the checkpointer makes the
+/// next writer restart it (see `checkpoint`): as many as that limit holds.
+const RESTART_FRAMES: i64 = (JOURNAL_SIZE_LIMIT / SQLITE_PAGE_SIZE) as i64;
 
 /// A connected database of either kind. Cheap to clone: clones share the
 /// pools and the outcomes of their statements (see [`Db::writable`]).
@@ -150,7 +163,10 @@ impl Db {
             // against power loss, at twice the commit cost (measured: 12k vs 5.3k commits/s).
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Set before the first table is created; a database created
+            // with another page size keeps it.
+            .page_size(SQLITE_PAGE_SIZE);
         if let Some(dir) = Path::new(options.get_filename()).parent()
             && !dir.as_os_str().is_empty()
         {
@@ -172,14 +188,18 @@ impl Db {
                 .clone()
                 .pragma("wal_autocheckpoint", "0")
                 // When the log restarts, its file is cut back to this.
-                .pragma("journal_size_limit", "16777216"),
+                .pragma("journal_size_limit", JOURNAL_SIZE_LIMIT.to_string()),
             1,
             true,
         )
         .await?;
         let checkpoint = SqliteConns::open(options.clone(), 1, false).await?;
         let read = SqliteConns::open(options.read_only(true), SQLITE_READERS, false).await?;
-        tokio::spawn(checkpoint::run(checkpoint.clone(), outcomes.clone()));
+        tokio::spawn(checkpoint::run(
+            checkpoint.clone(),
+            write.clone(),
+            outcomes.clone(),
+        ));
         Ok(Pools::Sqlite {
             write,
             read,

@@ -5,14 +5,11 @@ use std::{sync::Arc, time::Duration};
 
 use sqlx::Executor;
 
-use super::{outcomes::Outcomes, sqlite_conns::SqliteConns};
+use super::{RESTART_FRAMES, outcomes::Outcomes, sqlite_conns::SqliteConns};
 
 /// How often SQLite's write-ahead log is copied back into the database file,
 /// by a connection of its own.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
-/// Frames (pages) of write-ahead log beyond which a checkpoint makes the
-/// next writer restart the log: 4,096 frames are 16 MiB.
-const RESTART_FRAMES: i64 = 4096;
 
 /// Copies the write-ahead log back into the database file every
 /// [`CHECKPOINT_INTERVAL`] in which a write was committed (as `outcomes`
@@ -24,9 +21,12 @@ const RESTART_FRAMES: i64 = 4096;
 /// copied when the next transaction starts, and SQLite never restarts it
 /// from its beginning: it would grow without end. Once it passes
 /// [`RESTART_FRAMES`], a RESTART checkpoint makes the next writer start it
-/// over; it holds writers back only for the frames the PASSIVE one just
-/// left (a millisecond or two, a few times a minute at full load).
-pub(super) async fn run(pool: SqliteConns, outcomes: Arc<Outcomes>) {
+/// over; it holds writes back for the frames the PASSIVE one just left and
+/// two `fsync`s (2-7 ms on the machine measured), so it runs on `writer`,
+/// the writer's own connection, in turn with the writes: run beside them,
+/// it made the writer wait in SQLite's busy handler, whose sleeps of 1, 2
+/// and 5 ms overshoot the checkpoint's end (bench/README.md).
+pub(super) async fn run(pool: SqliteConns, writer: SqliteConns, outcomes: Arc<Outcomes>) {
     let mut tick = tokio::time::interval(CHECKPOINT_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Commits counted when the log was last copied to its end; the first
@@ -42,7 +42,7 @@ pub(super) async fn run(pool: SqliteConns, outcomes: Arc<Outcomes>) {
             continue;
         }
         let outcome = match pool.acquire().await {
-            Ok(mut conn) => round(&mut conn, &mut copied, commits).await,
+            Ok(mut conn) => round(&mut conn, &writer, &mut copied, commits).await,
             Err(e) => Err(e),
         };
         if let Err(e) = outcome {
@@ -54,10 +54,11 @@ pub(super) async fn run(pool: SqliteConns, outcomes: Arc<Outcomes>) {
     }
 }
 
-/// One round on `conn`: PASSIVE, then RESTART if the log is long; sets
-/// `copied` to `commits` when the log was copied to its end.
+/// One round: PASSIVE on `conn`, then RESTART on `writer` if the log is
+/// long; sets `copied` to `commits` when the log was copied to its end.
 async fn round(
     conn: &mut sqlx::SqliteConnection,
+    writer: &SqliteConns,
     copied: &mut Option<u64>,
     commits: u64,
 ) -> Result<(), sqlx::Error> {
@@ -66,7 +67,11 @@ async fn round(
         .await?;
     match passive {
         (_, frames, _) if frames > RESTART_FRAMES => {
-            conn.execute("PRAGMA wal_checkpoint(RESTART)").await?;
+            writer
+                .acquire()
+                .await?
+                .execute("PRAGMA wal_checkpoint(RESTART)")
+                .await?;
         }
         // Copied to the end: nothing to do until the next commit. A reader
         // in the way leaves frames behind; the next round tries again,

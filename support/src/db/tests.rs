@@ -118,4 +118,6 @@ mod real {
 #[cfg(feature = "testing")]
 mod abandoned_transactions;
 #[cfg(feature = "testing")]
+mod page_size;
+#[cfg(feature = "testing")]
 mod reader_snapshots;
