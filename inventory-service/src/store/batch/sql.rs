@@ -35,7 +35,7 @@ pub(super) const TAKE_THEN_READ: &str = "UPDATE products \
 
 /// The claim of one key on SQLite, with its stock taken in the same go.
 /// Its parameters are `?`, bound in order across the four statements (see
-/// [`bind_claim_and_take_one`]): SQLite's numbered `$N` would make sqlx
+/// [`claim_and_take_one`]): SQLite's numbered `$N` would make sqlx
 /// look each one up by name.
 ///
 /// For `RETURNING` SQLite builds temporary tables, so the claim is read
