@@ -43,6 +43,15 @@ pub use small_disk::SmallDisk;
 pub use spring_error::assert_spring_error;
 pub use waiting::{eventually, wait_until};
 
+/// No migrations on either backend: for tests of the database handle that
+/// create their own tables.
+pub fn no_migrations() -> crate::db::Migrations {
+    crate::db::Migrations {
+        sqlite: sqlx::migrate::Migrator::DEFAULT,
+        postgres: sqlx::migrate::Migrator::DEFAULT,
+    }
+}
+
 /// A TCP connection to `to` from the loopback address `from`: every
 /// 127.x address is this host, but a different client to a server (tests
 /// of per-client limits flood from one and check another).

@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Bounds, EventLog, Retention, Wake, prune, relay};
 use crate::{
-    db::{Db, Migrations},
+    db::Db,
     testing::{Backend, TestDatabase},
     with_db,
 };
@@ -20,10 +20,7 @@ const EVENT_LOG: EventLog = EventLog {
 /// A database with an empty log (no trigger: tests append by hand).
 async fn log_db(backend: Backend, name: &str) -> (TestDatabase, Db) {
     let test_db = TestDatabase::create(backend, name).await;
-    let none = Migrations {
-        sqlite: sqlx::migrate::Migrator::DEFAULT,
-        postgres: sqlx::migrate::Migrator::DEFAULT,
-    };
+    let none = crate::testing::no_migrations();
     let db = Db::connect(&test_db.url, &none).await.expect("database");
     for ddl in [
         "CREATE TABLE test_events (seq BIGINT PRIMARY KEY, body TEXT NOT NULL, logged_at_ms BIGINT NOT NULL)",

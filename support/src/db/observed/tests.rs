@@ -28,7 +28,7 @@ fn writes_are_told_from_reads_by_their_first_word() {
 #[cfg(feature = "testing")]
 mod full_disk {
     use crate::{
-        db::{Db, Migrations, is_unavailable},
+        db::{Db, is_unavailable},
         testing::{Backend, SmallDisk},
         with_db,
     };
@@ -123,10 +123,7 @@ mod full_disk {
         let Some(disk) = SmallDisk::create(backend, "writable").await else {
             return;
         };
-        let none = Migrations {
-            sqlite: sqlx::migrate::Migrator::DEFAULT,
-            postgres: sqlx::migrate::Migrator::DEFAULT,
-        };
+        let none = crate::testing::no_migrations();
         let db = Db::connect(&disk.url, &none).await.expect("database");
         with_db!(&db, write, |pool| {
             sqlx::query("CREATE TABLE t (x TEXT NOT NULL)")

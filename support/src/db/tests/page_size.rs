@@ -4,16 +4,9 @@
 use sqlx::{ConnectOptions as _, Connection as _, Executor as _, sqlite::SqliteConnectOptions};
 
 use crate::{
-    db::{Db, Migrations, SQLITE_PAGE_SIZE},
-    testing::{Backend, TestDatabase},
+    db::{Db, SQLITE_PAGE_SIZE},
+    testing::{Backend, TestDatabase, no_migrations},
 };
-
-fn none() -> Migrations {
-    Migrations {
-        sqlite: sqlx::migrate::Migrator::DEFAULT,
-        postgres: sqlx::migrate::Migrator::DEFAULT,
-    }
-}
 
 /// The page size every connection of `db` sees, after a write and a read.
 async fn page_sizes(db: &Db) -> (i64, i64) {
@@ -44,7 +37,9 @@ async fn page_sizes(db: &Db) -> (i64, i64) {
 #[tokio::test]
 async fn a_new_database_has_small_pages_and_an_old_one_keeps_its_own() {
     let fresh = TestDatabase::create(Backend::Sqlite, "pages_new").await;
-    let db = Db::connect(&fresh.url, &none()).await.expect("database");
+    let db = Db::connect(&fresh.url, &no_migrations())
+        .await
+        .expect("database");
     assert_eq!(page_sizes(&db).await.0, i64::from(SQLITE_PAGE_SIZE));
     db.close().await;
 
@@ -60,7 +55,9 @@ async fn a_new_database_has_small_pages_and_an_old_one_keeps_its_own() {
         .await
         .expect("create");
     conn.close().await.expect("close");
-    let db = Db::connect(&old.url, &none()).await.expect("database");
+    let db = Db::connect(&old.url, &no_migrations())
+        .await
+        .expect("database");
     assert_eq!(page_sizes(&db).await.0, 4096);
     db.close().await;
 }

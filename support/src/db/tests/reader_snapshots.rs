@@ -16,7 +16,7 @@ use futures::TryStreamExt as _;
 use sqlx::Row as _;
 
 use crate::{
-    db::{Db, Migrations, Pools, SQLITE_READERS},
+    db::{Db, Pools, SQLITE_READERS},
     testing::{Backend, TestDatabase},
 };
 
@@ -77,10 +77,7 @@ async fn read_every_way(db: &Db) {
 #[tokio::test]
 async fn no_pooled_reader_keeps_an_old_snapshot() {
     let test_db = TestDatabase::create(Backend::Sqlite, "snapshots").await;
-    let none = Migrations {
-        sqlite: sqlx::migrate::Migrator::DEFAULT,
-        postgres: sqlx::migrate::Migrator::DEFAULT,
-    };
+    let none = crate::testing::no_migrations();
     let db = Db::connect(&test_db.url, &none).await.expect("database");
     with_db!(&db, write, |pool| {
         sqlx::query("CREATE TABLE t (x INTEGER PRIMARY KEY)")
