@@ -7,7 +7,8 @@
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use support::{db::Db, with_db};
+
+use crate::sql::Sql;
 
 /// How fast a release backlog drained.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -21,27 +22,21 @@ pub(crate) struct Drain {
 }
 
 /// Turns up to `n` CREATED orders into a release backlog and times its drain.
-pub(crate) async fn drain(orders_db: &str, n: u64) -> anyhow::Result<Drain> {
-    let db = Db::connect(orders_db, &order_service::migrations()).await?;
-    let orders = with_db!(&db, write, |pool| {
-        sqlx::query(
+pub(crate) async fn drain(orders_db: &Sql, n: u64) -> anyhow::Result<Drain> {
+    let orders = orders_db
+        .execute(
             "UPDATE orders SET status = 'CANCELLED', release_pending = TRUE WHERE id IN \
              (SELECT id FROM orders WHERE status = 'CREATED' ORDER BY id LIMIT $1)",
+            &[i64::try_from(n)?],
         )
-        .bind(i64::try_from(n)?)
-        .execute(pool)
-        .await?
-        .rows_affected()
-    });
+        .await?;
     let started = Instant::now();
     let mut first: Option<(Instant, u64)> = None;
     let deadline = started + Duration::from_secs(120);
-    let result = loop {
-        let awaiting: i64 = with_db!(&db, read, |pool| {
-            sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE release_pending = TRUE")
-                .fetch_one(pool)
-                .await?
-        });
+    loop {
+        let awaiting = orders_db
+            .scalar("SELECT COUNT(*) FROM orders WHERE release_pending = TRUE")
+            .await?;
         let awaiting = u64::try_from(awaiting)?;
         let now = Instant::now();
         if 0 < awaiting && awaiting < orders && first.is_none() {
@@ -60,7 +55,5 @@ pub(crate) async fn drain(orders_db: &str, n: u64) -> anyhow::Result<Drain> {
             break Err(anyhow::anyhow!("the backlog did not drain in 120 s"));
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
-    };
-    db.close().await;
-    result
+    }
 }

@@ -12,8 +12,9 @@ use std::{
 
 use proto::{ListProductsRequest, inventory_service_client::InventoryServiceClient};
 use serde::Serialize;
-use support::{db::Db, with_db};
 use tonic::transport::Channel;
+
+use crate::sql::Sql;
 
 /// How long a check waits for the system to come to rest.
 const REST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -53,23 +54,22 @@ pub(crate) struct Check {
 
 /// The baseline, and what a check needs to read the current state.
 pub(crate) struct Ledger {
-    orders_db: String,
+    orders_db: Sql,
     inventory: InventoryServiceClient<Channel>,
     baseline: BTreeMap<String, i64>,
 }
 
 impl Ledger {
     /// Reads the baseline: call it at rest, right after restocking.
-    pub(crate) async fn record(orders_db: &str, channel: Channel) -> anyhow::Result<Self> {
+    pub(crate) async fn record(orders_db: &Sql, channel: Channel) -> anyhow::Result<Self> {
         let mut ledger = Self {
-            orders_db: orders_db.to_owned(),
+            orders_db: orders_db.clone(),
             inventory: InventoryServiceClient::new(channel),
             baseline: BTreeMap::new(),
         };
-        let db = Db::connect(orders_db, &order_service::migrations()).await?;
-        let totals = ledger.totals(&db).await;
-        db.close().await;
-        ledger.baseline = totals?
+        ledger.baseline = ledger
+            .totals()
+            .await?
             .into_iter()
             .map(|(product, (stock, created))| (product, stock + created))
             .collect();
@@ -79,25 +79,21 @@ impl Ledger {
     /// Waits for rest, then checks every product against the baseline and
     /// prints the outcome (loudly when stock was not conserved).
     pub(crate) async fn check(&mut self, phase: &str) -> anyhow::Result<Check> {
-        // Its own connection per check, so no phase runs beside an idle one.
-        let db = Db::connect(&self.orders_db, &order_service::migrations()).await?;
-        let result = self.check_on(&db, phase).await;
-        db.close().await;
-        let check = result?;
+        let check = self.check_on(phase).await?;
         report(&check);
         Ok(check)
     }
 
-    async fn check_on(&mut self, db: &Db, phase: &str) -> anyhow::Result<Check> {
+    async fn check_on(&mut self, phase: &str) -> anyhow::Result<Check> {
         let ended = Instant::now();
-        let (pending_at_end, release_pending_at_end) = unsettled(db).await?;
+        let (pending_at_end, release_pending_at_end) = unsettled(&self.orders_db).await?;
         let mut left = (pending_at_end, release_pending_at_end);
         while left != (0, 0) && ended.elapsed() < REST_TIMEOUT {
             tokio::time::sleep(POLL).await;
-            left = unsettled(db).await?;
+            left = unsettled(&self.orders_db).await?;
         }
         let rest_after_ms = ended.elapsed().as_secs_f64() * 1e3;
-        let totals = self.totals(db).await?;
+        let totals = self.totals().await?;
         let violations = violations(&self.baseline, &totals);
         Ok(Check {
             phase: phase.to_owned(),
@@ -111,7 +107,7 @@ impl Ledger {
     }
 
     /// Per product: (stock at inventory, quantity of CREATED orders).
-    async fn totals(&mut self, db: &Db) -> anyhow::Result<BTreeMap<String, (i64, i64)>> {
+    async fn totals(&mut self) -> anyhow::Result<BTreeMap<String, (i64, i64)>> {
         let mut totals: BTreeMap<String, (i64, i64)> = BTreeMap::new();
         let products = self
             .inventory
@@ -123,16 +119,22 @@ impl Ledger {
             totals.entry(p.name).or_default().0 += i64::from(p.stock_quantity);
         }
         // SUM of PostgreSQL's BIGINT is NUMERIC: cast back for one decoding.
-        let created: Vec<(String, i64)> = with_db!(db, read, |pool| {
-            sqlx::query_as(
+        let created = self
+            .orders_db
+            .rows(
                 "SELECT product, CAST(SUM(quantity) AS BIGINT) FROM orders \
                  WHERE status = 'CREATED' GROUP BY product",
+                &[],
             )
-            .fetch_all(pool)
-            .await?
-        });
-        for (product, quantity) in created {
-            totals.entry(product).or_default().1 += quantity;
+            .await?;
+        for row in created {
+            let (Some(product), Some(quantity)) = (
+                row.first().and_then(|v| v.as_str()),
+                row.get(1).and_then(|v| v.as_i64()),
+            ) else {
+                anyhow::bail!("a row of CREATED totals: {row:?}");
+            };
+            totals.entry(product.to_owned()).or_default().1 += quantity;
         }
         Ok(totals)
     }
@@ -162,17 +164,13 @@ fn violations(
 }
 
 /// Orders PENDING, and orders awaiting a release.
-async fn unsettled(db: &Db) -> anyhow::Result<(u64, u64)> {
-    let (pending, release): (i64, i64) = with_db!(db, read, |pool| {
-        let pending = sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE status = 'PENDING'")
-            .fetch_one(pool)
-            .await?;
-        let release =
-            sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE release_pending = TRUE")
-                .fetch_one(pool)
-                .await?;
-        (pending, release)
-    });
+async fn unsettled(orders_db: &Sql) -> anyhow::Result<(u64, u64)> {
+    let pending = orders_db
+        .scalar("SELECT COUNT(*) FROM orders WHERE status = 'PENDING'")
+        .await?;
+    let release = orders_db
+        .scalar("SELECT COUNT(*) FROM orders WHERE release_pending = TRUE")
+        .await?;
     Ok((u64::try_from(pending)?, u64::try_from(release)?))
 }
 

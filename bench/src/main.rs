@@ -46,6 +46,7 @@ mod ops;
 mod orders;
 mod report;
 mod sides;
+mod sql;
 mod system;
 mod traces;
 
@@ -266,7 +267,7 @@ async fn run_backend(backend: Backend, args: &Args) -> anyhow::Result<report::Ba
     let products: Vec<String> = PRODUCTS.map(String::from).into();
 
     // At rest: every check compares with this.
-    let mut ledger = conservation::Ledger::record(&orders_db.url, channel.clone()).await?;
+    let mut ledger = conservation::Ledger::record(&order.sql, channel.clone()).await?;
 
     let t = Duration::from_secs(args.seconds);
     let c = args.connections;
@@ -302,7 +303,7 @@ async fn run_backend(backend: Backend, args: &Args) -> anyhow::Result<report::Ba
 
     let backlog = if args.quick { 200 } else { 5000 };
     println!("== {name}: draining a backlog of {backlog} releases");
-    run.release_backlog = backlog::drain(&orders_db.url, backlog).await?;
+    run.release_backlog = backlog::drain(&order.sql, backlog).await?;
     run.conservation
         .push(ledger.check("release backlog").await?);
 

@@ -15,15 +15,13 @@ use std::{
 
 use anyhow::{Context, bail, ensure};
 use proto::{RestockRequest, inventory_service_client::InventoryServiceClient};
-use support::{
-    db::{Db, Migrations},
-    testing::{Backend, TestDatabase},
-    with_db,
-};
+use support::testing::{Backend, TestDatabase};
 use tokio::{
     io::{AsyncBufReadExt, AsyncReadExt, BufReader},
     process::{Child, Command},
 };
+
+use crate::sql::{self, Sql};
 
 /// Where a service exports its spans (none unless passed).
 pub(crate) const OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
@@ -73,6 +71,8 @@ pub(crate) struct Service {
     pub grpc_addr: SocketAddr,
     /// From spawning the process to its "ready" line.
     pub startup: Duration,
+    /// Its database, through its process (see `sql`).
+    pub sql: Sql,
     /// Bytes it has logged since it was ready.
     log_bytes: Arc<AtomicU64>,
 }
@@ -103,11 +103,15 @@ impl Service {
             .spawn()
             .context("spawning a service process")?;
         let mut lines = BufReader::new(child.stdout.take().context("stdout")?).lines();
+        let mut sql_addr = None;
         let ready = tokio::time::timeout(Duration::from_secs(30), async {
             while let Some(line) = lines.next_line().await? {
                 let Ok(log) = serde_json::from_str::<serde_json::Value>(&line) else {
                     continue;
                 };
+                if log["message"] == sql::SQL_LINE {
+                    sql_addr = log["addr"].as_str().and_then(|a| a.parse().ok());
+                }
                 if log["message"] == "ready" {
                     return anyhow::Ok(log);
                 }
@@ -135,9 +139,15 @@ impl Service {
                 .context("address in ready line")?
                 .parse()?)
         };
+        let database_url = env
+            .iter()
+            .find(|(k, _)| *k == "DATABASE_URL")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default();
         Ok(Self {
             http_addr: addr("http_addr")?,
             grpc_addr: addr("grpc_addr")?,
+            sql: Sql::new(sql_addr.context("no SQL port logged")?, database_url),
             child,
             startup,
             log_bytes,
@@ -215,21 +225,24 @@ pub(crate) async fn serve(role: &str) -> anyhow::Result<()> {
             let mut config: inventory_service::Config = support::config::defaults();
             (config.bind_addr, config.http_port, config.grpc_port) = (loopback, 0, 0);
             config.database_url = given("DATABASE_URL")?;
+            let sql =
+                sql::Port::bind(config.database_url.clone(), inventory_service::migrations).await?;
             // The load client is one address standing in for many clients:
             // the per-client shares would otherwise measure themselves.
             config.http.max_http_connections_per_client = config.http.max_http_connections;
             config.grpc.max_grpc_connections_per_client = config.grpc.max_grpc_connections;
             config.max_watch_streams_per_client = config.max_watch_streams;
             config.access.access_log = access_log();
-            inventory_service::Server::start(&config)
-                .await?
-                .run_until(support::shutdown::signal())
+            let server = inventory_service::Server::start(&config).await?;
+            sql.serve_beside(server.run_until(support::shutdown::signal()))
                 .await
         }
         "order" => {
             let mut config: order_service::Config = support::config::defaults();
             (config.bind_addr, config.http_port, config.grpc_port) = (loopback, 0, 0);
             config.database_url = given("DATABASE_URL")?;
+            let sql =
+                sql::Port::bind(config.database_url.clone(), order_service::migrations).await?;
             config.inventory_url = given("INVENTORY_URL")?;
             // As above: one address standing in for many clients.
             config.http.max_http_connections_per_client = config.http.max_http_connections;
@@ -237,9 +250,8 @@ pub(crate) async fn serve(role: &str) -> anyhow::Result<()> {
             config.max_live_connections_per_client = config.max_live_connections;
             config.max_live_handshakes_per_client = config.max_live_handshakes;
             config.access.access_log = access_log();
-            order_service::Server::start(&config)
-                .await?
-                .run_until(support::shutdown::signal())
+            let server = order_service::Server::start(&config).await?;
+            sql.serve_beside(server.run_until(support::shutdown::signal()))
                 .await
         }
         other => Err(anyhow::anyhow!("unknown role {other:?}")),
@@ -315,36 +327,27 @@ impl Pair {
     /// SQLite (which cannot disable one). Fails if a trigger is not there,
     /// so a renamed one cannot go unnoticed.
     pub(crate) async fn switch_off_event_logs(&self) -> anyhow::Result<()> {
-        let logs: [(&str, Migrations, &str, [&str; 2]); 2] = [
+        let logs = [
             (
-                &self.dbs[0].url,
-                inventory_service::migrations(),
+                &self.inventory.sql,
                 "products",
                 ["stock_events_on_insert", "stock_events_on_update"],
             ),
             (
-                &self.dbs[1].url,
-                order_service::migrations(),
+                &self.order.sql,
                 "orders",
                 ["order_events_on_insert", "order_events_on_update"],
             ),
         ];
-        for (url, migrations, table, triggers) in logs {
-            let db = Db::connect(url, &migrations).await?;
+        for (sql, table, triggers) in logs {
             for trigger in triggers {
-                let sql = if db.postgres().is_some() {
+                let statement = if sql.postgres {
                     format!("ALTER TABLE {table} DISABLE TRIGGER {trigger}")
                 } else {
                     format!("DROP TRIGGER {trigger}")
                 };
-                with_db!(&db, write, |pool| {
-                    sqlx::query(sqlx::AssertSqlSafe(sql))
-                        .execute(pool)
-                        .await
-                        .map(drop)?
-                });
+                sql.execute(&statement, &[]).await?;
             }
-            db.close().await;
         }
         Ok(())
     }

@@ -17,13 +17,12 @@
 //! handle sees every outcome, logs outages once per interval and knows
 //! whether writes go through (a full disk), which readiness reports.
 
-use std::{path::Path, str::FromStr, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use sqlx::{
     Postgres, Sqlite,
     migrate::Migrator,
     postgres::{PgPool, PgPoolOptions},
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous},
 };
 use tokio::sync::watch;
 
@@ -34,23 +33,8 @@ pub use sqlite_conns::{SqliteConns, SqliteLease};
 /// How long a query waits for a pooled connection before failing; long
 /// enough to ride out a burst, short enough to fail a request clearly.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
-/// SQLite readers beside the single writer.
-const SQLITE_READERS: u32 = 4;
 /// PostgreSQL connections per service instance (replicas multiply this).
 const PG_CONNECTIONS: u32 = 16;
-/// Bytes per page of a new SQLite database. Every commit writes each page
-/// it changed whole to the write-ahead log, checksummed, and an order's
-/// commits change a few rows of ~100-300 bytes on each of 3-6 pages: with
-/// SQLite's default of 4 KiB most of what is written and checksummed is
-/// other rows. (Measured: bench/README.md, "Where one order's CPU goes".)
-const SQLITE_PAGE_SIZE: u32 = 1024;
-/// Bytes the write-ahead log's file is cut back to when it restarts: 64 MiB,
-/// so that under steady writes the checkpointer restarts it (holding writes
-/// back for a few milliseconds) every few seconds rather than every second.
-const JOURNAL_SIZE_LIMIT: u32 = 64 << 20;
-/// Frames (pages) of write-ahead log past which the checkpointer makes the
-/// next writer restart it (see `checkpoint`): as many as that limit holds.
-const RESTART_FRAMES: i64 = (JOURNAL_SIZE_LIMIT / SQLITE_PAGE_SIZE) as i64;
 
 /// A connected database of either kind. Cheap to clone: clones share the
 /// pools and the outcomes of their statements (see [`Db::writable`]).
@@ -120,6 +104,12 @@ pub enum DbError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// Another process holds the SQLite file (see `sqlite`).
+    #[error(
+        "the SQLite database {0} is in use by another process: a service holds its file \
+         for itself (stop the other one; run replicas on PostgreSQL)"
+    )]
+    InUse(String),
     /// Connecting failed.
     #[error("cannot connect to the database: {0}")]
     Connect(#[from] sqlx::Error),
@@ -133,7 +123,7 @@ impl Db {
     pub async fn connect(url: &str, migrations: &Migrations) -> Result<Self, DbError> {
         let outcomes = Arc::new(Outcomes::new());
         let pools = if url.starts_with("sqlite:") {
-            Self::connect_sqlite(url, &outcomes).await?
+            sqlite::open(url, &outcomes).await?
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Pools::Postgres(
                 PgPoolOptions::new()
@@ -152,59 +142,6 @@ impl Db {
             Pools::Postgres(pool) => migrations.postgres.run(pool).await?,
         }
         Ok(Self { pools, outcomes })
-    }
-
-    async fn connect_sqlite(url: &str, outcomes: &Arc<Outcomes>) -> Result<Pools, DbError> {
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // NORMAL in WAL mode is durable against process crashes (the
-            // failure the order flow must survive); FULL only adds safety
-            // against power loss, at twice the commit cost (measured: 12k vs 5.3k commits/s).
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5))
-            .foreign_keys(true)
-            // Set before the first table is created; a database created
-            // with another page size keeps it.
-            .page_size(SQLITE_PAGE_SIZE);
-        if let Some(dir) = Path::new(options.get_filename()).parent()
-            && !dir.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(dir).map_err(|source| DbError::CreateDir {
-                path: dir.display().to_string(),
-                source,
-            })?;
-        }
-        // Connections of our own rather than sqlx's pools, which ping each
-        // connection as it comes back (see `sqlite_conns`).
-        //
-        // Checkpoints run beside the writer, not in it: SQLite's automatic
-        // checkpoint runs inside the commit that crosses 1,000 pages of log,
-        // and that commit (and every request queued behind the single
-        // writer) waits the 10-20 ms it takes to copy the pages and fsync.
-        // A PASSIVE checkpoint takes no write lock, so the writer goes on.
-        let write = SqliteConns::open(
-            options
-                .clone()
-                .pragma("wal_autocheckpoint", "0")
-                // When the log restarts, its file is cut back to this.
-                .pragma("journal_size_limit", JOURNAL_SIZE_LIMIT.to_string()),
-            1,
-            true,
-        )
-        .await?;
-        let checkpoint = SqliteConns::open(options.clone(), 1, false).await?;
-        let read = SqliteConns::open(options.read_only(true), SQLITE_READERS, false).await?;
-        tokio::spawn(checkpoint::run(
-            checkpoint.clone(),
-            write.clone(),
-            outcomes.clone(),
-        ));
-        Ok(Pools::Sqlite {
-            write,
-            read,
-            checkpoint,
-        })
     }
 
     /// Which backend this is, for logs.
@@ -339,6 +276,7 @@ mod lost_transaction;
 mod observed;
 mod outage;
 mod outcomes;
+mod sqlite;
 mod sqlite_conns;
 pub(crate) mod stats;
 

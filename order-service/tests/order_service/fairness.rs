@@ -14,7 +14,7 @@ use std::{
 use futures::SinkExt;
 use proto::{OrderRequest, order_service_client::OrderServiceClient};
 use support::testing::{
-    Backend, tcp_from,
+    Backend, TestDatabase, tcp_from,
     ws::{self, STOMP_CONNECT, Ws},
 };
 use tokio::{
@@ -239,9 +239,14 @@ async fn behind_a_trusted_proxy_each_client_it_names_has_its_own_share() {
 #[tokio::test]
 async fn silent_sockets_on_the_grpc_port_never_run_the_process_out_of_files() {
     let sys = TestSystem::spawn(Backend::Sqlite).await;
+    // A database of its own: the in-process order-service holds its file.
+    let own_db = TestDatabase::create(Backend::Sqlite, "file_limit").await;
+    let config = order_service::Config {
+        database_url: own_db.url.clone(),
+        ..sys.order_config.clone()
+    };
     // 400 files: the connection caps are fitted under it (a few for gRPC).
-    let (mut child, http, grpc) =
-        common::process::spawn_with_file_limit(&sys.order_config, 400).await;
+    let (mut child, http, grpc) = common::process::spawn_with_file_limit(&config, 400).await;
     let mut silent = Vec::new();
     for _ in 0..600 {
         // A server out of files stops accepting, and connecting then hangs.
@@ -285,4 +290,5 @@ async fn silent_sockets_on_the_grpc_port_never_run_the_process_out_of_files() {
     drop(silent);
     child.kill().await.unwrap();
     sys.stop().await;
+    own_db.cleanup().await;
 }

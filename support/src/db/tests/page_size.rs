@@ -4,7 +4,7 @@
 use sqlx::{ConnectOptions as _, Connection as _, Executor as _, sqlite::SqliteConnectOptions};
 
 use crate::{
-    db::{Db, SQLITE_PAGE_SIZE},
+    db::{Db, sqlite::SQLITE_PAGE_SIZE},
     testing::{Backend, TestDatabase, no_migrations},
 };
 

@@ -16,7 +16,7 @@ use futures::TryStreamExt as _;
 use sqlx::Row as _;
 
 use crate::{
-    db::{Db, Pools, SQLITE_READERS},
+    db::{Db, Pools, sqlite::SQLITE_READERS},
     testing::{Backend, TestDatabase},
 };
 
