@@ -15,12 +15,17 @@
 //! service runs (a second instance on the same file stops at start-up,
 //! saying so; PostgreSQL is the way to run replicas), so the database is
 //! read through the service, or with it stopped (docs/decisions.md).
+//!
+//! Over `unix-excl`, [`wal_writes`] writes each commit to the log in one
+//! system call rather than two per page.
 
 use std::{path::Path, str::FromStr, sync::Arc, time::Duration};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 
 use super::{DbError, Pools, checkpoint, outcomes::Outcomes, sqlite_conns::SqliteConns};
+
+pub(super) mod wal_writes;
 
 /// SQLite readers beside the single writer.
 pub(super) const SQLITE_READERS: u32 = 4;
@@ -38,14 +43,21 @@ pub(super) const JOURNAL_SIZE_LIMIT: u32 = 64 << 20;
 /// next writer restart it (see `checkpoint`): as many as that limit holds.
 pub(super) const RESTART_FRAMES: i64 = (JOURNAL_SIZE_LIMIT / SQLITE_PAGE_SIZE) as i64;
 
-/// SQLite's VFS that holds the file for this process (see above).
-const VFS: &str = "unix-excl";
 /// SQLite's result code when a lock is held elsewhere.
 const SQLITE_BUSY: &str = "5";
 
 /// Opens the SQLite database at `url` (creating it, and its directory, if
 /// missing) and starts its checkpointer.
 pub(super) async fn open(url: &str, outcomes: &Arc<Outcomes>) -> Result<Pools, DbError> {
+    wal_writes::register().map_err(|rc| {
+        DbError::Connect(sqlx::Error::Configuration(
+            format!(
+                "registering SQLite's VFS {} failed: code {rc}",
+                wal_writes::NAME
+            )
+            .into(),
+        ))
+    })?;
     let options = SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
@@ -58,7 +70,7 @@ pub(super) async fn open(url: &str, outcomes: &Arc<Outcomes>) -> Result<Pools, D
         // Set before the first table is created; a database created
         // with another page size keeps it.
         .page_size(SQLITE_PAGE_SIZE)
-        .vfs(VFS);
+        .vfs(wal_writes::NAME);
     let file = Path::new(options.get_filename());
     if let Some(dir) = file.parent()
         && !dir.as_os_str().is_empty()

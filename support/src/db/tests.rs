@@ -118,6 +118,8 @@ mod real {
 #[cfg(feature = "testing")]
 mod abandoned_transactions;
 #[cfg(feature = "testing")]
+mod gathered_writes;
+#[cfg(feature = "testing")]
 mod one_process;
 #[cfg(feature = "testing")]
 mod page_size;
