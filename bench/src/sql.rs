@@ -127,48 +127,45 @@ async fn forward(
 
 /// Runs `statement` on `db`: rows if it answers any, else its count.
 async fn execute(db: &Db, statement: &Statement) -> anyhow::Result<Outcome> {
-    macro_rules! run {
-        ($pool:ident) => {{
+    // A macro, not a function: the query's type differs per backend.
+    macro_rules! bound {
+        () => {{
             let mut query = sqlx::query(sqlx::AssertSqlSafe(statement.sql.clone()));
             for b in &statement.binds {
                 query = query.bind(*b);
             }
-            let rows = query.fetch_all($pool).await?;
-            let mut outcome = Outcome::default();
-            for row in &rows {
-                let values = (0..row.columns().len())
-                    .map(|i| {
-                        row.try_get::<Option<i64>, _>(i)
-                            .map(|v| v.map_or(Value::Null, Value::from))
-                            .or_else(|_| {
-                                row.try_get::<Option<String>, _>(i)
-                                    .map(|v| v.map_or(Value::Null, Value::from))
-                            })
-                            .with_context(|| format!("column {}", row.columns()[i].name()))
-                    })
-                    .collect::<anyhow::Result<Vec<Value>>>()?;
-                outcome.rows.push(values);
-            }
-            outcome
+            query
         }};
     }
-    macro_rules! count {
-        ($pool:ident) => {{
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(statement.sql.clone()));
-            for b in &statement.binds {
-                query = query.bind(*b);
-            }
-            Outcome {
-                rows: Vec::new(),
-                changed: query.execute($pool).await?.rows_affected(),
-            }
-        }};
+    if statement.write {
+        let changed = with_db!(db, write, |pool| bound!()
+            .execute(pool)
+            .await?
+            .rows_affected());
+        return Ok(Outcome {
+            rows: Vec::new(),
+            changed,
+        });
     }
-    Ok(if statement.write {
-        with_db!(db, write, |pool| count!(pool))
-    } else {
-        with_db!(db, read, |pool| run!(pool))
-    })
+    let rows = with_db!(db, read, |pool| {
+        let mut rows = Vec::new();
+        for row in bound!().fetch_all(pool).await? {
+            let values = (0..row.columns().len())
+                .map(|i| {
+                    row.try_get::<Option<i64>, _>(i)
+                        .map(|v| v.map_or(Value::Null, Value::from))
+                        .or_else(|_| {
+                            row.try_get::<Option<String>, _>(i)
+                                .map(|v| v.map_or(Value::Null, Value::from))
+                        })
+                        .with_context(|| format!("column {}", row.columns()[i].name()))
+                })
+                .collect::<anyhow::Result<Vec<Value>>>()?;
+            rows.push(values);
+        }
+        rows
+    });
+    Ok(Outcome { rows, changed: 0 })
 }
 
 /// The bench's side: the SQL port of one service process.
