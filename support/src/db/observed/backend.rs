@@ -106,8 +106,9 @@ async fn end_sqlite_transaction(conn: &mut SqliteLease, end: &'static str) -> Re
 }
 
 impl Backend for Postgres {
-    /// sqlx's pool: its ping before use replaces a connection the server
-    /// dropped (a restart) before a statement meets it.
+    /// sqlx's pool: its ping before lending a connection idle for a while
+    /// (see `PG_TRUSTED_IDLE`) replaces one the server dropped (a restart)
+    /// before a statement meets it.
     type Pool = Pool<Postgres>;
     type Lease = PoolConnection<Postgres>;
 
