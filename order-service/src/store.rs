@@ -15,9 +15,17 @@ use crate::{
     error::{Broken, Error, Result},
 };
 
-/// Columns every query returns, in [`order_from_row`]'s order.
-const COLUMNS: &str = "id, product, quantity, status, reason, created_at_ms, order_key, \
-     release_pending, release_attempts";
+/// Columns every query returns, in [`order_from_row`]'s order (a macro,
+/// for statements that are constants: `concat!`).
+macro_rules! columns {
+    () => {
+        "id, product, quantity, status, reason, created_at_ms, order_key, \
+         release_pending, release_attempts"
+    };
+}
+
+/// [`columns!`], for statements built at run time.
+const COLUMNS: &str = columns!();
 
 /// The orders table.
 #[derive(Clone, Debug)]
@@ -82,17 +90,38 @@ where
     })
 }
 
-/// Appends ` id IN ($n, …)` with `ids` bound.
-fn push_ids<DB: sqlx::Database>(query: &mut sqlx::QueryBuilder<DB>, ids: &[i64])
-where
-    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
-{
-    query.push(" id IN (");
-    let mut list = query.separated(", ");
-    for id in ids {
-        list.push_bind(*id);
+/// How each backend names a set of orders in a statement.
+pub(crate) trait Ids: sqlx::Database {
+    /// Appends ` id = …` naming `ids`, bound.
+    fn push_ids(query: &mut sqlx::QueryBuilder<Self>, ids: &[i64]);
+}
+
+/// ` id IN ($n, …)`: SQLite has no arrays (and preparing a statement
+/// there costs no round trip).
+impl Ids for sqlx::Sqlite {
+    fn push_ids(query: &mut sqlx::QueryBuilder<Self>, ids: &[i64]) {
+        query.push(" id IN (");
+        let mut list = query.separated(", ");
+        for id in ids {
+            list.push_bind(*id);
+        }
+        query.push(")");
     }
-    query.push(")");
+}
+
+/// ` id = ANY($n)` with one array: the statement's text is the same for
+/// any number of ids, so each connection prepares it once and reuses it
+/// (a text per count would be parsed and planned anew, a round trip more,
+/// whenever a batch's size is new to the connection's statement cache).
+impl Ids for sqlx::Postgres {
+    fn push_ids(query: &mut sqlx::QueryBuilder<Self>, ids: &[i64]) {
+        query.push(" id = ANY(").push_bind(ids.to_vec()).push(")");
+    }
+}
+
+/// Appends ` id …` naming `ids` (see [`Ids`]).
+fn push_ids<DB: Ids>(query: &mut sqlx::QueryBuilder<DB>, ids: &[i64]) {
+    DB::push_ids(query, ids);
 }
 
 impl Store {
@@ -255,6 +284,7 @@ impl Store {
                 support::db::limit(limit)
             )))
             .bind(to_ms(stale_before))
+            .persistent(self.db.keeps_plans())
             .fetch_all(pool)
             .await?
             .iter()
@@ -267,6 +297,7 @@ impl Store {
     pub(crate) async fn awaiting_release(&self) -> Result<i64> {
         let count = with_db!(&self.db, read, |pool| {
             sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE release_pending = TRUE")
+                .persistent(self.db.keeps_plans())
                 .fetch_one(pool)
                 .await?
         });
@@ -275,6 +306,9 @@ impl Store {
 
     /// At most `limit` orders matching `filter` (a condition on `$1`, then
     /// its ORDER BY): a constant, so every value stays a bound parameter.
+    /// Planned at each run on PostgreSQL (`Db::keeps_plans`): the table
+    /// grows, and these (the listing, the reconciler's scans) are not on
+    /// an order's path.
     async fn select(&self, filter: &'static str, arg: i64, limit: i64) -> Result<Vec<Order>> {
         with_db!(&self.db, read, |pool| {
             sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -282,6 +316,7 @@ impl Store {
                 support::db::limit(limit)
             )))
             .bind(arg)
+            .persistent(self.db.keeps_plans())
             .fetch_all(pool)
             .await?
             .iter()

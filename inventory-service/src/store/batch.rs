@@ -8,18 +8,20 @@
 //!    same order and cannot deadlock on PostgreSQL).
 //! 2. Read what the keys it could not claim already are.
 //! 3. Per product (in id order), take everything the new claims ask of it
-//!    in one conditional `UPDATE … WHERE stock >= total`; only when a
-//!    product has less than the total, read (and on PostgreSQL lock) it.
+//!    in one conditional `UPDATE … WHERE stock >= total` (on PostgreSQL
+//!    one UPDATE for all the products, which locks them in id order
+//!    first: a round trip each would add up); only when a product has
+//!    less than the total, read (and on PostgreSQL lock) it.
 //! 4. Decide each reservation in the order given against the running stock,
 //!    in memory: none can oversell, and each gets its own answer.
 //! 5. Write each product that was only read once, with what its decisions
 //!    took, and mark the claims that found too little stock.
 //!
-//! In the common case (enough stock) a batch is four statements whatever
-//! its size: BEGIN, the claims, one UPDATE per product, COMMIT. On SQLite a
-//! batch of one key (every call, when calls come one at a time) sends BEGIN,
-//! its claim and its UPDATE to the connection's thread in one go, and then
-//! COMMIT: two hand-offs.
+//! In the common case (enough stock) a batch is a few statements whatever
+//! its size: BEGIN, the claims, one UPDATE per product (on PostgreSQL, one
+//! for all), COMMIT. On SQLite a batch of one key (every call, when calls
+//! come one at a time) sends BEGIN, its claim and its UPDATE to the
+//! connection's thread in one go, and then COMMIT: two hand-offs.
 //!
 //! Locks are always taken keys first, then products, as by the single-key
 //! path, so batches and single calls cannot deadlock either.
@@ -37,7 +39,7 @@ use crate::{
 
 mod sql;
 
-use sql::{TAKE_RETURNING, TAKE_THEN_READ, claim_and_take_one, claims_query, push_list};
+use sql::{BatchSql, TAKE_RETURNING, TAKE_THEN_READ, claim_and_take_one, push_list};
 
 /// One reservation of a batch, validated.
 #[derive(Clone, Debug)]
@@ -118,7 +120,7 @@ impl Store {
                 let mut took: Option<(i64, String, i64)> = None;
                 let rows = match (sqlite, one) {
                     (true, Some(r)) => claim_and_take_one(r, now).fetch_all(&mut *tx).await?,
-                    _ => claims_query(&first, now).build().fetch_all(&mut *tx).await?,
+                    _ => BatchSql::claims(&first, now).build().fetch_all(&mut *tx).await?,
                 };
                 for row in rows {
                     if row.len() == 3 {
@@ -166,11 +168,24 @@ impl Store {
                 if took.as_ref().is_some_and(|(id, ..)| !asked.contains_key(id)) {
                     return Err(Error::Internal("a batch took stock for no claim".into()));
                 }
+                // Where the backend takes from every product in one
+                // statement (two or more products): what it took.
+                let mut took_all: Option<HashMap<i64, (String, i64)>> = None;
+                if asked.len() > 1
+                    && let Some(mut query) = BatchSql::take_all(&asked)
+                {
+                    let mut all = HashMap::new();
+                    for row in query.build().fetch_all(&mut *tx).await? {
+                        all.insert(row.try_get(0)?, (row.try_get(1)?, row.try_get(2)?));
+                    }
+                    took_all = Some(all);
+                }
                 for (&id, &sum) in &asked {
-                    let given: Option<(String, i64)> = match &took {
-                        Some((taken_from, name, after)) if *taken_from == id => {
+                    let given: Option<(String, i64)> = match (&took, &mut took_all) {
+                        (Some((taken_from, name, after)), _) if *taken_from == id => {
                             Some((name.clone(), *after))
                         }
+                        (_, Some(all)) => all.remove(&id),
                         _ => sqlx::query_as(take)
                             .bind(sum)
                             .bind(id)

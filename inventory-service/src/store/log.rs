@@ -30,6 +30,7 @@ impl Store {
                 support::db::limit(limit)
             )))
             .bind(seq)
+            .persistent(self.db.keeps_plans())
             .fetch_all(pool)
             .await?
             .iter()

@@ -6,7 +6,7 @@ use std::{collections::HashMap, time::SystemTime};
 
 use support::{db::Pooled, with_db};
 
-use super::{COLUMNS, Settlement, Store, order_from_row, push_ids};
+use super::{COLUMNS, Ids, Settlement, Store, order_from_row, push_ids};
 use crate::{
     domain::{IdempotencyKey, NewOrder, Order, Status, from_ms, to_ms},
     error::{Error, Result},
@@ -100,17 +100,34 @@ impl Store {
                     .collect::<Result<Vec<_>>>()?
                 }
             }
-            Pooled::Postgres(pool) => {
-                let mut query = insert_query(batch, now);
-                query.push(format!(" RETURNING {COLUMNS}"));
-                query
-                    .build()
-                    .fetch_all(pool)
-                    .await?
-                    .iter()
-                    .map(order_from_row)
-                    .collect::<Result<Vec<_>>>()?
-            }
+            Pooled::Postgres(pool) => sqlx::query(INSERT_ARRAYS)
+                .bind(batch.iter().map(|p| p.key.as_str()).collect::<Vec<_>>())
+                .bind(batch.iter().map(|p| p.new.product()).collect::<Vec<_>>())
+                .bind(batch.iter().map(|p| p.new.quantity()).collect::<Vec<_>>())
+                .bind(
+                    batch
+                        .iter()
+                        .map(|p| p.idempotency.as_ref().map(IdempotencyKey::as_str))
+                        .collect::<Vec<_>>(),
+                )
+                .bind(
+                    batch
+                        .iter()
+                        .map(|p| p.idempotency.as_ref().map(|_| p.new.fingerprint()))
+                        .collect::<Vec<_>>(),
+                )
+                .bind(now)
+                .bind(
+                    batch
+                        .iter()
+                        .map(|p| p.trace_id.as_deref())
+                        .collect::<Vec<_>>(),
+                )
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(order_from_row)
+                .collect::<Result<Vec<_>>>()?,
         };
         let mut by_key: HashMap<String, Order> =
             rows.into_iter().map(|o| (o.key.clone(), o)).collect();
@@ -230,6 +247,22 @@ fn insert_one(
         .bind(p.trace_id.as_deref())
 }
 
+/// [`insert_query`] on PostgreSQL, for any number of orders: one array
+/// per column (`$6` is the time), so the statement's text is the same for
+/// every batch and each connection prepares it once (a text per batch
+/// size would be parsed and planned anew, a round trip more, whenever a
+/// size is new to the connection's statement cache). Rows go in the
+/// arrays' order, so ids follow the batch's.
+const INSERT_ARRAYS: &str = concat!(
+    insert_into!(),
+    "SELECT k, p, q, 'PENDING', i, h, $6, $6, t \
+     FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $7::text[]) \
+     AS v (k, p, q, i, h, t)",
+    on_known_key!(),
+    " RETURNING ",
+    columns!()
+);
+
 /// [`settle_query`] of one order, on SQLite, without RETURNING: status,
 /// reason, release_pending, updated_at_ms, id (`?`, as in [`insert_one`]).
 const SETTLE_ONE: &str = "UPDATE orders SET status = ?, reason = ?, release_pending = ?, \
@@ -266,7 +299,7 @@ where
 
 /// `UPDATE … RETURNING` that settles the orders `ids` that are still
 /// PENDING as `s` says.
-fn settle_query<DB: sqlx::Database>(s: &Settlement, ids: &[i64], now: i64) -> sqlx::QueryBuilder<DB>
+fn settle_query<DB: Ids>(s: &Settlement, ids: &[i64], now: i64) -> sqlx::QueryBuilder<DB>
 where
     for<'t> &'static str: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
     for<'t> Option<&'static str>: sqlx::Encode<'t, DB> + sqlx::Type<DB>,

@@ -83,11 +83,88 @@ where
         .bind(product)
 }
 
-/// `INSERT … ON CONFLICT DO NOTHING RETURNING reservation_key, product_id`
-/// claiming every key of `first` (a key and its first request) whose
-/// product exists, in key order. (SQLite's claim of one key is
-/// [`claim_and_take_one`].)
-pub(super) fn claims_query<'a, DB: sqlx::Database>(
+/// The statements of a batch that each backend writes its own way.
+pub(super) trait BatchSql: sqlx::Database {
+    /// `INSERT … ON CONFLICT DO NOTHING RETURNING reservation_key,
+    /// product_id` claiming every key of `first` (a key and its first
+    /// request) whose product exists, in key order. (SQLite's claim of one
+    /// key is [`claim_and_take_one`].)
+    fn claims(first: &BTreeMap<&str, &ReserveRequest>, now: i64) -> sqlx::QueryBuilder<Self>;
+
+    /// One statement that takes, from each product of `asked` (id → units,
+    /// two or more) that has that many, all of it, answering `id, name,
+    /// stock` of each product it took from; `None` where each product
+    /// takes its own UPDATE.
+    fn take_all(asked: &BTreeMap<i64, i64>) -> Option<sqlx::QueryBuilder<Self>>;
+}
+
+/// SQLite has no arrays; its statements cost no round trip each.
+impl BatchSql for sqlx::Sqlite {
+    fn claims(first: &BTreeMap<&str, &ReserveRequest>, now: i64) -> sqlx::QueryBuilder<Self> {
+        claims_query(first, now)
+    }
+
+    fn take_all(_: &BTreeMap<i64, i64>) -> Option<sqlx::QueryBuilder<Self>> {
+        None
+    }
+}
+
+/// On PostgreSQL every statement is a round trip, and a statement's text
+/// that changes with the batch's size is parsed and planned anew (a round
+/// trip more) whenever that size is new to the connection's statement
+/// cache. So the values go in arrays, one per column, and the texts are
+/// constants: each connection prepares them once.
+impl BatchSql for sqlx::Postgres {
+    fn claims(first: &BTreeMap<&str, &ReserveRequest>, now: i64) -> sqlx::QueryBuilder<Self> {
+        let mut claim = sqlx::QueryBuilder::new(
+            "INSERT INTO reservations (reservation_key, product_id, quantity, state, created_at_ms) \
+             SELECT v.k, p.id, v.q, 'RESERVED', ",
+        );
+        claim
+            .push_bind(now)
+            .push(" FROM UNNEST(")
+            .push_bind(first.keys().copied().collect::<Vec<_>>())
+            .push("::text[], ")
+            .push_bind(
+                first
+                    .values()
+                    .map(|r| r.product.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .push("::text[], ")
+            .push_bind(first.values().map(|r| r.quantity.get()).collect::<Vec<_>>())
+            .push(
+                "::bigint[]) AS v (k, n, q) JOIN products p ON p.name = v.n ORDER BY v.k \
+                 ON CONFLICT (reservation_key) DO NOTHING RETURNING reservation_key, product_id",
+            );
+        claim
+    }
+
+    /// The rows are locked first, in id order (the order every batch and
+    /// single call locks products in: no deadlock), then updated where
+    /// they have enough; a row updated meanwhile by a transaction that
+    /// committed is re-checked as any UPDATE re-checks it.
+    fn take_all(asked: &BTreeMap<i64, i64>) -> Option<sqlx::QueryBuilder<Self>> {
+        let mut take = sqlx::QueryBuilder::new("WITH asked AS (SELECT * FROM UNNEST(");
+        take.push_bind(asked.keys().copied().collect::<Vec<_>>())
+            .push("::bigint[], ")
+            .push_bind(asked.values().copied().collect::<Vec<_>>())
+            .push(
+                "::bigint[]) AS a (id, n)), \
+                 locked AS MATERIALIZED (SELECT id FROM products WHERE id IN (SELECT id FROM asked) \
+                 ORDER BY id FOR NO KEY UPDATE) \
+                 UPDATE products p SET stock = p.stock - a.n, held = p.held + a.n, \
+                 version = p.version + 1 FROM asked a \
+                 WHERE p.id = a.id AND p.stock >= a.n AND p.id IN (SELECT id FROM locked) \
+                 RETURNING p.id, p.name, p.stock",
+            );
+        Some(take)
+    }
+}
+
+/// [`BatchSql::claims`] on SQLite (and the text it would be on any
+/// backend without arrays).
+fn claims_query<'a, DB: sqlx::Database>(
     first: &BTreeMap<&'a str, &'a ReserveRequest>,
     now: i64,
 ) -> sqlx::QueryBuilder<DB>
