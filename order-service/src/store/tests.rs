@@ -170,3 +170,55 @@ async fn answers_are_the_rows_as_stored(backend: Backend) {
 }
 
 support::both_backends!(answers_are_the_rows_as_stored);
+
+/// On PostgreSQL a transaction that logs several events sends one NOTIFY,
+/// not one per event (migration 0006): each listening replica is woken
+/// once per commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL: set TEST_DATABASE_URL, run with --include-ignored (scripts/test-all does)"]
+async fn a_settled_batch_notifies_once() {
+    let test_db = TestDatabase::create(Backend::Postgres, "notify_once").await;
+    let db = Db::connect(&test_db.url, &migrations()).await.unwrap();
+    let store = Store::new(db.clone(), Wake::default());
+    let pool = db.postgres().expect("a PostgreSQL test database");
+    let mut listener = sqlx::postgres::PgListener::connect_with(pool)
+        .await
+        .unwrap();
+    listener.listen("order_events").await.unwrap();
+
+    let recorded = store
+        .insert_pending(&[
+            pending("Phone", 1, None),
+            pending("Tablet", 2, None),
+            pending("Laptop", 3, None),
+        ])
+        .await
+        .unwrap();
+    let batch: Vec<(Order, Settlement)> = recorded
+        .iter()
+        .flatten()
+        .map(|o| (o.clone(), CREATED))
+        .collect();
+    let settled = store.settle_batch(&batch).await.unwrap();
+    assert!(settled.iter().all(Option::is_some), "{settled:?}");
+    // Notifications arrive in commit order: this one ends the count.
+    sqlx::query("SELECT pg_notify('order_events', 'end')")
+        .execute(pool)
+        .await
+        .unwrap();
+    let mut before_end = 0;
+    loop {
+        let n = tokio::time::timeout(std::time::Duration::from_secs(10), listener.recv())
+            .await
+            .expect("notified within 10 s")
+            .unwrap();
+        if n.payload() == "end" {
+            break;
+        }
+        before_end += 1;
+    }
+    assert_eq!(before_end, 1, "one NOTIFY for a batch of three events");
+    drop(listener);
+    db.close().await;
+    test_db.cleanup().await;
+}
