@@ -258,6 +258,7 @@ async fn run_backend(backend: Backend, args: &Args) -> anyhow::Result<report::Ba
     ];
     tokio::time::sleep(Duration::from_millis(300)).await;
     run.rss_idle_kib = [inventory.rss_kib(), order.rss_kib()];
+    run.rss_idle_anon_kib = [inventory.rss_anon_kib(), order.rss_anon_kib()];
 
     restock(&inventory).await?;
     let channel =

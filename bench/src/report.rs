@@ -31,6 +31,8 @@ pub(crate) struct BackendRun {
     pub backend: String,
     pub startup_ms: [f64; 2],
     pub rss_idle_kib: [u64; 2],
+    /// The idle RSS's anonymous part (heap, stacks): see `Service::rss_anon_kib`.
+    pub rss_idle_anon_kib: [u64; 2],
     pub rss_load_kib: [u64; 2],
     /// Connections of the orders spread over products.
     pub connections: usize,
@@ -74,6 +76,7 @@ impl BackendRun {
             backend: backend.into(),
             startup_ms: [0.0; 2],
             rss_idle_kib: [0; 2],
+            rss_idle_anon_kib: [0; 2],
             rss_load_kib: [0; 2],
             connections,
             orders_max: empty(),
@@ -290,9 +293,11 @@ impl Report {
                 b.startup_ms[0], b.startup_ms[1]
             );
             println!(
-                "  RSS idle: inventory {:.1} MiB, order {:.1} MiB; under load: {:.1} / {:.1} MiB",
+                "  RSS idle: inventory {:.1} MiB, order {:.1} MiB (their own, not file pages: {:.1} / {:.1}); under load: {:.1} / {:.1} MiB",
                 b.rss_idle_kib[0] as f64 / 1024.0,
                 b.rss_idle_kib[1] as f64 / 1024.0,
+                b.rss_idle_anon_kib[0] as f64 / 1024.0,
+                b.rss_idle_anon_kib[1] as f64 / 1024.0,
                 b.rss_load_kib[0] as f64 / 1024.0,
                 b.rss_load_kib[1] as f64 / 1024.0
             );

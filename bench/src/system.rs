@@ -156,12 +156,25 @@ impl Service {
 
     /// Resident memory of the process, in KiB (from /proc).
     pub(crate) fn rss_kib(&self) -> u64 {
+        self.status_kib("VmRSS:")
+    }
+
+    /// The part of [`Service::rss_kib`] that is the process's own (heap,
+    /// stacks), in KiB: the rest is pages of files, mostly this binary's
+    /// code, which holds the bench and both services and is larger than a
+    /// service's own binary.
+    pub(crate) fn rss_anon_kib(&self) -> u64 {
+        self.status_kib("RssAnon:")
+    }
+
+    /// A figure of /proc/PID/status, in KiB (0 when unreadable).
+    fn status_kib(&self, field: &str) -> u64 {
         let Some(pid) = self.child.id() else { return 0 };
         std::fs::read_to_string(format!("/proc/{pid}/status"))
             .ok()
             .and_then(|s| {
                 s.lines()
-                    .find(|l| l.starts_with("VmRSS:"))
+                    .find(|l| l.starts_with(field))
                     .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
             })
             .unwrap_or(0)
