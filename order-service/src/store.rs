@@ -119,11 +119,6 @@ impl Ids for sqlx::Postgres {
     }
 }
 
-/// Appends ` id …` naming `ids` (see [`Ids`]).
-fn push_ids<DB: Ids>(query: &mut sqlx::QueryBuilder<DB>, ids: &[i64]) {
-    DB::push_ids(query, ids);
-}
-
 impl Store {
     /// Wraps an open, migrated database; `committed` wakes the order log's
     /// relay.
@@ -203,7 +198,7 @@ impl Store {
             let mut query = sqlx::QueryBuilder::new(
                 "UPDATE orders SET release_pending = FALSE, release_attempts = 0 WHERE",
             );
-            push_ids(&mut query, ids);
+            Ids::push_ids(&mut query, ids);
             query.build().execute(pool).await.map(drop)?
         });
         Ok(())
@@ -223,7 +218,7 @@ impl Store {
             query
                 .push_bind(to_ms(retry_at))
                 .push(" WHERE release_pending = TRUE AND");
-            push_ids(&mut query, ids);
+            Ids::push_ids(&mut query, ids);
             query.build().execute(pool).await.map(drop)?
         });
         Ok(())

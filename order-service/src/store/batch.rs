@@ -6,7 +6,7 @@ use std::{collections::HashMap, time::SystemTime};
 
 use support::{db::Pooled, with_db};
 
-use super::{COLUMNS, Ids, Settlement, Store, order_from_row, push_ids};
+use super::{COLUMNS, Ids, Settlement, Store, order_from_row};
 use crate::{
     domain::{IdempotencyKey, NewOrder, Order, Status, from_ms, to_ms},
     error::{Error, Result},
@@ -319,7 +319,7 @@ where
         query.push(", idempotency_key = NULL");
     }
     query.push(" WHERE status = 'PENDING' AND");
-    push_ids(&mut query, ids);
+    DB::push_ids(&mut query, ids);
     query.push(format!(" RETURNING {COLUMNS}"));
     query
 }
