@@ -2,7 +2,11 @@
 //! rather than bugs or bad requests, and which kind of outage: the kind
 //! decides how loudly it is logged and whether readiness goes down.
 
-use sqlx::{error::DatabaseError as _, postgres::PgDatabaseError, sqlite::SqliteError};
+use sqlx::{
+    error::DatabaseError as _,
+    postgres::{PgDatabaseError, PgSeverity},
+    sqlite::SqliteError,
+};
 
 /// An error that says the database cannot serve now, not that the request
 /// or the code is wrong. Services answer it 503 / UNAVAILABLE.
@@ -37,7 +41,7 @@ pub(crate) fn classify(e: &sqlx::Error) -> Option<Outage> {
         sqlx::Error::WorkerCrashed => Some(Outage::Unreachable),
         sqlx::Error::Database(db) => {
             if let Some(pg) = db.try_downcast_ref::<PgDatabaseError>() {
-                pg_sqlstate(pg.code())
+                pg_sqlstate(pg.code()).or_else(|| pg_session_ended(pg.severity()))
             } else if let Some(sqlite) = db.try_downcast_ref::<SqliteError>() {
                 sqlite_code(sqlite.code().as_deref())
             } else {
@@ -71,6 +75,15 @@ fn pg_sqlstate(code: &str) -> Option<Outage> {
         _ if code.starts_with("53") => Some(Outage::Exhausted),
         _ => None,
     }
+}
+
+/// A PostgreSQL error that ended the session (FATAL, PANIC) whatever its
+/// SQLSTATE: the server refused or dropped the connection, which says
+/// nothing against the request. One seen on a full disk: a new connection
+/// fails with `XX000 could not write init file` (the backend cannot write
+/// its catalog cache file into the database's directory).
+fn pg_session_ended(severity: PgSeverity) -> Option<Outage> {
+    matches!(severity, PgSeverity::Fatal | PgSeverity::Panic).then_some(Outage::Unreachable)
 }
 
 /// SQLite result codes that are outages, by primary code (the low byte of

@@ -51,6 +51,23 @@ fn postgres_sqlstates() {
 }
 
 #[test]
+fn postgres_errors_that_end_the_session() {
+    // Whatever the SQLSTATE, the connection is gone: a full disk refusing a
+    // new backend's cache file (XX000), a failed login, a timeout.
+    for severity in [PgSeverity::Fatal, PgSeverity::Panic] {
+        assert_eq!(pg_session_ended(severity), Some(Outage::Unreachable));
+    }
+    for severity in [
+        PgSeverity::Error,
+        PgSeverity::Warning,
+        PgSeverity::Notice,
+        PgSeverity::Log,
+    ] {
+        assert_eq!(pg_session_ended(severity), None, "{severity:?}");
+    }
+}
+
+#[test]
 fn sqlite_codes() {
     // BUSY, LOCKED, BUSY_RECOVERY, BUSY_SNAPSHOT, BUSY_TIMEOUT, LOCKED_SHAREDCACHE.
     for code in ["5", "6", "261", "517", "773", "262"] {
