@@ -4,12 +4,12 @@
 
 use std::{collections::HashMap, time::SystemTime};
 
-use support::{db::Pooled, with_db};
+use support::db::{Observed, Pooled};
 
 use super::{COLUMNS, Ids, Settlement, Store, order_from_row};
 use crate::{
     domain::{IdempotencyKey, NewOrder, Order, Status, from_ms, to_ms},
-    error::{Error, Result},
+    error::Result,
 };
 
 /// A new order to record PENDING.
@@ -134,10 +134,9 @@ impl Store {
         Ok(batch.iter().map(|p| by_key.remove(&p.key)).collect())
     }
 
-    /// Settles many pending orders (each as recorded) in one transaction,
-    /// with one statement per distinct settlement (a batch has a handful:
-    /// created, rejected for stock, …). Per entry and in order: the settled
-    /// order, or `None` when it was no longer pending.
+    /// Settles many pending orders (each as recorded) in one transaction.
+    /// Per entry and in order: the settled order, or `None` when it was no
+    /// longer pending.
     pub(crate) async fn settle_batch(
         &self,
         batch: &[(Order, Settlement)],
@@ -168,44 +167,79 @@ impl Store {
             self.committed.wake();
             return Ok(vec![Some(order.settled_as(s))]);
         }
-        let mut groups: Vec<(Settlement, Vec<i64>)> = Vec::new();
-        for (order, s) in batch {
-            match groups.iter_mut().find(|(g, _)| g == s) {
-                Some((_, ids)) => ids.push(order.id),
-                None => groups.push((*s, vec![order.id])),
-            }
-        }
-        let settled: Vec<Order> = with_db!(&self.db, write, |pool| {
-            async {
-                let mut settled = Vec::with_capacity(batch.len());
-                if let [(s, ids)] = groups.as_slice() {
-                    // One statement commits on its own.
-                    for row in settle_query(s, ids, now).build().fetch_all(pool).await? {
-                        settled.push(order_from_row(&row)?);
-                    }
-                    return Ok(settled);
-                }
-                let mut tx = pool.begin().await?;
-                for (s, ids) in &groups {
-                    for row in settle_query(s, ids, now)
-                        .build()
-                        .fetch_all(&mut *tx)
-                        .await?
-                    {
-                        settled.push(order_from_row(&row)?);
-                    }
-                }
-                tx.commit().await?;
-                Ok::<_, Error>(settled)
-            }
-            .await
-        })?;
+        let settled: Vec<Order> = match self.db.writer() {
+            Pooled::Sqlite(pool) => settle_grouped(pool, batch, now).await?,
+            Pooled::Postgres(pool) => sqlx::query(SETTLE_ARRAYS)
+                .bind(batch.iter().map(|(o, _)| o.id).collect::<Vec<_>>())
+                .bind(
+                    batch
+                        .iter()
+                        .map(|(_, s)| s.status.as_str())
+                        .collect::<Vec<_>>(),
+                )
+                .bind(batch.iter().map(|(_, s)| s.reason).collect::<Vec<_>>())
+                .bind(
+                    batch
+                        .iter()
+                        .map(|(_, s)| s.release_pending)
+                        .collect::<Vec<_>>(),
+                )
+                .bind(
+                    batch
+                        .iter()
+                        .map(|(_, s)| s.forget_idempotency_key)
+                        .collect::<Vec<_>>(),
+                )
+                .bind(now)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(order_from_row)
+                .collect::<Result<_>>()?,
+        };
         if !settled.is_empty() {
             self.committed.wake();
         }
         let mut by_id: HashMap<i64, Order> = settled.into_iter().map(|o| (o.id, o)).collect();
         Ok(batch.iter().map(|(o, _)| by_id.remove(&o.id)).collect())
     }
+}
+
+/// [`Store::settle_batch`] on SQLite: one `UPDATE` per distinct settlement
+/// (a batch has a handful: created, rejected for stock, …), in one
+/// transaction when there are several.
+async fn settle_grouped(
+    pool: Observed<'_, sqlx::Sqlite>,
+    batch: &[(Order, Settlement)],
+    now: i64,
+) -> Result<Vec<Order>> {
+    let mut groups: Vec<(Settlement, Vec<i64>)> = Vec::new();
+    for (order, s) in batch {
+        match groups.iter_mut().find(|(g, _)| g == s) {
+            Some((_, ids)) => ids.push(order.id),
+            None => groups.push((*s, vec![order.id])),
+        }
+    }
+    let mut settled = Vec::with_capacity(batch.len());
+    if let [(s, ids)] = groups.as_slice() {
+        // One statement commits on its own.
+        for row in settle_query(s, ids, now).build().fetch_all(pool).await? {
+            settled.push(order_from_row(&row)?);
+        }
+        return Ok(settled);
+    }
+    let mut tx = pool.begin().await?;
+    for (s, ids) in &groups {
+        for row in settle_query(s, ids, now)
+            .build()
+            .fetch_all(&mut *tx)
+            .await?
+        {
+            settled.push(order_from_row(&row)?);
+        }
+    }
+    tx.commit().await?;
+    Ok(settled)
 }
 
 /// The columns an INSERT of new orders writes.
@@ -260,6 +294,20 @@ const INSERT_ARRAYS: &str = concat!(
      AS v (k, p, q, i, h, t)",
     on_known_key!(),
     " RETURNING ",
+    columns!()
+);
+
+/// [`Store::settle_batch`] on PostgreSQL, for any batch: one array per
+/// field of the settlements, so whatever the batch's mix of outcomes it is
+/// one statement, committing on its own (the order log's trigger relies on
+/// that: migrations/postgres/0007), with one text for every batch.
+const SETTLE_ARRAYS: &str = concat!(
+    "UPDATE orders SET status = s.new_status, reason = s.new_reason, \
+     release_pending = s.new_release_pending, updated_at_ms = $6, \
+     idempotency_key = CASE WHEN s.forget_key THEN NULL ELSE idempotency_key END \
+     FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::boolean[], $5::boolean[]) \
+     AS s (order_id, new_status, new_reason, new_release_pending, forget_key) \
+     WHERE status = 'PENDING' AND id = s.order_id RETURNING ",
     columns!()
 );
 

@@ -171,6 +171,91 @@ async fn answers_are_the_rows_as_stored(backend: Backend) {
 
 support::both_backends!(answers_are_the_rows_as_stored);
 
+/// Every change of an order's status to one clients see is in the log,
+/// once, numbered without gaps; nothing else is. On PostgreSQL the log is
+/// written per statement (migration 0007), so a batch settled with mixed
+/// outcomes is one statement logging all of them.
+async fn the_log_has_each_status_change_once(backend: Backend) {
+    let test_db = TestDatabase::create(backend, "store_log").await;
+    let db = Db::connect(&test_db.url, &migrations()).await.unwrap();
+    let store = Store::new(db.clone(), Wake::default());
+    let logged = |after| {
+        let store = &store;
+        async move {
+            store
+                .events_after(after, 100)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|(seq, (o, trace))| (seq, o.id, o.status, o.reason, trace))
+                .collect::<Vec<_>>()
+        }
+    };
+
+    let recorded: Vec<Order> = store
+        .insert_pending(&[
+            pending("Phone", 1, None),
+            pending("Tablet", 2, Some("mixed")),
+            pending("Laptop", 3, None),
+            pending("Monitor", 4, None),
+        ])
+        .await
+        .unwrap()
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(logged(0).await, [], "PENDING is not logged");
+
+    let outcomes = [CREATED, NO_STOCK, UNAVAILABLE, CREATED];
+    let batch: Vec<(Order, Settlement)> = recorded.iter().cloned().zip(outcomes).collect();
+    let settled = store.settle_batch(&batch).await.unwrap();
+    assert!(settled.iter().all(Option::is_some), "{settled:?}");
+    assert_stored(&store, &settled).await;
+    let mut events = logged(0).await;
+    let seqs: Vec<i64> = events.iter().map(|e| e.0).collect();
+    assert_eq!(seqs, [1, 2, 3, 4], "numbered from 1 without gaps");
+    events.sort_by_key(|e| e.1);
+    let expected: Vec<_> = settled
+        .iter()
+        .flatten()
+        .map(|o| (o.id, o.status, o.reason.clone(), None))
+        .collect();
+    let got: Vec<_> = events
+        .into_iter()
+        .map(|(_, id, status, reason, trace)| (id, status, reason, trace))
+        .collect();
+    assert_eq!(got, expected);
+
+    // Updates that change no status log nothing: a settle of orders no
+    // longer pending, the release bookkeeping.
+    assert_eq!(
+        store.settle_batch(&batch).await.unwrap(),
+        [None, None, None, None]
+    );
+    store.releases_done(&[recorded[2].id]).await.unwrap();
+    assert_eq!(logged(4).await, []);
+
+    let cancelled = store
+        .cancel(recorded[0].id, Some("4bf92f3577b34da6a3ce929d0e0e4736"))
+        .await
+        .unwrap()
+        .expect("a created order cancels");
+    assert_eq!(
+        logged(4).await,
+        [(
+            5,
+            cancelled.id,
+            Status::Cancelled,
+            None,
+            Some("4bf92f3577b34da6a3ce929d0e0e4736".to_owned())
+        )]
+    );
+    db.close().await;
+    test_db.cleanup().await;
+}
+
+support::both_backends!(the_log_has_each_status_change_once);
+
 /// On PostgreSQL a transaction that logs several events sends one NOTIFY,
 /// not one per event (migration 0006): each listening replica is woken
 /// once per commit.
