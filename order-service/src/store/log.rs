@@ -1,5 +1,6 @@
-//! The order log's reads (its rows are written by the triggers of
-//! migration 0003, in the transaction of each status change).
+//! The order log's reads (its rows are written by triggers, migrations
+//! 0003 and, on PostgreSQL, 0007, in the transaction of each status
+//! change).
 
 use support::{
     event_log::{Bounds, EventLog},
