@@ -321,14 +321,9 @@ const SETTLE_ONE_FORGETTING_KEY: &str = "UPDATE orders SET status = ?, reason = 
      WHERE status = 'PENDING' AND id = ?";
 
 /// The multi-row `INSERT` that records `batch` PENDING at `now`, skipping
-/// entries whose Idempotency-Key is already recorded.
-fn insert_query<'a, DB: sqlx::Database>(batch: &'a [Pending], now: i64) -> sqlx::QueryBuilder<DB>
-where
-    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    Option<&'a str>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    Option<String>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-{
+/// entries whose Idempotency-Key is already recorded (SQLite; PostgreSQL's
+/// is [`INSERT_ARRAYS`]).
+fn insert_query(batch: &[Pending], now: i64) -> sqlx::QueryBuilder<sqlx::Sqlite> {
     let mut query = sqlx::QueryBuilder::new(insert_into!());
     query.push_values(batch, |mut row, p| {
         row.push_bind(p.key.as_str())
@@ -346,14 +341,8 @@ where
 }
 
 /// `UPDATE … RETURNING` that settles the orders `ids` that are still
-/// PENDING as `s` says.
-fn settle_query<DB: Ids>(s: &Settlement, ids: &[i64], now: i64) -> sqlx::QueryBuilder<DB>
-where
-    for<'t> &'static str: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
-    for<'t> Option<&'static str>: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
-    for<'t> bool: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
-    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
-{
+/// PENDING as `s` says (SQLite; PostgreSQL's is [`SETTLE_ARRAYS`]).
+fn settle_query(s: &Settlement, ids: &[i64], now: i64) -> sqlx::QueryBuilder<sqlx::Sqlite> {
     let mut query = sqlx::QueryBuilder::new("UPDATE orders SET status = ");
     query
         .push_bind(s.status.as_str())
@@ -367,7 +356,7 @@ where
         query.push(", idempotency_key = NULL");
     }
     query.push(" WHERE status = 'PENDING' AND");
-    DB::push_ids(&mut query, ids);
+    sqlx::Sqlite::push_ids(&mut query, ids);
     query.push(format!(" RETURNING {COLUMNS}"));
     query
 }
