@@ -60,58 +60,65 @@ struct Args {
 #[global_allocator]
 static ALLOCATOR: support::allocator::Allocator = support::allocator::Allocator;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    // One process, one exporter: its spans are all "order-system"'s.
-    let telemetry = support::telemetry::init(support::telemetry::Settings::from_env(
-        "order-system",
-        args.log_format,
-    ));
-    support::service::raise_open_file_limit();
+fn main() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    // Off the main thread, whose stack would keep start-up's deep frames
+    // (see `support::service::start_up`).
+    let (telemetry, mut inventory, mut orders) = support::service::start_up(&runtime, || async {
+        let args = Args::parse();
+        // One process, one exporter: its spans are all "order-system"'s.
+        let telemetry = support::telemetry::init(support::telemetry::Settings::from_env(
+            "order-system",
+            args.log_format,
+        ));
+        support::service::raise_open_file_limit();
 
-    if args.inventory_token.as_deref().is_none_or(str::is_empty) {
-        tracing::info!(
-            "INVENTORY_TOKEN is not set: inventory's write RPCs take a random token made for \
-             this run; set INVENTORY_TOKEN to call them yourself"
-        );
-    }
-    let (mut inventory_config, mut order_config) = configs(args);
-    // Each service fits its connection caps under the open-file limit, but
-    // here they share one process, hence one limit: fit them together.
-    [
-        inventory_config.http.max_http_connections,
-        inventory_config.grpc.max_grpc_connections,
-        order_config.http.max_http_connections,
-        order_config.grpc.max_grpc_connections,
-        order_config.max_live_connections,
-        order_config.max_live_handshakes,
-    ] = support::service::fit_to_open_files([
-        inventory_config.http.max_http_connections,
-        inventory_config.grpc.max_grpc_connections,
-        order_config.http.max_http_connections,
-        order_config.grpc.max_grpc_connections,
-        order_config.max_live_connections,
-        order_config.max_live_handshakes,
-    ]);
+        if args.inventory_token.as_deref().is_none_or(str::is_empty) {
+            tracing::info!(
+                "INVENTORY_TOKEN is not set: inventory's write RPCs take a random token made for \
+                 this run; set INVENTORY_TOKEN to call them yourself"
+            );
+        }
+        let (mut inventory_config, mut order_config) = configs(args);
+        // Each service fits its connection caps under the open-file limit, but
+        // here they share one process, hence one limit: fit them together.
+        [
+            inventory_config.http.max_http_connections,
+            inventory_config.grpc.max_grpc_connections,
+            order_config.http.max_http_connections,
+            order_config.grpc.max_grpc_connections,
+            order_config.max_live_connections,
+            order_config.max_live_handshakes,
+        ] = support::service::fit_to_open_files([
+            inventory_config.http.max_http_connections,
+            inventory_config.grpc.max_grpc_connections,
+            order_config.http.max_http_connections,
+            order_config.grpc.max_grpc_connections,
+            order_config.max_live_connections,
+            order_config.max_live_handshakes,
+        ]);
 
-    let mut inventory = inventory_service::Server::start(&inventory_config).await?;
-    order_config.inventory_url = format!("http://{}", reachable(inventory.grpc_addr));
-    let mut orders = order_service::Server::start(&order_config).await?;
+        let inventory = inventory_service::Server::start(&inventory_config).await?;
+        order_config.inventory_url = format!("http://{}", reachable(inventory.grpc_addr));
+        let orders = order_service::Server::start(&order_config).await?;
+        Ok((telemetry, inventory, orders))
+    })?;
 
-    tracing::info!("open http://localhost:8080 — grpcurl -plaintext localhost:9091 list");
-    support::shutdown::signal().await;
-    // Both go down for readiness at once and share one delay; then
-    // orders first: its in-flight requests may still need inventory.
-    orders.drain();
-    inventory.drain();
-    let stopped_orders = orders.stop().await;
-    let stopped_inventory = inventory.stop().await;
-    telemetry.shutdown().await;
-    stopped_orders?;
-    stopped_inventory?;
-    tracing::info!("stopped");
-    Ok(())
+    runtime.block_on(async {
+        tracing::info!("open http://localhost:8080 — grpcurl -plaintext localhost:9091 list");
+        support::shutdown::signal().await;
+        // Both go down for readiness at once and share one delay; then
+        // orders first: its in-flight requests may still need inventory.
+        orders.drain();
+        inventory.drain();
+        let stopped_orders = orders.stop().await;
+        let stopped_inventory = inventory.stop().await;
+        telemetry.shutdown().await;
+        stopped_orders?;
+        stopped_inventory?;
+        tracing::info!("stopped");
+        Ok(())
+    })
 }
 
 /// Both services' settings: their own defaults and variables, under the

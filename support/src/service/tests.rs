@@ -1,4 +1,4 @@
-use super::fit;
+use super::{fit, start_up};
 
 #[test]
 fn caps_fit_under_the_open_file_limit() {
@@ -7,6 +7,41 @@ fn caps_fit_under_the_open_file_limit() {
     assert!(fitted.iter().sum::<usize>() <= 1100 - 256, "{fitted:?}");
     assert!(fitted.iter().all(|&c| c >= 1), "{fitted:?}");
     assert_eq!(fit([10, 10], 0), [1, 1]);
+}
+
+#[test]
+fn start_up_runs_on_a_thread_that_ends_and_its_tasks_run_on() {
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let main = std::thread::current().id();
+    let (thread, name, later) = start_up(&runtime, || async {
+        let (tx, later) = tokio::sync::oneshot::channel();
+        // Still running when the start-up thread has ended.
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            let _ = tx.send(std::thread::current().id());
+        });
+        let current = std::thread::current();
+        Ok((current.id(), current.name().map(str::to_owned), later))
+    })
+    .expect("started");
+    assert_ne!(thread, main);
+    assert_eq!(name.as_deref(), Some("start-up"));
+    let worker = runtime.block_on(later).expect("the task ran to its end");
+    assert_ne!(worker, thread);
+}
+
+#[test]
+fn start_up_passes_on_its_error_and_its_panic() {
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let failed = start_up(&runtime, || async {
+        anyhow::Result::<()>::Err(anyhow::anyhow!("no database"))
+    });
+    assert_eq!(failed.expect_err("failed").to_string(), "no database");
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        start_up::<(), _>(&runtime, || async { panic!("start-up broke") })
+    }));
+    let panic = panicked.expect_err("the panic reached the caller");
+    assert_eq!(panic.downcast_ref::<&str>(), Some(&"start-up broke"));
 }
 
 /// Stopping, against a real (SQLite) database.
