@@ -22,25 +22,27 @@ use std::{sync::Arc, time::Duration};
 use sqlx::{
     Postgres, Sqlite,
     migrate::Migrator,
-    postgres::{PgPool, PgPoolOptions},
+    postgres::{PgConnectOptions, PgPool, PgPoolOptions},
 };
 use tokio::sync::watch;
 
+pub use conns::{
+    Conns, Kind, Lease,
+    postgres::{PgConns, PgLease},
+    sqlite::{SqliteConns, SqliteLease},
+};
 pub use observed::{Backend, Observed, Tx, TxConn};
 use outcomes::{Outcomes, Role};
-pub use sqlite_conns::{SqliteConns, SqliteLease};
 
 /// How long a query waits for a pooled connection before failing; long
 /// enough to ride out a burst, short enough to fail a request clearly.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
-/// PostgreSQL connections per service instance (replicas multiply this).
+/// PostgreSQL connections per service instance for its statements
+/// (replicas multiply this).
 const PG_CONNECTIONS: u32 = 16;
-/// A pooled PostgreSQL connection used more recently than this is lent
-/// without a ping first (HikariCP, Spring's pool, has the same window):
-/// under load every connection is, so a statement costs one round trip to
-/// the server instead of two. One idle for longer is pinged, and replaced
-/// if the server dropped it.
-const PG_TRUSTED_IDLE: Duration = Duration::from_millis(500);
+/// PostgreSQL connections per service instance that LISTEN, at most: one
+/// per event log it relays.
+const PG_LISTENERS: u32 = 4;
 
 /// A connected database of either kind. Cheap to clone: clones share the
 /// pools and the outcomes of their statements (see [`Db::writable`]).
@@ -74,8 +76,14 @@ enum Pools {
         /// `checkpoint`).
         checkpoint: SqliteConns,
     },
-    /// PostgreSQL: one pool for everything.
-    Postgres(PgPool),
+    /// PostgreSQL: one pool for every statement.
+    Postgres {
+        /// The connections that run statements.
+        conns: PgConns,
+        /// sqlx's pool, for what only it can serve (`PgListener`); it
+        /// opens connections when first asked.
+        listen: PgPool,
+    },
 }
 
 /// The pool of one role ([`Db::writer`] or [`Db::reader`]) of either
@@ -131,22 +139,14 @@ impl Db {
         let pools = if url.starts_with("sqlite:") {
             sqlite::open(url, &outcomes).await?
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            Pools::Postgres(
-                PgPoolOptions::new()
-                    .max_connections(PG_CONNECTIONS)
+            let options: PgConnectOptions = url.parse()?;
+            Pools::Postgres {
+                conns: PgConns::open(options.clone(), PG_CONNECTIONS).await?,
+                listen: PgPoolOptions::new()
+                    .max_connections(PG_LISTENERS)
                     .acquire_timeout(ACQUIRE_TIMEOUT)
-                    .test_before_acquire(false)
-                    .before_acquire(|conn, meta| {
-                        Box::pin(async move {
-                            if meta.idle_for >= PG_TRUSTED_IDLE {
-                                sqlx::Connection::ping(conn).await?;
-                            }
-                            Ok(true)
-                        })
-                    })
-                    .connect(url)
-                    .await?,
-            )
+                    .connect_lazy_with(options),
+            }
         } else {
             return Err(DbError::UnsupportedUrl(url.to_owned()));
         };
@@ -154,7 +154,12 @@ impl Db {
             Pools::Sqlite { write, .. } => {
                 migrations.sqlite.run(&mut *write.acquire().await?).await?
             }
-            Pools::Postgres(pool) => migrations.postgres.run(pool).await?,
+            Pools::Postgres { conns, .. } => {
+                migrations
+                    .postgres
+                    .run(&mut *conns.acquire().await?)
+                    .await?
+            }
         }
         Ok(Self { pools, outcomes })
     }
@@ -178,7 +183,7 @@ impl Db {
     pub fn kind(&self) -> &'static str {
         match self.pools {
             Pools::Sqlite { .. } => "sqlite",
-            Pools::Postgres(_) => "postgres",
+            Pools::Postgres { .. } => "postgres",
         }
     }
 
@@ -187,7 +192,7 @@ impl Db {
     pub fn sqlite_file(&self) -> Option<std::path::PathBuf> {
         match &self.pools {
             Pools::Sqlite { write, .. } => Some(write.file().to_path_buf()),
-            Pools::Postgres(_) => None,
+            Pools::Postgres { .. } => None,
         }
     }
 
@@ -196,7 +201,7 @@ impl Db {
     pub fn system(&self) -> &'static str {
         match self.pools {
             Pools::Sqlite { .. } => "sqlite",
-            Pools::Postgres(_) => "postgresql",
+            Pools::Postgres { .. } => "postgresql",
         }
     }
 
@@ -219,17 +224,18 @@ impl Db {
                 let pool = if role == Role::Write { write } else { read };
                 Pooled::Sqlite(Observed::<Sqlite>::new(pool, &self.outcomes, role))
             }
-            Pools::Postgres(pool) => {
-                Pooled::Postgres(Observed::<Postgres>::new(pool, &self.outcomes, role))
+            Pools::Postgres { conns, .. } => {
+                Pooled::Postgres(Observed::<Postgres>::new(conns, &self.outcomes, role))
             }
         }
     }
 
-    /// The PostgreSQL pool itself, unobserved, for what is not a statement
-    /// of the service (LISTEN); `None` on SQLite.
+    /// A sqlx pool on the PostgreSQL database, unobserved, for what is not
+    /// a statement of the service (LISTEN); `None` on SQLite. Its few
+    /// connections are apart from those of the statements.
     pub fn postgres(&self) -> Option<&PgPool> {
         match &self.pools {
-            Pools::Postgres(pool) => Some(pool),
+            Pools::Postgres { listen, .. } => Some(listen),
             Pools::Sqlite { .. } => None,
         }
     }
@@ -276,11 +282,7 @@ impl Db {
                     idle: a.idle + b.idle,
                     max: a.max + b.max,
                 }),
-            Pools::Postgres(pool) => PoolSizes {
-                open: pool.size(),
-                idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
-                max: pool.options().get_max_connections(),
-            },
+            Pools::Postgres { conns, .. } => conns.sizes(),
         }
     }
 
@@ -296,18 +298,21 @@ impl Db {
                 read.close().await;
                 write.close().await;
             }
-            Pools::Postgres(pool) => pool.close().await,
+            Pools::Postgres { conns, listen } => {
+                listen.close().await;
+                conns.close().await;
+            }
         }
     }
 }
 
 mod checkpoint;
+mod conns;
 mod lost_transaction;
 mod observed;
 mod outage;
 mod outcomes;
 mod sqlite;
-mod sqlite_conns;
 pub(crate) mod stats;
 
 /// Whether `e` says the database cannot serve now: it could not be

@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 
 use sqlx::Executor;
 
-use super::{outcomes::Outcomes, sqlite::RESTART_FRAMES, sqlite_conns::SqliteConns};
+use super::{conns::sqlite::SqliteConns, outcomes::Outcomes, sqlite::RESTART_FRAMES};
 
 /// How often SQLite's write-ahead log is copied back into the database file,
 /// by a connection of its own.

@@ -20,7 +20,7 @@
 use sqlx::{Connection as _, SqliteConnection};
 
 /// Whether the idle writer connection `conn` may be lent (see the
-/// module); `SqliteConns` asks before lending the writer.
+/// module); the writer's `SqliteConns` asks before lending it.
 pub(super) async fn usable(conn: &mut SqliteConnection) -> Result<bool, sqlx::Error> {
     if !conn.is_in_transaction() {
         return Ok(true);

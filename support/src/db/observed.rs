@@ -103,12 +103,17 @@ where
         // What the pool's own `fetch_many` does, with the wait for the
         // connection timed; a stream that owns the connection it borrows
         // from, hence `async-stream`.
+        // In doubt until its last step is read: a stream dropped before
+        // then, or one that failed, leaves its connection to be tidied.
         let steps = async_stream::try_stream! {
             let mut conn = self.acquire().await?;
+            DB::doubt(&mut conn);
             let mut steps = (&mut *conn).fetch_many(query);
             while let Some(step) = steps.try_next().await? {
                 yield step;
             }
+            drop(steps);
+            DB::trust(&mut conn);
         };
         steps
             .inspect(move |step| {
@@ -155,7 +160,14 @@ where
         let watch = self.watch(&query);
         Box::pin(async move {
             let row = match self.acquire().await {
-                Ok(mut conn) => (&mut *conn).fetch_optional(query).await,
+                Ok(mut conn) => {
+                    DB::doubt(&mut conn);
+                    let row = (&mut *conn).fetch_optional(query).await;
+                    if row.is_ok() {
+                        DB::trust(&mut conn);
+                    }
+                    row
+                }
                 Err(e) => Err(e),
             };
             watch.saw_outcome(&row);
@@ -173,7 +185,10 @@ where
     {
         Box::pin(async move {
             let mut conn = self.acquire().await?;
-            (&mut *conn).prepare_with(sql, parameters).await
+            DB::doubt(&mut conn);
+            let prepared = (&mut *conn).prepare_with(sql, parameters).await?;
+            DB::trust(&mut conn);
+            Ok(prepared)
         })
     }
 
@@ -185,7 +200,10 @@ where
     {
         Box::pin(async move {
             let mut conn = self.acquire().await?;
-            (&mut *conn).describe(sql).await
+            DB::doubt(&mut conn);
+            let described = (&mut *conn).describe(sql).await?;
+            DB::trust(&mut conn);
+            Ok(described)
         })
     }
 }

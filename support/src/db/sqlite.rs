@@ -23,7 +23,11 @@ use std::{path::Path, str::FromStr, sync::Arc, time::Duration};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 
-use super::{DbError, Pools, checkpoint, outcomes::Outcomes, sqlite_conns::SqliteConns};
+use super::{
+    DbError, Pools, checkpoint,
+    conns::sqlite::{SqliteConfig, SqliteConns},
+    outcomes::Outcomes,
+};
 
 pub(super) mod wal_writes;
 
@@ -87,7 +91,7 @@ pub(super) async fn open(url: &str, outcomes: &Arc<Outcomes>) -> Result<Pools, D
         _ => DbError::Connect(e),
     };
     // Connections of our own rather than sqlx's pools, which ping each
-    // connection as it comes back (see `sqlite_conns`).
+    // connection as it comes back (see `conns`).
     //
     // Checkpoints run beside the writer, not in it: SQLite's automatic
     // checkpoint runs inside the commit that crosses 1,000 pages of log,
@@ -95,20 +99,36 @@ pub(super) async fn open(url: &str, outcomes: &Arc<Outcomes>) -> Result<Pools, D
     // writer) waits the 10-20 ms it takes to copy the pages and fsync.
     // A PASSIVE checkpoint takes no write lock, so the writer goes on.
     let write = SqliteConns::open(
-        options
-            .clone()
-            .pragma("wal_autocheckpoint", "0")
-            // When the log restarts, its file is cut back to this.
-            .pragma("journal_size_limit", JOURNAL_SIZE_LIMIT.to_string()),
+        SqliteConfig {
+            options: options
+                .clone()
+                .pragma("wal_autocheckpoint", "0")
+                // When the log restarts, its file is cut back to this.
+                .pragma("journal_size_limit", JOURNAL_SIZE_LIMIT.to_string()),
+            check_transaction: true,
+        },
         1,
-        true,
     )
     .await
     .map_err(in_use)?;
-    let checkpoint = SqliteConns::open(options.clone(), 1, false).await?;
+    let checkpoint = SqliteConns::open(
+        SqliteConfig {
+            options: options.clone(),
+            check_transaction: false,
+        },
+        1,
+    )
+    .await?;
     // Read-only by pragma rather than by opening the file read-only: a
     // read-only handle locks the file by `fcntl` even under `unix-excl`.
-    let read = SqliteConns::open(options.pragma("query_only", "ON"), SQLITE_READERS, false).await?;
+    let read = SqliteConns::open(
+        SqliteConfig {
+            options: options.pragma("query_only", "ON"),
+            check_transaction: false,
+        },
+        SQLITE_READERS,
+    )
+    .await?;
     tokio::spawn(checkpoint::run(
         checkpoint.clone(),
         write.clone(),

@@ -1,5 +1,5 @@
 //! The database's metrics: the pools (`db_pool_connections{state}`,
-//! `db_pool_max_connections`, read from sqlx's pools at scrape time;
+//! `db_pool_max_connections`, read from the pools at scrape time;
 //! `db_pool_acquire_seconds`, timed by the observed pools), statements
 //! that failed (`db_statement_errors_total{kind}`, as `db::outcomes`
 //! classifies them), and the event logs (`event_log_*{log}`): how far each

@@ -4,12 +4,14 @@
 use std::{fmt, future, ops::DerefMut};
 
 use sqlx::{
-    AssertSqlSafe, Database, Error, Executor as _, Pool, Postgres, SqlSafeStr as _, SqlStr, Sqlite,
-    pool::PoolConnection,
+    AssertSqlSafe, Database, Error, Executor as _, Postgres, SqlSafeStr as _, SqlStr, Sqlite,
 };
 use sqlx_core::transaction::TransactionManager as _;
 
-use crate::db::sqlite_conns::{SqliteConns, SqliteLease, SqliteTransaction};
+use crate::db::conns::{
+    postgres::{PgConns, PgLease, PgState},
+    sqlite::{SqliteConns, SqliteLease, SqliteTransaction},
+};
 
 /// The backends a [`Db`](super::Db) holds, with where their connections
 /// come from, how their transactions are run, and what observing their
@@ -42,6 +44,15 @@ pub trait Backend: Database {
     /// connection's next statement.
     fn abandon(conn: &mut Self::Lease);
 
+    /// A statement outside a transaction is about to run on `conn`, or
+    /// something on it failed: until [`Backend::trust`], the pool does not
+    /// take it back as it is.
+    fn doubt(conn: &mut Self::Lease);
+
+    /// The statement outside a transaction that [`Backend::doubt`] was
+    /// called for ran to its end.
+    fn trust(conn: &mut Self::Lease);
+
     /// Rows that the statement behind `result` inserted, updated or deleted.
     fn rows_changed(result: &Self::QueryResult) -> u64;
 }
@@ -54,7 +65,7 @@ pub trait Backend: Database {
 /// of the transaction's first statement, one hand-off for both, and
 /// `COMMIT` is a statement like any other.
 impl Backend for Sqlite {
-    /// Connections of our own (see `sqlite_conns`): no ping on their return.
+    /// Connections of our own (see `conns`): no ping on their return.
     type Pool = SqliteConns;
     type Lease = SqliteLease;
 
@@ -63,15 +74,15 @@ impl Backend for Sqlite {
     }
 
     fn begin(conn: &mut SqliteLease) -> impl Future<Output = Result<(), Error>> + Send {
-        conn.transaction = SqliteTransaction::Pending;
+        conn.state = SqliteTransaction::Pending;
         future::ready(Ok(()))
     }
 
     fn in_transaction(conn: &mut SqliteLease, sql: SqlStr) -> SqlStr {
-        if conn.transaction != SqliteTransaction::Pending {
+        if conn.state != SqliteTransaction::Pending {
             return sql;
         }
-        conn.transaction = SqliteTransaction::Begun;
+        conn.state = SqliteTransaction::Begun;
         AssertSqlSafe(format!("BEGIN; {}", sql.as_str())).into_sql_str()
     }
 
@@ -89,6 +100,12 @@ impl Backend for Sqlite {
         // (`SqliteConns`), and one only pending never began.
     }
 
+    // A SQLite connection cannot hang up, and its commands are a queue:
+    // whatever a borrower left running finishes before the next one's.
+    fn doubt(_: &mut SqliteLease) {}
+
+    fn trust(_: &mut SqliteLease) {}
+
     fn rows_changed(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
     }
@@ -98,25 +115,24 @@ impl Backend for Sqlite {
 /// the transaction. On failure the transaction stays open, for
 /// [`Backend::abandon`].
 async fn end_sqlite_transaction(conn: &mut SqliteLease, end: &'static str) -> Result<(), Error> {
-    if conn.transaction == SqliteTransaction::Begun {
+    if conn.state == SqliteTransaction::Begun {
         (&mut **conn).execute(end).await?;
     }
-    conn.transaction = SqliteTransaction::None;
+    conn.state = SqliteTransaction::None;
     Ok(())
 }
 
 impl Backend for Postgres {
-    /// sqlx's pool: its ping before lending a connection idle for a while
-    /// (see `PG_TRUSTED_IDLE`) replaces one the server dropped (a restart)
-    /// before a statement meets it.
-    type Pool = Pool<Postgres>;
-    type Lease = PoolConnection<Postgres>;
+    /// Connections of our own (see `conns`): one that comes back clean is
+    /// not pinged; one in doubt is, before anybody else may have it.
+    type Pool = PgConns;
+    type Lease = PgLease;
 
-    fn acquire(pool: &Pool<Postgres>) -> impl Future<Output = Result<Self::Lease, Error>> + Send {
+    fn acquire(pool: &PgConns) -> impl Future<Output = Result<PgLease, Error>> + Send {
         pool.acquire()
     }
 
-    fn begin(conn: &mut Self::Lease) -> impl Future<Output = Result<(), Error>> + Send {
+    fn begin(conn: &mut PgLease) -> impl Future<Output = Result<(), Error>> + Send {
         <Self as Database>::TransactionManager::begin(conn, None)
     }
 
@@ -132,10 +148,19 @@ impl Backend for Postgres {
         <Self as Database>::TransactionManager::rollback(conn)
     }
 
-    fn abandon(conn: &mut Self::Lease) {
-        // Queued: the connection runs it before its next statement (sqlx's
-        // pool pings each connection that comes back).
+    fn abandon(conn: &mut PgLease) {
+        // Queued; the connection comes back in doubt, so the pool sends it
+        // at once.
         <Self as Database>::TransactionManager::start_rollback(conn);
+        conn.state = PgState::InDoubt;
+    }
+
+    fn doubt(conn: &mut PgLease) {
+        conn.state = PgState::InDoubt;
+    }
+
+    fn trust(conn: &mut PgLease) {
+        conn.state = PgState::Clean;
     }
 
     fn rows_changed(result: &Self::QueryResult) -> u64 {

@@ -28,7 +28,8 @@ pub struct Tx<'a, DB: Backend> {
 ///
 /// What sqlx's `Transaction` does, on a lent connection of either kind
 /// (sqlx's takes only its own pool's): dropped while open, it starts a
-/// rollback, which the connection runs before its next statement.
+/// rollback, which the connection runs before its next statement (on
+/// PostgreSQL, as it goes back to its pool: see `conns::postgres`).
 pub struct TxConn<'a, DB: Backend> {
     conn: DB::Lease,
     /// Begun and neither committed nor rolled back.

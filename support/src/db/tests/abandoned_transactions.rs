@@ -3,7 +3,8 @@
 //! and the next borrower of the connection writes outside it, committed.
 //! On SQLite, BEGIN and COMMIT are statements of `Backend for Sqlite`, and
 //! `SqliteConns` rolls an abandoned one back before lending the connection
-//! again; on PostgreSQL, sqlx's rollback queued on drop does it.
+//! again; on PostgreSQL, sqlx queues a rollback on drop, which `PgConns`
+//! sends as the connection comes back.
 
 use std::pin::pin;
 
