@@ -75,7 +75,7 @@ pub trait Kind: Send + Sync + Sized + 'static {
         idle_for: Duration,
     ) -> impl Future<Output = bool> + Send + 'c;
 
-    /// Whether `conn`, coming back in `state`, must be tidied
+    /// Whether a connection coming back in `state` must be tidied
     /// ([`Kind::tidy`]) before it is idle again.
     fn untidy(state: Self::State) -> bool;
 
